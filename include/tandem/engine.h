@@ -1,0 +1,140 @@
+// The Engine interface: the one seam between tandem and a database (DESIGN.md).
+// An Engine is one connection, shaped for bulk work. It is not thread-safe: use one per
+// thread. Nothing above src/engines/ sees a driver header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tandem/schema.h"
+#include "tandem/value.h"
+
+namespace tandem {
+
+// A half-open-or-closed range of keys in key order. An absent bound is open-ended.
+// Rows with lower < key <= upper are in the range (lower exclusive, upper inclusive), which
+// lets consecutive chunks share boundaries without overlap.
+struct KeyRange {
+  std::optional<Row> lower;  // exclusive
+  std::optional<Row> upper;  // inclusive
+  bool Contains(const Row& key) const;
+};
+
+struct ScanRequest {
+  std::string table;
+  std::vector<std::string> columns;  // the columns to read, in this order
+  std::vector<std::string> key;      // key columns; rows come in ascending key order
+  KeyRange range;
+  size_t batch_rows = 10000;
+};
+
+// Streams rows in batches. After Next() returns false, status() tells whether the stream
+// ended cleanly (like leveldb's Iterator::status()).
+class RowReader {
+ public:
+  virtual ~RowReader() = default;
+  // Fills `batch` (cleared first) with up to batch_rows rows. Returns false at the end or on
+  // error; check status() then.
+  virtual bool Next(std::vector<Row>& batch) = 0;
+  virtual Status status() const = 0;
+};
+
+enum class WriteMode {
+  kInsert,          // fails on a duplicate key
+  kUpsert,          // replaces the row with the same key
+  kInsertIfAbsent,  // keeps the row already there
+};
+
+// One captured change: a key of a table was inserted, updated or deleted at `seq`.
+struct Change {
+  int64_t seq = 0;
+  std::string table;
+  char op = 'U';  // 'I', 'U', 'D'
+  Row key;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // "sqlite", "postgres" or "mysql".
+  virtual std::string_view kind() const = 0;
+  // The URI without its password, for messages.
+  virtual std::string Describe() const = 0;
+
+  // Lists the user tables with columns, keys and constraints. Tandem's own tables (named
+  // "_tandem_...") are not listed.
+  virtual Result<std::vector<TableSchema>> Introspect() = 0;
+
+  // Reads `req.columns` of the rows in `req.range` in key order, `batch_rows` at a time,
+  // with keyset pagination (never OFFSET) and constant memory.
+  // REQUIRES: req.key is non-empty and every key column is among req.columns.
+  virtual Result<std::unique_ptr<RowReader>> Scan(const ScanRequest& req) = 0;
+
+  // Returns up to n-1 ascending key boundaries that split `table` into n chunks of about
+  // equal row counts. Fewer boundaries when the table is small; none when empty.
+  virtual Result<std::vector<Row>> Split(const std::string& table,
+                                         const std::vector<std::string>& key, int n) = 0;
+
+  // Counts rows of `table` in `range`.
+  virtual Result<int64_t> Count(const std::string& table, const std::vector<std::string>& key,
+                                const KeyRange& range) = 0;
+
+  // Reads the current rows for `keys` (any order); keys that are gone are absent.
+  virtual Result<std::vector<Row>> Fetch(const std::string& table,
+                                         const std::vector<std::string>& columns,
+                                         const std::vector<std::string>& key,
+                                         const std::vector<Row>& keys) = 0;
+
+  // Writes `rows` (values in `columns` order) with the engine's fastest bulk path.
+  // On failure nothing of this call is visible unless a surrounding transaction commits.
+  // `key` is needed for kUpsert and kInsertIfAbsent.
+  virtual Status Write(const std::string& table, const std::vector<std::string>& columns,
+                       const std::vector<std::string>& key, const std::vector<Row>& rows,
+                       WriteMode mode) = 0;
+  // Deletes the rows with these keys; absent keys are ignored.
+  virtual Status Remove(const std::string& table, const std::vector<std::string>& key,
+                        const std::vector<Row>& keys) = 0;
+  // Deletes every row whose key lies in `range`.
+  virtual Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
+                             const KeyRange& range) = 0;
+
+  // Creates a table from a portable description (engine types derived from portable ones).
+  virtual Status CreateTable(const TableSchema& table) = 0;
+
+  // Transactions. Nested Begin() is an error.
+  virtual Status Begin() = 0;
+  virtual Status Commit() = 0;
+  virtual Status Rollback() = 0;
+
+  // Change capture (trigger-based by default). Install is idempotent.
+  // `tables` pairs a table with its key columns.
+  struct CaptureTable {
+    std::string table;
+    std::vector<std::string> key;
+  };
+  virtual Status InstallCapture(const std::vector<CaptureTable>& tables) = 0;
+  // Changes with seq > after, ascending, at most `limit`. Never skips a change that a later
+  // call could still see (gaps are waited out by the engine).
+  virtual Result<std::vector<Change>> ReadChanges(int64_t after, size_t limit) = 0;
+  // Highest seq recorded so far (0 when none), for lag.
+  virtual Result<int64_t> LastChangeSeq() = 0;
+  virtual Status PruneChanges(int64_t upto) = 0;
+  virtual Status RemoveCapture() = 0;
+  // Marks this session's own writes so capture does not record them again.
+  virtual Status SetCaptureSuppressed(bool suppressed) = 0;
+};
+
+// Opens a connection from a URI: sqlite:///abs/path.db, sqlite:rel.db, postgres://...,
+// mysql://... A password may come from `password_env` (e.g. TANDEM_SOURCE_PASSWORD) when the
+// URI has none. `base_dir` resolves relative sqlite paths.
+Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::string& base_dir,
+                                           const std::string& password_env = "");
+
+// Removes the password from a URI for display.
+std::string RedactUri(const std::string& uri);
+
+}  // namespace tandem

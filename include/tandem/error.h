@@ -1,0 +1,67 @@
+// Errors and results. A call that can fail returns Result<T> or Status; the code says what
+// the caller should do next (see STYLE.md), the message names the operation, the object and
+// the server's words, and never a password.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace tandem {
+
+enum class Code {
+  kUnavailable,         // connection lost: retry with backoff
+  kAborted,             // deadlock, serialization failure: retry the unit of work
+  kFailedPrecondition,  // no primary key, missing privilege...: stop, tell the user how to fix
+  kInvalidArgument,     // bad mapping, flags or URI
+  kNotFound,            // a named table, column or file does not exist
+  kDataLoss,            // an invariant about rows broke
+  kInternal,            // a bug in tandem
+};
+
+std::string_view CodeName(Code code);
+
+struct Error {
+  Code code = Code::kInternal;
+  std::string message;
+
+  // Prefixes the message with what the caller was doing: "copy customers: <message>".
+  Error& Context(std::string_view what) {
+    message = fmt::format("{}: {}", what, message);
+    return *this;
+  }
+  std::string ToString() const;
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+using Status = std::expected<void, Error>;
+
+inline Status Ok() { return {}; }
+
+template <typename... Args>
+std::unexpected<Error> Fail(Code code, fmt::format_string<Args...> f, Args&&... args) {
+  return std::unexpected(Error{code, fmt::format(f, std::forward<Args>(args)...)});
+}
+
+// Propagates an error from an expression returning Status or Result<T>.
+#define TANDEM_RETURN_IF_ERROR(expr)                      \
+  do {                                                    \
+    auto _st = (expr);                                    \
+    if (!_st) return std::unexpected(std::move(_st.error())); \
+  } while (0)
+
+#define TANDEM_CONCAT_INNER(a, b) a##b
+#define TANDEM_CONCAT(a, b) TANDEM_CONCAT_INNER(a, b)
+// Declares `lhs` from a Result<T>, or returns its error.
+#define TANDEM_ASSIGN_OR_RETURN(lhs, expr) \
+  TANDEM_ASSIGN_OR_RETURN_IMPL(TANDEM_CONCAT(_res_, __LINE__), lhs, expr)
+#define TANDEM_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)     \
+  auto tmp = (expr);                                     \
+  if (!tmp) return std::unexpected(std::move(tmp.error())); \
+  lhs = std::move(*tmp)
+
+}  // namespace tandem

@@ -1,0 +1,83 @@
+#include "core/canonical.h"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+#include <xxhash.h>
+
+#include "core/text.h"
+
+namespace tandem {
+
+namespace {
+
+void PutU64(uint64_t x, std::string& out) {
+  for (int i = 7; i >= 0; --i) out += static_cast<char>((x >> (i * 8)) & 0xFF);
+}
+
+void PutBytes(std::string_view s, std::string& out) {
+  PutU64(s.size(), out);
+  out.append(s);
+}
+
+constexpr char kUncastTag = 'X';
+
+}  // namespace
+
+void AppendCanonical(const Value& raw, const PortableType& type, std::string& out) {
+  auto cast = CastTo(raw, type);
+  if (!cast) {
+    out += kUncastTag;
+    out += static_cast<char>(raw.kind());
+    PutBytes(raw.ToString(), out);
+    return;
+  }
+  const Value& v = *cast;
+  out += static_cast<char>('A' + static_cast<int>(v.kind()));
+  switch (v.kind()) {
+    case Kind::kNull: break;
+    case Kind::kBool: out += v.as_bool() ? '1' : '0'; break;
+    case Kind::kInt:
+    case Kind::kDate:
+    case Kind::kTime:
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz: PutU64(static_cast<uint64_t>(v.as_int()), out); break;
+    case Kind::kFloat: {
+      double d = v.as_float();
+      if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();  // one NaN
+      PutU64(std::bit_cast<uint64_t>(d), out);
+      break;
+    }
+    case Kind::kDecimal:
+      // With a fixed scale the cast already padded; unbounded decimals compare by value.
+      PutBytes(type.scale >= 0 ? v.as_str() : StripDecimalZeros(v.as_str()), out);
+      break;
+    case Kind::kJson: {
+      // Key order and whitespace are not data; numbers keep their written form (15 vs 15.0).
+      auto doc = nlohmann::json::parse(v.as_str(), nullptr, false);
+      PutBytes(doc.is_discarded() ? v.as_str() : doc.dump(), out);
+      break;
+    }
+    case Kind::kText:
+    case Kind::kBytes:
+    case Kind::kUuid: PutBytes(v.as_str(), out); break;
+  }
+}
+
+uint64_t HashRow(const Row& row, const std::vector<PortableType>& types) {
+  std::string buf;
+  buf.reserve(256);
+  for (size_t i = 0; i < row.size(); ++i) AppendCanonical(row[i], types[i], buf);
+  return XXH3_64bits(buf.data(), buf.size());
+}
+
+bool CanonicalEqual(const Value& a, const Value& b, const PortableType& type) {
+  std::string x, y;
+  AppendCanonical(a, type, x);
+  AppendCanonical(b, type, y);
+  return x == y;
+}
+
+}  // namespace tandem

@@ -1,0 +1,25 @@
+// The canonical encoding of values typed by a target column, and row hashes built on it.
+// Copy and verify share this one equality rule (DESIGN.md "Values and canonical form").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tandem/value.h"
+
+namespace tandem {
+
+// Appends the canonical bytes of `v` as a value of `type`: the value is cast to the type first
+// (so 15, 15.0 and '15' typed integer encode alike), then encoded with a kind tag, so NULL,
+// '' and 0 never collide. A value that does not cast encodes as its raw form with a distinct
+// tag (and so differs from every castable value).
+void AppendCanonical(const Value& v, const PortableType& type, std::string& out);
+
+// XXH3-64 over the canonical encodings of every field.
+uint64_t HashRow(const Row& row, const std::vector<PortableType>& types);
+
+// True when the two values encode alike as `type`.
+bool CanonicalEqual(const Value& a, const Value& b, const PortableType& type);
+
+}  // namespace tandem

@@ -1,0 +1,25 @@
+// Text and number helpers shared inside tandem (not part of the public face).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tandem {
+
+bool IsValidUtf8(std::string_view s);
+// Offset of the first byte that breaks UTF-8, or s.size() when valid.
+size_t FirstInvalidUtf8(std::string_view s);
+// Number of code points; REQUIRES: IsValidUtf8(s).
+size_t Utf8Length(std::string_view s);
+std::string AsciiLower(std::string_view s);
+std::string AsciiUpper(std::string_view s);
+// Trims ASCII and Unicode-agnostic whitespace (space, \t, \n, \r, \f, \v) at both ends.
+std::string_view TrimSpace(std::string_view s);
+
+// Compares two normalised decimal literals numerically: -1, 0 or 1.
+int CompareDecimal(std::string_view a, std::string_view b);
+// "1.500" -> "1.5", "2.000" -> "2", "-0" -> "0".
+std::string StripDecimalZeros(std::string_view d);
+
+}  // namespace tandem

@@ -1,0 +1,40 @@
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+
+#include "engines/factories.h"
+#include "tandem/engine.h"
+
+namespace tandem {
+
+std::string RedactUri(const std::string& uri) {
+  // scheme://user:password@host -> scheme://user:***@host
+  static const std::regex kPassword(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):[^@/]*@)");
+  std::string out = std::regex_replace(uri, kPassword, "$1:***@");
+  static const std::regex kParam(R"(([?&]password=)[^&]*)");
+  return std::regex_replace(out, kParam, "$1***");
+}
+
+Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::string& base_dir,
+                                           const std::string& password_env) {
+  std::string password;
+  if (!password_env.empty()) {
+    if (const char* p = std::getenv(password_env.c_str())) password = p;
+  }
+  auto starts = [&](std::string_view p) { return uri.starts_with(p); };
+  if (starts("sqlite:")) {
+    std::string path = uri.substr(7);
+    if (path.starts_with("//")) path = path.substr(2);  // sqlite:///abs -> /abs
+    if (path.empty()) return Fail(Code::kInvalidArgument, "sqlite URI has no path: {}", uri);
+    std::filesystem::path p(path);
+    if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+    return OpenSqlite(p.lexically_normal().string());
+  }
+  if (starts("postgres://") || starts("postgresql://")) return OpenPostgres(uri, password);
+  if (starts("mysql://") || starts("mariadb://")) return OpenMysql(uri, password);
+  return Fail(Code::kInvalidArgument,
+              "unknown database URI '{}': expected sqlite:PATH, postgres://... or mysql://...",
+              RedactUri(uri));
+}
+
+}  // namespace tandem

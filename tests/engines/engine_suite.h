@@ -1,0 +1,38 @@
+// The engine suite: the same cases run against every engine. Each engine instantiates it in
+// its own <engine>_instance_test.cc with INSTANTIATE_TEST_SUITE_P(<Engine>, EngineSuite, ...).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tandem/engine.h"
+
+namespace tandem::testing {
+
+struct EngineTarget {
+  std::string name;  // "sqlite", "postgres", "mysql"
+  // Opens a connection to a new, empty database (unique per call). Fails the test (not skips)
+  // when the server is unreachable.
+  std::function<Result<std::unique_ptr<Engine>>()> open_fresh;
+};
+
+inline std::string PrintToString(const EngineTarget& t) { return t.name; }
+
+class EngineSuite : public ::testing::TestWithParam<EngineTarget> {
+ protected:
+  void SetUp() override {
+    auto e = GetParam().open_fresh();
+    ASSERT_TRUE(e.has_value()) << e.error().ToString();
+    engine_ = std::move(*e);
+  }
+  std::unique_ptr<Engine> engine_;
+};
+
+// Reads KEY=VALUE lines from $TANDEM_TEST_SERVERS/env (written by tests/servers/up.sh).
+// Returns "" when the variable or file is missing.
+std::string TestServerVar(const std::string& key);
+
+}  // namespace tandem::testing

@@ -1,0 +1,116 @@
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "core/canonical.h"
+#include "tandem/value.h"
+
+namespace tandem {
+namespace {
+
+PortableType T(std::string_view name) { return *ParsePortableType(name); }
+
+TEST(Value, EqualValuesOfDifferentSourceTypesHashEqualWhenTypedTheSame) {
+  // integer 15, text '15', double 15.0 and decimal '15.00' are one integer.
+  auto ti = T("bigint");
+  uint64_t h = HashRow({Value::Int(15)}, {ti});
+  EXPECT_EQ(h, HashRow({Value::Text("15")}, {ti}));
+  EXPECT_EQ(h, HashRow({Value::Float(15.0)}, {ti}));
+  EXPECT_EQ(h, HashRow({Value::Decimal("15.00")}, {ti}));
+  // 1.50 numeric, 1.5 double and '1.50' text as decimal(6,2) are equal...
+  auto td = T("decimal(6,2)");
+  EXPECT_TRUE(CanonicalEqual(Value::Decimal("1.50"), Value::Float(1.5), td));
+  EXPECT_TRUE(CanonicalEqual(Value::Text("1.50"), Value::Float(1.5), td));
+  // ...and as text they are not.
+  EXPECT_FALSE(CanonicalEqual(Value::Text("1.50"), Value::Float(1.5), T("text")));
+  // A date stored as text and as a date.
+  EXPECT_TRUE(CanonicalEqual(Value::Text("2024-02-29"), Value::Date(*ParseDate("2024-02-29")),
+                             T("date")));
+}
+
+TEST(Value, NullEmptyAndZeroDiffer) {
+  for (auto type : {T("text"), T("bigint"), T("decimal(5,2)"), T("json")}) {
+    std::vector<Value> vals = {Value::Null(), Value::Text(""), Value::Int(0)};
+    for (size_t i = 0; i < vals.size(); ++i) {
+      for (size_t j = i + 1; j < vals.size(); ++j) {
+        EXPECT_FALSE(CanonicalEqual(vals[i], vals[j], type))
+            << vals[i].ToDisplay() << " vs " << vals[j].ToDisplay() << " as " << type.ToString();
+      }
+    }
+  }
+}
+
+TEST(Value, CastRejectsWithReasons) {
+  auto r = CastTo(Value::Text("abc"), T("integer"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("'abc' is not an integer"), std::string::npos);
+  EXPECT_FALSE(CastTo(Value::Int(70000), T("smallint")));
+  auto long_text = CastTo(Value::Text("héllo wörld"), T("varchar(5)"));
+  ASSERT_FALSE(long_text);
+  EXPECT_NE(long_text.error().message.find("11 characters into varchar(5)"), std::string::npos);
+  EXPECT_TRUE(CastTo(Value::Text("héllo"), T("varchar(5)")));
+  EXPECT_FALSE(CastTo(Value::Text("\xC3\x28"), T("text")));  // invalid UTF-8
+  EXPECT_FALSE(CastTo(Value::Text("0000-00-00"), T("date")));
+  EXPECT_FALSE(CastTo(Value::Text("2023-02-30"), T("date")));
+  EXPECT_FALSE(CastTo(Value::Decimal("12345.6"), T("decimal(5,2)")));
+  EXPECT_FALSE(CastTo(Value::Text("{bad json"), T("json")));
+}
+
+TEST(Value, DecimalRoundingAndNormalising) {
+  EXPECT_EQ(CastTo(Value::Text("+001.005"), T("decimal(6,2)"))->as_str(), "1.01");
+  EXPECT_EQ(CastTo(Value::Text("-0.004"), T("decimal(6,2)"))->as_str(), "0.00");
+  EXPECT_EQ(CastTo(Value::Float(0.99), T("decimal(10,2)"))->as_str(), "0.99");
+  EXPECT_EQ(CastTo(Value::Text("1e3"), T("decimal"))->as_str(), "1000");
+  EXPECT_EQ(CastTo(Value::Int(7), T("decimal(4,1)"))->as_str(), "7.0");
+  EXPECT_EQ(CastTo(Value::Decimal("999.995"), T("decimal(5,2)")).has_value(), false);
+}
+
+TEST(Value, TimestampsParseAndFormat) {
+  bool zone = false;
+  auto ts = ParseTimestamp("2009-01-01 00:00:00", &zone);
+  ASSERT_TRUE(ts);
+  EXPECT_FALSE(zone);
+  EXPECT_EQ(FormatTimestamp(*ts), "2009-01-01 00:00:00");
+  auto frac = ParseTimestamp("1969-12-31T23:59:59.5");
+  ASSERT_TRUE(frac);
+  EXPECT_EQ(*frac, -500000);
+  EXPECT_EQ(FormatTimestamp(*frac), "1969-12-31 23:59:59.5");
+  auto off = ParseTimestamp("2024-03-10 02:30:00-07:00", &zone);
+  ASSERT_TRUE(off);
+  EXPECT_TRUE(zone);
+  EXPECT_EQ(FormatTimestamp(*off), "2024-03-10 09:30:00");
+}
+
+TEST(Value, FloatEdgesKeepIdentity) {
+  auto tf = T("double");
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(CanonicalEqual(Value::Float(nan), Value::Text("NaN"), tf));
+  EXPECT_FALSE(CanonicalEqual(Value::Float(0.0), Value::Float(-0.0), tf));
+  EXPECT_TRUE(CanonicalEqual(Value::Float(INFINITY), Value::Text("Infinity"), tf));
+  EXPECT_EQ(Value::Float(0.1).ToString(), "0.1");
+}
+
+TEST(Value, JsonKeyOrderIsNotDataButNumberFormIs) {
+  auto tj = T("json");
+  EXPECT_TRUE(CanonicalEqual(Value::Json(R"({"a":1,"b":2})"), Value::Text(R"({ "b": 2, "a": 1 })"), tj));
+  EXPECT_FALSE(CanonicalEqual(Value::Json("15"), Value::Json("15.0"), tj));
+}
+
+TEST(Value, UuidAndBytes) {
+  auto u = ParseUuid("123e4567-e89b-12d3-a456-426614174000");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(FormatUuid(*u), "123e4567-e89b-12d3-a456-426614174000");
+  EXPECT_EQ(Value::Bytes(std::string("\x00\xff", 2)).ToString(), "\\x00ff");
+}
+
+TEST(Value, KeyOrder) {
+  EXPECT_LT(Value::Int(-5), Value::Int(3));
+  EXPECT_LT(Value::Decimal("9.5"), Value::Decimal("10"));
+  EXPECT_LT(Value::Decimal("-10"), Value::Decimal("-9.5"));
+  Row a{Value::Text("a"), Value::Int(2)}, b{Value::Text("a"), Value::Int(10)};
+  EXPECT_LT(a, b);
+}
+
+}  // namespace
+}  // namespace tandem
