@@ -1,0 +1,215 @@
+#include "copy/backfill.h"
+
+#include <chrono>
+#include <thread>
+
+#include "core/row_json.h"
+
+namespace tandem::copy {
+
+Result<KeyRange> TargetRange(const mapping::TableTransform& t, const KeyRange& r) {
+  KeyRange out;
+  if (r.lower) {
+    TANDEM_ASSIGN_OR_RETURN(out.lower, t.TargetKey(*r.lower));
+  }
+  if (r.upper) {
+    TANDEM_ASSIGN_OR_RETURN(out.upper, t.TargetKey(*r.upper));
+  }
+  return out;
+}
+
+Backfill::Backfill(const std::vector<mapping::TableTransform>& tables, Engine& source,
+                   Engine& target, state::StateStore& state, Progress& progress,
+                   BackfillOptions options)
+    : tables_(tables),
+      source_(source),
+      target_(target),
+      state_(state),
+      progress_(progress),
+      options_(options) {}
+
+Status Backfill::PrepareTargets() {
+  for (const auto& t : tables_) {
+    if (t.target_exists()) continue;
+    if (auto st = target_.CreateTable(t.planned_target()); !st) {
+      return std::unexpected(st.error().Context(fmt::format("create target table {}", t.target_table())));
+    }
+  }
+  return Ok();
+}
+
+Status Backfill::Plan() {
+  plans_.clear();
+  for (const auto& t : tables_) {
+    TANDEM_ASSIGN_OR_RETURN(auto chunks, state_.Chunks(t.source_table()));
+    if (chunks.empty()) {
+      TANDEM_ASSIGN_OR_RETURN(int64_t rows, source_.Count(t.source_table(), t.source_key(), {}));
+      int n = static_cast<int>(std::max<int64_t>(1, (rows + options_.chunk_rows - 1) / options_.chunk_rows));
+      TANDEM_ASSIGN_OR_RETURN(auto bounds, source_.Split(t.source_table(), t.source_key(), n));
+      // The first and last chunks are open-ended: a key inserted outside the range seen now
+      // still belongs to a chunk.
+      std::optional<Row> lower;
+      for (size_t i = 0; i <= bounds.size(); ++i) {
+        state::Chunk c;
+        c.table = t.source_table();
+        c.index = static_cast<int>(i);
+        c.range.lower = lower;
+        if (i < bounds.size()) c.range.upper = bounds[i];
+        lower = c.range.upper;
+        chunks.push_back(std::move(c));
+      }
+      TANDEM_RETURN_IF_ERROR(state_.SaveChunkPlan(t.source_table(), chunks));
+    }
+    plans_.push_back({&t, std::move(chunks)});
+  }
+  return Ok();
+}
+
+bool Backfill::ChunkDone(std::string_view table, const Row& key) const {
+  for (const auto& p : plans_) {
+    if (p.transform->source_table() != table) continue;
+    for (const auto& c : p.chunks) {
+      if (c.range.Contains(key)) return c.status == state::ChunkStatus::kDone;
+    }
+  }
+  return true;  // not a backfilled table: apply
+}
+
+bool Backfill::AllDone() const {
+  for (const auto& p : plans_) {
+    for (const auto& c : p.chunks) {
+      if (c.status != state::ChunkStatus::kDone) return false;
+    }
+  }
+  return true;
+}
+
+Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& between_chunks) {
+  std::vector<TableReport> reports;
+  for (auto& p : plans_) {
+    const auto& t = *p.transform;
+    auto started = std::chrono::steady_clock::now();
+    int64_t total = 0;
+    TableReport report{t.source_table(), t.target_table()};
+    bool any_pending = false;
+    for (const auto& c : p.chunks) any_pending |= c.status != state::ChunkStatus::kDone;
+    if (any_pending) {
+      TANDEM_ASSIGN_OR_RETURN(total, source_.Count(t.source_table(), t.source_key(), {}));
+    }
+    progress_.TableStarted(t.source_table(), total, static_cast<int>(p.chunks.size()));
+    int64_t done_rows = 0, rejected = 0;
+    for (auto& c : p.chunks) {
+      if (c.status != state::ChunkStatus::kDone) {
+        if (auto st = CopyChunkWithRetry(t, c); !st) {
+          return std::unexpected(
+              st.error().Context(fmt::format("copy {} chunk {}", t.source_table(), c.index)));
+        }
+        if (between_chunks) TANDEM_RETURN_IF_ERROR(between_chunks());
+      }
+      done_rows += c.rows_read;
+      rejected += c.rows_rejected;
+      report.source_rows += c.rows_read;
+      report.written += c.rows_written;
+      report.rejected += c.rows_rejected;
+      progress_.Advanced(t.source_table(), done_rows, rejected);
+    }
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    progress_.TableFinished(report);
+    reports.push_back(report);
+  }
+  return reports;
+}
+
+Status Backfill::CopyChunkWithRetry(const mapping::TableTransform& t, state::Chunk& c) {
+  TANDEM_RETURN_IF_ERROR(state_.MarkCopying(c.table, c.index));
+  c.status = state::ChunkStatus::kCopying;
+  bool isolate = false;
+  for (int attempt = 0;; ++attempt) {
+    auto st = CopyChunk(t, c, isolate);
+    if (st) return st;
+    // The target refused some row of the batch: redo the chunk row by row so that only the
+    // refused rows become rejects, each with the target's own words.
+    if (st.error().code == Code::kInvalidArgument && !isolate) {
+      isolate = true;
+      continue;
+    }
+    if (st.error().code == Code::kAborted && attempt < options_.max_retries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+      continue;
+    }
+    return st;
+  }
+}
+
+Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bool isolate_rows) {
+  TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, TargetRange(t, c.range));
+  ScanRequest req{t.source_table(), t.source_columns(), t.source_key(), c.range,
+                  options_.batch_rows};
+  TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan(req));
+
+  std::vector<state::Reject> rejects;
+  int64_t read = 0, written = 0;
+  auto reject = [&](const Row& in, std::string reason) {
+    rejects.push_back({t.source_table(), c.index, t.SourceKey(in), std::move(reason),
+                       RowToReadableJson(in, t.source_columns()).dump(), ""});
+  };
+
+  // One target transaction makes the chunk's key range equal to what the scan read: rows the
+  // read did not see are removed with it (DESIGN.md, the backfill race).
+  TANDEM_RETURN_IF_ERROR(target_.Begin());
+  auto body = [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(target_.RemoveRange(t.target_table(), t.target_key(), target_range));
+    if (isolate_rows) TANDEM_RETURN_IF_ERROR(target_.Commit());
+    std::vector<Row> batch, out;
+    std::vector<size_t> origin;  // out[i] came from batch[origin[i]]
+    Row mapped;
+    std::string reason;
+    while (reader->Next(batch)) {
+      out.clear();
+      origin.clear();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        ++read;
+        if (t.Apply(batch[i], mapped, reason)) {
+          out.push_back(std::move(mapped));
+          origin.push_back(i);
+        } else {
+          reject(batch[i], std::move(reason));
+        }
+      }
+      if (!isolate_rows) {
+        TANDEM_RETURN_IF_ERROR(target_.Write(t.target_table(), t.target_columns(), t.target_key(),
+                                             out, WriteMode::kInsert));
+        written += static_cast<int64_t>(out.size());
+        continue;
+      }
+      // Row by row, each in its own statement: a refused row is a reject, not a failure.
+      for (size_t i = 0; i < out.size(); ++i) {
+        auto st = target_.Write(t.target_table(), t.target_columns(), t.target_key(), {out[i]},
+                                WriteMode::kUpsert);
+        if (st) {
+          ++written;
+        } else if (st.error().code == Code::kInvalidArgument) {
+          reject(batch[origin[i]], fmt::format("target refused the row: {}", st.error().message));
+        } else {
+          return st;
+        }
+      }
+    }
+    TANDEM_RETURN_IF_ERROR(reader->status());
+    if (!isolate_rows) TANDEM_RETURN_IF_ERROR(target_.Commit());
+    return Ok();
+  };
+  if (auto st = body(); !st) {
+    if (!isolate_rows) (void)target_.Rollback();
+    return st;
+  }
+  c.rows_read = read;
+  c.rows_written = written;
+  c.rows_rejected = static_cast<int64_t>(rejects.size());
+  c.status = state::ChunkStatus::kDone;
+  // The checkpoint is written only after what it covers is committed in the target.
+  return state_.FinishChunk(c, rejects);
+}
+
+}  // namespace tandem::copy

@@ -1,0 +1,79 @@
+// Backfill: copies every mapped table in resumable key-range chunks, keeping rows that cannot
+// land as rejects with their reason, so that source = target + rejected for every chunk.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mapping/transform.h"
+#include "state/state_store.h"
+#include "tandem/engine.h"
+
+namespace tandem::copy {
+
+struct TableReport {
+  std::string source_table, target_table;
+  int64_t source_rows = 0;  // rows read from the source by the chunks
+  int64_t written = 0;
+  int64_t rejected = 0;
+  double seconds = 0;       // this run's copy time for the table
+};
+
+// Told what the backfill is doing; implemented by the caller (terminal bar, JSON lines).
+class Progress {
+ public:
+  virtual ~Progress() = default;
+  virtual void TableStarted(std::string_view table, int64_t total_rows, int chunks) = 0;
+  virtual void Advanced(std::string_view table, int64_t rows_done, int64_t rejected) = 0;
+  virtual void TableFinished(const TableReport& report) = 0;
+};
+
+struct BackfillOptions {
+  int64_t chunk_rows = 50000;
+  size_t batch_rows = 10000;
+  int max_retries = 5;  // for aborted (busy, deadlock) chunks
+};
+
+class Backfill {
+ public:
+  // REQUIRES: every argument outlives the Backfill.
+  Backfill(const std::vector<mapping::TableTransform>& tables, Engine& source, Engine& target,
+           state::StateStore& state, Progress& progress, BackfillOptions options);
+
+  // Creates the target tables that do not exist yet, from the mapping.
+  Status PrepareTargets();
+
+  // Plans chunks for tables that have no plan yet (stored, so a re-run resumes).
+  Status Plan();
+
+  // Copies every chunk not done yet. After each chunk, `between_chunks` (if set) runs: the
+  // change stream uses it to apply what changed meanwhile.
+  Result<std::vector<TableReport>> Run(const std::function<Status()>& between_chunks = {});
+
+  // True when the chunk holding `key` of source `table` is already copied (changes to it must
+  // be applied); false when it is not started yet (its copy will read the newest row).
+  bool ChunkDone(std::string_view table, const Row& key) const;
+  bool AllDone() const;
+
+ private:
+  struct TablePlan {
+    const mapping::TableTransform* transform;
+    std::vector<state::Chunk> chunks;
+  };
+  Status CopyChunk(const mapping::TableTransform& t, state::Chunk& chunk, bool isolate_rows);
+  Status CopyChunkWithRetry(const mapping::TableTransform& t, state::Chunk& chunk);
+
+  const std::vector<mapping::TableTransform>& tables_;
+  Engine& source_;
+  Engine& target_;
+  state::StateStore& state_;
+  Progress& progress_;
+  BackfillOptions options_;
+  std::vector<TablePlan> plans_;
+};
+
+// Maps a source key range to the target's key terms (key columns are only renamed or cast).
+Result<KeyRange> TargetRange(const mapping::TableTransform& t, const KeyRange& source_range);
+
+}  // namespace tandem::copy

@@ -1,0 +1,312 @@
+#include "mapping/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace tandem::mapping {
+
+std::string Where::ToString() const { return fmt::format("{}:{}", file, line); }
+
+const ColumnMap* TableMap::FindColumn(std::string_view source_column) const {
+  for (const auto& c : columns) {
+    if (c.source == source_column) return &c;
+  }
+  return nullptr;
+}
+
+const TableMap* Config::FindBySource(std::string_view source_table) const {
+  for (const auto& t : tables) {
+    if (t.source == source_table) return &t;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Collects every problem of the file instead of stopping at the first.
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {}
+
+  Where At(const YAML::Node& n) const { return Where{file_, n.Mark().line + 1}; }
+
+  void Problem(const YAML::Node& n, std::string_view key, std::string_view msg) {
+    problems_.push_back(fmt::format("{}: {}: {}", At(n).ToString(), key, msg));
+  }
+
+  std::optional<std::string> Scalar(const YAML::Node& n, std::string_view key) {
+    if (!n.IsScalar()) {
+      Problem(n, key, "expected a single value");
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  // Unknown keys are typos until proven otherwise.
+  void OnlyKeys(const YAML::Node& n, std::string_view where, std::set<std::string> known) {
+    for (const auto& kv : n) {
+      std::string k = kv.first.Scalar();
+      if (!known.contains(k)) {
+        std::string list;
+        for (const auto& x : known) list += (list.empty() ? "" : ", ") + x;
+        Problem(kv.first, fmt::format("{}.{}", where, k),
+                fmt::format("unknown key (expected one of: {})", list));
+      }
+    }
+  }
+
+  Value ScalarValue(const YAML::Node& n) {
+    if (n.IsNull() || (n.IsScalar() && n.Tag() != "!" && (n.Scalar() == "~" || n.Scalar() == "null"))) {
+      return Value::Null();
+    }
+    if (!n.IsScalar()) return Value::Null();
+    const std::string& s = n.Scalar();
+    if (n.Tag() == "!") return Value::Text(s);  // quoted: always text
+    int64_t i;
+    if (YAML::convert<int64_t>::decode(n, i) && s.find_first_not_of("+-0123456789") == std::string::npos) {
+      return Value::Int(i);
+    }
+    if (s == "true" || s == "false") return Value::Bool(s == "true");
+    return Value::Text(s);
+  }
+
+  std::optional<PortableType> Type(const YAML::Node& n, std::string_view key) {
+    auto s = Scalar(n, key);
+    if (!s) return std::nullopt;
+    auto t = ParsePortableType(*s);
+    if (!t) {
+      Problem(n, key, t.error().message);
+      return std::nullopt;
+    }
+    return *t;
+  }
+
+  void ParseColumn(const std::string& table, const std::string& name, const YAML::Node& spec,
+                   TableMap& out) {
+    ColumnMap c;
+    c.source = name;
+    c.where = At(spec);
+    std::string key = fmt::format("tables.{}.columns.{}", table, name);
+    if (spec.IsScalar()) {  // shorthand: `old_name: new_name`
+      c.target = spec.Scalar();
+      out.columns.push_back(std::move(c));
+      return;
+    }
+    if (!spec.IsMap()) {
+      Problem(spec, key, "expected {to: name, ...} or {drop: \"reason\"}");
+      return;
+    }
+    OnlyKeys(spec, key,
+             {"to", "type", "transform", "on_null", "default", "map", "on_unmapped", "drop",
+              "reverse"});
+    if (spec["drop"]) {
+      auto reason = Scalar(spec["drop"], key + ".drop");
+      if (reason && reason->empty()) Problem(spec["drop"], key + ".drop", "a drop needs a reason");
+      if (spec["to"]) Problem(spec, key, "a column is either mapped (to:) or dropped, not both");
+      c.drop_reason = reason.value_or("");
+      out.columns.push_back(std::move(c));
+      return;
+    }
+    if (!spec["to"]) {
+      Problem(spec, key, "missing 'to:' (the target column) or 'drop:' (with a reason)");
+      return;
+    }
+    c.target = Scalar(spec["to"], key + ".to").value_or("");
+    if (spec["type"]) c.type = Type(spec["type"], key + ".type");
+    if (auto d = spec["default"]) c.default_value = ScalarValue(d);
+    if (auto on = spec["on_null"]) {
+      std::string v = Scalar(on, key + ".on_null").value_or("");
+      if (v == "keep") c.on_null = OnNull::kKeep;
+      else if (v == "default") c.on_null = OnNull::kDefault;
+      else if (v == "reject") c.on_null = OnNull::kReject;
+      else Problem(on, key + ".on_null", fmt::format("'{}' is not keep, default or reject", v));
+      if (c.on_null == OnNull::kDefault && !c.default_value) {
+        Problem(on, key + ".on_null", "on_null: default needs a 'default:' value");
+      }
+    }
+    if (auto tr = spec["transform"]) {
+      if (!tr.IsSequence()) {
+        Problem(tr, key + ".transform", "expected a list, e.g. [trim, lower]");
+      } else {
+        for (const auto& step : tr) ParseStep(step, key + ".transform", c);
+      }
+    }
+    if (auto m = spec["map"]) {
+      if (!m.IsMap()) {
+        Problem(m, key + ".map", "expected {from: to, ...}");
+      } else {
+        for (const auto& kv : m) {
+          std::optional<std::string> to;
+          if (!ScalarValue(kv.second).is_null()) to = kv.second.Scalar();
+          c.value_map.emplace_back(kv.first.Scalar(), to);
+        }
+      }
+    }
+    if (auto on = spec["on_unmapped"]) {
+      std::string v = Scalar(on, key + ".on_unmapped").value_or("");
+      if (v == "keep") c.on_unmapped = OnUnmapped::kKeep;
+      else if (v == "reject") c.on_unmapped = OnUnmapped::kReject;
+      else Problem(on, key + ".on_unmapped", fmt::format("'{}' is not keep or reject", v));
+      if (!spec["map"]) Problem(on, key + ".on_unmapped", "on_unmapped without a map");
+    }
+    if (auto r = spec["reverse"]) c.reverse = Scalar(r, key + ".reverse");
+    out.columns.push_back(std::move(c));
+  }
+
+  void ParseStep(const YAML::Node& step, const std::string& key, ColumnMap& c) {
+    if (step.IsScalar()) {
+      const std::string& s = step.Scalar();
+      if (s == "trim") c.steps.push_back({Step::Op::kTrim, {}});
+      else if (s == "lower") c.steps.push_back({Step::Op::kLower, {}});
+      else if (s == "upper") c.steps.push_back({Step::Op::kUpper, {}});
+      else Problem(step, key, fmt::format("unknown transform '{}' (trim, lower, upper, {{default: v}})", s));
+      return;
+    }
+    if (step.IsMap() && step.size() == 1) {
+      std::string op = step.begin()->first.Scalar();
+      if (op == "default") {
+        c.steps.push_back({Step::Op::kDefault, ScalarValue(step.begin()->second)});
+        return;
+      }
+      Problem(step, key, fmt::format("unknown transform '{}'", op));
+      return;
+    }
+    Problem(step, key, "a transform is a name (trim) or a one-key map ({default: 0})");
+  }
+
+  void ParseTable(const YAML::Node& t, Config& cfg) {
+    TableMap tm;
+    tm.where = At(t);
+    if (!t.IsMap() || !t["source"]) {
+      Problem(t, "tables[]", "each table needs 'source:'");
+      return;
+    }
+    tm.source = Scalar(t["source"], "tables[].source").value_or("");
+    std::string key = fmt::format("tables.{}", tm.source);
+    OnlyKeys(t, key, {"source", "target", "key", "columns", "add", "drop"});
+    if (auto d = t["drop"]) {
+      tm.drop_reason = Scalar(d, key + ".drop").value_or("");
+      if (tm.drop_reason->empty()) Problem(d, key + ".drop", "a dropped table needs a reason");
+      cfg.tables.push_back(std::move(tm));
+      return;
+    }
+    tm.target = t["target"] ? Scalar(t["target"], key + ".target").value_or(tm.source) : tm.source;
+    if (auto k = t["key"]) {
+      if (k.IsScalar()) tm.key.push_back(k.Scalar());
+      else for (const auto& x : k) tm.key.push_back(x.Scalar());
+    }
+    auto cols = t["columns"];
+    if (!cols || !cols.IsMap()) {
+      Problem(t, key, "missing 'columns:' (every source column, mapped or dropped)");
+    } else {
+      std::set<std::string> seen;
+      for (const auto& kv : cols) {
+        std::string name = kv.first.Scalar();
+        if (!seen.insert(name).second) {
+          Problem(kv.first, key + ".columns." + name, "listed twice");
+          continue;
+        }
+        ParseColumn(tm.source, name, kv.second, tm);
+      }
+    }
+    if (auto add = t["add"]) {
+      for (const auto& kv : add) {
+        AddColumn a;
+        a.target = kv.first.Scalar();
+        a.where = At(kv.first);
+        std::string akey = key + ".add." + a.target;
+        if (kv.second.IsMap()) {
+          OnlyKeys(kv.second, akey, {"value", "type"});
+          if (!kv.second["value"]) Problem(kv.second, akey, "missing 'value:'");
+          a.value = ScalarValue(kv.second["value"]);
+          if (kv.second["type"]) a.type = Type(kv.second["type"], akey + ".type");
+        } else {
+          a.value = ScalarValue(kv.second);
+        }
+        tm.adds.push_back(std::move(a));
+      }
+    }
+    cfg.tables.push_back(std::move(tm));
+  }
+
+  Result<Config> Parse(const std::string& yaml) {
+    Config cfg;
+    cfg.path = file_;
+    cfg.dir = std::filesystem::absolute(file_).parent_path().string();
+    YAML::Node root;
+    try {
+      root = YAML::Load(yaml);
+    } catch (const YAML::Exception& e) {
+      return Fail(Code::kInvalidArgument, "{}:{}: {}", file_, e.mark.line + 1, e.msg);
+    }
+    if (!root.IsMap()) return Fail(Code::kInvalidArgument, "{}: expected a mapping document", file_);
+    try {
+      OnlyKeys(root, "", {"source", "target", "state", "timezone", "hooks", "options", "tables"});
+      for (const char* k : {"source", "target"}) {
+        if (!root[k]) problems_.push_back(fmt::format("{}: missing '{}:' (a database URI)", file_, k));
+      }
+      if (root["source"]) cfg.source = Scalar(root["source"], "source").value_or("");
+      if (root["target"]) cfg.target = Scalar(root["target"], "target").value_or("");
+      std::string stem = std::filesystem::path(file_).stem().string();
+      cfg.state = root["state"] ? Scalar(root["state"], "state").value_or("")
+                                : fmt::format("sqlite:{}.state.db", stem);
+      if (root["timezone"]) cfg.timezone = Scalar(root["timezone"], "timezone").value_or("UTC");
+      if (auto h = root["hooks"]) {
+        OnlyKeys(h, "hooks", {"reads", "writes", "rollback", "freeze", "unfreeze", "finalize"});
+        for (const auto& kv : h) cfg.hooks[kv.first.Scalar()] = kv.second.Scalar();
+      }
+      if (auto o = root["options"]) {
+        OnlyKeys(o, "options", {"chunk_rows", "batch_rows"});
+        if (o["chunk_rows"]) cfg.chunk_rows = o["chunk_rows"].as<int>();
+        if (o["batch_rows"]) cfg.batch_rows = o["batch_rows"].as<int>();
+      }
+      if (!root["tables"] || !root["tables"].IsSequence()) {
+        problems_.push_back(fmt::format("{}: missing 'tables:' list", file_));
+      } else {
+        std::set<std::string> seen;
+        for (const auto& t : root["tables"]) {
+          ParseTable(t, cfg);
+          if (!cfg.tables.empty() && !seen.insert(cfg.tables.back().source).second) {
+            Problem(t, "tables." + cfg.tables.back().source, "table listed twice");
+          }
+        }
+      }
+    } catch (const YAML::Exception& e) {
+      problems_.push_back(fmt::format("{}:{}: {}", file_, e.mark.line + 1, e.msg));
+    }
+    if (!problems_.empty()) {
+      std::string all;
+      for (const auto& p : problems_) all += "\n  " + p;
+      return Fail(Code::kInvalidArgument, "{} has {} problem{}:{}", file_, problems_.size(),
+                  problems_.size() == 1 ? "" : "s", all);
+    }
+    return cfg;
+  }
+
+ private:
+  std::string file_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& yaml, const std::string& path) {
+  return Parser(path).Parse(yaml);
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return Fail(Code::kNotFound, "cannot read mapping file {} (create one with `tandem init`)",
+                path);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace tandem::mapping

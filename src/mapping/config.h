@@ -1,0 +1,83 @@
+// tandem.yaml: the one file that says how every source field lands in the target.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tandem/value.h"
+
+namespace tandem::mapping {
+
+enum class OnNull { kKeep, kDefault, kReject };
+enum class OnUnmapped { kKeep, kReject };
+
+struct Step {
+  enum class Op { kTrim, kLower, kUpper, kDefault };
+  Op op;
+  Value arg;  // kDefault: the replacement for NULL
+};
+
+// Where a piece of the file came from, for messages: "tandem.yaml:12".
+struct Where {
+  std::string file;
+  int line = 0;
+  std::string ToString() const;
+};
+
+struct ColumnMap {
+  std::string source;
+  std::optional<std::string> drop_reason;  // set: the column is dropped on purpose
+  std::string target;                      // target column name (when mapped)
+  std::optional<PortableType> type;        // explicit target type
+  std::vector<Step> steps;                 // in order
+  OnNull on_null = OnNull::kKeep;
+  std::optional<Value> default_value;      // for on_null: default
+  std::vector<std::pair<std::string, std::optional<std::string>>> value_map;  // from -> to/NULL
+  OnUnmapped on_unmapped = OnUnmapped::kKeep;
+  std::optional<std::string> reverse;      // how to invert a non-invertible transform
+  Where where;
+};
+
+struct AddColumn {
+  std::string target;
+  Value value;
+  std::optional<PortableType> type;
+  Where where;
+};
+
+struct TableMap {
+  std::string source;
+  std::optional<std::string> drop_reason;  // set: the whole table is left behind on purpose
+  std::string target;
+  std::vector<std::string> key;  // source key columns; empty: the source primary key
+  std::vector<ColumnMap> columns;
+  std::vector<AddColumn> adds;
+  Where where;
+
+  const ColumnMap* FindColumn(std::string_view source_column) const;
+};
+
+struct Config {
+  std::string path;  // the file read
+  std::string dir;   // its directory: relative paths resolve here
+  std::string source;
+  std::string target;
+  std::string state;     // state store URI; default sqlite:<stem>.state.db next to the file
+  std::string timezone = "UTC";
+  std::map<std::string, std::string> hooks;  // reads, writes, rollback, freeze, unfreeze
+  int chunk_rows = 50000;
+  int batch_rows = 10000;
+  std::vector<TableMap> tables;
+
+  const TableMap* FindBySource(std::string_view source_table) const;
+};
+
+// Reads and parses the file. Errors (kInvalidArgument, or kNotFound for a missing file) name
+// the file, line and key.
+Result<Config> LoadConfig(const std::string& path);
+// Parses YAML text; `path` is used for messages and to resolve relative paths.
+Result<Config> ParseConfig(const std::string& yaml, const std::string& path);
+
+}  // namespace tandem::mapping

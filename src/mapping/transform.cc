@@ -1,0 +1,318 @@
+#include "mapping/transform.h"
+
+#include <set>
+
+#include "core/text.h"
+
+namespace tandem::mapping {
+
+bool CastPossible(Kind from, Kind to) {
+  if (from == to || to == Kind::kText) return true;
+  auto numeric = [](Kind k) {
+    return k == Kind::kInt || k == Kind::kFloat || k == Kind::kDecimal || k == Kind::kBool;
+  };
+  auto temporal = [](Kind k) {
+    return k == Kind::kDate || k == Kind::kTimestamp || k == Kind::kTimestampTz;
+  };
+  // Text may hold anything; engines with loose typing (SQLite) report it as text.
+  if (from == Kind::kText) return true;
+  switch (to) {
+    case Kind::kBool:
+    case Kind::kInt:
+    case Kind::kFloat:
+    case Kind::kDecimal: return numeric(from);
+    case Kind::kBytes: return from == Kind::kBytes;
+    case Kind::kDate:
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz: return temporal(from);
+    case Kind::kTime: return from == Kind::kTime;
+    case Kind::kJson: return numeric(from) || from == Kind::kJson;
+    case Kind::kUuid: return from == Kind::kUuid || from == Kind::kBytes;
+    default: return false;
+  }
+}
+
+std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
+                                                      const TableSchema& source,
+                                                      const TableSchema* target,
+                                                      std::vector<std::string>& problems) {
+  size_t before = problems.size();
+  auto problem = [&](const Where& w, std::string msg) {
+    problems.push_back(fmt::format("{}: {}", w.ToString(), msg));
+  };
+  TableTransform t;
+  t.map_ = map;
+  t.source_table_ = map.source;
+  t.target_table_ = map.target;
+  t.target_exists_ = target != nullptr;
+
+  // Coverage: every source column is mapped or dropped; every mapped column exists.
+  for (const auto& col : source.columns) {
+    if (!map.FindColumn(col.name)) {
+      problem(map.where, fmt::format("column {}.{} is neither mapped nor dropped (add `{}: {{to: "
+                                     "{}}}` or `{}: {{drop: \"why\"}}`)",
+                                     map.source, col.name, col.name, col.name, col.name));
+    }
+  }
+  std::set<std::string> targets_used;
+  for (size_t i = 0; i < t.map_.columns.size(); ++i) {
+    const ColumnMap& cm = t.map_.columns[i];
+    const Column* sc = source.Find(cm.source);
+    if (!sc) {
+      problem(cm.where, fmt::format("column {}.{} does not exist in the source", map.source,
+                                    cm.source));
+      continue;
+    }
+    if (cm.drop_reason) continue;
+    if (cm.target.empty()) {
+      problem(cm.where, fmt::format("column {}.{}: empty target name", map.source, cm.source));
+      continue;
+    }
+    if (!targets_used.insert(cm.target).second) {
+      problem(cm.where, fmt::format("target column {}.{} is filled twice", map.target, cm.target));
+      continue;
+    }
+    Field f;
+    f.spec_index = static_cast<int>(i);
+    f.target_name = cm.target;
+    f.source_index = static_cast<int>(t.source_columns_.size());
+    t.source_columns_.push_back(cm.source);
+    const Column* tc = target ? target->Find(cm.target) : nullptr;
+    if (target && !tc) {
+      problem(cm.where, fmt::format("column {}.{} -> {}.{}: the target table has no such column",
+                                    map.source, cm.source, map.target, cm.target));
+      continue;
+    }
+    f.type = cm.type ? *cm.type : tc ? tc->type : sc->type;
+    if (tc && tc->generated) {
+      problem(cm.where, fmt::format("target column {}.{} is generated and cannot be written",
+                                    map.target, cm.target));
+    }
+    if (!CastPossible(sc->type.kind, f.type.kind)) {
+      problem(cm.where, fmt::format("column {}.{}: {} can never become {} (add a transform "
+                                    "or pick another type)",
+                                    map.source, cm.source, sc->type.ToString(),
+                                    f.type.ToString()));
+    }
+    f.not_null = tc ? !tc->nullable
+                    : (!sc->nullable || cm.on_null != OnNull::kKeep);
+    t.fields_.push_back(std::move(f));
+  }
+  for (const auto& add : t.map_.adds) {
+    if (!targets_used.insert(add.target).second) {
+      problem(add.where, fmt::format("target column {}.{} is filled twice", map.target, add.target));
+      continue;
+    }
+    const Column* tc = target ? target->Find(add.target) : nullptr;
+    if (target && !tc) {
+      problem(add.where, fmt::format("added column {}.{}: the target table has no such column",
+                                     map.target, add.target));
+      continue;
+    }
+    Field f;
+    f.target_name = add.target;
+    f.type = add.type ? *add.type : tc ? tc->type : PortableType{.kind = Kind::kText};
+    auto v = CastTo(add.value, f.type);
+    if (!v) {
+      problem(add.where, fmt::format("added column {}.{}: {}", map.target, add.target,
+                                     v.error().message));
+      continue;
+    }
+    f.constant = *v;
+    f.not_null = tc ? !tc->nullable : !add.value.is_null();
+    t.fields_.push_back(std::move(f));
+  }
+
+  // Target NOT NULL columns without a default that nothing fills.
+  if (target) {
+    for (const auto& col : target->columns) {
+      if (!col.nullable && !col.default_expr && !col.generated && !targets_used.contains(col.name)) {
+        problem(map.where, fmt::format("target column {}.{} is NOT NULL without a default and no "
+                                       "source column or `add:` fills it",
+                                       map.target, col.name));
+      }
+    }
+  }
+
+  // The key: given, else the source primary key. Key columns are only renamed or cast, so a
+  // key range means the same rows on both sides.
+  t.source_key_ = map.key.empty() ? source.primary_key : map.key;
+  if (t.source_key_.empty()) {
+    problem(map.where, fmt::format("table {} has no primary key: set `key: [columns]` to a "
+                                   "unique, non-null column list",
+                                   map.source));
+  }
+  for (const auto& k : t.source_key_) {
+    const ColumnMap* cm = map.FindColumn(k);
+    if (!cm || cm->drop_reason) {
+      problem(map.where, fmt::format("key column {}.{} must be mapped, not dropped", map.source, k));
+      continue;
+    }
+    if (!cm->steps.empty() || !cm->value_map.empty()) {
+      problem(cm->where, fmt::format("key column {}.{} cannot be transformed (only renamed or "
+                                     "cast): chunk ranges must keep their order",
+                                     map.source, k));
+    }
+    for (size_t i = 0; i < t.source_columns_.size(); ++i) {
+      if (t.source_columns_[i] == k) t.key_source_pos_.push_back(static_cast<int>(i));
+    }
+    t.target_key_.push_back(cm->target);
+  }
+
+  for (const auto& f : t.fields_) {
+    t.target_columns_.push_back(f.target_name);
+    t.target_types_.push_back(f.type);
+  }
+  for (const auto& k : t.target_key_) {
+    for (size_t i = 0; i < t.target_columns_.size(); ++i) {
+      if (t.target_columns_[i] == k) {
+        t.target_key_pos_.push_back(static_cast<int>(i));
+        t.target_key_types_.push_back(t.target_types_[i]);
+      }
+    }
+  }
+  // The table tandem creates when the target has none.
+  t.planned_.name = map.target;
+  for (const auto& f : t.fields_) {
+    Column c;
+    c.name = f.target_name;
+    c.type = f.type;
+    c.nullable = !f.not_null;
+    t.planned_.columns.push_back(std::move(c));
+  }
+  t.planned_.primary_key = t.target_key_;
+  for (auto& c : t.planned_.columns) {
+    for (const auto& k : t.target_key_) {
+      if (c.name == k) c.nullable = false;
+    }
+  }
+  if (problems.size() != before) return std::nullopt;
+  return t;
+}
+
+bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
+  out.clear();
+  out.reserve(fields_.size());
+  for (const auto& f : fields_) {
+    if (f.spec_index < 0) {
+      out.push_back(f.constant);
+      continue;
+    }
+    const ColumnMap& cm = map_.columns[f.spec_index];
+    Value v = in[f.source_index];
+    if (v.is_null()) {
+      if (cm.on_null == OnNull::kReject) {
+        reason = fmt::format("{}: NULL (on_null: reject)", cm.source);
+        return false;
+      }
+      if (cm.on_null == OnNull::kDefault) v = *cm.default_value;
+    }
+    for (const auto& step : cm.steps) {
+      switch (step.op) {
+        case Step::Op::kTrim:
+          if (v.kind() == Kind::kText) v = Value::Text(std::string(TrimSpace(v.as_str())));
+          break;
+        case Step::Op::kLower:
+          if (v.kind() == Kind::kText) v = Value::Text(AsciiLower(v.as_str()));
+          break;
+        case Step::Op::kUpper:
+          if (v.kind() == Kind::kText) v = Value::Text(AsciiUpper(v.as_str()));
+          break;
+        case Step::Op::kDefault:
+          if (v.is_null()) v = step.arg;
+          break;
+      }
+    }
+    if (!cm.value_map.empty() && !v.is_null()) {
+      std::string s = v.ToString();
+      bool found = false;
+      for (const auto& [from, to] : cm.value_map) {
+        if (from == s) {
+          v = to ? Value::Text(*to) : Value::Null();
+          found = true;
+          break;
+        }
+      }
+      if (!found && cm.on_unmapped == OnUnmapped::kReject) {
+        reason = fmt::format("{}: value {} is not in its map (on_unmapped: reject)", cm.source,
+                             v.ToDisplay());
+        return false;
+      }
+    }
+    auto cast = CastTo(v, f.type);
+    if (!cast) {
+      reason = fmt::format("{}: {}", cm.source, cast.error().message);
+      return false;
+    }
+    if (cast->is_null() && f.not_null) {
+      reason = fmt::format("{}: NULL into NOT NULL column {}.{}", cm.source, target_table_,
+                           f.target_name);
+      return false;
+    }
+    out.push_back(std::move(*cast));
+  }
+  return true;
+}
+
+Row TableTransform::SourceKey(const Row& in) const {
+  Row key;
+  key.reserve(key_source_pos_.size());
+  for (int p : key_source_pos_) key.push_back(in[p]);
+  return key;
+}
+
+Result<Row> TableTransform::TargetKey(const Row& source_key) const {
+  Row key;
+  for (size_t i = 0; i < source_key.size(); ++i) {
+    auto v = CastTo(source_key[i], target_key_types_[i]);
+    if (!v) return std::unexpected(v.error());
+    key.push_back(std::move(*v));
+  }
+  return key;
+}
+
+Result<std::vector<TableTransform>> CompileAll(const Config& cfg,
+                                               const std::vector<TableSchema>& source,
+                                               const std::vector<TableSchema>& target) {
+  std::vector<std::string> problems;
+  std::vector<TableTransform> out;
+  auto find = [](const std::vector<TableSchema>& v, std::string_view name) -> const TableSchema* {
+    for (const auto& t : v) {
+      if (t.name == name) return &t;
+    }
+    return nullptr;
+  };
+  for (const auto& s : source) {
+    if (!cfg.FindBySource(s.name)) {
+      problems.push_back(fmt::format("{}: source table {} is not in the mapping (map it, or list "
+                                     "it with `drop: \"why\"`)",
+                                     cfg.path, s.name));
+    }
+  }
+  std::set<std::string> target_names;
+  for (const auto& tm : cfg.tables) {
+    const TableSchema* s = find(source, tm.source);
+    if (!s) {
+      problems.push_back(fmt::format("{}: table {} does not exist in the source",
+                                     tm.where.ToString(), tm.source));
+      continue;
+    }
+    if (tm.drop_reason) continue;
+    if (!target_names.insert(tm.target).second) {
+      problems.push_back(fmt::format("{}: target table {} is filled by two source tables",
+                                     tm.where.ToString(), tm.target));
+      continue;
+    }
+    auto t = TableTransform::Compile(tm, *s, find(target, tm.target), problems);
+    if (t) out.push_back(std::move(*t));
+  }
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += "\n  " + p;
+    return Fail(Code::kInvalidArgument, "the mapping does not fit the databases ({} problem{}):{}",
+                problems.size(), problems.size() == 1 ? "" : "s", all);
+  }
+  return out;
+}
+
+}  // namespace tandem::mapping

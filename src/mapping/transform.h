@@ -1,0 +1,75 @@
+// A table mapping compiled against the live schemas: which source columns to read, how each
+// lands in the target, and why a row cannot.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mapping/config.h"
+#include "tandem/schema.h"
+
+namespace tandem::mapping {
+
+class TableTransform {
+ public:
+  // Checks `map` against `source` and `target` (nullptr: the target table does not exist and
+  // will be created from planned_target()). Appends every problem found to `problems`, each
+  // naming the file line, table and column; returns nullopt when there was any.
+  static std::optional<TableTransform> Compile(const TableMap& map, const TableSchema& source,
+                                               const TableSchema* target,
+                                               std::vector<std::string>& problems);
+
+  const std::string& source_table() const { return source_table_; }
+  const std::string& target_table() const { return target_table_; }
+  // The source columns read, in this order (mapped columns, key columns among them).
+  const std::vector<std::string>& source_columns() const { return source_columns_; }
+  const std::vector<std::string>& source_key() const { return source_key_; }
+  // The target columns written, in this order, with the portable type each value is cast to.
+  const std::vector<std::string>& target_columns() const { return target_columns_; }
+  const std::vector<PortableType>& target_types() const { return target_types_; }
+  const std::vector<std::string>& target_key() const { return target_key_; }
+  // The target table as tandem would create it.
+  const TableSchema& planned_target() const { return planned_; }
+  bool target_exists() const { return target_exists_; }
+
+  // Maps one source row (values in source_columns() order) into `out` (target_columns()
+  // order). Returns false and sets `reason` (naming the column) when the row cannot land.
+  bool Apply(const Row& in, Row& out, std::string& reason) const;
+  // The key of a source row (values in source_columns() order), in source_key() order.
+  Row SourceKey(const Row& in) const;
+  // A source key as the target stores it (key columns are only renamed or cast).
+  Result<Row> TargetKey(const Row& source_key) const;
+  // Position of each target key column within target_columns().
+  const std::vector<int>& target_key_positions() const { return target_key_pos_; }
+
+ private:
+  struct Field {
+    int source_index = -1;      // into source_columns_; -1 for an added constant
+    int spec_index = -1;        // into map_.columns; -1 for an added constant
+    Value constant;             // for added columns
+    PortableType type;
+    bool not_null = false;      // target refuses NULL
+    std::string target_name;
+  };
+
+  std::string source_table_, target_table_;
+  std::vector<std::string> source_columns_, source_key_, target_columns_, target_key_;
+  std::vector<PortableType> target_types_, target_key_types_;
+  std::vector<int> key_source_pos_, target_key_pos_;
+  std::vector<Field> fields_;
+  TableSchema planned_;
+  bool target_exists_ = false;
+  TableMap map_;  // owned copy; fields_ index into it
+};
+
+// Whether a value of portable kind `from` can ever become `to` (per value it may still fail).
+bool CastPossible(Kind from, Kind to);
+
+// Compiles every table that is not dropped. The error lists every problem (kInvalidArgument).
+// `target` holds the target tables that exist now.
+Result<std::vector<TableTransform>> CompileAll(const Config& cfg,
+                                               const std::vector<TableSchema>& source,
+                                               const std::vector<TableSchema>& target);
+
+}  // namespace tandem::mapping

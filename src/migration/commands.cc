@@ -1,0 +1,140 @@
+#include "migration/commands.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "copy/backfill.h"
+#include "core/row_json.h"
+#include "mapping/draft.h"
+#include "migration/progress.h"
+#include "migration/session.h"
+
+namespace tandem::migration {
+
+Result<int> Init(const InitOptions& o, FILE* out) {
+  if (std::filesystem::exists(o.output) && !o.force) {
+    return Fail(Code::kInvalidArgument, "{} already exists (use --force to overwrite it)", o.output);
+  }
+  std::string base = std::filesystem::absolute(o.output).parent_path().string();
+  auto source = OpenEngine(o.source, base, "TANDEM_SOURCE_PASSWORD");
+  if (!source) return std::unexpected(source.error().Context("open source"));
+  auto tables = (*source)->Introspect();
+  if (!tables) return std::unexpected(tables.error().Context("read the source schema"));
+  std::string yaml = mapping::DraftYaml(o.source, o.target, *tables);
+  std::ofstream f(o.output);
+  f << yaml;
+  if (!f.flush()) return Fail(Code::kFailedPrecondition, "cannot write {}", o.output);
+  size_t columns = 0, keyless = 0;
+  for (const auto& t : *tables) {
+    columns += t.columns.size();
+    keyless += t.primary_key.empty();
+  }
+  std::fprintf(out, "wrote %s: %zu tables, %zu columns from %s\n", o.output.c_str(),
+               tables->size(), columns, RedactUri(o.source).c_str());
+  if (keyless) {
+    std::fprintf(out, "%zu table(s) have no primary key: fill in their `key:` before copying\n",
+                 keyless);
+  }
+  return kExitOk;
+}
+
+Result<int> Check(const std::string& config_path, FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(Session s, OpenSession(config_path, false));
+  size_t mapped = 0, dropped = 0, created = 0, dropped_tables = 0;
+  for (const auto& tm : s.cfg.tables) {
+    if (tm.drop_reason) {
+      ++dropped_tables;
+      continue;
+    }
+    for (const auto& c : tm.columns) (c.drop_reason ? dropped : mapped)++;
+  }
+  for (const auto& t : s.tables) created += !t.target_exists();
+  std::fprintf(out,
+               "mapping OK: %zu tables (%zu dropped), %zu columns mapped, %zu dropped with a "
+               "reason; %zu target table(s) will be created\n",
+               s.tables.size(), dropped_tables, mapped, dropped, created);
+  return kExitOk;
+}
+
+Result<int> Copy(const CopyOptions& o, FILE* out, FILE* err) {
+  TANDEM_ASSIGN_OR_RETURN(Session s, OpenSession(o.config_path, true));
+  auto progress = MakeProgress(err);
+  copy::Backfill backfill(s.tables, *s.source, *s.target, *s.state, *progress,
+                          {.chunk_rows = s.cfg.chunk_rows,
+                           .batch_rows = static_cast<size_t>(s.cfg.batch_rows)});
+  // A finished copy run again starts over; an unfinished one resumes from its checkpoints.
+  TANDEM_ASSIGN_OR_RETURN(auto totals, s.state->Totals());
+  bool unfinished = false;
+  for (const auto& t : totals) unfinished |= t.chunks_done < t.chunks;
+  if (o.restart || !unfinished) {
+    TANDEM_RETURN_IF_ERROR(s.state->ResetBackfill());
+  } else {
+    int done = 0, all = 0;
+    for (const auto& t : totals) done += t.chunks_done, all += t.chunks;
+    EmitEvent(err, "resume", nlohmann::json{{"chunks_done", done}, {"chunks", all}}.dump());
+  }
+  TANDEM_RETURN_IF_ERROR(backfill.PrepareTargets());
+  TANDEM_RETURN_IF_ERROR(backfill.Plan());
+  auto started = std::chrono::steady_clock::now();
+  TANDEM_ASSIGN_OR_RETURN(auto reports, backfill.Run());
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  // The invariant, checked against the databases themselves: source = target + rejected.
+  std::fprintf(out, "%-28s %12s %12s %10s  %s\n", "table", "source rows", "written", "rejected",
+               "source = target + rejected");
+  int64_t total_rows = 0, total_rejected = 0;
+  bool broken = false;
+  for (const auto& r : reports) {
+    const auto* t = s.FindTable(r.source_table);
+    TANDEM_ASSIGN_OR_RETURN(int64_t src, s.source->Count(t->source_table(), t->source_key(), {}));
+    TANDEM_ASSIGN_OR_RETURN(int64_t tgt, s.target->Count(t->target_table(), t->target_key(), {}));
+    TANDEM_ASSIGN_OR_RETURN(int64_t rej, s.state->RejectCount(t->source_table()));
+    bool ok = src == tgt + rej;
+    broken |= !ok;
+    std::string name = r.source_table == r.target_table
+                           ? r.source_table
+                           : r.source_table + " -> " + r.target_table;
+    std::fprintf(out, "%-28s %12lld %12lld %10lld  %s\n", name.c_str(),
+                 static_cast<long long>(src), static_cast<long long>(tgt),
+                 static_cast<long long>(rej),
+                 ok ? "ok" : fmt::format("BROKEN: {} != {} + {}", src, tgt, rej).c_str());
+    total_rows += r.source_rows;
+    total_rejected += rej;
+  }
+  std::fprintf(out, "copied %lld rows in %.2f s (%.0f rows/s); %lld rejected%s\n",
+               static_cast<long long>(total_rows), secs, secs > 0 ? total_rows / secs : 0.0,
+               static_cast<long long>(total_rejected),
+               total_rejected ? " (see `tandem rejects`)" : "");
+  TANDEM_RETURN_IF_ERROR(s.state->Log(
+      "copy", nlohmann::json{{"rows", total_rows}, {"seconds", secs}, {"rejected", total_rejected}}
+                  .dump()));
+  if (broken) {
+    return Fail(Code::kDataLoss, "row counts do not add up: source != target + rejected (see above)");
+  }
+  return total_rejected ? kExitProblems : kExitOk;
+}
+
+Result<int> ShowRejects(const std::string& config_path, const std::string& table, int limit,
+                        FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(auto cfg, mapping::LoadConfig(config_path));
+  TANDEM_ASSIGN_OR_RETURN(auto state, state::StateStore::Open(cfg.state, cfg.dir));
+  int64_t n = 0;
+  for (const auto& tm : cfg.tables) {
+    if (!table.empty() && tm.source != table) continue;
+    TANDEM_ASSIGN_OR_RETURN(auto rejects, state.Rejects(tm.source, limit));
+    for (const auto& r : rejects) {
+      std::string key;
+      for (const auto& v : r.key) key += (key.empty() ? "" : ", ") + v.ToDisplay();
+      std::fprintf(out, "%s key (%s): %s\n    row %s\n", tm.source.c_str(), key.c_str(),
+                   r.reason.c_str(), r.row_json.c_str());
+      ++n;
+    }
+  }
+  std::fprintf(out, "%lld reject(s) shown\n", static_cast<long long>(n));
+  return n ? kExitProblems : kExitOk;
+}
+
+}  // namespace tandem::migration

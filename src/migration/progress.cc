@@ -1,0 +1,102 @@
+#include "migration/progress.h"
+
+#include <unistd.h>
+
+#include <fmt/chrono.h>
+#include <nlohmann/json.hpp>
+
+namespace tandem::migration {
+
+namespace {
+
+std::string NowIso() {
+  auto now = std::chrono::system_clock::now();
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
+                     std::chrono::time_point_cast<std::chrono::seconds>(now));
+}
+
+std::string Thousands(int64_t n) {
+  std::string s = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+class TerminalBar : public copy::Progress {
+ public:
+  explicit TerminalBar(FILE* out) : out_(out) {}
+  void TableStarted(std::string_view table, int64_t total, int chunks) override {
+    table_ = table;
+    total_ = total;
+    started_ = std::chrono::steady_clock::now();
+    Draw(0, 0, false);
+  }
+  void Advanced(std::string_view, int64_t done, int64_t rejected) override {
+    Draw(done, rejected, false);
+  }
+  void TableFinished(const copy::TableReport& r) override { Draw(r.source_rows, r.rejected, true); }
+
+ private:
+  void Draw(int64_t done, int64_t rejected, bool final) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    int64_t total = std::max(total_, done);
+    double frac = total > 0 ? static_cast<double>(done) / total : 1.0;
+    int width = 30, fill = static_cast<int>(frac * width);
+    std::string bar = std::string(fill, '#') + std::string(width - fill, '-');
+    double rate = secs > 0 ? done / secs : 0;
+    std::fprintf(out_, "\r%-24.24s [%s] %3d%% %s/%s rows  rejects %s  %s rows/s%s",
+                 table_.c_str(), bar.c_str(), static_cast<int>(frac * 100), Thousands(done).c_str(),
+                 Thousands(total).c_str(), Thousands(rejected).c_str(),
+                 Thousands(static_cast<int64_t>(rate)).c_str(), final ? "\n" : "");
+    std::fflush(out_);
+  }
+  FILE* out_;
+  std::string table_;
+  int64_t total_ = 0;
+  std::chrono::steady_clock::time_point started_;
+};
+
+class JsonLines : public copy::Progress {
+ public:
+  explicit JsonLines(FILE* out) : out_(out) {}
+  void TableStarted(std::string_view table, int64_t total, int chunks) override {
+    EmitEvent(out_, "table_started",
+              nlohmann::json{{"table", table}, {"rows", total}, {"chunks", chunks}}.dump());
+  }
+  void Advanced(std::string_view table, int64_t done, int64_t rejected) override {
+    EmitEvent(out_, "progress",
+              nlohmann::json{{"table", table}, {"rows_done", done}, {"rejected", rejected}}.dump());
+  }
+  void TableFinished(const copy::TableReport& r) override {
+    EmitEvent(out_, "table_finished",
+              nlohmann::json{{"table", r.source_table},
+                             {"target", r.target_table},
+                             {"source_rows", r.source_rows},
+                             {"written", r.written},
+                             {"rejected", r.rejected},
+                             {"seconds", r.seconds}}
+                  .dump());
+  }
+
+ private:
+  FILE* out_;
+};
+
+}  // namespace
+
+void EmitEvent(FILE* out, std::string_view kind, const std::string& fields) {
+  auto j = nlohmann::json::parse(fields, nullptr, false);
+  nlohmann::json line = {{"event", kind}, {"at", NowIso()}};
+  if (j.is_object()) line.update(j);
+  std::fprintf(out, "%s\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  std::fflush(out);
+}
+
+std::unique_ptr<copy::Progress> MakeProgress(FILE* out) {
+  if (isatty(fileno(out))) return std::make_unique<TerminalBar>(out);
+  return std::make_unique<JsonLines>(out);
+}
+
+}  // namespace tandem::migration

@@ -1,0 +1,42 @@
+// A migration session: the mapping, both connections, the state store and the compiled
+// tables, opened the same way by every command.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mapping/config.h"
+#include "mapping/transform.h"
+#include "state/state_store.h"
+#include "tandem/engine.h"
+
+namespace tandem::migration {
+
+// Exit codes of every command.
+enum Exit : int {
+  kExitOk = 0,        // success
+  kExitProblems = 1,  // completed, but found problems (rejects, differences)
+  kExitInvalid = 2,   // invalid input: arguments, mapping
+  kExitRuntime = 3,   // runtime failure: connection, precondition
+};
+int ExitFor(const Error& e);
+
+struct Session {
+  mapping::Config cfg;
+  std::unique_ptr<Engine> source, target;
+  std::unique_ptr<state::StateStore> state;
+  std::vector<TableSchema> source_schema, target_schema;
+  std::vector<mapping::TableTransform> tables;
+
+  // Opens a second connection to the source or target (for a worker or a stream).
+  Result<std::unique_ptr<Engine>> OpenSource() const;
+  Result<std::unique_ptr<Engine>> OpenTarget() const;
+  const mapping::TableTransform* FindTable(std::string_view source_table) const;
+};
+
+// Loads the mapping, connects to both sides, introspects them and compiles the mapping.
+// With `with_state`, opens the state store too.
+Result<Session> OpenSession(const std::string& config_path, bool with_state);
+
+}  // namespace tandem::migration

@@ -1,0 +1,240 @@
+#include "state/state_store.h"
+
+#include <filesystem>
+
+#include "core/row_json.h"
+
+namespace tandem::state {
+
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+  tbl TEXT NOT NULL, idx INTEGER NOT NULL, lower TEXT, upper TEXT,
+  status TEXT NOT NULL DEFAULT 'pending',
+  rows_read INTEGER NOT NULL DEFAULT 0, rows_written INTEGER NOT NULL DEFAULT 0,
+  rows_rejected INTEGER NOT NULL DEFAULT 0, finished_at TEXT,
+  PRIMARY KEY (tbl, idx));
+CREATE TABLE IF NOT EXISTS rejects (
+  id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, chunk INTEGER NOT NULL, key TEXT NOT NULL,
+  reason TEXT NOT NULL, row TEXT NOT NULL,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+CREATE INDEX IF NOT EXISTS rejects_by_chunk ON rejects (tbl, chunk);
+CREATE INDEX IF NOT EXISTS rejects_by_key ON rejects (tbl, key);
+CREATE TABLE IF NOT EXISTS positions (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+)sql";
+
+std::optional<Row> OptRow(const Value& v) {
+  if (v.is_null()) return std::nullopt;
+  auto r = RowFromJson(v.as_str());
+  if (!r) return std::nullopt;
+  return *r;
+}
+
+Value BoundJson(const std::optional<Row>& r) { return r ? Value::Text(RowToJson(*r)) : Value(); }
+
+}  // namespace
+
+std::string_view ChunkStatusName(ChunkStatus s) {
+  switch (s) {
+    case ChunkStatus::kPending: return "pending";
+    case ChunkStatus::kCopying: return "copying";
+    case ChunkStatus::kDone: return "done";
+  }
+  return "?";
+}
+
+Result<StateStore> StateStore::Open(const std::string& uri, const std::string& base_dir) {
+  if (!uri.starts_with("sqlite:")) {
+    return Fail(Code::kInvalidArgument,
+                "state store '{}': only sqlite:PATH is supported in this version", uri);
+  }
+  std::string path = uri.substr(7);
+  if (path.starts_with("//")) path = path.substr(2);
+  std::filesystem::path p(path);
+  if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+  TANDEM_ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(p.lexically_normal().string()));
+  if (auto st = db.Exec(kSchema); !st) return std::unexpected(st.error().Context("state store"));
+  return StateStore(std::move(db));
+}
+
+Status StateStore::Put(std::string_view key, std::string_view value) {
+  auto r = db_.Execute("INSERT INTO meta(k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = ?2",
+                       {Value::Text(std::string(key)), Value::Text(std::string(value))});
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
+Result<std::optional<std::string>> StateStore::Get(std::string_view key) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows,
+                          db_.Query("SELECT v FROM meta WHERE k = ?1", {Value::Text(std::string(key))}));
+  if (rows.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows[0][0].as_str());
+}
+
+Result<std::vector<Chunk>> StateStore::Chunks(std::string_view table) {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows, db_.Query("SELECT idx, lower, upper, status, rows_read, rows_written, "
+                           "rows_rejected FROM chunks WHERE tbl = ?1 ORDER BY idx",
+                           {Value::Text(std::string(table))}));
+  std::vector<Chunk> out;
+  for (const auto& r : rows) {
+    Chunk c;
+    c.table = table;
+    c.index = static_cast<int>(r[0].as_int());
+    c.range.lower = OptRow(r[1]);
+    c.range.upper = OptRow(r[2]);
+    const std::string& s = r[3].as_str();
+    c.status = s == "done" ? ChunkStatus::kDone
+               : s == "copying" ? ChunkStatus::kCopying : ChunkStatus::kPending;
+    c.rows_read = r[4].as_int();
+    c.rows_written = r[5].as_int();
+    c.rows_rejected = r[6].as_int();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status StateStore::SaveChunkPlan(std::string_view table, const std::vector<Chunk>& chunks) {
+  TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    Value t = Value::Text(std::string(table));
+    TANDEM_RETURN_IF_ERROR(db_.Execute("DELETE FROM chunks WHERE tbl = ?1", {t}));
+    TANDEM_RETURN_IF_ERROR(db_.Execute("DELETE FROM rejects WHERE tbl = ?1 AND chunk >= 0", {t}));
+    for (const auto& c : chunks) {
+      TANDEM_RETURN_IF_ERROR(db_.Execute(
+          "INSERT INTO chunks(tbl, idx, lower, upper) VALUES (?1, ?2, ?3, ?4)",
+          {t, Value::Int(c.index), BoundJson(c.range.lower), BoundJson(c.range.upper)}));
+    }
+    return Ok();
+  };
+  if (auto st = body(); !st) {
+    (void)db_.Exec("ROLLBACK");
+    return st;
+  }
+  return db_.Exec("COMMIT");
+}
+
+Status StateStore::MarkCopying(std::string_view table, int index) {
+  auto r = db_.Execute("UPDATE chunks SET status = 'copying' WHERE tbl = ?1 AND idx = ?2",
+                       {Value::Text(std::string(table)), Value::Int(index)});
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
+Status StateStore::FinishChunk(const Chunk& c, const std::vector<Reject>& rejects) {
+  TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    Value t = Value::Text(c.table);
+    TANDEM_RETURN_IF_ERROR(
+        db_.Execute("DELETE FROM rejects WHERE tbl = ?1 AND chunk = ?2", {t, Value::Int(c.index)}));
+    TANDEM_ASSIGN_OR_RETURN(
+        auto ins, db_.Prepare("INSERT INTO rejects(tbl, chunk, key, reason, row) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    for (const auto& r : rejects) {
+      TANDEM_RETURN_IF_ERROR(ins.BindAll({t, Value::Int(c.index), Value::Text(RowToJson(r.key)),
+                                          Value::Text(r.reason), Value::Text(r.row_json)}));
+      TANDEM_RETURN_IF_ERROR(ins.Step());
+      ins.Reset();
+    }
+    TANDEM_RETURN_IF_ERROR(db_.Execute(
+        "UPDATE chunks SET status = 'done', rows_read = ?3, rows_written = ?4, "
+        "rows_rejected = ?5, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') "
+        "WHERE tbl = ?1 AND idx = ?2",
+        {t, Value::Int(c.index), Value::Int(c.rows_read), Value::Int(c.rows_written),
+         Value::Int(c.rows_rejected)}));
+    return Ok();
+  };
+  if (auto st = body(); !st) {
+    (void)db_.Exec("ROLLBACK");
+    return st;
+  }
+  return db_.Exec("COMMIT");
+}
+
+Result<std::vector<TableTotals>> StateStore::Totals() {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows,
+      db_.Query("SELECT tbl, count(*), sum(status = 'done'), sum(rows_read), sum(rows_written), "
+                "sum(rows_rejected) FROM chunks GROUP BY tbl ORDER BY tbl"));
+  std::vector<TableTotals> out;
+  for (const auto& r : rows) {
+    out.push_back({r[0].as_str(), static_cast<int>(r[1].as_int()),
+                   static_cast<int>(r[2].as_int()), r[3].as_int(), r[4].as_int(), r[5].as_int()});
+  }
+  return out;
+}
+
+Status StateStore::ResetBackfill() {
+  return db_.Exec("DELETE FROM chunks; DELETE FROM rejects;");
+}
+
+Status StateStore::PutStreamReject(const Reject& r) {
+  TANDEM_RETURN_IF_ERROR(ClearStreamReject(r.table, r.key));
+  auto res = db_.Execute(
+      "INSERT INTO rejects(tbl, chunk, key, reason, row) VALUES (?1, -1, ?2, ?3, ?4)",
+      {Value::Text(r.table), Value::Text(RowToJson(r.key)), Value::Text(r.reason),
+       Value::Text(r.row_json)});
+  if (!res) return std::unexpected(res.error());
+  return Ok();
+}
+
+Status StateStore::ClearStreamReject(std::string_view table, const Row& key) {
+  // A key that lands (or is deleted) is no longer rejected, whichever step rejected it before.
+  auto res = db_.Execute("DELETE FROM rejects WHERE tbl = ?1 AND key = ?2",
+                         {Value::Text(std::string(table)), Value::Text(RowToJson(key))});
+  if (!res) return std::unexpected(res.error());
+  return Ok();
+}
+
+Result<std::vector<Reject>> StateStore::Rejects(std::string_view table, int limit) {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows, db_.Query("SELECT chunk, key, reason, row, at FROM rejects WHERE tbl = ?1 "
+                           "ORDER BY id LIMIT ?2",
+                           {Value::Text(std::string(table)), Value::Int(limit)}));
+  std::vector<Reject> out;
+  for (const auto& r : rows) {
+    Reject x;
+    x.table = table;
+    x.chunk = static_cast<int>(r[0].as_int());
+    x.key = RowFromJson(r[1].as_str()).value_or(Row{});
+    x.reason = r[2].as_str();
+    x.row_json = r[3].as_str();
+    x.at = r[4].as_str();
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+Result<int64_t> StateStore::RejectCount(std::string_view table) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT count(*) FROM rejects WHERE tbl = ?1",
+                                               {Value::Text(std::string(table))}));
+  return rows[0][0].as_int();
+}
+
+Status StateStore::PutPosition(std::string_view stream, int64_t seq) {
+  auto r = db_.Execute(
+      "INSERT INTO positions(stream, seq) VALUES (?1, ?2) ON CONFLICT(stream) DO UPDATE SET seq = ?2",
+      {Value::Text(std::string(stream)), Value::Int(seq)});
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
+Result<int64_t> StateStore::Position(std::string_view stream) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT seq FROM positions WHERE stream = ?1",
+                                               {Value::Text(std::string(stream))}));
+  return rows.empty() ? 0 : rows[0][0].as_int();
+}
+
+Status StateStore::Log(std::string_view kind, std::string_view json) {
+  auto r = db_.Execute("INSERT INTO events(kind, body) VALUES (?1, ?2)",
+                       {Value::Text(std::string(kind)), Value::Text(std::string(json))});
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
+}  // namespace tandem::state

@@ -1,0 +1,83 @@
+// The state store: where a migration keeps its phase, chunk checkpoints, change-stream
+// positions, rejects and reports, so every command can resume after kill -9.
+// Default: a SQLite file next to tandem.yaml.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engines/sqlite/database.h"
+#include "tandem/engine.h"
+
+namespace tandem::state {
+
+enum class ChunkStatus { kPending, kCopying, kDone };
+
+struct Chunk {
+  std::string table;  // source table
+  int index = 0;
+  KeyRange range;     // in source key terms
+  ChunkStatus status = ChunkStatus::kPending;
+  int64_t rows_read = 0, rows_written = 0, rows_rejected = 0;
+};
+
+struct Reject {
+  std::string table;  // source table
+  int chunk = -1;     // the chunk that found it; -1 for the change stream
+  Row key;            // source key
+  std::string reason;
+  std::string row_json;  // the whole source row, readable JSON object
+  std::string at;
+};
+
+struct TableTotals {
+  std::string table;
+  int chunks = 0, chunks_done = 0;
+  int64_t read = 0, written = 0, rejected = 0;
+};
+
+class StateStore {
+ public:
+  // Opens (creating) the store at `uri` (sqlite:PATH, relative to `base_dir`).
+  static Result<StateStore> Open(const std::string& uri, const std::string& base_dir);
+
+  // Key/value facts: phase, backfill times, last verify...
+  Status Put(std::string_view key, std::string_view value);
+  Result<std::optional<std::string>> Get(std::string_view key);
+
+  // Chunk plan of a table: stored once, then read back on resume.
+  Result<std::vector<Chunk>> Chunks(std::string_view table);
+  Status SaveChunkPlan(std::string_view table, const std::vector<Chunk>& chunks);
+  Status MarkCopying(std::string_view table, int index);
+  // Marks the chunk done with its counts and replaces the chunk's rejects, atomically.
+  Status FinishChunk(const Chunk& chunk, const std::vector<Reject>& rejects);
+  Result<std::vector<TableTotals>> Totals();
+  // Forgets the chunk plan and rejects of every table (a fresh backfill).
+  Status ResetBackfill();
+
+  // Rejects found by the change stream for a key replace the earlier ones for that key;
+  // a key that lands clears its stream rejects.
+  Status PutStreamReject(const Reject& reject);
+  Status ClearStreamReject(std::string_view table, const Row& key);
+  Result<std::vector<Reject>> Rejects(std::string_view table, int limit);
+  Result<int64_t> RejectCount(std::string_view table);
+
+  // Change-stream checkpoints by name ("forward", "reverse").
+  Status PutPosition(std::string_view stream, int64_t seq);
+  Result<int64_t> Position(std::string_view stream);
+
+  // Appends one event (phase change, switch, verify result) to the history.
+  Status Log(std::string_view kind, std::string_view json);
+
+  sqlite::Database& db() { return db_; }
+
+ private:
+  explicit StateStore(sqlite::Database db) : db_(std::move(db)) {}
+  sqlite::Database db_;
+};
+
+std::string_view ChunkStatusName(ChunkStatus s);
+
+}  // namespace tandem::state
