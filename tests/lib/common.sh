@@ -1,0 +1,29 @@
+# Shared helpers for script tests. Source it: `. "$TANDEM_REPO/tests/lib/common.sh"`.
+set -euo pipefail
+: "${TANDEM_REPO:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${TANDEM:=$TANDEM_REPO/build/tandem}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tandem-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# Runs tandem, expecting exit code $1; keeps stdout in $WORK/out and stderr in $WORK/err.
+expect_exit() {
+  local want=$1; shift
+  set +e
+  "$TANDEM" "$@" >"$WORK/out" 2>"$WORK/err"
+  local got=$?
+  set -e
+  if [[ $got != "$want" ]]; then
+    echo "--- stdout"; cat "$WORK/out"; echo "--- stderr"; tail -20 "$WORK/err"
+    fail "tandem $* exited $got, expected $want"
+  fi
+}
+
+# The oracle: every row of a SQLite table, typed (.mode quote), sorted. Independent of tandem.
+sqlite_dump() {
+  local db=$1 table=$2
+  sqlite3 -batch "$db" ".mode quote" "SELECT * FROM \"${table//\"/\"\"}\"" | LC_ALL=C sort
+}
