@@ -54,6 +54,7 @@ struct Change {
   std::string table;
   char op = 'U';  // 'I', 'U', 'D'
   Row key;
+  int64_t at_micros = 0;  // when the change was recorded (UTC, µs since epoch); 0 if unknown
 };
 
 class Engine {
@@ -133,6 +134,10 @@ class Engine {
 // URI has none. `base_dir` resolves relative sqlite paths.
 Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::string& base_dir,
                                            const std::string& password_env = "");
+
+// The file path of a sqlite: URI (relative paths resolved against `base_dir`); nullopt for
+// other engines.
+std::optional<std::string> SqlitePath(const std::string& uri, const std::string& base_dir);
 
 // Removes the password from a URI for display.
 std::string RedactUri(const std::string& uri);

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "migration/commands.h"
+#include "migration/runbook.h"
 #include "migration/session.h"
 
 namespace {
@@ -53,6 +54,52 @@ int main(int argc, char** argv) {
   cmd_rejects->callback([&] {
     run = [&] { return tandem::migration::ShowRejects(config, reject_table, reject_limit, stdout); };
   });
+
+  tandem::migration::StartOptions start;
+  auto* cmd_start = app.add_subcommand(
+      "start", "capture changes, backfill every table, then follow the change stream");
+  cmd_start->add_option("-c,--config", start.config_path, "mapping file");
+  cmd_start->add_flag("--until-synced", start.until_synced,
+                      "exit once the backfill is done and the stream has caught up");
+  cmd_start->callback([&] { run = [&] { return tandem::migration::Start(start, stdout, stderr); }; });
+
+  tandem::migration::VerifyOptions verify;
+  auto* cmd_verify = app.add_subcommand("verify", "compare old and new through the mapping");
+  cmd_verify->add_option("-c,--config", verify.config_path, "mapping file");
+  cmd_verify->add_option("--json", verify.json_path, "also write the report as JSON here");
+  cmd_verify->add_option("--max-print", verify.max_print, "differences printed per table");
+  cmd_verify->callback([&] { run = [&] { return tandem::migration::Verify(verify, stdout, stderr); }; });
+
+  bool status_json = false;
+  auto* cmd_status = app.add_subcommand("status", "phase, progress, lag, rejects, last verify");
+  cmd_status->add_option("-c,--config", config, "mapping file");
+  cmd_status->add_flag("--json", status_json, "print JSON");
+  cmd_status->callback([&] {
+    run = [&] { return tandem::migration::ShowStatus(config, status_json, stdout); };
+  });
+
+  tandem::migration::SwitchOptions sw;
+  auto add_switch_options = [&](CLI::App* c) {
+    c->add_option("-c,--config", sw.config_path, "mapping file");
+    c->add_flag("--force", sw.force, "override the guards");
+    c->add_option("--max-lag", sw.max_lag, "refuse when more changes than this are unapplied");
+    c->add_option("--drain-timeout", sw.drain_timeout_s, "seconds to wait for the stream to drain");
+  };
+  auto* cmd_switch = app.add_subcommand("switch", "move reads or writes to the new database");
+  cmd_switch->require_subcommand(1);
+  auto* cmd_reads = cmd_switch->add_subcommand("reads", "reads go to new (writes stay on old)");
+  add_switch_options(cmd_reads);
+  cmd_reads->callback([&] { run = [&] { return tandem::migration::SwitchReads(sw, stdout); }; });
+  auto* cmd_writes = cmd_switch->add_subcommand(
+      "writes", "freeze old, drain, start the reverse stream, writes go to new");
+  add_switch_options(cmd_writes);
+  cmd_writes->callback([&] { run = [&] { return tandem::migration::SwitchWrites(sw, stdout); }; });
+  auto* cmd_rollback = app.add_subcommand("rollback", "undo the last switch, losing no write");
+  add_switch_options(cmd_rollback);
+  cmd_rollback->callback([&] { run = [&] { return tandem::migration::Rollback(sw, stdout); }; });
+  auto* cmd_finalize = app.add_subcommand("finalize", "remove capture; the old database is retired");
+  add_switch_options(cmd_finalize);
+  cmd_finalize->callback([&] { run = [&] { return tandem::migration::Finalize(sw, stdout); }; });
 
   try {
     app.parse(argc, argv);

@@ -15,6 +15,16 @@ std::string RedactUri(const std::string& uri) {
   return std::regex_replace(out, kParam, "$1***");
 }
 
+std::optional<std::string> SqlitePath(const std::string& uri, const std::string& base_dir) {
+  if (!uri.starts_with("sqlite:")) return std::nullopt;
+  std::string path = uri.substr(7);
+  if (path.starts_with("//")) path = path.substr(2);  // sqlite:///abs -> /abs
+  if (path.empty()) return std::nullopt;
+  std::filesystem::path p(path);
+  if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+  return p.lexically_normal().string();
+}
+
 Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::string& base_dir,
                                            const std::string& password_env) {
   std::string password;
@@ -23,12 +33,9 @@ Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::st
   }
   auto starts = [&](std::string_view p) { return uri.starts_with(p); };
   if (starts("sqlite:")) {
-    std::string path = uri.substr(7);
-    if (path.starts_with("//")) path = path.substr(2);  // sqlite:///abs -> /abs
-    if (path.empty()) return Fail(Code::kInvalidArgument, "sqlite URI has no path: {}", uri);
-    std::filesystem::path p(path);
-    if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
-    return OpenSqlite(p.lexically_normal().string());
+    auto path = SqlitePath(uri, base_dir);
+    if (!path) return Fail(Code::kInvalidArgument, "sqlite URI has no path: {}", uri);
+    return OpenSqlite(*path);
   }
   if (starts("postgres://") || starts("postgresql://")) return OpenPostgres(uri, password);
   if (starts("mysql://") || starts("mariadb://")) return OpenMysql(uri, password);

@@ -157,6 +157,7 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
       if (t.source_columns_[i] == k) t.key_source_pos_.push_back(static_cast<int>(i));
     }
     t.target_key_.push_back(cm->target);
+    if (const Column* kc = source.Find(k)) t.source_key_types_.push_back(kc->type);
   }
 
   for (const auto& f : t.fields_) {
@@ -265,6 +266,16 @@ Result<Row> TableTransform::TargetKey(const Row& source_key) const {
   Row key;
   for (size_t i = 0; i < source_key.size(); ++i) {
     auto v = CastTo(source_key[i], target_key_types_[i]);
+    if (!v) return std::unexpected(v.error());
+    key.push_back(std::move(*v));
+  }
+  return key;
+}
+
+Result<Row> TableTransform::SourceKeyFromTarget(const Row& target_key) const {
+  Row key;
+  for (size_t i = 0; i < target_key.size() && i < source_key_types_.size(); ++i) {
+    auto v = CastTo(target_key[i], source_key_types_[i]);
     if (!v) return std::unexpected(v.error());
     key.push_back(std::move(*v));
   }

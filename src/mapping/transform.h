@@ -40,6 +40,8 @@ class TableTransform {
   Row SourceKey(const Row& in) const;
   // A source key as the target stores it (key columns are only renamed or cast).
   Result<Row> TargetKey(const Row& source_key) const;
+  // A target key back in source terms (for rows found only in the target).
+  Result<Row> SourceKeyFromTarget(const Row& target_key) const;
   // Position of each target key column within target_columns().
   const std::vector<int>& target_key_positions() const { return target_key_pos_; }
 
@@ -55,7 +57,7 @@ class TableTransform {
 
   std::string source_table_, target_table_;
   std::vector<std::string> source_columns_, source_key_, target_columns_, target_key_;
-  std::vector<PortableType> target_types_, target_key_types_;
+  std::vector<PortableType> target_types_, target_key_types_, source_key_types_;
   std::vector<int> key_source_pos_, target_key_pos_;
   std::vector<Field> fields_;
   TableSchema planned_;

@@ -1,0 +1,160 @@
+#include "capture/change_stream.h"
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "core/row_json.h"
+
+namespace tandem::capture {
+
+namespace {
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ChangeStream::ChangeStream(std::string name, Engine& from, Engine& to,
+                           const std::vector<mapping::TableTransform>& tables,
+                           state::StateStore& state)
+    : name_(std::move(name)), from_(from), to_(to), state_(state) {
+  for (const auto& t : tables) by_table_[t.source_table()] = &t;
+}
+
+Status ChangeStream::Install() {
+  std::vector<Engine::CaptureTable> tables;
+  for (const auto& [name, t] : by_table_) tables.push_back({name, t->source_key()});
+  return from_.InstallCapture(tables);
+}
+
+Result<int64_t> ChangeStream::Lag() {
+  TANDEM_ASSIGN_OR_RETURN(int64_t last, from_.LastChangeSeq());
+  TANDEM_ASSIGN_OR_RETURN(int64_t pos, state_.Position(name_));
+  return std::max<int64_t>(0, last - pos);
+}
+
+Result<PollResult> ChangeStream::Poll(size_t max_changes, const ApplyFilter& filter) {
+  PollResult result;
+  TANDEM_ASSIGN_OR_RETURN(result.position, state_.Position(name_));
+  TANDEM_ASSIGN_OR_RETURN(auto changes, from_.ReadChanges(result.position, max_changes));
+  result.changes = changes.size();
+  if (changes.empty()) {
+    result.caught_up = true;
+    return result;
+  }
+  // Group by table; each key once (the current row is re-read, so the last op is what counts).
+  std::map<std::string, std::vector<Row>, std::less<>> keys;
+  std::map<std::string, std::set<Row>, std::less<>> seen;
+  for (const auto& c : changes) {
+    if (!by_table_.contains(c.table)) continue;
+    if (filter && !filter(c.table, c.key)) {
+      ++result.skipped;
+      continue;
+    }
+    if (seen[c.table].insert(c.key).second) keys[c.table].push_back(c.key);
+  }
+  for (const auto& [table, ks] : keys) {
+    if (auto st = ApplyTable(*by_table_[table], ks, result); !st) {
+      return std::unexpected(st.error().Context(fmt::format("{} stream, table {}", name_, table)));
+    }
+  }
+  // The checkpoint moves only after what it covers is committed in `to`.
+  result.position = changes.back().seq;
+  TANDEM_RETURN_IF_ERROR(state_.PutPosition(name_, result.position));
+  int64_t now = NowMicros();
+  for (const auto& c : changes) {
+    if (c.at_micros > 0) result.lag_micros.push_back(now - c.at_micros);
+  }
+  result.caught_up = changes.size() < max_changes;
+  return result;
+}
+
+Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
+                                PollResult& result) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows,
+                          from_.Fetch(t.source_table(), t.source_columns(), t.source_key(), keys));
+  std::set<Row> present;
+  std::vector<Row> upserts, removals;
+  std::vector<state::Reject> rejects;
+  std::vector<Row> landed;  // source keys whose earlier rejects are void now
+  Row mapped;
+  std::string reason;
+  for (const auto& in : rows) {
+    Row key = t.SourceKey(in);
+    present.insert(key);
+    if (t.Apply(in, mapped, reason)) {
+      upserts.push_back(std::move(mapped));
+      landed.push_back(std::move(key));
+    } else {
+      // The new version cannot land: the old version must not stay behind in `to`.
+      TANDEM_ASSIGN_OR_RETURN(Row tk, t.TargetKey(key));
+      removals.push_back(std::move(tk));
+      rejects.push_back({t.source_table(), -1, std::move(key), std::move(reason),
+                         RowToReadableJson(in, t.source_columns()).dump(), ""});
+    }
+  }
+  for (const auto& k : keys) {
+    if (present.contains(k)) continue;
+    auto tk = t.TargetKey(k);
+    if (!tk) continue;  // a key that cannot exist in the target was never written there
+    removals.push_back(std::move(*tk));
+    landed.push_back(k);
+  }
+  TANDEM_RETURN_IF_ERROR(to_.Begin());
+  auto body = [&]() -> Status {
+    if (!removals.empty()) TANDEM_RETURN_IF_ERROR(to_.Remove(t.target_table(), t.target_key(), removals));
+    if (!upserts.empty()) {
+      TANDEM_RETURN_IF_ERROR(to_.Write(t.target_table(), t.target_columns(), t.target_key(),
+                                       upserts, WriteMode::kUpsert));
+    }
+    return to_.Commit();
+  };
+  if (auto st = body(); !st) {
+    (void)to_.Rollback();
+    return st;
+  }
+  result.applied += upserts.size() + removals.size() - rejects.size();
+  result.rejected += rejects.size();
+  // Rejects live in the state store; keys that landed clear theirs.
+  auto [it, fresh] = has_rejects_.try_emplace(t.source_table(), false);
+  if (fresh) {
+    TANDEM_ASSIGN_OR_RETURN(int64_t n, state_.RejectCount(t.source_table()));
+    it->second = n > 0;
+  }
+  if (it->second) {
+    for (const auto& k : landed) TANDEM_RETURN_IF_ERROR(state_.ClearStreamReject(t.source_table(), k));
+  }
+  for (const auto& r : rejects) {
+    TANDEM_RETURN_IF_ERROR(state_.PutStreamReject(r));
+    it->second = true;
+  }
+  return Ok();
+}
+
+Result<PollResult> ChangeStream::DrainToNow(double timeout_s, const ApplyFilter& filter) {
+  TANDEM_ASSIGN_OR_RETURN(int64_t goal, from_.LastChangeSeq());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  PollResult total;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(auto r, Poll(5000, filter));
+    total.changes += r.changes;
+    total.applied += r.applied;
+    total.skipped += r.skipped;
+    total.rejected += r.rejected;
+    total.position = r.position;
+    total.lag_micros.insert(total.lag_micros.end(), r.lag_micros.begin(), r.lag_micros.end());
+    if (r.position >= goal) {
+      total.caught_up = true;
+      return total;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return total;
+    // A gap (a change whose transaction has not committed yet) holds the checkpoint back.
+    if (r.changes == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace tandem::capture

@@ -1,0 +1,64 @@
+// The change stream: reads captured changes from one side, re-reads the current rows and
+// lands them on the other side through a mapping, then advances its checkpoint.
+// Applying a change twice is harmless, so a crash anywhere loses nothing.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mapping/transform.h"
+#include "state/state_store.h"
+#include "tandem/engine.h"
+
+namespace tandem::capture {
+
+// Decides whether a change to `key` of source `table` must be applied now. The backfill's
+// chunk rule: a key in a chunk not started yet is dropped (the chunk will read the newest row).
+using ApplyFilter = std::function<bool(std::string_view table, const Row& key)>;
+
+struct PollResult {
+  size_t changes = 0;   // changes read
+  size_t applied = 0;   // keys upserted or removed
+  size_t skipped = 0;   // keys dropped by the filter
+  size_t rejected = 0;  // rows that could not land
+  int64_t position = 0; // checkpoint after the poll
+  bool caught_up = false;
+  std::vector<int64_t> lag_micros;  // per change: applied time minus recorded time
+};
+
+class ChangeStream {
+ public:
+  // `name` is the checkpoint name in the state store ("forward" or "reverse"); `from` is where
+  // changes are captured, `to` where they land, through `tables` (keyed by from-side table).
+  // REQUIRES: every argument outlives the stream; `to` has capture suppressed.
+  ChangeStream(std::string name, Engine& from, Engine& to,
+               const std::vector<mapping::TableTransform>& tables, state::StateStore& state);
+
+  // Installs capture on `from` for every mapped table (idempotent).
+  Status Install();
+
+  // Applies up to `max_changes` changes after the checkpoint. Rows go through the mapping;
+  // a row that cannot land is a reject (and its key is removed from `to`).
+  Result<PollResult> Poll(size_t max_changes, const ApplyFilter& filter = {});
+
+  // Polls until the checkpoint reaches the newest change seen at the call, or `timeout_s`.
+  Result<PollResult> DrainToNow(double timeout_s, const ApplyFilter& filter = {});
+
+  // Changes recorded but not yet applied.
+  Result<int64_t> Lag();
+
+ private:
+  Status ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
+                    PollResult& result);
+
+  std::string name_;
+  Engine& from_;
+  Engine& to_;
+  state::StateStore& state_;
+  std::map<std::string, const mapping::TableTransform*, std::less<>> by_table_;
+  std::map<std::string, bool, std::less<>> has_rejects_;  // skip clearing when none
+};
+
+}  // namespace tandem::capture

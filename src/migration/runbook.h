@@ -1,0 +1,50 @@
+// The migration's phases and the commands that move between them (DESIGN.md phase table):
+//
+//   backfill -> dual-write -> verified -> read-new -> write-new -> finalized
+//
+// Every arrow is a command guarded by checks and announced through hooks; rollback undoes the
+// last switch without losing a write made on either side.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "tandem/error.h"
+
+namespace tandem::migration {
+
+enum class Phase { kNone, kBackfill, kDualWrite, kVerified, kReadNew, kWriteNew, kFinalized, kStopped };
+std::string_view PhaseName(Phase p);
+Phase ParsePhase(std::string_view s);
+
+struct StartOptions {
+  std::string config_path = "tandem.yaml";
+  bool until_synced = false;  // exit once the backfill is done and the stream caught up
+  double idle_sleep_s = 0.05;
+};
+// Installs capture, backfills (resuming), then follows the change streams until SIGINT or
+// SIGTERM (or, with until_synced, until caught up).
+Result<int> Start(const StartOptions& o, FILE* out, FILE* err);
+
+struct VerifyOptions {
+  std::string config_path = "tandem.yaml";
+  std::string json_path;  // also write the report here
+  int max_print = 50;     // differences printed per table
+};
+// Compares every table through the mapping; 0 when equal, 1 when differences remain.
+Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err);
+
+Result<int> ShowStatus(const std::string& config_path, bool json, FILE* out);
+
+struct SwitchOptions {
+  std::string config_path = "tandem.yaml";
+  bool force = false;           // override the guards
+  int64_t max_lag = 1000;       // changes not yet applied, above which a switch refuses
+  double drain_timeout_s = 60;  // how long a switch waits for the stream to drain
+};
+Result<int> SwitchReads(const SwitchOptions& o, FILE* out);
+Result<int> SwitchWrites(const SwitchOptions& o, FILE* out);
+Result<int> Rollback(const SwitchOptions& o, FILE* out);
+Result<int> Finalize(const SwitchOptions& o, FILE* out);
+
+}  // namespace tandem::migration

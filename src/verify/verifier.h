@@ -1,0 +1,88 @@
+// Verification: compares the mapped source rows with the target rows, range by range, down to
+// the differing field, and re-checks differences on keys that were changing meanwhile.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mapping/transform.h"
+#include "state/state_store.h"
+#include "tandem/engine.h"
+
+namespace tandem::verify {
+
+struct FieldDiff {
+  std::string column;  // target column
+  Value source;        // the mapped source value
+  Value target;
+};
+
+struct Difference {
+  enum class Kind { kMissing, kExtra, kChanged, kUnmappable };
+  Kind kind = Kind::kChanged;
+  std::string table;  // source table
+  Row source_key;
+  Row target_key;
+  std::vector<FieldDiff> fields;  // kChanged
+  std::string reason;             // kUnmappable: why the source row cannot land
+  std::string Describe() const;
+};
+
+struct TableResult {
+  std::string source_table, target_table;
+  int64_t source_rows = 0;   // compared (rejected rows excluded)
+  int64_t target_rows = 0;
+  int64_t rejected = 0;      // source rows known as rejects, not expected in the target
+  int ranges = 0;
+  std::vector<Difference> differences;
+};
+
+struct Report {
+  std::vector<TableResult> tables;
+  int64_t differences = 0;
+  int64_t transient = 0;  // differences that went away on re-check (writes in flight)
+  int rechecks = 0;
+  double seconds = 0;
+  nlohmann::json ToJson() const;
+};
+
+struct Options {
+  int64_t range_rows = 50000;
+  size_t batch_rows = 10000;
+  int max_rechecks = 5;
+  // Brings the change stream up to the writes made so far; called before each re-check.
+  std::function<Status()> catch_up;
+};
+
+class Verifier {
+ public:
+  // REQUIRES: every argument outlives the Verifier.
+  Verifier(const std::vector<mapping::TableTransform>& tables, Engine& source, Engine& target,
+           state::StateStore& state, Options options);
+
+  // Verifies every table; differences that disappear after the stream catches up are counted
+  // as transient, not reported.
+  Result<Report> Run();
+
+ private:
+  Result<TableResult> VerifyTable(const mapping::TableTransform& t);
+  Status CompareRange(const mapping::TableTransform& t, const KeyRange& range,
+                      const std::set<std::string>& rejected_keys, TableResult& out);
+  // Re-reads both sides for the keys of `diffs`; returns the differences that remain.
+  Result<std::vector<Difference>> Recheck(const mapping::TableTransform& t,
+                                          const std::vector<Difference>& diffs,
+                                          const std::set<std::string>& rejected_keys);
+  Result<std::set<std::string>> RejectedKeys(const mapping::TableTransform& t);
+
+  const std::vector<mapping::TableTransform>& tables_;
+  Engine& source_;
+  Engine& target_;
+  state::StateStore& state_;
+  Options options_;
+};
+
+}  // namespace tandem::verify

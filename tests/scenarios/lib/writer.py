@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""A live application for scenario tests and the demo: random inserts, updates, deletes,
+key-changing updates and multi-row transactions on SQLite, routed to the old or the new
+database by a pointer file that tandem's hooks rewrite.
+
+It keeps its own model of every committed row (the oracle, independent of tandem) and writes
+it at the end in sqlite3's `.mode quote` form, one file per logical table, sorted.
+
+Routing protocol (what a well-behaved application or pooler does at a switch): read the
+pointer, BEGIN IMMEDIATE on that side (this waits while tandem freezes it), read the pointer
+again, and if it moved, roll back and retry on the other side.
+"""
+import argparse
+import json
+import os
+import random
+import sqlite3
+import sys
+import time
+
+
+def quote(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+class Table:
+    """Rows by key, with O(1) random choice, insert and delete."""
+
+    def __init__(self):
+        self.rows, self.keys, self.pos = {}, [], {}
+
+    def put(self, key, row):
+        if key not in self.rows:
+            self.pos[key] = len(self.keys)
+            self.keys.append(key)
+        self.rows[key] = row
+
+    def pop(self, key):
+        i = self.pos.pop(key)
+        last = self.keys.pop()
+        if last != key:
+            self.keys[i] = last
+            self.pos[last] = i
+        return self.rows.pop(key)
+
+    def get(self, key):
+        return self.rows.get(key)
+
+
+class Writer:
+    def __init__(self, profile, pointer, seed):
+        self.profile = profile
+        self.pointer = pointer
+        self.rng = random.Random(seed)
+        self.conns = {}
+        self.model = {t: Table() for t in profile["tables"]}
+        self.next_id = {}
+        self.stats = {"tx": 0, "ops": 0, "retries": 0, "old": 0, "new": 0}
+
+    def side(self):
+        with open(self.pointer) as f:
+            return f.read().strip() or "old"
+
+    def conn(self, side):
+        if side not in self.conns:
+            c = sqlite3.connect(self.profile[side]["db"], timeout=120, isolation_level=None)
+            self.conns[side] = c
+        return self.conns[side]
+
+    def load_model(self):
+        """Reads the starting rows from the old side (before any writes)."""
+        c = self.conn("old")
+        for t, spec in self.profile["tables"].items():
+            phys = self.profile["old"]["tables"][t]
+            cols = [phys["cols"][x] for x in spec["cols"]]
+            sql = "SELECT %s FROM \"%s\"" % (", ".join('"%s"' % x for x in cols), phys["name"])
+            for row in c.execute(sql):
+                key = tuple(row[: len(spec["key"])])
+                self.model[t].put(key, list(row))
+            ints = [abs(k[-1]) for k in self.model[t].keys if isinstance(k[-1], int)]
+            self.next_id[t] = (max(ints) if ints else 0) + 1
+
+    def sql(self, side, t, kind, cols=None):
+        phys = self.profile[side]["tables"][t]
+        name = '"%s"' % phys["name"]
+        spec = self.profile["tables"][t]
+        keyc = " AND ".join('"%s" = ?' % phys["cols"][k] for k in spec["key"])
+        if kind == "insert":
+            return "INSERT INTO %s (%s) VALUES (%s)" % (
+                name, ", ".join('"%s"' % phys["cols"][c] for c in spec["cols"]),
+                ", ".join("?" for _ in spec["cols"]))
+        if kind == "update":
+            sets = ", ".join('"%s" = ?' % phys["cols"][c] for c in cols)
+            return "UPDATE %s SET %s WHERE %s" % (name, sets, keyc)
+        if kind == "delete":
+            return "DELETE FROM %s WHERE %s" % (name, keyc)
+        raise ValueError(kind)
+
+    def new_row(self, t, key):
+        spec = self.profile["tables"][t]
+        row = list(key)
+        for c in spec["cols"][len(spec["key"]):]:
+            row.append(self.value(spec["types"][c]))
+        return row
+
+    def value(self, typ):
+        r = self.rng.random()
+        if typ == "int":
+            return self.rng.randint(-1000, 100000)
+        if typ == "text?":
+            if r < 0.15:
+                return None
+            if r < 0.25:
+                return ""
+        if typ == "status":
+            return self.rng.choice(["new", "paid", "shipped", "cancelled"])
+        return self.rng.choice(["Zoë", "O'Brien", "José", "plain", "Łukasz", "a\"b"]) + " " + str(
+            self.rng.randint(0, 10**6))
+
+    def one_op(self, c, side, t, undo):
+        spec = self.profile["tables"][t]
+        table = self.model[t]
+        nkey = len(spec["key"])
+        r = self.rng.random()
+
+        def put(key, row):
+            undo.append((t, key, table.get(key)))
+            table.put(key, row)
+
+        def remove(key):
+            undo.append((t, key, table.get(key)))
+            return table.pop(key)
+
+        if r < 0.35 or not table.keys:
+            if spec.get("keygen") == "pair":
+                key = (self.rng.choice(["north", "süd", "Ost", "west"]), self.next_id[t])
+            else:
+                key = (self.next_id[t] if self.rng.random() > 0.05 else -self.next_id[t],)
+            self.next_id[t] += 1
+            row = self.new_row(t, key)
+            c.execute(self.sql(side, t, "insert"), row)
+            put(key, row)
+        elif r < 0.75:
+            key = self.rng.choice(table.keys)
+            cols = [x for x in spec["cols"][nkey:] if self.rng.random() < 0.7] or spec["cols"][nkey:]
+            vals = [self.value(spec["types"][x]) for x in cols]
+            c.execute(self.sql(side, t, "update", cols), vals + list(key))
+            row = list(table.get(key))
+            for x, v in zip(cols, vals):
+                row[spec["cols"].index(x)] = v
+            put(key, row)
+        elif r < 0.9:
+            key = self.rng.choice(table.keys)
+            c.execute(self.sql(side, t, "delete"), list(key))
+            remove(key)
+        else:
+            # A key-changing update: the row moves to a fresh key.
+            key = self.rng.choice(table.keys)
+            newkey = list(key)
+            newkey[-1] = self.next_id[t]
+            self.next_id[t] += 1
+            kc = spec["key"][-1]
+            c.execute(self.sql(side, t, "update", [kc]), [newkey[-1]] + list(key))
+            row = list(remove(key))
+            row[nkey - 1] = newkey[-1]
+            put(tuple(newkey), row)
+        self.stats["ops"] += 1
+
+    def transaction(self):
+        while True:
+            side = self.side()
+            c = self.conn(side)
+            c.execute("BEGIN IMMEDIATE")
+            if self.side() != side:  # the switch happened while we waited
+                c.execute("ROLLBACK")
+                self.stats["retries"] += 1
+                continue
+            undo = []
+            try:
+                for _ in range(self.rng.randint(1, 6)):
+                    self.one_op(c, side, self.rng.choice(list(self.model)), undo)
+                c.execute("COMMIT")
+            except sqlite3.Error:
+                c.execute("ROLLBACK")
+                for t, key, row in reversed(undo):
+                    if row is None:
+                        self.model[t].pop(key)
+                    else:
+                        self.model[t].put(key, row)
+                raise
+            self.stats["tx"] += 1
+            self.stats[side] += 1
+            return
+
+    def dump(self, out_dir):
+        for t, rows in self.model.items():
+            lines = sorted(",".join(quote(v) for v in row) for row in rows.rows.values())
+            with open(os.path.join(out_dir, t + ".model"), "w") as f:
+                f.write("".join(l + "\n" for l in lines))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", required=True)
+    ap.add_argument("--pointer", required=True)
+    ap.add_argument("--stop-file", required=True)
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--rate", type=float, default=200, help="transactions per second")
+    ap.add_argument("--max-tx", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    with open(a.profile) as f:
+        profile = json.load(f)
+    w = Writer(profile, a.pointer, a.seed)
+    w.load_model()
+    start = time.time()
+    while not os.path.exists(a.stop_file) and (a.max_tx == 0 or w.stats["tx"] < a.max_tx):
+        w.transaction()
+        ahead = w.stats["tx"] / a.rate - (time.time() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+    w.dump(a.model_dir)
+    w.stats["seconds"] = round(time.time() - start, 2)
+    print(json.dumps(w.stats), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
