@@ -21,6 +21,8 @@ int Finish(const tandem::Result<int>& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Line-buffered output: a follower's messages reach a log file as they happen.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"tandem: move a live database to a new one, with no downtime and no lost row"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tandem 0.1.0");

@@ -22,8 +22,8 @@ import time
 def quote(v):
     if v is None:
         return "NULL"
-    if isinstance(v, int):
-        return str(v)
+    if isinstance(v, (int, float)):
+        return repr(v)
     return "'" + str(v).replace("'", "''") + "'"
 
 
@@ -116,6 +116,16 @@ class Writer:
                 return None
             if r < 0.25:
                 return ""
+        if typ == "ts":
+            return "20%02d-%02d-%02d %02d:%02d:%02d" % (
+                self.rng.randint(19, 26), self.rng.randint(1, 12), self.rng.randint(1, 28),
+                self.rng.randint(0, 23), self.rng.randint(0, 59), self.rng.randint(0, 59))
+        if typ == "price":
+            return self.rng.randint(100, 99999) / 100.0
+        if typ == "qty":
+            return self.rng.randint(1, 9)
+        if typ == "sku":
+            return "SKU-%05d" % self.rng.randint(1, 300)
         if typ == "status":
             return self.rng.choice(["new", "paid", "shipped", "cancelled"])
         return self.rng.choice(["Zoë", "O'Brien", "José", "plain", "Łukasz", "a\"b"]) + " " + str(
@@ -138,6 +148,8 @@ class Writer:
         if r < 0.35 or not table.keys:
             if spec.get("keygen") == "pair":
                 key = (self.rng.choice(["north", "süd", "Ost", "west"]), self.next_id[t])
+            elif spec.get("keygen") == "int_pair":
+                key = (self.rng.randint(1, 6000), self.next_id[t])
             else:
                 key = (self.next_id[t] if self.rng.random() > 0.05 else -self.next_id[t],)
             self.next_id[t] += 1

@@ -1,0 +1,289 @@
+#include "engines/sqlite/database.h"
+
+#include <sqlite3.h>
+
+#include <cmath>
+#include <utility>
+
+namespace tandem::sqlite {
+
+Code CodeForSqlite(int rc, std::string_view message) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_INTERRUPT:
+      return Code::kAborted;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+      return Code::kInvalidArgument;
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return Code::kFailedPrecondition;
+    case SQLITE_IOERR:
+    case SQLITE_PROTOCOL:
+      return Code::kUnavailable;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Code::kDataLoss;
+    case SQLITE_ERROR:
+      if (message.starts_with("no such table") || message.starts_with("no such column")) {
+        return Code::kNotFound;
+      }
+      return Code::kInternal;
+    default:
+      return Code::kInternal;
+  }
+}
+
+namespace {
+
+Error MakeError(int rc, sqlite3* db, std::string_view step) {
+  std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (step.empty()) return Error{CodeForSqlite(rc, msg), fmt::format("sqlite: {}", msg)};
+  return Error{CodeForSqlite(rc, msg), fmt::format("sqlite: {}: {}", step, msg)};
+}
+
+// Text bound to a statement must outlive it unless copied; every payload here is either a
+// temporary or owned by the caller's Row, so SQLite copies it.
+int BindText(sqlite3_stmt* s, int i, const std::string& t) {
+  return sqlite3_bind_text64(s, i, t.data(), t.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+}  // namespace
+
+// ---- Statement -------------------------------------------------------------------------
+
+Statement::Statement(Statement&& other) noexcept
+    : stmt_(std::exchange(other.stmt_, nullptr)), db_(std::exchange(other.db_, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    stmt_ = std::exchange(other.stmt_, nullptr);
+    db_ = std::exchange(other.db_, nullptr);
+  }
+  return *this;
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Error Statement::Failure(int rc, std::string_view step) const { return MakeError(rc, db_, step); }
+
+Status Statement::Bind(int index, const Value& v) {
+  int rc = SQLITE_OK;
+  switch (v.kind()) {
+    case Kind::kNull:
+      rc = sqlite3_bind_null(stmt_, index);
+      break;
+    case Kind::kBool:
+      rc = sqlite3_bind_int64(stmt_, index, v.as_bool() ? 1 : 0);
+      break;
+    case Kind::kInt:
+      rc = sqlite3_bind_int64(stmt_, index, v.as_int());
+      break;
+    case Kind::kFloat:
+      // sqlite3_bind_double stores NaN as NULL; the text keeps it and CastTo reads it back.
+      if (std::isnan(v.as_float())) {
+        rc = BindText(stmt_, index, "NaN");
+      } else {
+        rc = sqlite3_bind_double(stmt_, index, v.as_float());
+      }
+      break;
+    case Kind::kDecimal:
+    case Kind::kText:
+    case Kind::kJson:
+      rc = BindText(stmt_, index, v.as_str());
+      break;
+    case Kind::kBytes:
+      rc =
+          sqlite3_bind_blob64(stmt_, index, v.as_str().data(), v.as_str().size(), SQLITE_TRANSIENT);
+      break;
+    case Kind::kDate:
+      rc = BindText(stmt_, index, FormatDate(static_cast<int32_t>(v.as_int())));
+      break;
+    case Kind::kTime:
+      rc = BindText(stmt_, index, FormatTime(v.as_int()));
+      break;
+    case Kind::kTimestamp:
+      rc = BindText(stmt_, index, FormatTimestamp(v.as_int()));
+      break;
+    case Kind::kTimestampTz:
+      rc = BindText(stmt_, index, FormatTimestamp(v.as_int()) + "+00:00");
+      break;
+    case Kind::kUuid:
+      rc = BindText(stmt_, index, FormatUuid(v.as_str()));
+      break;
+  }
+  if (rc != SQLITE_OK) return std::unexpected(Failure(rc, fmt::format("bind ?{}", index)));
+  return Ok();
+}
+
+Status Statement::BindAll(const Row& params) { return BindFrom(1, params); }
+
+Status Statement::BindFrom(int first, const Row& params) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    TANDEM_RETURN_IF_ERROR(Bind(first + static_cast<int>(i), params[i]));
+  }
+  return Ok();
+}
+
+Result<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Error e = Failure(rc, "");
+  // A failed statement must be reset before it can run again.
+  sqlite3_reset(stmt_);
+  return std::unexpected(std::move(e));
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }
+
+Value Statement::Column(int i) const {
+  switch (sqlite3_column_type(stmt_, i)) {
+    case SQLITE_INTEGER:
+      return Value::Int(sqlite3_column_int64(stmt_, i));
+    case SQLITE_FLOAT:
+      return Value::Float(sqlite3_column_double(stmt_, i));
+    case SQLITE_TEXT: {
+      auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+      int n = sqlite3_column_bytes(stmt_, i);
+      return Value::Text(p ? std::string(p, n) : std::string());
+    }
+    case SQLITE_BLOB: {
+      // A zero-length blob comes back as a null pointer.
+      auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+      int n = sqlite3_column_bytes(stmt_, i);
+      return Value::Bytes(p ? std::string(p, n) : std::string());
+    }
+    default:
+      return Value::Null();
+  }
+}
+
+Row Statement::ReadRow() const {
+  int n = ColumnCount();
+  Row row;
+  row.reserve(n);
+  for (int i = 0; i < n; ++i) row.push_back(Column(i));
+  return row;
+}
+
+Result<std::vector<Row>> Statement::ReadAll() {
+  std::vector<Row> rows;
+  while (true) {
+    TANDEM_ASSIGN_OR_RETURN(bool more, Step());
+    if (!more) break;
+    rows.push_back(ReadRow());
+  }
+  Reset();
+  return rows;
+}
+
+// ---- Database --------------------------------------------------------------------------
+
+Result<Database> Database::Open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  // sqlite3_open_v2 hands back a handle even on failure; the Database closes it either way.
+  Database db(raw, path);
+  if (rc != SQLITE_OK) {
+    Error e = MakeError(rc, raw, "open " + path);
+    return std::unexpected(std::move(e));
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  // Writers wait for each other instead of failing at once; 10 s covers a long chunk commit.
+  sqlite3_busy_timeout(raw, 10000);
+  // WAL lets the application keep reading while tandem writes, and the reverse.
+  // WAL is a property of the file, so this also switches the application's connections;
+  // switching needs a moment without other writers, hence the busy timeout first.
+  auto mode = db.Query("PRAGMA journal_mode=WAL");
+  if (!mode) {
+    Error e = std::move(mode.error());
+    e.message = fmt::format("sqlite: open {}: enable WAL: {}", path, e.message.substr(8));
+    return std::unexpected(std::move(e));
+  }
+  if (mode->empty() || (*mode)[0].empty() || (*mode)[0][0].kind() != Kind::kText) {
+    return Fail(Code::kInternal, "sqlite: open {}: journal_mode returned nothing", path);
+  }
+  // In-memory databases answer "memory"; anything else that is not WAL means the file could
+  // not switch (e.g. a read-only directory).
+  std::string got = (*mode)[0][0].as_str();
+  if (got != "wal" && got != "memory") {
+    return Fail(Code::kFailedPrecondition, "sqlite: open {}: cannot enable WAL (journal_mode={})",
+                path, got);
+  }
+  return db;
+}
+
+Database::Database(Database&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+
+Database& Database::operator=(Database&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close_v2(db_);
+    db_ = std::exchange(other.db_, nullptr);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+// close_v2 defers the close until every statement is finalized, so a stray Statement cannot
+// make the close fail and leak the handle.
+Database::~Database() { sqlite3_close_v2(db_); }
+
+Error Database::Failure(int rc, std::string_view step) const { return MakeError(rc, db_, step); }
+
+Status Database::Exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return std::unexpected(Error{CodeForSqlite(rc, msg), fmt::format("sqlite: {}", msg)});
+  }
+  return Ok();
+}
+
+Result<Statement> Database::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return std::unexpected(Failure(rc, ""));
+  }
+  if (stmt == nullptr) return Fail(Code::kInternal, "sqlite: prepare: empty statement");
+  return Statement(stmt, db_);
+}
+
+Result<std::vector<Row>> Database::Query(std::string_view sql, const Row& params) {
+  TANDEM_ASSIGN_OR_RETURN(Statement st, Prepare(sql));
+  TANDEM_RETURN_IF_ERROR(st.BindAll(params));
+  return st.ReadAll();
+}
+
+Result<int64_t> Database::Execute(std::string_view sql, const Row& params) {
+  TANDEM_ASSIGN_OR_RETURN(Statement st, Prepare(sql));
+  TANDEM_RETURN_IF_ERROR(st.BindAll(params));
+  while (true) {
+    TANDEM_ASSIGN_OR_RETURN(bool more, st.Step());
+    if (!more) break;
+  }
+  return sqlite3_changes64(db_);
+}
+
+int64_t Database::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+
+bool Database::InTransaction() const { return db_ && !sqlite3_get_autocommit(db_); }
+
+}  // namespace tandem::sqlite

@@ -1,0 +1,101 @@
+// SQL text for the SQLite engine, built by pure functions (no sqlite3 calls) so that every
+// statement the engine runs can be unit-tested without a database. Identifiers are always
+// quoted here; values are always left as ? placeholders for the caller to bind.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tandem/engine.h"
+#include "tandem/schema.h"
+#include "tandem/value.h"
+
+namespace tandem::sqlite {
+
+// Tandem's own objects in a captured database.
+inline constexpr std::string_view kChangesTable = "_tandem_changes";
+inline constexpr std::string_view kCaptureOffTable = "_tandem_capture_off";
+
+// "name" with inner double quotes doubled: order -> "order", a"b -> "a""b".
+std::string QuoteIdent(std::string_view name);
+// 'text' with inner single quotes doubled, for the few literals DDL cannot bind.
+std::string QuoteLiteral(std::string_view text);
+// "a", "b" — each name quoted, prefixed by `qualifier` ("t." gives t."a", t."b").
+std::string IdentList(const std::vector<std::string>& names, std::string_view qualifier = "");
+// The key as one comparable term: "a" for one column, ("a", "b") as a row value for several.
+std::string KeyTerm(const std::vector<std::string>& key, std::string_view qualifier = "");
+// ? for one column, (?, ?) for several: the placeholder matching KeyTerm.
+std::string KeyPlaceholders(size_t n);
+
+// The condition selecting keys in a KeyRange with the given bounds present: lower exclusive,
+// upper inclusive, e.g. ("a", "b") > (?, ?) AND ("a", "b") <= (?, ?). Empty when both ends
+// are open. The caller binds the lower bound's values first, then the upper's.
+std::string RangePredicate(const std::vector<std::string>& key, bool has_lower, bool has_upper);
+// The values to bind for RangePredicate(key, range.lower, range.upper), in order.
+Row RangeParams(const KeyRange& range);
+
+// One keyset page: SELECT columns FROM table WHERE <range> ORDER BY key LIMIT ?.
+// Parameters: lower key, upper key (each when present), then the row limit.
+std::string SelectPageSql(std::string_view table, const std::vector<std::string>& columns,
+                          const std::vector<std::string>& key, bool has_lower, bool has_upper);
+// SELECT count(*) FROM table [WHERE <range>].
+std::string CountSql(std::string_view table, const std::vector<std::string>& key, bool has_lower,
+                     bool has_upper);
+// Every key of the table, ascending (planning a split).
+std::string SelectKeysSql(std::string_view table, const std::vector<std::string>& key);
+// The current rows for `nkeys` keys. One key column: WHERE "k" IN (?, ...). Several: a join
+// with a VALUES list, which (unlike row-value IN) lets SQLite search the key index.
+// Parameters: the keys' values, key after key.
+std::string FetchSql(std::string_view table, const std::vector<std::string>& columns,
+                     const std::vector<std::string>& key, size_t nkeys);
+
+// INSERT for one row of `columns`. kUpsert: ON CONFLICT (key) DO UPDATE SET every non-key
+// column from excluded. kInsertIfAbsent: ON CONFLICT (key) DO NOTHING, not INSERT OR IGNORE,
+// which would also silently drop rows that break NOT NULL or CHECK.
+std::string InsertSql(std::string_view table, const std::vector<std::string>& columns,
+                      const std::vector<std::string>& key, WriteMode mode);
+// DELETE FROM table WHERE "a" = ? AND "b" = ?.
+std::string DeleteKeySql(std::string_view table, const std::vector<std::string>& key);
+// DELETE FROM table [WHERE <range>].
+std::string DeleteRangeSql(std::string_view table, const std::vector<std::string>& key,
+                           bool has_lower, bool has_upper);
+
+// The portable meaning of a declared SQLite column type: common names first (BOOLEAN, DATE,
+// DATETIME, VARCHAR(n), NUMERIC(p,s), JSON, UUID...), then SQLite's affinity rules
+// (INT -> integer, CHAR/CLOB/TEXT -> text, BLOB or none -> bytes, REAL/FLOA/DOUB -> double,
+// otherwise decimal).
+PortableType PortableTypeFor(std::string_view declared);
+// The SQLite type name to declare for a portable type; PortableTypeFor maps it back to the
+// same kind (integers of 4 and 8 bytes both become INTEGER, which SQLite stores in 8).
+std::string SqliteTypeFor(const PortableType& type);
+// A default expression another engine wrote, when it is a literal SQLite understands the same
+// way (number, 'text', NULL, TRUE/FALSE, CURRENT_TIMESTAMP/DATE/TIME); PostgreSQL casts
+// ('x'::text) are dropped. Anything else (functions, sequences) gives nullopt.
+std::optional<std::string> PortableDefault(std::string_view expr);
+// CREATE TABLE from a portable description: columns with SQLite types, NOT NULL, literal
+// defaults, PRIMARY KEY, UNIQUE and FOREIGN KEY clauses. Generated columns become plain
+// columns (their expression is engine text); CHECKs are left out for the same reason.
+std::string CreateTableSql(const TableSchema& table);
+// The CHECK (...) expressions of a CREATE TABLE statement, as written.
+std::vector<std::string> ExtractChecks(std::string_view create_sql);
+
+// Change capture. The two tables, created if missing.
+std::string CaptureTablesSql();
+// "_tandem_<table>_<op>" with op "ins", "upd" or "del" (unquoted).
+std::string CaptureTriggerName(std::string_view table, std::string_view op);
+// DROP and CREATE statements for the three triggers of `table` (to run in one transaction,
+// so re-installing with another key never leaves a window without capture). Each trigger
+// appends (table, op, json_array(key...)) to _tandem_changes unless _tandem_capture_off has a
+// row; an UPDATE that changes the key appends the old key as 'D' and the new one as 'U'.
+// A blob key value is stored as ["x", hex] and a real as ["r", 17 significant digits] (JSON
+// cannot hold blobs, and SQLite's JSON keeps only 15 digits of a real).
+std::vector<std::string> CaptureTriggerSql(std::string_view table,
+                                           const std::vector<std::string>& key);
+// Reads changes after ?1, at most ?2 changes, one result row per key element:
+// seq, tbl, op, element type (json_each type), atom, and for an encoded ["x"|"r", text]
+// element its tag and text.
+std::string ReadChangesSql();
+
+}  // namespace tandem::sqlite

@@ -1,0 +1,733 @@
+#include "engines/sqlite/sqlite_engine.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "core/text.h"
+#include "engines/factories.h"
+#include "engines/sqlite/sqlite_dialect.h"
+
+namespace tandem {
+
+Result<std::unique_ptr<Engine>> OpenSqlite(const std::string& path) {
+  TANDEM_ASSIGN_OR_RETURN(auto engine, sqlite::SqliteEngine::Open(path));
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+namespace sqlite {
+namespace {
+
+// Fetch sends keys in groups of up to 500: few statements, and within SQLite's limit of
+// 32766 bound parameters however wide the key.
+size_t KeyGroup(size_t key_columns) {
+  return std::clamp<size_t>(32000 / std::max<size_t>(key_columns, 1), 1, 500);
+}
+
+// Rewrites "sqlite: <words>" as "sqlite: <op> <table>: <words>".
+Error In(Error e, std::string_view op, std::string_view table) {
+  std::string_view words = e.message;
+  if (words.starts_with("sqlite: ")) words.remove_prefix(8);
+  if (table.empty()) {
+    e.message = fmt::format("sqlite: {}: {}", op, words);
+  } else {
+    e.message = fmt::format("sqlite: {} {}: {}", op, table, words);
+  }
+  return e;
+}
+
+template <typename T>
+Result<T> In(Result<T> r, std::string_view op, std::string_view table) {
+  if (!r) return std::unexpected(In(std::move(r.error()), op, table));
+  return r;
+}
+
+std::string KeyText(const Row& key) {
+  std::string out = "(";
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (i) out += ", ";
+    out += key[i].ToDisplay();
+  }
+  return out + ")";
+}
+
+Status CheckKey(std::string_view op, std::string_view table, const std::vector<std::string>& key) {
+  if (key.empty()) {
+    return Fail(Code::kInvalidArgument, "sqlite: {} {}: no key columns given", op, table);
+  }
+  return Ok();
+}
+
+Status CheckRange(std::string_view op, std::string_view table, const std::vector<std::string>& key,
+                  const KeyRange& range) {
+  if ((range.lower || range.upper) && key.empty()) {
+    return Fail(Code::kInvalidArgument, "sqlite: {} {}: a key range needs key columns", op, table);
+  }
+  for (const auto* bound : {&range.lower, &range.upper}) {
+    if (*bound && (*bound)->size() != key.size()) {
+      return Fail(Code::kInvalidArgument,
+                  "sqlite: {} {}: bound {} has {} values for {} key columns", op, table,
+                  KeyText(**bound), (*bound)->size(), key.size());
+    }
+  }
+  return Ok();
+}
+
+// Keyset pages over one table. Each Next() binds the last key read (or the range's lower bound)
+// and runs one LIMIT query; the statement is reset between pages so no read snapshot is held
+// while the caller works.
+class SqliteRowReader final : public RowReader {
+ public:
+  SqliteRowReader(Database* db, const ScanRequest& req, std::vector<int> key_index)
+      : db_(db),
+        table_(req.table),
+        columns_(req.columns),
+        key_(req.key),
+        key_index_(std::move(key_index)),
+        lower_(req.range.lower),
+        upper_(req.range.upper),
+        batch_rows_(std::max<size_t>(req.batch_rows, 1)) {}
+
+  bool Next(std::vector<Row>& batch) override {
+    batch.clear();
+    if (done_ || !status_) return false;
+    Statement& st = lower_ ? paged_ : open_;
+    if (!st.valid()) {
+      auto p = db_->Prepare(
+          SelectPageSql(table_, columns_, key_, lower_.has_value(), upper_.has_value()));
+      if (!p) return Stop(std::move(p.error()));
+      st = std::move(*p);
+    }
+    Row params;
+    if (lower_) params = *lower_;
+    if (upper_) params.insert(params.end(), upper_->begin(), upper_->end());
+    params.push_back(Value::Int(static_cast<int64_t>(batch_rows_)));
+    if (auto b = st.BindAll(params); !b) return Stop(std::move(b.error()));
+    batch.reserve(batch_rows_);
+    while (true) {
+      auto more = st.Step();
+      if (!more) {
+        batch.clear();
+        return Stop(std::move(more.error()));
+      }
+      if (!*more) break;
+      batch.push_back(st.ReadRow());
+    }
+    st.Reset();
+    if (batch.size() < batch_rows_) done_ = true;
+    if (batch.empty()) return false;
+    Row last;
+    last.reserve(key_index_.size());
+    for (int i : key_index_) last.push_back(batch.back()[i]);
+    // A rowid table lets a non-INTEGER primary key hold NULL. Paging on from a NULL key would
+    // compare with NULL and silently skip rows, so stop and say so instead.
+    for (size_t k = 0; k < last.size() && !done_; ++k) {
+      if (last[k].is_null()) {
+        batch.clear();
+        return Stop(Error{Code::kFailedPrecondition,
+                          fmt::format("sqlite: primary key column {} holds NULL; rows with a NULL "
+                                      "key cannot be paged by key (give them a key first)",
+                                      key_[k])});
+      }
+    }
+    lower_ = std::move(last);
+    return true;
+  }
+
+  Status status() const override { return status_; }
+
+ private:
+  bool Stop(Error e) {
+    status_ = std::unexpected(In(std::move(e), "scan", table_));
+    return false;
+  }
+
+  Database* db_;
+  std::string table_;
+  std::vector<std::string> columns_, key_;
+  std::vector<int> key_index_;  // position of each key column in columns_
+  std::optional<Row> lower_;    // exclusive: the last key returned, or the range's lower bound
+  std::optional<Row> upper_;
+  size_t batch_rows_;
+  Statement open_, paged_;  // first page without a lower bound; pages after a known key
+  bool done_ = false;
+  Status status_;
+};
+
+// Decodes one key element written by the capture trigger (see KeyJson in sqlite_dialect.cc).
+Result<Value> DecodeKeyElement(const Row& r) {
+  const std::string& type = r[3].as_str();
+  const Value& atom = r[4];
+  if (type == "integer" || type == "text") return atom;
+  if (type == "real") return atom.kind() == Kind::kFloat ? atom : Value::Float(atom.as_int());
+  if (type == "null") return Value::Null();
+  if (type == "true" || type == "false") return Value::Int(type == "true");
+  if (type == "array" && r[5].kind() == Kind::kText && r[6].kind() == Kind::kText) {
+    const std::string& tag = r[5].as_str();
+    const std::string& text = r[6].as_str();
+    if (tag == "x" && text.size() % 2 == 0) {
+      std::string bytes;
+      bytes.reserve(text.size() / 2);
+      for (size_t i = 0; i < text.size(); i += 2) {
+        unsigned v = 0;
+        auto res = std::from_chars(text.data() + i, text.data() + i + 2, v, 16);
+        if (res.ec != std::errc() || res.ptr != text.data() + i + 2) break;
+        bytes += static_cast<char>(v);
+      }
+      if (bytes.size() == text.size() / 2) return Value::Bytes(std::move(bytes));
+    } else if (tag == "r") {
+      if (text == "Inf") return Value::Float(std::numeric_limits<double>::infinity());
+      if (text == "-Inf") return Value::Float(-std::numeric_limits<double>::infinity());
+      double d = 0;
+      auto res = std::from_chars(text.data(), text.data() + text.size(), d);
+      if (res.ec == std::errc() && res.ptr == text.data() + text.size()) return Value::Float(d);
+    }
+  }
+  return Fail(Code::kDataLoss, "sqlite: read changes: change {} has an unreadable key element ({})",
+              r[0].as_int(), type);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteEngine>> SqliteEngine::Open(const std::string& path) {
+  TANDEM_ASSIGN_OR_RETURN(Database db, Database::Open(path));
+  return std::unique_ptr<SqliteEngine>(new SqliteEngine(std::move(db)));
+}
+
+// ---- transactions ----------------------------------------------------------------------
+
+Status SqliteEngine::Begin() {
+  if (in_txn_ || db_.InTransaction()) {
+    return Fail(Code::kFailedPrecondition, "sqlite: begin: a transaction is already open");
+  }
+  if (auto st = db_.Exec("BEGIN IMMEDIATE"); !st)
+    return std::unexpected(In(st.error(), "begin", ""));
+  in_txn_ = true;
+  marker_ = false;
+  if (suppressed_) {
+    if (auto st = SetCaptureMarker(true); !st) {
+      (void)Rollback();
+      return st;
+    }
+  }
+  return Ok();
+}
+
+Status SqliteEngine::Commit() {
+  if (!in_txn_) return Fail(Code::kFailedPrecondition, "sqlite: commit: no transaction is open");
+  if (!db_.InTransaction()) {
+    // SQLite rolls back by itself after some errors (a full disk, an I/O error).
+    in_txn_ = marker_ = false;
+    return Fail(Code::kAborted, "sqlite: commit: SQLite already rolled the transaction back");
+  }
+  if (marker_) TANDEM_RETURN_IF_ERROR(SetCaptureMarker(false));
+  if (auto st = db_.Exec("COMMIT"); !st) {
+    Error e = In(st.error(), "commit", "");
+    if (!db_.InTransaction()) {
+      in_txn_ = false;
+    } else if (suppressed_) {
+      (void)SetCaptureMarker(true);  // still open: keep later writes of it uncaptured
+    }
+    return std::unexpected(std::move(e));
+  }
+  in_txn_ = false;
+  return Ok();
+}
+
+Status SqliteEngine::Rollback() {
+  in_txn_ = marker_ = false;
+  if (!db_.InTransaction()) return Ok();
+  if (auto st = db_.Exec("ROLLBACK"); !st) return std::unexpected(In(st.error(), "rollback", ""));
+  return Ok();
+}
+
+Result<bool> SqliteEngine::TableExists(std::string_view name) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows,
+                          db_.Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                    {Value::Text(std::string(name))}));
+  return !rows.empty();
+}
+
+Status SqliteEngine::SetCaptureMarker(bool on) {
+  if (!on) {
+    auto del = db_.Execute(fmt::format("DELETE FROM {}", QuoteIdent(kCaptureOffTable)));
+    if (!del) return std::unexpected(In(del.error(), "suppress capture", kCaptureOffTable));
+    marker_ = false;
+    return Ok();
+  }
+  // Without capture installed there is nothing to suppress.
+  TANDEM_ASSIGN_OR_RETURN(bool exists, In(TableExists(kCaptureOffTable), "suppress capture", ""));
+  if (!exists) return Ok();
+  auto ins =
+      db_.Execute(fmt::format("INSERT INTO {} (x) VALUES (1)", QuoteIdent(kCaptureOffTable)));
+  if (!ins) return std::unexpected(In(ins.error(), "suppress capture", kCaptureOffTable));
+  marker_ = true;
+  return Ok();
+}
+
+Status SqliteEngine::SetCaptureSuppressed(bool suppressed) {
+  suppressed_ = suppressed;
+  if (in_txn_ && suppressed != marker_) return SetCaptureMarker(suppressed);
+  return Ok();
+}
+
+template <typename Body>
+Status SqliteEngine::Atomically(std::string_view op, std::string_view table, Body&& body) {
+  if (in_txn_ && !db_.InTransaction()) {
+    // SQLite rolled the caller's transaction back after an error; a SAVEPOINT now would
+    // quietly open a new one and commit this call on its own.
+    return Fail(Code::kAborted, "sqlite: {} {}: the open transaction was rolled back by SQLite", op,
+                table);
+  }
+  if (in_txn_) {
+    // A savepoint undoes just this call on failure and leaves the caller's transaction usable.
+    std::string sp = fmt::format("tandem_sp{}", ++savepoints_);
+    if (auto st = db_.Exec("SAVEPOINT " + sp); !st)
+      return std::unexpected(In(st.error(), op, table));
+    Status st = body();
+    if (!st) {
+      if (db_.InTransaction()) (void)db_.Exec("ROLLBACK TO " + sp + "; RELEASE " + sp);
+      return st;
+    }
+    if (auto rel = db_.Exec("RELEASE " + sp); !rel)
+      return std::unexpected(In(rel.error(), op, table));
+    return Ok();
+  }
+  if (auto st = Begin(); !st) return std::unexpected(In(st.error(), op, table));
+  Status st = body();
+  if (!st) {
+    (void)Rollback();
+    return st;
+  }
+  if (auto c = Commit(); !c) {
+    (void)Rollback();
+    return std::unexpected(In(c.error(), op, table));
+  }
+  return Ok();
+}
+
+// ---- introspection ---------------------------------------------------------------------
+
+Result<std::vector<TableSchema>> SqliteEngine::Introspect() {
+  // pragma table_list (SQLite 3.37) tells ordinary tables from views, virtual tables and
+  // their shadow tables, and says which are WITHOUT ROWID.
+  TANDEM_ASSIGN_OR_RETURN(auto tables,
+                          In(db_.Query("SELECT name, wr FROM pragma_table_list "
+                                       "WHERE schema = 'main' AND type = 'table' ORDER BY name"),
+                             "introspect", ""));
+  std::vector<TableSchema> out;
+  for (const auto& t : tables) {
+    const std::string& name = t[0].as_str();
+    if (AsciiLower(name).starts_with("sqlite_") || name.starts_with("_tandem_")) continue;
+    TANDEM_ASSIGN_OR_RETURN(auto schema, IntrospectTable(name, t[1].as_int() != 0));
+    out.push_back(std::move(schema));
+  }
+  return out;
+}
+
+Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool without_rowid) {
+  auto where = [&](auto r) { return In(std::move(r), "introspect", name); };
+  TableSchema t;
+  t.name = name;
+  Row p = {Value::Text(name)};
+  TANDEM_ASSIGN_OR_RETURN(auto cols,
+                          where(db_.Query("SELECT name, type, \"notnull\", dflt_value, pk, hidden "
+                                          "FROM pragma_table_xinfo(?) ORDER BY cid",
+                                          p)));
+  std::vector<std::pair<int64_t, std::string>> pk;
+  for (const auto& r : cols) {
+    Column c;
+    c.name = r[0].as_str();
+    c.engine_type = r[1].is_null() ? "" : r[1].as_str();
+    c.type = PortableTypeFor(c.engine_type);
+    c.nullable = r[2].as_int() == 0;
+    if (!r[3].is_null()) c.default_expr = r[3].as_str();
+    // hidden: 2 = VIRTUAL generated, 3 = STORED generated (1 is a virtual table's hidden column).
+    c.generated = r[5].as_int() >= 2;
+    if (r[4].as_int() > 0) pk.emplace_back(r[4].as_int(), c.name);
+    t.columns.push_back(std::move(c));
+  }
+  std::sort(pk.begin(), pk.end());
+  for (auto& [_, col] : pk) t.primary_key.push_back(col);
+  // Key columns that cannot hold NULL although not declared NOT NULL: the rowid alias
+  // (INTEGER PRIMARY KEY) and every key column of a WITHOUT ROWID table.
+  if (!t.primary_key.empty()) {
+    for (auto& c : t.columns) {
+      bool in_pk =
+          std::find(t.primary_key.begin(), t.primary_key.end(), c.name) != t.primary_key.end();
+      bool rowid_alias =
+          !without_rowid && t.primary_key.size() == 1 && AsciiUpper(c.engine_type) == "INTEGER";
+      if (in_pk && (without_rowid || rowid_alias)) c.nullable = false;
+    }
+  }
+
+  TANDEM_ASSIGN_OR_RETURN(auto indexes, where(db_.Query("SELECT name, \"unique\", origin, partial "
+                                                        "FROM pragma_index_list(?) ORDER BY seq",
+                                                        p)));
+  for (const auto& ix : indexes) {
+    if (ix[1].as_int() == 0 || ix[2].as_str() == "pk" || ix[3].as_int() != 0) continue;
+    TANDEM_ASSIGN_OR_RETURN(
+        auto parts,
+        where(db_.Query("SELECT name FROM pragma_index_info(?) ORDER BY seqno", {ix[0]})));
+    std::vector<std::string> unique;
+    bool plain = true;
+    for (const auto& part : parts) {
+      // An expression (or rowid) part has no column name; such an index is no key of columns.
+      if (part[0].is_null())
+        plain = false;
+      else
+        unique.push_back(part[0].as_str());
+    }
+    if (plain && !unique.empty()) t.unique_keys.push_back(std::move(unique));
+  }
+  // Report the longest-standing keys first and without duplicates (a UNIQUE constraint and
+  // an identical unique index are one key).
+  std::reverse(t.unique_keys.begin(), t.unique_keys.end());
+  std::vector<std::vector<std::string>> uniq;
+  for (auto& u : t.unique_keys) {
+    if (u != t.primary_key && std::find(uniq.begin(), uniq.end(), u) == uniq.end()) {
+      uniq.push_back(std::move(u));
+    }
+  }
+  t.unique_keys = std::move(uniq);
+
+  TANDEM_ASSIGN_OR_RETURN(auto fks,
+                          where(db_.Query("SELECT id, \"table\", \"from\", \"to\" "
+                                          "FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+                                          p)));
+  std::map<int64_t, ForeignKey> by_id;
+  for (const auto& r : fks) {
+    ForeignKey& fk = by_id[r[0].as_int()];
+    fk.ref_table = r[1].as_str();
+    fk.columns.push_back(r[2].as_str());
+    fk.ref_columns.push_back(r[3].is_null() ? "" : r[3].as_str());
+  }
+  for (auto& [_, fk] : by_id) {
+    // REFERENCES parent without columns means the parent's primary key.
+    if (std::find(fk.ref_columns.begin(), fk.ref_columns.end(), "") != fk.ref_columns.end()) {
+      TANDEM_ASSIGN_OR_RETURN(
+          auto ppk,
+          where(db_.Query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
+                          {Value::Text(fk.ref_table)})));
+      if (ppk.size() == fk.columns.size()) {
+        for (size_t i = 0; i < ppk.size(); ++i) fk.ref_columns[i] = ppk[i][0].as_str();
+      }
+    }
+    t.foreign_keys.push_back(std::move(fk));
+  }
+
+  TANDEM_ASSIGN_OR_RETURN(
+      auto sql,
+      where(db_.Query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", p)));
+  if (!sql.empty() && sql[0][0].kind() == Kind::kText) t.checks = ExtractChecks(sql[0][0].as_str());
+  return t;
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+Result<std::unique_ptr<RowReader>> SqliteEngine::Scan(const ScanRequest& req) {
+  TANDEM_RETURN_IF_ERROR(CheckKey("scan", req.table, req.key));
+  TANDEM_RETURN_IF_ERROR(CheckRange("scan", req.table, req.key, req.range));
+  std::vector<int> key_index;
+  for (const auto& k : req.key) {
+    auto it = std::find(req.columns.begin(), req.columns.end(), k);
+    if (it == req.columns.end()) {
+      return Fail(Code::kInvalidArgument,
+                  "sqlite: scan {}: key column {} is not among the columns read", req.table, k);
+    }
+    key_index.push_back(static_cast<int>(it - req.columns.begin()));
+  }
+  // Prepare once now so a missing table or column fails here, not in the first Next().
+  TANDEM_RETURN_IF_ERROR(In(db_.Prepare(SelectPageSql(req.table, req.columns, req.key, true, true)),
+                            "scan", req.table));
+  return std::unique_ptr<RowReader>(new SqliteRowReader(&db_, req, std::move(key_index)));
+}
+
+Result<std::vector<Row>> SqliteEngine::Split(const std::string& table,
+                                             const std::vector<std::string>& key, int n) {
+  TANDEM_RETURN_IF_ERROR(CheckKey("split", table, key));
+  std::vector<Row> out;
+  if (n <= 1) return out;
+  TANDEM_ASSIGN_OR_RETURN(int64_t count, Count(table, key, KeyRange{}));
+  if (count == 0) return out;
+  // One pass over the key index picking the key that ends each chunk: O(rows) once, where
+  // n-1 OFFSET queries would walk the index n/2 times over.
+  TANDEM_ASSIGN_OR_RETURN(Statement st, In(db_.Prepare(SelectKeysSql(table, key)), "split", table));
+  int64_t pos = 0;
+  int next = 1;
+  // Boundary i ends the chunk of rows [(i-1)*count/n, i*count/n): the row at i*count/n - 1.
+  auto target = [&](int i) {
+    return static_cast<int64_t>(static_cast<__int128>(i) * count / n) - 1;
+  };
+  while (next < n && target(next) < 0) ++next;
+  while (next < n) {
+    TANDEM_ASSIGN_OR_RETURN(bool more, In(st.Step(), "split", table));
+    if (!more) break;
+    if (pos == target(next)) {
+      Row k = st.ReadRow();
+      if (out.empty() || out.back() != k) out.push_back(std::move(k));
+      // Several boundaries can land on one row when the table has fewer rows than chunks.
+      while (next < n && target(next) <= pos) ++next;
+    }
+    ++pos;
+  }
+  st.Reset();
+  return out;
+}
+
+Result<int64_t> SqliteEngine::Count(const std::string& table, const std::vector<std::string>& key,
+                                    const KeyRange& range) {
+  TANDEM_RETURN_IF_ERROR(CheckRange("count", table, key, range));
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows,
+      In(db_.Query(CountSql(table, key, range.lower.has_value(), range.upper.has_value()),
+                   RangeParams(range)),
+         "count", table));
+  return rows.at(0).at(0).as_int();
+}
+
+Result<std::vector<Row>> SqliteEngine::Fetch(const std::string& table,
+                                             const std::vector<std::string>& columns,
+                                             const std::vector<std::string>& key,
+                                             const std::vector<Row>& keys) {
+  TANDEM_RETURN_IF_ERROR(CheckKey("fetch", table, key));
+  std::vector<Row> out;
+  if (keys.empty()) return out;
+  // Duplicate keys would return a row twice through the VALUES join.
+  std::vector<Row> unique = keys;
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  for (const auto& k : unique) {
+    if (k.size() != key.size()) {
+      return Fail(Code::kInvalidArgument,
+                  "sqlite: fetch {}: key {} has {} values for {} key columns", table, KeyText(k),
+                  k.size(), key.size());
+    }
+  }
+  const size_t group = KeyGroup(key.size());
+  Statement full;  // reused for every full group
+  for (size_t start = 0; start < unique.size(); start += group) {
+    size_t n = std::min(group, unique.size() - start);
+    Statement partial;
+    Statement* st = &full;
+    if (n == group) {
+      if (!full.valid()) {
+        TANDEM_ASSIGN_OR_RETURN(full,
+                                In(db_.Prepare(FetchSql(table, columns, key, n)), "fetch", table));
+      }
+    } else {
+      TANDEM_ASSIGN_OR_RETURN(partial,
+                              In(db_.Prepare(FetchSql(table, columns, key, n)), "fetch", table));
+      st = &partial;
+    }
+    Row params;
+    params.reserve(n * key.size());
+    for (size_t i = start; i < start + n; ++i) {
+      params.insert(params.end(), unique[i].begin(), unique[i].end());
+    }
+    TANDEM_RETURN_IF_ERROR(In(st->BindAll(params), "fetch", table));
+    TANDEM_ASSIGN_OR_RETURN(auto rows, In(st->ReadAll(), "fetch", table));
+    std::move(rows.begin(), rows.end(), std::back_inserter(out));
+  }
+  return out;
+}
+
+// ---- writing ---------------------------------------------------------------------------
+
+Status SqliteEngine::Write(const std::string& table, const std::vector<std::string>& columns,
+                           const std::vector<std::string>& key, const std::vector<Row>& rows,
+                           WriteMode mode) {
+  if (rows.empty()) return Ok();
+  if (mode != WriteMode::kInsert) TANDEM_RETURN_IF_ERROR(CheckKey("write", table, key));
+  std::vector<int> key_index;
+  for (const auto& k : key) {
+    auto it = std::find(columns.begin(), columns.end(), k);
+    if (it != columns.end()) key_index.push_back(static_cast<int>(it - columns.begin()));
+  }
+  return Atomically("write", table, [&]() -> Status {
+    TANDEM_ASSIGN_OR_RETURN(Statement st,
+                            In(db_.Prepare(InsertSql(table, columns, key, mode)), "write", table));
+    for (const Row& row : rows) {
+      auto fail = [&](Error e) {
+        Row k;
+        for (int i : key_index) k.push_back(row[i]);
+        Error out = In(std::move(e), "write", table);
+        if (!k.empty()) out.message += " (key " + KeyText(k) + ")";
+        return std::unexpected(std::move(out));
+      };
+      if (row.size() != columns.size()) {
+        return Fail(Code::kInternal, "sqlite: write {}: a row has {} values for {} columns", table,
+                    row.size(), columns.size());
+      }
+      if (auto b = st.BindAll(row); !b) return fail(std::move(b.error()));
+      if (auto s = st.Step(); !s) return fail(std::move(s.error()));
+      st.Reset();
+    }
+    return Ok();
+  });
+}
+
+Status SqliteEngine::Remove(const std::string& table, const std::vector<std::string>& key,
+                            const std::vector<Row>& keys) {
+  TANDEM_RETURN_IF_ERROR(CheckKey("remove", table, key));
+  if (keys.empty()) return Ok();
+  return Atomically("remove", table, [&]() -> Status {
+    TANDEM_ASSIGN_OR_RETURN(Statement st,
+                            In(db_.Prepare(DeleteKeySql(table, key)), "remove", table));
+    for (const Row& k : keys) {
+      if (k.size() != key.size()) {
+        return Fail(Code::kInvalidArgument,
+                    "sqlite: remove {}: key {} has {} values for {} key columns", table, KeyText(k),
+                    k.size(), key.size());
+      }
+      TANDEM_RETURN_IF_ERROR(In(st.BindAll(k), "remove", table));
+      TANDEM_RETURN_IF_ERROR(In(st.Step(), "remove", table));
+      st.Reset();
+    }
+    return Ok();
+  });
+}
+
+Status SqliteEngine::RemoveRange(const std::string& table, const std::vector<std::string>& key,
+                                 const KeyRange& range) {
+  TANDEM_RETURN_IF_ERROR(CheckRange("remove range", table, key, range));
+  return Atomically("remove range", table, [&]() -> Status {
+    auto n =
+        db_.Execute(DeleteRangeSql(table, key, range.lower.has_value(), range.upper.has_value()),
+                    RangeParams(range));
+    if (!n) return std::unexpected(In(n.error(), "remove range", table));
+    return Ok();
+  });
+}
+
+Status SqliteEngine::CreateTable(const TableSchema& table) {
+  if (table.columns.empty()) {
+    return Fail(Code::kInvalidArgument, "sqlite: create table {}: no columns", table.name);
+  }
+  if (auto st = db_.Exec(CreateTableSql(table)); !st) {
+    return std::unexpected(In(st.error(), "create table", table.name));
+  }
+  return Ok();
+}
+
+// ---- capture ---------------------------------------------------------------------------
+
+Status SqliteEngine::InstallCapture(const std::vector<CaptureTable>& tables) {
+  for (const auto& t : tables) TANDEM_RETURN_IF_ERROR(CheckKey("install capture", t.table, t.key));
+  // One transaction: the triggers are replaced without a moment in which a write goes
+  // unrecorded.
+  TANDEM_RETURN_IF_ERROR(Atomically("install capture", "", [&]() -> Status {
+    if (auto st = db_.Exec(CaptureTablesSql()); !st) {
+      return std::unexpected(In(st.error(), "install capture", kChangesTable));
+    }
+    // A marker row can only be left behind by a bug; one would silence capture for everyone.
+    if (!marker_) {
+      auto del = db_.Execute(fmt::format("DELETE FROM {}", QuoteIdent(kCaptureOffTable)));
+      if (!del) return std::unexpected(In(del.error(), "install capture", kCaptureOffTable));
+    }
+    for (const auto& t : tables) {
+      TANDEM_ASSIGN_OR_RETURN(bool exists, In(TableExists(t.table), "install capture", t.table));
+      if (!exists) {
+        return Fail(Code::kNotFound, "sqlite: install capture {}: no such table", t.table);
+      }
+      for (const auto& sql : CaptureTriggerSql(t.table, t.key)) {
+        if (auto st = db_.Exec(sql); !st) {
+          return std::unexpected(In(st.error(), "install capture", t.table));
+        }
+      }
+    }
+    return Ok();
+  }));
+  // Installed inside a transaction begun while suppressed: the new table needs its marker.
+  if (in_txn_ && suppressed_ && !marker_) return SetCaptureMarker(true);
+  return Ok();
+}
+
+Result<std::vector<Change>> SqliteEngine::ReadChanges(int64_t after, size_t limit) {
+  std::vector<Change> out;
+  if (limit == 0) return out;
+  TANDEM_ASSIGN_OR_RETURN(bool installed, In(TableExists(kChangesTable), "read changes", ""));
+  if (!installed) {
+    return Fail(Code::kFailedPrecondition,
+                "sqlite: read changes: capture is not installed ({} is missing)", kChangesTable);
+  }
+  // No gap can fill in later: SQLite has one writer at a time and AUTOINCREMENT hands out seq
+  // inside the write transaction, so seq order is commit order.
+  int64_t lim = limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
+  TANDEM_ASSIGN_OR_RETURN(auto rows,
+                          In(db_.Query(ReadChangesSql(), {Value::Int(after), Value::Int(lim)}),
+                             "read changes", kChangesTable));
+  for (const auto& r : rows) {
+    int64_t seq = r[0].as_int();
+    if (out.empty() || out.back().seq != seq) {
+      Change c;
+      c.seq = seq;
+      c.table = r[1].as_str();
+      c.op = r[2].as_str().empty() ? 'U' : r[2].as_str()[0];
+      if (r[7].kind() == Kind::kInt) c.at_micros = r[7].as_int();  // julianday, ms precision
+      out.push_back(std::move(c));
+    }
+    TANDEM_ASSIGN_OR_RETURN(Value v, DecodeKeyElement(r));
+    out.back().key.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<int64_t> SqliteEngine::LastChangeSeq() {
+  TANDEM_ASSIGN_OR_RETURN(bool installed, In(TableExists(kChangesTable), "last change", ""));
+  if (!installed) return 0;
+  // sqlite_sequence remembers the highest seq even after PruneChanges emptied the table.
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows,
+      In(db_.Query(fmt::format("SELECT max(coalesce((SELECT max(seq) FROM {}), 0), "
+                               "coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))",
+                               QuoteIdent(kChangesTable)),
+                   {Value::Text(std::string(kChangesTable))}),
+         "last change", kChangesTable));
+  return rows.at(0).at(0).as_int();
+}
+
+Status SqliteEngine::PruneChanges(int64_t upto) {
+  TANDEM_ASSIGN_OR_RETURN(bool installed, In(TableExists(kChangesTable), "prune changes", ""));
+  if (!installed) return Ok();
+  return Atomically("prune changes", kChangesTable, [&]() -> Status {
+    auto n = db_.Execute(fmt::format("DELETE FROM {} WHERE seq <= ?", QuoteIdent(kChangesTable)),
+                         {Value::Int(upto)});
+    if (!n) return std::unexpected(In(n.error(), "prune changes", kChangesTable));
+    return Ok();
+  });
+}
+
+Status SqliteEngine::RemoveCapture() {
+  TANDEM_RETURN_IF_ERROR(Atomically("remove capture", "", [&]() -> Status {
+    // Only the triggers InstallCapture made: named _tandem_<table>_ins|upd|del on that table.
+    TANDEM_ASSIGN_OR_RETURN(
+        auto triggers,
+        In(db_.Query("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'"),
+           "remove capture", ""));
+    for (const auto& r : triggers) {
+      const std::string& name = r[0].as_str();
+      const std::string& tbl = r[1].as_str();
+      bool ours = false;
+      for (const char* op : {"ins", "upd", "del"})
+        ours = ours || name == CaptureTriggerName(tbl, op);
+      if (!ours) continue;
+      if (auto st = db_.Exec("DROP TRIGGER IF EXISTS " + QuoteIdent(name)); !st) {
+        return std::unexpected(In(st.error(), "remove capture", tbl));
+      }
+    }
+    for (auto t : {kChangesTable, kCaptureOffTable}) {
+      if (auto st = db_.Exec("DROP TABLE IF EXISTS " + QuoteIdent(t)); !st) {
+        return std::unexpected(In(st.error(), "remove capture", t));
+      }
+    }
+    marker_ = false;
+    return Ok();
+  }));
+  return Ok();
+}
+
+}  // namespace sqlite
+}  // namespace tandem

@@ -1,0 +1,500 @@
+// The engine suite: cases every engine must pass, written only against the Engine interface.
+// Each engine runs them through INSTANTIATE_TEST_SUITE_P in its <engine>_instance_test.cc.
+// Designated initializers leave the other members at their defaults, which is the point.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include "engine_suite.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tandem/engine.h"
+
+namespace tandem::testing {
+namespace {
+
+// Asserts that a Status or Result succeeded, printing its error otherwise.
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const auto& _r = (expr);                              \
+    ASSERT_TRUE(_r.has_value()) << _r.error().ToString(); \
+  } while (0)
+
+PortableType T(std::string_view name) {
+  auto t = ParsePortableType(name);
+  EXPECT_TRUE(t.has_value()) << name;
+  return t.value_or(PortableType{});
+}
+
+Column Col(std::string name, std::string_view type, bool nullable = true) {
+  return Column{.name = std::move(name), .type = T(type), .nullable = nullable};
+}
+
+// Reads every row of a scan, checking the batch contract on the way.
+std::vector<Row> ScanAll(Engine& e, const ScanRequest& req, size_t* batches = nullptr) {
+  auto reader = e.Scan(req);
+  EXPECT_TRUE(reader.has_value()) << reader.error().ToString();
+  if (!reader) return {};
+  std::vector<Row> out, batch;
+  size_t n = 0;
+  bool short_seen = false;
+  while ((*reader)->Next(batch)) {
+    EXPECT_FALSE(batch.empty()) << "Next() returned true with an empty batch";
+    EXPECT_LE(batch.size(), req.batch_rows);
+    // Only the last batch may be short.
+    EXPECT_FALSE(short_seen) << "a short batch was followed by another";
+    short_seen = batch.size() < req.batch_rows;
+    out.insert(out.end(), batch.begin(), batch.end());
+    ++n;
+  }
+  auto st = (*reader)->status();
+  EXPECT_TRUE(st.has_value()) << st.error().ToString();
+  if (batches) *batches = n;
+  return out;
+}
+
+// A table (id bigint primary key, v text) holding ids 1..n in shuffled write order.
+void MakeNumbers(Engine& e, const std::string& table, int n) {
+  TableSchema t{.name = table, .columns = {Col("id", "bigint", false), Col("v", "text")}};
+  t.primary_key = {"id"};
+  auto created = e.CreateTable(t);
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  std::vector<Row> rows;
+  for (int i = 1; i <= n; ++i) {
+    rows.push_back({Value::Int(i), Value::Text("v" + std::to_string(i))});
+  }
+  std::shuffle(rows.begin(), rows.end(), std::mt19937(42));
+  auto st = e.Write(table, {"id", "v"}, {"id"}, rows, WriteMode::kInsert);
+  ASSERT_TRUE(st.has_value()) << st.error().ToString();
+}
+
+std::vector<int64_t> Ids(Engine& e, const std::string& table, KeyRange range = {},
+                         size_t batch = 100) {
+  ScanRequest req{
+      .table = table, .columns = {"id", "v"}, .key = {"id"}, .range = range, .batch_rows = batch};
+  std::vector<int64_t> ids;
+  for (const auto& r : ScanAll(e, req)) {
+    auto v = CastTo(r[0], T("bigint"));
+    EXPECT_TRUE(v.has_value());
+    ids.push_back(v ? v->as_int() : -1);
+  }
+  return ids;
+}
+
+int64_t CountAll(Engine& e, const std::string& table, KeyRange range = {}) {
+  auto n = e.Count(table, {"id"}, range);
+  EXPECT_TRUE(n.has_value()) << n.error().ToString();
+  return n.value_or(-1);
+}
+
+std::vector<int64_t> Seq(int64_t from, int64_t to) {
+  std::vector<int64_t> out;
+  for (int64_t i = from; i <= to; ++i) out.push_back(i);
+  return out;
+}
+
+KeyRange Range(std::optional<int64_t> lower, std::optional<int64_t> upper) {
+  KeyRange r;
+  if (lower) r.lower = Row{Value::Int(*lower)};
+  if (upper) r.upper = Row{Value::Int(*upper)};
+  return r;
+}
+
+TEST_P(EngineSuite, CreateTableWithEveryPortableTypeThenIntrospectFindsIt) {
+  TableSchema t{.name = "every_type"};
+  const std::vector<std::pair<std::string, std::string>> types = {
+      {"id", "bigint"},      {"b", "bool"},          {"i2", "smallint"},    {"i4", "integer"},
+      {"f", "double"},       {"d", "decimal(12,2)"}, {"vc", "varchar(64)"}, {"tx", "text"},
+      {"by", "bytes"},       {"dt", "date"},         {"tm", "time"},        {"ts", "timestamp"},
+      {"tz", "timestamptz"}, {"js", "json"},         {"uu", "uuid"},
+  };
+  for (const auto& [name, type] : types) t.columns.push_back(Col(name, type, name != "id"));
+  t.columns.push_back(Col("required", "text", false));
+  t.primary_key = {"id"};
+  auto st = engine_->CreateTable(t);
+  ASSERT_TRUE(st.has_value()) << st.error().ToString();
+
+  auto schemas = engine_->Introspect();
+  ASSERT_TRUE(schemas.has_value()) << schemas.error().ToString();
+  auto it = std::find_if(schemas->begin(), schemas->end(),
+                         [](const TableSchema& s) { return s.name == "every_type"; });
+  ASSERT_NE(it, schemas->end());
+  EXPECT_EQ(it->primary_key, std::vector<std::string>{"id"});
+  ASSERT_EQ(it->columns.size(), t.columns.size());
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    const Column& want = t.columns[i];
+    const Column* got = it->Find(want.name);
+    ASSERT_NE(got, nullptr) << want.name;
+    EXPECT_EQ(got->type.kind, want.type.kind)
+        << want.name << ": declared " << want.type.ToString() << ", introspected as "
+        << got->type.ToString() << " (" << got->engine_type << ")";
+    if (want.type.kind == Kind::kDecimal) {
+      EXPECT_EQ(got->type.precision, 12);
+      EXPECT_EQ(got->type.scale, 2);
+    }
+    if (want.name == "vc") {
+      EXPECT_EQ(got->type.length, 64);
+    }
+    EXPECT_FALSE(got->generated) << want.name;
+  }
+  EXPECT_FALSE(it->Find("required")->nullable);
+  EXPECT_TRUE(it->Find("tx")->nullable);
+  // Tandem's own tables never show up.
+  for (const auto& s : *schemas) EXPECT_FALSE(s.name.starts_with("_tandem_")) << s.name;
+}
+
+TEST_P(EngineSuite, WriteInsertUpsertAndInsertIfAbsent) {
+  MakeNumbers(*engine_, "kv", 0);
+  auto write = [&](std::vector<Row> rows, WriteMode mode) {
+    return engine_->Write("kv", {"id", "v"}, {"id"}, rows, mode);
+  };
+  ASSERT_OK(write({{Value::Int(1), Value::Text("a")}, {Value::Int(2), Value::Text("b")}},
+                  WriteMode::kInsert));
+  // A duplicate key fails, and nothing of that call lands.
+  auto dup = write({{Value::Int(3), Value::Text("c")}, {Value::Int(1), Value::Text("x")}},
+                   WriteMode::kInsert);
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_NE(dup.error().message.find("kv"), std::string::npos) << dup.error().message;
+  EXPECT_EQ(CountAll(*engine_, "kv"), 2);
+
+  ASSERT_OK(write({{Value::Int(2), Value::Text("b2")}, {Value::Int(3), Value::Text("c")}},
+                  WriteMode::kUpsert));
+  ASSERT_OK(write({{Value::Int(3), Value::Text("ignored")}, {Value::Int(4), Value::Text("d")}},
+                  WriteMode::kInsertIfAbsent));
+  auto rows = engine_->Fetch("kv", {"id", "v"}, {"id"},
+                             {{Value::Int(1)}, {Value::Int(2)}, {Value::Int(3)}, {Value::Int(4)}});
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  std::map<int64_t, std::string> got;
+  for (const auto& r : *rows) got[CastTo(r[0], T("bigint"))->as_int()] = r[1].ToString();
+  std::map<int64_t, std::string> want = {{1, "a"}, {2, "b2"}, {3, "c"}, {4, "d"}};
+  EXPECT_EQ(got, want);
+}
+
+TEST_P(EngineSuite, ScanInBatchesOfSevenReturnsEveryRowOnceInKeyOrder) {
+  MakeNumbers(*engine_, "numbers", 1000);
+  size_t batches = 0;
+  ScanRequest req{.table = "numbers", .columns = {"v", "id"}, .key = {"id"}, .batch_rows = 7};
+  auto rows = ScanAll(*engine_, req, &batches);
+  ASSERT_EQ(rows.size(), 1000u);
+  EXPECT_EQ(batches, (1000 + 6) / 7);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ASSERT_EQ(CastTo(rows[i][1], T("bigint"))->as_int(), static_cast<int64_t>(i + 1));
+    ASSERT_EQ(rows[i][0].ToString(), "v" + std::to_string(i + 1));
+  }
+}
+
+TEST_P(EngineSuite, ScanRangesAreLowerExclusiveUpperInclusive) {
+  MakeNumbers(*engine_, "numbers", 1000);
+  EXPECT_EQ(Ids(*engine_, "numbers", Range(100, 200), 7), Seq(101, 200));
+  EXPECT_EQ(Ids(*engine_, "numbers", Range(990, std::nullopt), 7), Seq(991, 1000));
+  EXPECT_EQ(Ids(*engine_, "numbers", Range(std::nullopt, 10), 7), Seq(1, 10));
+  EXPECT_EQ(Ids(*engine_, "numbers", Range(std::nullopt, 14), 7), Seq(1, 14));  // exact multiple
+  EXPECT_TRUE(Ids(*engine_, "numbers", Range(500, 500), 7).empty());
+  EXPECT_TRUE(Ids(*engine_, "numbers", Range(1000, std::nullopt), 7).empty());
+  EXPECT_TRUE(Ids(*engine_, "numbers", Range(std::nullopt, 0), 7).empty());
+  EXPECT_EQ(CountAll(*engine_, "numbers", Range(100, 200)), 100);
+  EXPECT_EQ(CountAll(*engine_, "numbers", Range(std::nullopt, 10)), 10);
+  EXPECT_EQ(CountAll(*engine_, "numbers"), 1000);
+}
+
+TEST_P(EngineSuite, CompositeTextKeyScansInKeyOrder) {
+  TableSchema t{.name = "regions",
+                .columns = {Col("region", "varchar(20)", false), Col("code", "varchar(20)", false),
+                            Col("n", "bigint")}};
+  t.primary_key = {"region", "code"};
+  ASSERT_OK(engine_->CreateTable(t));
+  // Lower-case ASCII letters and digits sort the same under every collation engines use.
+  std::vector<std::string> regions = {"east", "north", "south", "west", "a"};
+  std::vector<std::string> codes = {"a", "ab", "b", "b1", "c", "z9"};
+  std::vector<Row> rows;
+  int64_t n = 0;
+  for (const auto& r : regions) {
+    for (const auto& c : codes) rows.push_back({Value::Text(r), Value::Text(c), Value::Int(n++)});
+  }
+  std::shuffle(rows.begin(), rows.end(), std::mt19937(7));
+  ASSERT_OK(engine_->Write("regions", {"region", "code", "n"}, {"region", "code"}, rows,
+                           WriteMode::kInsert));
+  std::vector<std::pair<std::string, std::string>> want;
+  for (const auto& r : rows) want.emplace_back(r[0].as_str(), r[1].as_str());
+  std::sort(want.begin(), want.end());
+
+  auto keys_of = [&](KeyRange range) {
+    ScanRequest req{.table = "regions",
+                    .columns = {"region", "code", "n"},
+                    .key = {"region", "code"},
+                    .range = range,
+                    .batch_rows = 4};
+    std::vector<std::pair<std::string, std::string>> got;
+    for (const auto& r : ScanAll(*engine_, req)) got.emplace_back(r[0].ToString(), r[1].ToString());
+    return got;
+  };
+  EXPECT_EQ(keys_of({}), want);
+
+  // (north, b) exclusive .. (south, b1) inclusive.
+  KeyRange range{.lower = Row{Value::Text("north"), Value::Text("b")},
+                 .upper = Row{Value::Text("south"), Value::Text("b1")}};
+  std::vector<std::pair<std::string, std::string>> inside;
+  for (const auto& k : want) {
+    if (k > std::pair<std::string, std::string>("north", "b") &&
+        k <= std::pair<std::string, std::string>("south", "b1")) {
+      inside.push_back(k);
+    }
+  }
+  EXPECT_EQ(keys_of(range), inside);
+  auto c = engine_->Count("regions", {"region", "code"}, range);
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  EXPECT_EQ(*c, static_cast<int64_t>(inside.size()));
+
+  auto fetched = engine_->Fetch("regions", {"n", "region", "code"}, {"region", "code"},
+                                {{Value::Text("west"), Value::Text("z9")},
+                                 {Value::Text("west"), Value::Text("nope")},
+                                 {Value::Text("a"), Value::Text("a")}});
+  ASSERT_TRUE(fetched.has_value()) << fetched.error().ToString();
+  EXPECT_EQ(fetched->size(), 2u);
+}
+
+TEST_P(EngineSuite, ReservedAndOddNamesAreQuotedEverywhere) {
+  const std::string table = "order details";
+  TableSchema t{.name = table,
+                .columns = {Col("select", "bigint", false), Col("group", "text"),
+                            Col("unit price", "decimal(10,2)"), Col("qu\"ote", "text")}};
+  t.primary_key = {"select"};
+  auto st = engine_->CreateTable(t);
+  ASSERT_TRUE(st.has_value()) << st.error().ToString();
+  std::vector<std::string> cols = {"select", "group", "unit price", "qu\"ote"};
+  std::vector<Row> rows;
+  for (int i = 1; i <= 20; ++i) {
+    rows.push_back({Value::Int(i), Value::Text("g"), Value::Decimal("1.50"), Value::Text("o'k")});
+  }
+  ASSERT_OK(engine_->Write(table, cols, {"select"}, rows, WriteMode::kInsert));
+  ASSERT_OK(engine_->Write(table, cols, {"select"}, {rows[0]}, WriteMode::kUpsert));
+  ASSERT_OK(engine_->Write(table, cols, {"select"}, {rows[0]}, WriteMode::kInsertIfAbsent));
+  ScanRequest req{.table = table,
+                  .columns = cols,
+                  .key = {"select"},
+                  .range = {.lower = Row{Value::Int(5)}},
+                  .batch_rows = 4};
+  auto got = ScanAll(*engine_, req);
+  ASSERT_EQ(got.size(), 15u);
+  EXPECT_EQ(CastTo(got[0][2], T("decimal(10,2)"))->as_str(), "1.50");
+  EXPECT_EQ(got[0][3].ToString(), "o'k");
+  auto split = engine_->Split(table, {"select"}, 4);
+  ASSERT_TRUE(split.has_value()) << split.error().ToString();
+  EXPECT_EQ(split->size(), 3u);
+  ASSERT_OK(engine_->Remove(table, {"select"}, {{Value::Int(1)}}));
+  ASSERT_OK(engine_->RemoveRange(table, {"select"}, {.upper = Row{Value::Int(5)}}));
+  auto n = engine_->Count(table, {"select"}, {});
+  ASSERT_TRUE(n.has_value()) << n.error().ToString();
+  EXPECT_EQ(*n, 15);
+  auto fetched = engine_->Fetch(table, cols, {"select"}, {{Value::Int(6)}});
+  ASSERT_TRUE(fetched.has_value()) << fetched.error().ToString();
+  EXPECT_EQ(fetched->size(), 1u);
+  auto schemas = engine_->Introspect();
+  ASSERT_TRUE(schemas.has_value()) << schemas.error().ToString();
+  bool found = false;
+  for (const auto& s : *schemas) {
+    if (s.name != table) continue;
+    found = true;
+    EXPECT_EQ(s.primary_key, std::vector<std::string>{"select"});
+    EXPECT_NE(s.Find("qu\"ote"), nullptr);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_P(EngineSuite, SplitReturnsAscendingBoundariesThatPartitionTheRows) {
+  MakeNumbers(*engine_, "numbers", 1000);
+  for (int n : {2, 4, 7, 16}) {
+    auto b = engine_->Split("numbers", {"id"}, n);
+    ASSERT_TRUE(b.has_value()) << b.error().ToString();
+    ASSERT_LE(b->size(), static_cast<size_t>(n - 1));
+    ASSERT_GE(b->size(), static_cast<size_t>(n - 1) / 2) << "too few boundaries for n=" << n;
+    std::vector<int64_t> bounds;
+    for (const auto& k : *b) {
+      ASSERT_EQ(k.size(), 1u);
+      bounds.push_back(CastTo(k[0], T("bigint"))->as_int());
+    }
+    EXPECT_TRUE(std::is_sorted(bounds.begin(), bounds.end()));
+    EXPECT_EQ(std::adjacent_find(bounds.begin(), bounds.end()), bounds.end());
+    int64_t total = 0;
+    std::optional<int64_t> lower;
+    for (size_t i = 0; i <= bounds.size(); ++i) {
+      std::optional<int64_t> upper;
+      if (i < bounds.size()) upper = bounds[i];
+      int64_t c = CountAll(*engine_, "numbers", Range(lower, upper));
+      EXPECT_GT(c, 1000 / n / 2) << "chunk " << i << " of " << n << " is small";
+      EXPECT_LT(c, 1000 / n * 2) << "chunk " << i << " of " << n << " is large";
+      total += c;
+      lower = upper;
+    }
+    EXPECT_EQ(total, 1000);
+  }
+  auto one = engine_->Split("numbers", {"id"}, 1);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_TRUE(one->empty());
+}
+
+TEST_P(EngineSuite, SplitOfSmallAndEmptyTables) {
+  MakeNumbers(*engine_, "empty", 0);
+  auto b = engine_->Split("empty", {"id"}, 8);
+  ASSERT_TRUE(b.has_value()) << b.error().ToString();
+  EXPECT_TRUE(b->empty());
+  MakeNumbers(*engine_, "three", 3);
+  b = engine_->Split("three", {"id"}, 8);
+  ASSERT_TRUE(b.has_value()) << b.error().ToString();
+  EXPECT_LE(b->size(), 2u);
+  for (size_t i = 1; i < b->size(); ++i) EXPECT_LT((*b)[i - 1], (*b)[i]);
+}
+
+TEST_P(EngineSuite, FetchPresentAndAbsentKeys) {
+  MakeNumbers(*engine_, "numbers", 1200);
+  auto rows =
+      engine_->Fetch("numbers", {"v", "id"}, {"id"},
+                     {{Value::Int(5)}, {Value::Int(99999)}, {Value::Int(7)}, {Value::Int(5)}});
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  std::vector<std::string> got;
+  for (const auto& r : *rows) got.push_back(r[0].ToString());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"v5", "v7"}));
+  // More keys than one statement takes.
+  std::vector<Row> many;
+  for (int i = 1; i <= 1500; ++i) many.push_back({Value::Int(i)});
+  rows = engine_->Fetch("numbers", {"id"}, {"id"}, many);
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  EXPECT_EQ(rows->size(), 1200u);
+  rows = engine_->Fetch("numbers", {"id"}, {"id"}, {});
+  ASSERT_TRUE(rows.has_value());
+  EXPECT_TRUE(rows->empty());
+}
+
+TEST_P(EngineSuite, RemoveAndRemoveRange) {
+  MakeNumbers(*engine_, "numbers", 100);
+  ASSERT_OK(
+      engine_->Remove("numbers", {"id"}, {{Value::Int(1)}, {Value::Int(2)}, {Value::Int(555)}}));
+  EXPECT_EQ(CountAll(*engine_, "numbers"), 98);
+  ASSERT_OK(engine_->RemoveRange("numbers", {"id"}, Range(10, 20)));
+  EXPECT_EQ(CountAll(*engine_, "numbers"), 88);
+  EXPECT_EQ(CountAll(*engine_, "numbers", Range(9, 21)), 2);  // 10 and 21 are left of 10..21
+  ASSERT_OK(engine_->RemoveRange("numbers", {"id"}, Range(std::nullopt, 5)));
+  ASSERT_OK(engine_->RemoveRange("numbers", {"id"}, Range(95, std::nullopt)));
+  auto ids = Ids(*engine_, "numbers");
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), 6);
+  EXPECT_EQ(ids.back(), 95);
+  EXPECT_EQ(ids.size(), 5u + 75u);  // 6..10 and 21..95
+  ASSERT_OK(engine_->RemoveRange("numbers", {"id"}, {}));
+  EXPECT_EQ(CountAll(*engine_, "numbers"), 0);
+}
+
+TEST_P(EngineSuite, RollbackLeavesNothingAndCommitKeepsEverything) {
+  MakeNumbers(*engine_, "numbers", 0);
+  std::vector<Row> rows = {{Value::Int(1), Value::Text("a")}, {Value::Int(2), Value::Text("b")}};
+  ASSERT_OK(engine_->Begin());
+  EXPECT_FALSE(engine_->Begin().has_value()) << "nested Begin() must fail";
+  ASSERT_OK(engine_->Write("numbers", {"id", "v"}, {"id"}, rows, WriteMode::kInsert));
+  ASSERT_OK(engine_->Remove("numbers", {"id"}, {{Value::Int(1)}}));
+  ASSERT_OK(engine_->Rollback());
+  EXPECT_EQ(CountAll(*engine_, "numbers"), 0);
+
+  ASSERT_OK(engine_->Begin());
+  ASSERT_OK(engine_->Write("numbers", {"id", "v"}, {"id"}, rows, WriteMode::kInsert));
+  // A failed call inside a transaction does not poison what came before it.
+  EXPECT_FALSE(engine_->Write("numbers", {"id", "v"}, {"id"}, rows, WriteMode::kInsert));
+  ASSERT_OK(engine_->Commit());
+  EXPECT_EQ(CountAll(*engine_, "numbers"), 2);
+  EXPECT_FALSE(engine_->Commit().has_value()) << "Commit() without Begin() must fail";
+}
+
+// Writes each portable type's edge values and reads them back: what the engine stores may be
+// another kind (SQLite reports storage classes), but cast to the column's type it is the value
+// written.
+TEST_P(EngineSuite, ValuesRoundTripThroughEveryPortableType) {
+  struct Case {
+    std::string column, type;
+    std::vector<Value> values;
+  };
+  auto date = [](std::string_view s) { return Value::Date(*ParseDate(s)); };
+  auto ts = [](std::string_view s) { return Value::Timestamp(*ParseTimestamp(s)); };
+  auto tstz = [](std::string_view s) { return Value::TimestampTz(*ParseTimestamp(s)); };
+  const std::vector<Case> cases = {
+      {"b", "bool", {Value::Bool(true), Value::Bool(false)}},
+      {"i2", "smallint", {Value::Int(-32768), Value::Int(32767)}},
+      {"i8",
+       "bigint",
+       {Value::Int(std::numeric_limits<int64_t>::min()),
+        Value::Int(std::numeric_limits<int64_t>::max()), Value::Int(0)}},
+      {"f",
+       "double",
+       {Value::Float(1.5), Value::Float(-2.25e-300), Value::Float(1.0 / 3),
+        Value::Float(std::numeric_limits<double>::max())}},
+      {"d",
+       "decimal(12,2)",
+       {Value::Decimal("1234567890.12"), Value::Decimal("-0.50"), Value::Decimal("0.00")}},
+      {"vc", "varchar(10)", {Value::Text("abc"), Value::Text("héllo 'x'")}},
+      {"tx",
+       "text",
+       {Value::Text(""), Value::Text("multi\nline \"quoted\" ; DROP TABLE x; --"),
+        Value::Text("日本語 🎉")}},
+      {"by", "bytes", {Value::Bytes(std::string("\0\xff\x01 a", 5)), Value::Bytes("")}},
+      {"dt", "date", {date("2024-02-29"), date("1900-01-01"), date("9999-12-31")}},
+      {"tm", "time", {Value::Time(0), Value::Time(86399999999LL)}},
+      {"ts",
+       "timestamp",
+       {ts("2024-02-29 12:34:56.123456"), ts("1970-01-01 00:00:00"), ts("1969-12-31 23:59:59.5")}},
+      {"tz", "timestamptz", {tstz("2024-02-29 12:34:56.123456Z"), tstz("2000-01-01 00:00:00Z")}},
+      {"js", "json", {Value::Json(R"({"a": [1, 2, {"b": null}], "c": "d"})"), Value::Json("[]")}},
+      {"uu",
+       "uuid",
+       {Value::Uuid(*ParseUuid("123e4567-e89b-12d3-a456-426614174000")),
+        Value::Uuid(std::string(16, '\xff'))}},
+  };
+  TableSchema t{.name = "round_trip", .columns = {Col("id", "bigint", false)}};
+  t.primary_key = {"id"};
+  size_t nrows = 0;
+  for (const auto& c : cases) {
+    t.columns.push_back(Col(c.column, c.type));
+    nrows = std::max(nrows, c.values.size());
+  }
+  ASSERT_OK(engine_->CreateTable(t));
+  std::vector<std::string> cols;
+  for (const auto& c : t.columns) cols.push_back(c.name);
+  // Row i holds each column's i-th value; columns with fewer values (and the last row) get NULL.
+  std::vector<Row> rows;
+  for (size_t i = 0; i <= nrows; ++i) {
+    Row r = {Value::Int(static_cast<int64_t>(i))};
+    for (const auto& c : cases) r.push_back(i < c.values.size() ? c.values[i] : Value::Null());
+    rows.push_back(std::move(r));
+  }
+  auto st = engine_->Write("round_trip", cols, {"id"}, rows, WriteMode::kInsert);
+  ASSERT_TRUE(st.has_value()) << st.error().ToString();
+  ScanRequest req{.table = "round_trip", .columns = cols, .key = {"id"}, .batch_rows = 2};
+  auto got = ScanAll(*engine_, req);
+  ASSERT_EQ(got.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (size_t k = 0; k < cases.size(); ++k) {
+      const Value& want = rows[i][k + 1];
+      const Value& read = got[i][k + 1];
+      SCOPED_TRACE(cases[k].column + " row " + std::to_string(i) + ": wrote " + want.ToDisplay() +
+                   ", read " + std::string(KindName(read.kind())) + " " + read.ToDisplay());
+      auto cast = CastTo(read, T(cases[k].type));
+      ASSERT_TRUE(cast.has_value()) << cast.error().ToString();
+      if (want.kind() == Kind::kJson) {
+        EXPECT_EQ(nlohmann::json::parse(cast->as_str()), nlohmann::json::parse(want.as_str()));
+      } else {
+        EXPECT_EQ(*cast, want);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// Each engine instantiates EngineSuite in its own <engine>_instance_test.cc.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(EngineSuite);
+
+}  // namespace tandem::testing

@@ -1,0 +1,467 @@
+// The engine suite against SQLite, plus what only SQLite has: trigger capture seen from a second
+// connection to the same file, loose typing, and its introspection details.
+// Designated initializers leave the other members at their defaults, which is the point.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "engine_suite.h"
+#include "engines/factories.h"
+#include "engines/sqlite/database.h"
+
+namespace tandem::testing {
+namespace {
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const auto& _r = (expr);                              \
+    ASSERT_TRUE(_r.has_value()) << _r.error().ToString(); \
+  } while (0)
+
+// One directory per test process, removed when the tests end.
+const std::filesystem::path& TestDir() {
+  static const std::filesystem::path dir = [] {
+    auto d = std::filesystem::temp_directory_path() /
+             ("tandem_sqlite_tests_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+class RemoveTestDir : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(TestDir(), ec);
+  }
+};
+const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new RemoveTestDir);
+
+std::string FreshPath() {
+  static std::atomic<int> n{0};
+  return (TestDir() / ("db" + std::to_string(n++) + ".sqlite")).string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, EngineSuite,
+                         ::testing::Values(EngineTarget{
+                             .name = "sqlite",
+                             .open_fresh = [] { return OpenSqlite(FreshPath()); }}),
+                         [](const auto& info) { return info.param.name; });
+
+PortableType T(std::string_view name) { return *ParsePortableType(name); }
+
+// Two connections to one file: `app` plays the application, `tandem` the migration.
+class SqliteCapture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = FreshPath();
+    auto a = OpenSqlite(path_);
+    ASSERT_TRUE(a.has_value()) << a.error().ToString();
+    app_ = std::move(*a);
+    auto t = OpenSqlite(path_);
+    ASSERT_TRUE(t.has_value()) << t.error().ToString();
+    tandem_ = std::move(*t);
+    TableSchema items{.name = "order items",
+                      .columns = {{.name = "select", .type = T("bigint"), .nullable = false},
+                                  {.name = "v", .type = T("text")}}};
+    items.primary_key = {"select"};
+    ASSERT_OK(app_->CreateTable(items));
+    TableSchema pairs{.name = "pairs",
+                      .columns = {{.name = "a", .type = T("text"), .nullable = false},
+                                  {.name = "b", .type = T("bigint"), .nullable = false},
+                                  {.name = "v", .type = T("text")}}};
+    pairs.primary_key = {"a", "b"};
+    ASSERT_OK(app_->CreateTable(pairs));
+  }
+
+  Status Install() {
+    return tandem_->InstallCapture(
+        {{.table = "order items", .key = {"select"}}, {.table = "pairs", .key = {"a", "b"}}});
+  }
+
+  Status AppWrite(int64_t id, std::string v, WriteMode mode = WriteMode::kUpsert) {
+    return app_->Write("order items", {"select", "v"}, {"select"},
+                       {{Value::Int(id), Value::Text(std::move(v))}}, mode);
+  }
+
+  // Runs SQL on a third connection, as an application would.
+  void Sql(const std::string& sql) {
+    auto db = sqlite::Database::Open(path_);
+    ASSERT_TRUE(db.has_value()) << db.error().ToString();
+    auto st = db->Exec(sql);
+    ASSERT_TRUE(st.has_value()) << st.error().ToString();
+  }
+  std::vector<Row> Query(const std::string& sql) {
+    auto db = sqlite::Database::Open(path_);
+    EXPECT_TRUE(db.has_value());
+    auto rows = db->Query(sql);
+    EXPECT_TRUE(rows.has_value()) << rows.error().ToString();
+    return rows.value_or(std::vector<Row>{});
+  }
+
+  std::vector<Change> Changes(int64_t after = 0, size_t limit = 1000) {
+    auto c = tandem_->ReadChanges(after, limit);
+    EXPECT_TRUE(c.has_value()) << c.error().ToString();
+    return c.value_or(std::vector<Change>{});
+  }
+
+  std::string path_;
+  std::unique_ptr<Engine> app_, tandem_;
+};
+
+std::string Describe(const std::vector<Change>& changes) {
+  std::string out;
+  for (const auto& c : changes) {
+    out += fmt::format("{}:{}{}(", c.seq, c.table, c.op);
+    for (size_t i = 0; i < c.key.size(); ++i) out += (i ? "," : "") + c.key[i].ToDisplay();
+    out += ") ";
+  }
+  return out;
+}
+
+TEST_F(SqliteCapture, RecordsInsertsUpdatesDeletesAndKeyChangesFromAnotherConnection) {
+  ASSERT_OK(Install());
+  ASSERT_OK(AppWrite(1, "a", WriteMode::kInsert));
+  ASSERT_OK(AppWrite(1, "b"));  // upsert of an existing key is an UPDATE
+  Sql("UPDATE \"order items\" SET \"select\" = 2 WHERE \"select\" = 1");
+  Sql("UPDATE \"order items\" SET v = 'c' WHERE \"select\" = 2");
+  ASSERT_OK(app_->Remove("order items", {"select"}, {{Value::Int(2)}}));
+  Sql("INSERT INTO pairs VALUES ('it''s \"x\"', 7, 'p')");
+  auto got = Changes();
+  EXPECT_EQ(Describe(got),
+            "1:order itemsI(1) 2:order itemsU(1) 3:order itemsD(1) 4:order itemsU(2) "
+            "5:order itemsU(2) 6:order itemsD(2) 7:pairsI('it's \"x\"',7) ");
+  ASSERT_EQ(got.size(), 7u);
+  EXPECT_EQ(got[6].key, (Row{Value::Text("it's \"x\""), Value::Int(7)}));
+  auto last = tandem_->LastChangeSeq();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, 7);
+
+  // Paging: after and limit.
+  EXPECT_EQ(Describe(Changes(2, 2)), "3:order itemsD(1) 4:order itemsU(2) ");
+  // Prune keeps the sequence: new changes continue after the pruned ones.
+  ASSERT_OK(tandem_->PruneChanges(7));
+  EXPECT_TRUE(Changes().empty());
+  last = tandem_->LastChangeSeq();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, 7);
+  ASSERT_OK(AppWrite(9, "z"));
+  EXPECT_EQ(Describe(Changes()), "8:order itemsI(9) ");
+}
+
+TEST_F(SqliteCapture, KeysKeepTheirExactValue) {
+  Sql("CREATE TABLE r (k REAL PRIMARY KEY); CREATE TABLE bl (k BLOB PRIMARY KEY)");
+  ASSERT_OK(tandem_->InstallCapture({{.table = "r", .key = {"k"}}, {.table = "bl", .key = {"k"}}}));
+  double awkward = 0.1 + 0.2;  // 0.30000000000000004: 15 digits would make it 0.3
+  ASSERT_OK(app_->Write("r", {"k"}, {"k"}, {{Value::Float(awkward)}}, WriteMode::kInsert));
+  ASSERT_OK(app_->Write("bl", {"k"}, {"k"}, {{Value::Bytes(std::string("\0\xff", 2))}},
+                        WriteMode::kInsert));
+  auto got = Changes();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].key, Row{Value::Float(awkward)});
+  EXPECT_EQ(got[1].key, Row{Value::Bytes(std::string("\0\xff", 2))});
+  // The key read back finds its row.
+  auto rows = tandem_->Fetch("r", {"k"}, {"k"}, {got[0].key});
+  ASSERT_OK(rows);
+  EXPECT_EQ(rows->size(), 1u);
+}
+
+TEST_F(SqliteCapture, SuppressedWritesAreNotRecorded) {
+  ASSERT_OK(Install());
+  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  // Each kind of write tandem makes, in its own auto-transaction and in an explicit one.
+  ASSERT_OK(tandem_->Write("order items", {"select", "v"}, {"select"},
+                           {{Value::Int(1), Value::Text("t")}, {Value::Int(2), Value::Text("t")}},
+                           WriteMode::kUpsert));
+  ASSERT_OK(tandem_->Remove("order items", {"select"}, {{Value::Int(1)}}));
+  ASSERT_OK(tandem_->Begin());
+  ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
+                           {{Value::Text("x"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
+  ASSERT_OK(tandem_->RemoveRange("order items", {"select"}, {}));
+  ASSERT_OK(tandem_->Commit());
+  ASSERT_OK(tandem_->Begin());
+  ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
+                           {{Value::Text("y"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
+  ASSERT_OK(tandem_->Rollback());
+  EXPECT_TRUE(Changes().empty()) << Describe(Changes());
+  // The marker never outlives tandem's transaction, so the application is still captured.
+  EXPECT_TRUE(Query("SELECT * FROM _tandem_capture_off").empty());
+  ASSERT_OK(AppWrite(5, "app"));
+  EXPECT_EQ(Describe(Changes()), "1:order itemsI(5) ");
+
+  // Turning suppression off inside a transaction applies to the rest of it.
+  ASSERT_OK(tandem_->Begin());
+  ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
+                           {{Value::Text("q"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
+  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
+  ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
+                           {{Value::Text("r"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
+  ASSERT_OK(tandem_->Commit());
+  EXPECT_EQ(Describe(Changes(1)), "2:pairsI('r',1) ");
+  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(tandem_->Begin());
+  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
+  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
+                           {{Value::Text("s"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
+  ASSERT_OK(tandem_->Commit());
+  EXPECT_EQ(Describe(Changes(2)), "");
+}
+
+TEST_F(SqliteCapture, InstallIsIdempotentAndRemoveLeavesUserDataIntact) {
+  ASSERT_OK(AppWrite(1, "before"));
+  Sql("CREATE TABLE audit (n INTEGER); "
+      "CREATE TRIGGER user_audit AFTER INSERT ON pairs BEGIN INSERT INTO audit VALUES (1); END");
+  ASSERT_OK(Install());
+  ASSERT_OK(Install());
+  auto triggers = Query("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name");
+  EXPECT_EQ(triggers.size(), 7u);  // 3 per captured table + the user's
+  ASSERT_OK(AppWrite(2, "x"));
+  EXPECT_EQ(Changes().size(), 1u);  // recorded once, not once per install
+
+  // Introspection does not list tandem's tables.
+  auto schemas = tandem_->Introspect();
+  ASSERT_OK(schemas);
+  for (const auto& s : *schemas) EXPECT_FALSE(s.name.starts_with("_tandem")) << s.name;
+
+  ASSERT_OK(tandem_->RemoveCapture());
+  ASSERT_OK(tandem_->RemoveCapture());  // nothing left to remove is fine
+  EXPECT_EQ(Query("SELECT name FROM sqlite_master WHERE name LIKE '%tandem%'").size(), 0u);
+  EXPECT_EQ(Query("SELECT name FROM sqlite_master WHERE type = 'trigger'").size(), 1u);
+  EXPECT_EQ(Query("SELECT * FROM \"order items\" ORDER BY 1").size(), 2u);
+  ASSERT_OK(AppWrite(3, "after"));  // the application's writes still work
+  EXPECT_EQ(Query("SELECT * FROM \"order items\"").size(), 3u);
+  auto last = tandem_->LastChangeSeq();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, 0);
+  EXPECT_FALSE(tandem_->ReadChanges(0, 10).has_value());
+}
+
+TEST_F(SqliteCapture, CaptureOnAMissingTableFails) {
+  auto st = tandem_->InstallCapture({{.table = "nope", .key = {"id"}}});
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kNotFound);
+  EXPECT_NE(st.error().message.find("nope"), std::string::npos);
+}
+
+class SqliteEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = FreshPath();
+    auto e = OpenSqlite(path_);
+    ASSERT_TRUE(e.has_value()) << e.error().ToString();
+    engine_ = std::move(*e);
+  }
+  void Sql(const std::string& sql) {
+    auto db = sqlite::Database::Open(path_);
+    ASSERT_TRUE(db.has_value()) << db.error().ToString();
+    auto st = db->Exec(sql);
+    ASSERT_TRUE(st.has_value()) << st.error().ToString();
+  }
+  const TableSchema* Find(const std::vector<TableSchema>& all, std::string_view name) {
+    for (const auto& t : all) {
+      if (t.name == name) return &t;
+    }
+    return nullptr;
+  }
+  std::string path_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(SqliteEngineTest, TextInAnIntegerColumnReadsBackAsText) {
+  Sql("CREATE TABLE loose (id INTEGER PRIMARY KEY, n INTEGER, d DATE);"
+      "INSERT INTO loose VALUES (1, 'abc', '2024-02-29'), (2, '42', 3.5), (3, 7, NULL)");
+  ScanRequest req{.table = "loose", .columns = {"id", "n", "d"}, .key = {"id"}};
+  auto reader = engine_->Scan(req);
+  ASSERT_OK(reader);
+  std::vector<Row> rows, batch;
+  while ((*reader)->Next(batch)) rows.insert(rows.end(), batch.begin(), batch.end());
+  ASSERT_OK((*reader)->status());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0][1], Value::Text("abc"));  // what was stored, not a conversion
+  EXPECT_EQ(rows[1][1], Value::Int(42));      // INTEGER affinity converted '42' on insert
+  EXPECT_EQ(rows[0][2], Value::Text("2024-02-29"));
+  EXPECT_EQ(rows[1][2], Value::Float(3.5));
+  EXPECT_TRUE(rows[2][2].is_null());
+  auto cast = CastTo(rows[0][1], T("bigint"));
+  ASSERT_FALSE(cast.has_value());
+  EXPECT_NE(cast.error().message.find("not an integer"), std::string::npos);
+}
+
+TEST_F(SqliteEngineTest, ANullKeyStopsTheScanInsteadOfSkippingRows) {
+  // Legal in a rowid table whose primary key is not INTEGER.
+  Sql("CREATE TABLE legacy (k TEXT PRIMARY KEY, v); "
+      "INSERT INTO legacy VALUES (NULL, 1), ('a', 2), ('b', 3)");
+  ScanRequest req{.table = "legacy", .columns = {"k", "v"}, .key = {"k"}, .batch_rows = 1};
+  auto reader = engine_->Scan(req);
+  ASSERT_OK(reader);
+  std::vector<Row> batch;
+  EXPECT_FALSE((*reader)->Next(batch));
+  auto st = (*reader)->status();
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kFailedPrecondition);
+  EXPECT_NE(st.error().message.find("scan legacy"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("NULL"), std::string::npos);
+}
+
+TEST_F(SqliteEngineTest, IntrospectsKeysGeneratedColumnsAndDeclaredTypes) {
+  Sql(R"(
+    CREATE TABLE "order" (id INTEGER PRIMARY KEY, "group" NVARCHAR(120) NOT NULL DEFAULT 'g',
+                          total NUMERIC(12,2) CHECK (total >= 0), made DATETIME, flag BOOLEAN,
+                          doubled INT GENERATED ALWAYS AS (id * 2) STORED,
+                          tripled AS (id * 3),
+                          UNIQUE ("group", made));
+    CREATE UNIQUE INDEX order_flag ON "order"(flag);
+    CREATE UNIQUE INDEX order_expr ON "order"(lower("group"));
+    CREATE TABLE lines ("order" INTEGER REFERENCES "order", line TEXT, qty SMALLINT,
+                        PRIMARY KEY ("order", line)) WITHOUT ROWID;
+    CREATE TABLE heap (a TEXT, b);
+    CREATE VIEW v AS SELECT 1;
+    CREATE VIRTUAL TABLE search USING fts5(body);
+  )");
+  auto all = engine_->Introspect();
+  ASSERT_OK(all);
+  std::vector<std::string> names;
+  for (const auto& t : *all) names.push_back(t.name);
+  // No views, virtual tables or their shadow tables.
+  EXPECT_EQ(names, (std::vector<std::string>{"heap", "lines", "order"}));
+
+  const TableSchema* order = Find(*all, "order");
+  ASSERT_NE(order, nullptr);
+  EXPECT_EQ(order->primary_key, std::vector<std::string>{"id"});
+  EXPECT_FALSE(order->Find("id")->nullable);  // the rowid alias is never NULL
+  const Column* group = order->Find("group");
+  EXPECT_EQ(group->engine_type, "NVARCHAR(120)");
+  EXPECT_EQ(group->type, (PortableType{.kind = Kind::kText, .length = 120}));
+  EXPECT_FALSE(group->nullable);
+  EXPECT_EQ(group->default_expr, "'g'");
+  EXPECT_EQ(order->Find("total")->type.ToString(), "decimal(12,2)");
+  EXPECT_EQ(order->Find("made")->type.kind, Kind::kTimestamp);
+  EXPECT_EQ(order->Find("flag")->type.kind, Kind::kBool);
+  EXPECT_TRUE(order->Find("doubled")->generated);
+  EXPECT_TRUE(order->Find("tripled")->generated);
+  EXPECT_FALSE(order->Find("total")->generated);
+  EXPECT_EQ(order->unique_keys,
+            (std::vector<std::vector<std::string>>{{"group", "made"}, {"flag"}}));
+  EXPECT_EQ(order->checks, std::vector<std::string>{"total >= 0"});
+
+  const TableSchema* lines = Find(*all, "lines");
+  ASSERT_NE(lines, nullptr);
+  EXPECT_EQ(lines->primary_key, (std::vector<std::string>{"order", "line"}));
+  EXPECT_FALSE(lines->Find("line")->nullable);
+  EXPECT_EQ(lines->Find("qty")->type.int_bytes, 2);
+  ASSERT_EQ(lines->foreign_keys.size(), 1u);
+  EXPECT_EQ(lines->foreign_keys[0].columns, std::vector<std::string>{"order"});
+  EXPECT_EQ(lines->foreign_keys[0].ref_table, "order");
+  EXPECT_EQ(lines->foreign_keys[0].ref_columns, std::vector<std::string>{"id"});
+
+  const TableSchema* heap = Find(*all, "heap");
+  ASSERT_NE(heap, nullptr);
+  EXPECT_TRUE(heap->primary_key.empty());  // tandem refuses it by name later
+  EXPECT_EQ(heap->Find("b")->type.kind, Kind::kBytes);
+}
+
+TEST_F(SqliteEngineTest, ErrorsNameTheOperationTableAndKey) {
+  Sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+  ASSERT_OK(engine_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(1), Value::Text("a")}},
+                           WriteMode::kInsert));
+  auto dup = engine_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(1), Value::Text("a")}},
+                            WriteMode::kInsert);
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_EQ(dup.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(dup.error().message, "sqlite: write t: UNIQUE constraint failed: t.id (key (1))");
+  // Insert-if-absent ignores only the duplicate key, never a NOT NULL violation.
+  auto null = engine_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(2), Value::Null()}},
+                             WriteMode::kInsertIfAbsent);
+  ASSERT_FALSE(null.has_value());
+  EXPECT_NE(null.error().message.find("NOT NULL"), std::string::npos) << null.error().message;
+
+  auto missing = engine_->Count("nope", {"id"}, {});
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, Code::kNotFound);
+  EXPECT_EQ(missing.error().message, "sqlite: count nope: no such table: nope");
+  auto scan = engine_->Scan({.table = "t", .columns = {"v"}, .key = {"id"}});
+  ASSERT_FALSE(scan.has_value());
+  EXPECT_EQ(scan.error().code, Code::kInvalidArgument);
+}
+
+TEST_F(SqliteEngineTest, ReadersAreNotBlockedByAnotherConnectionsWrite) {
+  Sql("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  auto other = sqlite::Database::Open(path_);
+  ASSERT_OK(other);
+  ASSERT_OK(other->Exec("BEGIN IMMEDIATE"));
+  // A reader is never blocked by a writer in WAL mode.
+  auto n = engine_->Count("t", {"id"}, {});
+  ASSERT_OK(n);
+  ASSERT_OK(other->Exec("COMMIT"));
+  ASSERT_OK(engine_->Begin());
+  ASSERT_OK(engine_->Commit());
+}
+
+TEST_F(SqliteEngineTest, NanAndInfinityRoundTrip) {
+  Sql("CREATE TABLE f (id INTEGER PRIMARY KEY, x REAL)");
+  double inf = std::numeric_limits<double>::infinity();
+  ASSERT_OK(engine_->Write("f", {"id", "x"}, {"id"},
+                           {{Value::Int(1), Value::Float(std::nan(""))},
+                            {Value::Int(2), Value::Float(inf)},
+                            {Value::Int(3), Value::Float(-inf)},
+                            {Value::Int(4), Value::Float(-0.0)}},
+                           WriteMode::kInsert));
+  auto rows = engine_->Fetch("f", {"id", "x"}, {"id"},
+                             {{Value::Int(1)}, {Value::Int(2)}, {Value::Int(3)}, {Value::Int(4)}});
+  ASSERT_OK(rows);
+  ASSERT_EQ(rows->size(), 4u);
+  std::sort(rows->begin(), rows->end());
+  auto as_float = [&](const Value& v) { return CastTo(v, T("double"))->as_float(); };
+  EXPECT_TRUE(std::isnan(as_float((*rows)[0][1])));  // stored as the text 'NaN', not NULL
+  EXPECT_EQ(as_float((*rows)[1][1]), inf);
+  EXPECT_EQ(as_float((*rows)[2][1]), -inf);
+  EXPECT_EQ(as_float((*rows)[3][1]), 0.0);
+}
+
+TEST_F(SqliteEngineTest, OpenCreatesTheFileInWalMode) {
+  std::string path = FreshPath();
+  ASSERT_FALSE(std::filesystem::exists(path));
+  auto e = OpenSqlite(path);
+  ASSERT_OK(e);
+  EXPECT_TRUE(std::filesystem::exists(path));
+  EXPECT_EQ((*e)->kind(), "sqlite");
+  EXPECT_EQ((*e)->Describe(), "sqlite:" + path);
+  auto db = sqlite::Database::Open(path);
+  ASSERT_OK(db);
+  auto mode = db->Query("PRAGMA journal_mode");
+  ASSERT_OK(mode);
+  EXPECT_EQ((*mode)[0][0], Value::Text("wal"));
+  auto bad = OpenSqlite((TestDir() / "no/such/dir/x.db").string());
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Code::kFailedPrecondition);
+}
+
+TEST_F(SqliteEngineTest, DatabaseExecuteCountsChangesAndBindsParameters) {
+  auto db = sqlite::Database::Open(path_);
+  ASSERT_OK(db);
+  ASSERT_OK(db->Exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v)"));
+  auto n = db->Execute("INSERT INTO kv VALUES (?, ?), (?, ?)",
+                       {Value::Text("a"), Value::Int(1), Value::Text("b"), Value::Bool(true)});
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(db->LastInsertRowid(), 2);
+  auto rows = db->Query("SELECT v FROM kv WHERE k = ?", {Value::Text("b")});
+  ASSERT_OK(rows);
+  EXPECT_EQ(*rows, std::vector<Row>{{Value::Int(1)}});
+  n = db->Execute("UPDATE kv SET v = ?1 WHERE k <> ?2", {Value::Null(), Value::Text("z")});
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 2);
+  auto bad = db->Query("SELEKT 1");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("syntax error"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem::testing
