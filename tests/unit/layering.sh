@@ -33,5 +33,5 @@ while IFS= read -r -d '' f; do
   if grep -qE '#include <(libpq-fe|mysql|sqlite3)\.h>' "$f" && [[ "$f" != engines/*/* ]]; then
     echo "layering: $f includes a driver header outside src/engines/<engine>/"; fail=1
   fi
-done < <(find . -name '*.cc' -o -name '*.h' -print0 | sed 's#\./##g' | tr '\n' '\0'; find . \( -name '*.cc' -o -name '*.h' \) -printf '%P\0')
+done < <(find . \( -name '*.cc' -o -name '*.h' \) -printf '%P\0')
 exit $fail

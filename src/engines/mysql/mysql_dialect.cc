@@ -1,0 +1,310 @@
+#include "engines/mysql/mysql_dialect.h"
+
+#include <algorithm>
+#include <set>
+
+#include "core/text.h"
+
+namespace tandem::mysql {
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 2);
+  out += '`';
+  for (char c : name) {
+    if (c == '`') out += '`';
+    out += c;
+  }
+  out += '`';
+  return out;
+}
+
+std::string JoinIdents(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ", ";
+    out += QuoteIdent(names[i]);
+  }
+  return out;
+}
+
+std::string QuoteConstant(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+namespace {
+
+// OR over i of (k1 = a1 AND ... AND k(i-1) = a(i-1) AND ki <op> ai), `last_op` for the final
+// column (inclusive or not).
+std::string Lexicographic(const std::vector<std::string>& key, const std::vector<std::string>& lits,
+                          std::string_view op, std::string_view last_op) {
+  std::string out;
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (i) out += " OR ";
+    bool group = i > 0;
+    if (group) out += '(';
+    for (size_t j = 0; j < i; ++j) {
+      out += fmt::format("{} = {} AND ", QuoteIdent(key[j]), lits[j]);
+    }
+    out += fmt::format("{} {} {}", QuoteIdent(key[i]), i + 1 == key.size() ? last_op : op, lits[i]);
+    if (group) out += ')';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string KeyAfter(const std::vector<std::string>& key, const std::vector<std::string>& lits) {
+  return Lexicographic(key, lits, ">", ">");
+}
+
+std::string KeyAtOrBefore(const std::vector<std::string>& key,
+                          const std::vector<std::string>& lits) {
+  return Lexicographic(key, lits, "<", "<=");
+}
+
+std::string KeyIn(const std::vector<std::string>& key,
+                  const std::vector<std::vector<std::string>>& tuples) {
+  std::string out;
+  if (key.size() == 1) {
+    out = QuoteIdent(key[0]) + " IN (";
+    for (size_t i = 0; i < tuples.size(); ++i) {
+      if (i) out += ", ";
+      out += tuples[i][0];
+    }
+    out += ')';
+    return out;
+  }
+  for (size_t i = 0; i < tuples.size(); ++i) {
+    if (i) out += " OR ";
+    out += '(';
+    for (size_t j = 0; j < key.size(); ++j) {
+      if (j) out += " AND ";
+      out += fmt::format("{} = {}", QuoteIdent(key[j]), tuples[i][j]);
+    }
+    out += ')';
+  }
+  return out;
+}
+
+std::string Where(const std::vector<std::string>& conditions) {
+  std::string out;
+  for (const auto& c : conditions) {
+    if (c.empty()) continue;
+    out += out.empty() ? " WHERE (" : " AND (";
+    out += c;
+    out += ')';
+  }
+  return out;
+}
+
+std::string SelectSql(std::string_view table, const std::vector<std::string>& columns,
+                      std::string_view where, const std::vector<std::string>& order, size_t limit) {
+  std::string out =
+      fmt::format("SELECT {} FROM {}{}", JoinIdents(columns), QuoteIdent(table), where);
+  if (!order.empty()) out += " ORDER BY " + JoinIdents(order);
+  if (limit > 0) out += fmt::format(" LIMIT {}", limit);
+  return out;
+}
+
+std::string CountSql(std::string_view table, std::string_view where) {
+  return fmt::format("SELECT COUNT(*) FROM {}{}", QuoteIdent(table), where);
+}
+
+std::string DeleteSql(std::string_view table, std::string_view where) {
+  return fmt::format("DELETE FROM {}{}", QuoteIdent(table), where);
+}
+
+std::string InsertHead(std::string_view table, const std::vector<std::string>& columns) {
+  return fmt::format("INSERT INTO {} ({}) VALUES ", QuoteIdent(table), JoinIdents(columns));
+}
+
+std::string InsertTail(const std::vector<std::string>& columns, const std::vector<std::string>& key,
+                       WriteMode mode) {
+  if (mode == WriteMode::kInsert || key.empty()) return "";
+  std::string same;
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (i) same += " AND ";
+    same += fmt::format("{0} <=> VALUES({0})", QuoteIdent(key[i]));
+  }
+  std::string out =
+      fmt::format(" ON DUPLICATE KEY UPDATE {0} = IF({1}, {0}, NULL)", QuoteIdent(key[0]), same);
+  if (mode == WriteMode::kUpsert) {
+    for (const auto& c : columns) {
+      if (std::find(key.begin(), key.end(), c) != key.end()) continue;
+      out += fmt::format(", {0} = VALUES({0})", QuoteIdent(c));
+    }
+  }
+  return out;
+}
+
+std::string LoadDataSql(std::string_view table, const std::vector<std::string>& columns,
+                        const std::vector<bool>& is_bytes) {
+  // The separators are the raw tab and newline characters: under NO_BACKSLASH_ESCAPES '\t'
+  // would be two characters. Bytes travel as hex and are UNHEX()ed into their column.
+  std::string cols, sets;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) cols += ", ";
+    if (i < is_bytes.size() && is_bytes[i]) {
+      cols += fmt::format("@v{}", i);
+      sets += fmt::format("{}{} = UNHEX(@v{})", sets.empty() ? " SET " : ", ",
+                          QuoteIdent(columns[i]), i);
+    } else {
+      cols += QuoteIdent(columns[i]);
+    }
+  }
+  return fmt::format(
+      "LOAD DATA LOCAL INFILE 'tandem-rows' INTO TABLE {} CHARACTER SET utf8mb4 "
+      "FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' ({}){}",
+      QuoteIdent(table), cols, sets);
+}
+
+std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt) {
+  // Which columns sit in a key, and how many unbounded text/bytes columns share the
+  // narrowest key budget (InnoDB indexes at most 3072 bytes: 768 utf8mb4 characters).
+  std::vector<std::vector<std::string>> keys;
+  if (!table.primary_key.empty()) keys.push_back(table.primary_key);
+  for (const auto& u : table.unique_keys) keys.push_back(u);
+  auto unbounded = [&](const std::string& name) {
+    const Column* c = table.Find(name);
+    return c &&
+           ((c->type.kind == Kind::kText && c->type.length < 0) || c->type.kind == Kind::kBytes);
+  };
+  std::vector<std::string> lines;
+  int row_bytes = 0;  // varchar bytes so far: a row holds at most 65535
+  for (const Column& c : table.columns) {
+    TypeOptions to;
+    to.uuid_type = opt.uuid_type;
+    int sharing = 0;
+    for (const auto& k : keys) {
+      if (std::find(k.begin(), k.end(), c.name) == k.end()) continue;
+      to.in_key = true;
+      int n = static_cast<int>(std::count_if(k.begin(), k.end(), unbounded));
+      sharing = std::max(sharing, n);
+    }
+    if (sharing > 0) to.key_text_chars = 768 / sharing;
+    if (c.type.kind == Kind::kText && c.type.length > 0 && !to.in_key) {
+      int bytes = c.type.length * 4 + 2;
+      to.varchar_fits = row_bytes + bytes <= 60000;
+      if (to.varchar_fits) row_bytes += bytes;
+    }
+    MysqlColumnType mt = MysqlTypeFor(c.type, to);
+    std::string line = fmt::format("  {} {}", QuoteIdent(c.name), mt.sql);
+    line += (c.nullable || c.generated) ? " NULL" : " NOT NULL";
+    if (!mt.comment.empty()) line += " COMMENT " + QuoteConstant(mt.comment);
+    lines.push_back(std::move(line));
+  }
+  if (!table.primary_key.empty()) {
+    lines.push_back(fmt::format("  PRIMARY KEY ({})", JoinIdents(table.primary_key)));
+  }
+  for (const auto& u : table.unique_keys) {
+    lines.push_back(fmt::format("  UNIQUE KEY ({})", JoinIdents(u)));
+  }
+  for (const auto& fk : table.foreign_keys) {
+    lines.push_back(fmt::format("  FOREIGN KEY ({}) REFERENCES {} ({})", JoinIdents(fk.columns),
+                                QuoteIdent(fk.ref_table), JoinIdents(fk.ref_columns)));
+  }
+  std::string body;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    body += lines[i];
+    body += i + 1 < lines.size() ? ",\n" : "\n";
+  }
+  return fmt::format("CREATE TABLE {} (\n{}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={}",
+                     QuoteIdent(table.name), body, opt.collation);
+}
+
+std::string CreateChangeTableSql() {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (\n"
+      "  `seq` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,\n"
+      "  `tbl` varchar(255) NOT NULL,\n"
+      "  `op` char(1) NOT NULL,\n"
+      "  `k` longtext NOT NULL,\n"
+      "  `at` timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)\n"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+      QuoteIdent(kChangeTable));
+}
+
+std::string CreateCaptureTableSql() {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (\n"
+      "  `tbl` varchar(255) NOT NULL PRIMARY KEY,\n"
+      "  `key_columns` longtext NOT NULL\n"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+      QuoteIdent(kCaptureTable));
+}
+
+std::string TriggerName(std::string_view table, char op) {
+  std::string_view kind = op == 'I' ? "ins" : op == 'U' ? "upd" : "del";
+  std::string name = fmt::format("_tandem_{}_{}", kind, table);
+  if (name.size() <= 64) return name;
+  // FNV-1a over the full name keeps long names distinct after truncation.
+  uint32_t h = 2166136261u;
+  for (unsigned char c : table) h = (h ^ c) * 16777619u;
+  size_t keep = 64 - 9 - 13;  // "_tandem_xxx_" + kept + "_" + 8 hex
+  while (keep > 0 && (static_cast<unsigned char>(table[keep]) & 0xC0) == 0x80) --keep;
+  return fmt::format("_tandem_{}_{}_{:08x}", kind, table.substr(0, keep), h);
+}
+
+std::string CaptureKeyExpr(std::string_view row, std::string_view column, const ColumnCodec& c) {
+  std::string ref = fmt::format("{}.{}", row, QuoteIdent(column));
+  if (c.is_bytes) return fmt::format("HEX({})", ref);
+  if (c.wire == Wire::kBit) return fmt::format("CAST({} + 0 AS CHAR)", ref);
+  if (c.wire == Wire::kTimestamp) return fmt::format("CAST(UNIX_TIMESTAMP({}) AS CHAR)", ref);
+  return fmt::format("CAST({} AS CHAR)", ref);
+}
+
+namespace {
+
+std::string KeyArray(std::string_view row, const std::vector<CaptureKeyColumn>& key) {
+  std::string out = "JSON_ARRAY(";
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (i) out += ", ";
+    out += CaptureKeyExpr(row, key[i].name, key[i].codec);
+  }
+  out += ')';
+  return out;
+}
+
+}  // namespace
+
+std::string TriggerSql(std::string_view table, std::string_view table_literal, char op,
+                       const std::vector<CaptureKeyColumn>& key, bool or_replace) {
+  std::string_view event = op == 'I' ? "INSERT" : op == 'U' ? "UPDATE" : "DELETE";
+  std::string insert =
+      fmt::format("INSERT INTO {} (`tbl`, `op`, `k`) VALUES ", QuoteIdent(kChangeTable));
+  std::string body;
+  if (op == 'I') {
+    body = fmt::format("      {}({}, 'I', {});\n", insert, table_literal, KeyArray("NEW", key));
+  } else if (op == 'D') {
+    body = fmt::format("      {}({}, 'D', {});\n", insert, table_literal, KeyArray("OLD", key));
+  } else {
+    // Compared as bytes so a change of case or trailing spaces under a _ci or PAD SPACE
+    // collation still counts as a new key.
+    std::string old_key = KeyArray("OLD", key), new_key = KeyArray("NEW", key);
+    body = fmt::format(
+        "      IF CAST({1} AS BINARY) = CAST({2} AS BINARY) THEN\n"
+        "        {0}({3}, 'U', {2});\n"
+        "      ELSE\n"
+        "        {0}({3}, 'D', {1}), ({3}, 'U', {2});\n"
+        "      END IF;\n",
+        insert, old_key, new_key, table_literal);
+  }
+  return fmt::format(
+      "CREATE {}TRIGGER {} AFTER {} ON {} FOR EACH ROW\n"
+      "  BEGIN\n"
+      "    IF NOT (@tandem_capture_off <=> 1) THEN\n"
+      "{}"
+      "    END IF;\n"
+      "  END",
+      or_replace ? "OR REPLACE " : "", QuoteIdent(TriggerName(table, op)), event, QuoteIdent(table),
+      body);
+}
+
+}  // namespace tandem::mysql

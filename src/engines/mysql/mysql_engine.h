@@ -1,0 +1,157 @@
+// The MariaDB (and MySQL) engine on MariaDB Connector/C. Internal to src/engines/mysql/;
+// everything above sees only tandem::Engine through OpenEngine().
+//
+// Reads use the text protocol: keyset pages of `batch_rows` rows, each page fetched with
+// mysql_store_result (memory bounded by one page; no statement stays open between Next()
+// calls, so the same engine can run other statements while a reader is alive).
+// Writes: kInsert of 64 rows or more goes through LOAD DATA LOCAL INFILE fed from memory
+// (measured 1.2-1.35x the rows/s of multi-row INSERT on 200k rows); because LOCAL demotes
+// duplicate keys and bad values to warnings, any warning above Note level fails the call and
+// it runs under a transaction or savepoint, so nothing of a failed call stays. Upserts, small
+// batches and servers that refuse LOCAL use multi-row INSERT statements of up to
+// max_allowed_packet/2 (capped at 4 MiB), values escaped by the driver.
+// Sessions run with time_zone '+00:00', sql_mode STRICT_ALL_TABLES (a too-long or
+// out-of-range value is an error, never a truncation), NO_BACKSLASH_ESCAPES,
+// NO_AUTO_VALUE_ON_ZERO (a copied id 0 stays 0), NO_ZERO_DATE..., and foreign_key_checks=0
+// (a child row may land before its parent, DESIGN.md).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engines/mysql/mysql_connection.h"
+#include "engines/mysql/mysql_dialect.h"
+#include "engines/mysql/mysql_types.h"
+#include "tandem/engine.h"
+
+namespace tandem::mysql {
+
+// A table's columns as this engine reads them, cached per connection.
+struct TableInfo {
+  std::string name;
+  std::vector<ColumnInfo> columns;
+  std::vector<ColumnCodec> codecs;  // parallel to columns
+
+  // Index of `column` (exact name first, then ASCII case-insensitive as MariaDB matches
+  // column names); -1 when absent.
+  int IndexOf(std::string_view column) const;
+};
+
+class MysqlEngine : public Engine {
+ public:
+  // Connects and prepares the session. Errors never contain the password.
+  [[nodiscard]] static Result<std::unique_ptr<MysqlEngine>> Open(const MysqlUri& uri);
+
+  std::string_view kind() const override { return "mysql"; }
+  std::string Describe() const override { return uri_.Redacted(); }
+
+  Result<std::vector<TableSchema>> Introspect() override;
+  Result<std::unique_ptr<RowReader>> Scan(const ScanRequest& req) override;
+  Result<std::vector<Row>> Split(const std::string& table, const std::vector<std::string>& key,
+                                 int n) override;
+  Result<int64_t> Count(const std::string& table, const std::vector<std::string>& key,
+                        const KeyRange& range) override;
+  Result<std::vector<Row>> Fetch(const std::string& table, const std::vector<std::string>& columns,
+                                 const std::vector<std::string>& key,
+                                 const std::vector<Row>& keys) override;
+  Status Write(const std::string& table, const std::vector<std::string>& columns,
+               const std::vector<std::string>& key, const std::vector<Row>& rows,
+               WriteMode mode) override;
+  Status Remove(const std::string& table, const std::vector<std::string>& key,
+                const std::vector<Row>& keys) override;
+  Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
+                     const KeyRange& range) override;
+  Status CreateTable(const TableSchema& table) override;
+  Status Begin() override;
+  Status Commit() override;
+  Status Rollback() override;
+  Status InstallCapture(const std::vector<CaptureTable>& tables) override;
+  Result<std::vector<Change>> ReadChanges(int64_t after, size_t limit) override;
+  Result<int64_t> LastChangeSeq() override;
+  Status PruneChanges(int64_t upto) override;
+  Status RemoveCapture() override;
+  Status SetCaptureSuppressed(bool suppressed) override;
+
+  // Exposed for tests and benchmarks; not part of the Engine seam.
+  MysqlConnection& connection() { return conn_; }
+  bool is_mariadb() const { return is_mariadb_; }
+  // kInsert goes through LOAD DATA LOCAL (measured faster) unless this is false; the
+  // benchmark turns it off to measure multi-row INSERT.
+  void set_load_data(bool on) { load_data_ = on; }
+  // How long a sequence gap must be watched before the open-transaction check counts (the
+  // InnoDB transaction list is a cache refreshed every 100 ms), and how long to wait when
+  // that list cannot be read (no PROCESS privilege). Tests shorten them.
+  void SetGapTimings(std::chrono::milliseconds settle, std::chrono::milliseconds fallback) {
+    gap_settle_ = settle;
+    gap_fallback_ = fallback;
+  }
+
+  // Decodes one text-protocol field; public so the reader can share it.
+  Value Decode(const char* data, unsigned long len, const ColumnCodec& codec) const;
+  // Renders `v` as a SQL literal (text escaped by the driver).
+  Status AppendValue(std::string& out, const Value& v) const;
+  Result<std::vector<std::string>> Literals(const Row& values) const;
+  // The key-range predicate for `range` ("" when open on both ends).
+  Result<std::string> RangePredicate(const std::vector<std::string>& key, const KeyRange& range);
+  Result<const TableInfo*> Table(const std::string& table);
+
+ private:
+  MysqlEngine(MysqlUri uri, MysqlConnection conn);
+  Status PrepareSession();
+  Result<std::map<std::string, TableInfo>> LoadColumns(const std::string* only_table);
+  Result<std::vector<const ColumnCodec*>> Codecs(const TableInfo& info,
+                                                 const std::vector<std::string>& columns);
+  // Runs `statements` atomically: inside the caller's transaction when there is one,
+  // otherwise in a transaction of its own (rolled back on failure).
+  template <typename F>
+  Status Atomically(std::string_view what, F&& body);
+  Error WriteError(const std::vector<std::string>& key, const std::vector<Row>& rows,
+                   size_t first_row, const std::vector<int>& key_pos, WriteMode mode,
+                   std::string_view what);
+  // Fails when the last statement left a warning above Note level, naming the row when the
+  // server does ("at row N" counted from rows[first_row]).
+  Status CheckWarnings(const std::vector<Row>& rows, size_t first_row,
+                       const std::vector<int>& key_pos, std::string_view what);
+  // The two bulk paths behind Write(); both run inside Atomically().
+  Status InsertRows(const std::string& table, const std::vector<std::string>& columns,
+                    const std::vector<std::string>& key, const std::vector<Row>& rows,
+                    const std::vector<int>& key_pos, WriteMode mode, std::string_view what);
+  Status LoadRows(const std::string& table, const std::vector<std::string>& columns,
+                  const std::vector<Row>& rows, const std::vector<int>& key_pos,
+                  std::string_view what);
+  static bool LoadDataRefused(unsigned err);
+  // Sequence-gap bookkeeping for ReadChanges (see mysql_capture.cc).
+  Status AdvanceGapProof();
+  Result<std::set<std::string>> OpenWriters();
+  // Key columns of a captured table, from _tandem_capture (cached).
+  Result<const std::vector<CaptureKeyColumn>*> CaptureKey(const std::string& table);
+
+  MysqlUri uri_;
+  MysqlConnection conn_;
+  bool is_mariadb_ = true;
+  unsigned long server_version_ = 0;  // e.g. 101119
+  size_t max_statement_bytes_ = 1 << 20;
+  QuoteFn quote_;  // the driver's escaping, for AppendLiteral
+  bool in_txn_ = false;
+  bool load_data_ = true;                    // false once the server refused LOAD DATA LOCAL
+  std::map<std::string, TableInfo> tables_;  // column cache, cleared by DDL through this engine
+
+  // A sequence gap under watch: every seq <= horizon had been allocated when it was seen.
+  struct GapWatch {
+    int64_t horizon = 0;
+    std::chrono::steady_clock::time_point seen_at;
+    std::optional<std::set<std::string>> writers;  // open writing transactions, once taken
+  };
+  std::optional<GapWatch> gap_;
+  std::map<std::string, std::vector<CaptureKeyColumn>> capture_keys_;
+  int64_t dead_upto_ = 0;  // missing seqs <= this are proven rolled back
+  std::chrono::milliseconds gap_settle_{1000};
+  std::chrono::milliseconds gap_fallback_{10000};
+};
+
+}  // namespace tandem::mysql
