@@ -11,7 +11,7 @@
 # tandem's own key order. utf8mb4_bin would do except that it is PAD SPACE ('a' = 'a ').
 set -euo pipefail
 dir=${1:?usage: mariadb-up.sh DIR}
-port=33069
+port=${TANDEM_MARIADB_PORT:-33069}
 user=tandem
 password=tandem-secret
 exec 3>&1 1>&2  # keep fd 3 for the one stdout line

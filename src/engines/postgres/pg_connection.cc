@@ -1,0 +1,173 @@
+#include "engines/postgres/pg_connection.h"
+
+#include <cstring>
+#include <memory>
+
+#include "tandem/engine.h"
+
+namespace tandem::pg {
+
+namespace {
+
+void DropNotice(void*, const char*) {}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The password written in a URI or conninfo string, so messages can be scrubbed of it.
+std::string PasswordIn(const std::string& uri) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(uri.c_str(), &err);
+  if (err) PQfreemem(err);
+  std::string out;
+  if (!opts) return out;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (std::strcmp(o->keyword, "password") == 0 && o->val) out = o->val;
+  }
+  PQconninfoFree(opts);
+  return out;
+}
+
+}  // namespace
+
+Code CodeForSqlState(std::string_view s) {
+  auto cls = s.substr(0, 2);
+  if (cls == "40" || s == "25P02" || s == "55P03" || s == "57014") return Code::kAborted;
+  if (cls == "08" || cls == "53" || s == "57P01" || s == "57P02" || s == "57P03") {
+    return Code::kUnavailable;
+  }
+  if (s == "42P01" || s == "42703" || s == "3D000" || s == "3F000" || s == "42883") {
+    return Code::kNotFound;
+  }
+  if (cls == "23" || cls == "22") return Code::kInvalidArgument;
+  if (s == "42501" || cls == "28" || s == "42P10" || cls == "55" || s == "0A000") {
+    return Code::kFailedPrecondition;
+  }
+  return Code::kInternal;
+}
+
+Result<PgConnection> PgConnection::Open(const std::string& uri, const std::string& password) {
+  // Keywords are applied in order and the expanded URI comes last, so a password written in
+  // the URI wins over `password`, and `application_name` is only a default.
+  std::vector<const char*> keys, values;
+  if (!password.empty()) {
+    keys.push_back("password");
+    values.push_back(password.c_str());
+  }
+  keys.push_back("application_name");
+  values.push_back("tandem");
+  keys.push_back("dbname");
+  values.push_back(uri.c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+
+  PgConnection c;
+  c.conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+  c.secret_ = PasswordIn(uri);
+  if (c.secret_.empty()) c.secret_ = password;
+  if (!c.conn_) return Fail(Code::kUnavailable, "connect {}: out of memory", RedactUri(uri));
+  if (PQstatus(c.conn_) != CONNECTION_OK) {
+    std::string msg = c.Scrub(Trim(PQerrorMessage(c.conn_)));
+    Code code = Code::kUnavailable;
+    if (msg.find("authentication failed") != std::string::npos ||
+        msg.find("no password supplied") != std::string::npos ||
+        msg.find("permission denied") != std::string::npos) {
+      code = Code::kFailedPrecondition;
+    } else if (msg.find("does not exist") != std::string::npos) {
+      code = Code::kNotFound;
+    }
+    return std::unexpected(Error{code, "connect " + RedactUri(uri) + ": " + msg});
+  }
+  PQsetNoticeProcessor(c.conn_, DropNotice, nullptr);
+  return c;
+}
+
+std::string PgConnection::Scrub(std::string message) const {
+  if (secret_.size() < 2) return message;  // a one-character password would scrub at random
+  for (size_t p; (p = message.find(secret_)) != std::string::npos;) {
+    message.replace(p, secret_.size(), "***");
+  }
+  return message;
+}
+
+Error PgConnection::ErrorFrom(std::string_view what, const PGresult* res) const {
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : nullptr;
+  std::string msg;
+  if (primary) {
+    msg = primary;
+    if (detail) msg += std::string(" (") + detail + ")";
+  } else {
+    msg = Trim(res ? PQresultErrorMessage(res) : "");
+    if (msg.empty()) msg = Trim(PQerrorMessage(conn_));
+  }
+  Code code;
+  if (state) {
+    code = CodeForSqlState(state);
+    msg += std::string(" [SQLSTATE ") + state + "]";
+  } else {
+    // No SQLSTATE: libpq itself failed, which means the connection is gone or unusable.
+    code = Code::kUnavailable;
+  }
+  if (PQstatus(conn_) == CONNECTION_BAD) code = Code::kUnavailable;
+  return Error{code, Scrub(std::string(what) + ": " + msg)};
+}
+
+Result<PgResult> PgConnection::Exec(std::string_view what, const std::string& sql) {
+  PgResult res(PQexec(conn_, sql.c_str()));
+  auto st = PQresultStatus(res.get());
+  if (res.get() && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) return res;
+  return std::unexpected(ErrorFrom(what, res.get()));
+}
+
+Result<PgResult> PgConnection::ExecParams(std::string_view what, const std::string& sql,
+                                          const std::vector<Param>& params) {
+  std::vector<const char*> values(params.size());
+  std::vector<int> lengths(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    values[i] = params[i] ? params[i]->c_str() : nullptr;
+    lengths[i] = params[i] ? static_cast<int>(params[i]->size()) : 0;
+  }
+  PgResult res(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                            values.data(), lengths.data(), nullptr, /*resultFormat=*/0));
+  auto st = PQresultStatus(res.get());
+  if (res.get() && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) return res;
+  return std::unexpected(ErrorFrom(what, res.get()));
+}
+
+Status PgConnection::BeginCopyIn(std::string_view what, const std::string& sql) {
+  PgResult res(PQexec(conn_, sql.c_str()));
+  if (res.get() && PQresultStatus(res.get()) == PGRES_COPY_IN) return Ok();
+  return std::unexpected(ErrorFrom(what, res.get()));
+}
+
+Status PgConnection::PutCopyData(std::string_view what, std::string_view data) {
+  if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) == 1) return Ok();
+  return std::unexpected(ErrorFrom(what, nullptr));
+}
+
+Status PgConnection::EndCopyIn(std::string_view what) {
+  if (PQputCopyEnd(conn_, nullptr) != 1) return std::unexpected(ErrorFrom(what, nullptr));
+  // The COPY's own result, then NULL; keep the first error.
+  std::optional<Error> err;
+  while (PGresult* r = PQgetResult(conn_)) {
+    PgResult res(r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && !err) err = ErrorFrom(what, r);
+  }
+  if (err) return std::unexpected(std::move(*err));
+  return Ok();
+}
+
+bool PgConnection::in_transaction() const {
+  auto s = PQtransactionStatus(conn_);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+}
+
+bool PgConnection::transaction_failed() const {
+  return PQtransactionStatus(conn_) == PQTRANS_INERROR;
+}
+
+}  // namespace tandem::pg

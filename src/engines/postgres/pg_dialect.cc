@@ -1,0 +1,477 @@
+#include "engines/postgres/pg_dialect.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+
+#include "engines/postgres/pg_values.h"
+
+namespace tandem::pg {
+
+namespace {
+
+uint32_t Fnv1a(std::string_view s, uint32_t h = 2166136261u) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+std::string Params(int first, size_t count) {
+  std::string out;
+  for (size_t i = 0; i < count; ++i) {
+    if (i) out += ", ";
+    out += fmt::format("${}", first + static_cast<int>(i));
+  }
+  return out;
+}
+
+std::string KeyTuple(const std::vector<std::string>& key) {
+  return key.size() == 1 ? QuoteIdent(key[0]) : "(" + ColumnList(key) + ")";
+}
+
+std::string Where(const std::string& predicate) {
+  return predicate == "TRUE" ? "" : " WHERE " + predicate;
+}
+
+}  // namespace
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string QuoteLiteral(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+std::string Qualified(std::string_view schema, std::string_view name) {
+  return QuoteIdent(schema) + "." + QuoteIdent(name);
+}
+
+std::string ColumnList(const std::vector<std::string>& columns) {
+  std::string out;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) out += ", ";
+    out += QuoteIdent(columns[i]);
+  }
+  return out;
+}
+
+std::string TextArrayLiteral(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string KeyCompare(const std::vector<std::string>& key, std::string_view op, int first_param) {
+  if (key.size() == 1) return fmt::format("{} {} ${}", QuoteIdent(key[0]), op, first_param);
+  return fmt::format("({}) {} ({})", ColumnList(key), op, Params(first_param, key.size()));
+}
+
+std::string RangePredicate(const std::vector<std::string>& key, bool has_lower, bool has_upper,
+                           int first_param) {
+  std::string out;
+  if (has_lower) out = KeyCompare(key, ">", first_param);
+  if (has_upper) {
+    int p = first_param + (has_lower ? static_cast<int>(key.size()) : 0);
+    if (!out.empty()) out += " AND ";
+    out += KeyCompare(key, "<=", p);
+  }
+  return out.empty() ? "TRUE" : out;
+}
+
+std::string KeyInList(const std::vector<std::string>& key, size_t num_keys, int first_param) {
+  std::string out = KeyTuple(key) + " IN (";
+  int p = first_param;
+  for (size_t i = 0; i < num_keys; ++i) {
+    if (i) out += ", ";
+    if (key.size() == 1) {
+      out += fmt::format("${}", p++);
+    } else {
+      out += "(" + Params(p, key.size()) + ")";
+      p += static_cast<int>(key.size());
+    }
+  }
+  out += ")";
+  return out;
+}
+
+std::string SelectPageSql(std::string_view table, const std::vector<std::string>& columns,
+                          const std::vector<std::string>& key, bool has_lower, bool has_upper,
+                          size_t limit) {
+  return fmt::format("SELECT {} FROM {}{} ORDER BY {} LIMIT {}", ColumnList(columns), table,
+                     Where(RangePredicate(key, has_lower, has_upper, 1)), ColumnList(key), limit);
+}
+
+std::string CountSql(std::string_view table, const std::vector<std::string>& key, bool has_lower,
+                     bool has_upper) {
+  return fmt::format("SELECT count(*) FROM {}{}", table,
+                     Where(RangePredicate(key, has_lower, has_upper, 1)));
+}
+
+std::string SplitSql(std::string_view table, const std::vector<std::string>& key) {
+  return fmt::format(
+      "SELECT {0} FROM (SELECT {0}, row_number() OVER (ORDER BY {0}) AS \"_tandem_rn\" "
+      "FROM {1}) AS s WHERE \"_tandem_rn\" = ANY($1::bigint[]) ORDER BY \"_tandem_rn\"",
+      ColumnList(key), table);
+}
+
+std::string FetchSql(std::string_view table, const std::vector<std::string>& columns,
+                     const std::vector<std::string>& key, size_t num_keys) {
+  return fmt::format("SELECT {} FROM {} WHERE {}", ColumnList(columns), table,
+                     KeyInList(key, num_keys, 1));
+}
+
+std::string DeleteKeysSql(std::string_view table, const std::vector<std::string>& key,
+                          size_t num_keys) {
+  return fmt::format("DELETE FROM {} WHERE {}", table, KeyInList(key, num_keys, 1));
+}
+
+std::string DeleteRangeSql(std::string_view table, const std::vector<std::string>& key,
+                           bool has_lower, bool has_upper) {
+  return fmt::format("DELETE FROM {}{}", table,
+                     Where(RangePredicate(key, has_lower, has_upper, 1)));
+}
+
+std::string CopyFromStdinSql(std::string_view table, const std::vector<std::string>& columns) {
+  return fmt::format("COPY {} ({}) FROM STDIN", table, ColumnList(columns));
+}
+
+std::string StageName(std::string_view table, const std::vector<std::string>& columns) {
+  uint32_t h = Fnv1a(table);
+  for (const auto& c : columns) h = Fnv1a(c, Fnv1a(std::string_view("\0", 1), h));
+  return fmt::format("{}{:08x}_{}", kStagePrefix, h, columns.size());
+}
+
+std::string CreateStageSql(std::string_view stage, std::string_view table,
+                           const std::vector<std::string>& columns) {
+  return fmt::format(
+      "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} "
+      "WITH NO DATA",
+      QuoteIdent(stage), ColumnList(columns), table);
+}
+
+std::string MergeFromStageSql(std::string_view table, std::string_view stage,
+                              const std::vector<std::string>& columns,
+                              const std::vector<std::string>& key, WriteMode mode) {
+  std::string cols = ColumnList(columns);
+  std::string out =
+      fmt::format("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM pg_temp.{}", table,
+                  cols, cols, QuoteIdent(stage));
+  if (mode == WriteMode::kInsert) return out;
+  out += " ON CONFLICT (" + ColumnList(key) + ") DO ";
+  std::string sets;
+  if (mode == WriteMode::kUpsert) {
+    for (const auto& c : columns) {
+      bool is_key = false;
+      for (const auto& k : key) is_key = is_key || k == c;
+      if (is_key) continue;
+      if (!sets.empty()) sets += ", ";
+      sets += QuoteIdent(c) + " = EXCLUDED." + QuoteIdent(c);
+    }
+  }
+  out += sets.empty() ? "NOTHING" : "UPDATE SET " + sets;
+  return out;
+}
+
+std::string CreateTableSql(std::string_view schema, const TableSchema& table) {
+  std::string out = "CREATE TABLE " + Qualified(schema, table.name) + " (";
+  bool first = true;
+  auto item = [&](const std::string& s) {
+    out += first ? "\n  " : ",\n  ";
+    out += s;
+    first = false;
+  };
+  for (const auto& c : table.columns) {
+    item(QuoteIdent(c.name) + " " + PgTypeFor(c.type) + (c.nullable ? "" : " NOT NULL"));
+  }
+  if (!table.primary_key.empty()) item("PRIMARY KEY (" + ColumnList(table.primary_key) + ")");
+  for (const auto& u : table.unique_keys) item("UNIQUE (" + ColumnList(u) + ")");
+  for (const auto& fk : table.foreign_keys) {
+    item("FOREIGN KEY (" + ColumnList(fk.columns) + ") REFERENCES " +
+         Qualified(schema, fk.ref_table) + " (" + ColumnList(fk.ref_columns) + ")");
+  }
+  out += "\n)";
+  return out;
+}
+
+std::string IntrospectColumnsSql() {
+  // Domains read as their base type; dropped columns, partitions (their parent is listed)
+  // and tandem's own tables are left out.
+  return R"sql(
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid), a.attgenerated <> '',
+       CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND NOT starts_with(c.relname, '_tandem')
+ORDER BY c.relname, a.attnum)sql";
+}
+
+std::string IntrospectConstraintsSql() {
+  // Column lists come back as JSON arrays so names with commas or quotes survive. Unique
+  // indexes that back no constraint count as unique keys unless partial or on expressions.
+  return R"sql(
+SELECT cl.relname, con.contype::text,
+       (SELECT json_agg(a.attname ORDER BY k.i)
+          FROM unnest(con.conkey) WITH ORDINALITY AS k(n, i)
+          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n)::text,
+       CASE WHEN rn.nspname = n.nspname THEN rc.relname ELSE rn.nspname || '.' || rc.relname END,
+       (SELECT json_agg(a.attname ORDER BY k.i)
+          FROM unnest(con.confkey) WITH ORDINALITY AS k(n, i)
+          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n)::text,
+       pg_get_constraintdef(con.oid), con.conname::text
+FROM pg_constraint con
+JOIN pg_class cl ON cl.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = cl.relnamespace
+LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c')
+  AND NOT starts_with(cl.relname, '_tandem')
+UNION ALL
+SELECT cl.relname, 'i',
+       (SELECT json_agg(a.attname ORDER BY k.i)
+          FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(n, i)
+          JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.n
+         WHERE k.i <= ix.indnkeyatts)::text,
+       NULL, NULL, NULL, ic.relname::text
+FROM pg_index ix
+JOIN pg_class cl ON cl.oid = ix.indrelid
+JOIN pg_class ic ON ic.oid = ix.indexrelid
+JOIN pg_namespace n ON n.oid = cl.relnamespace
+WHERE n.nspname = $1 AND ix.indisunique AND ix.indpred IS NULL AND ix.indexprs IS NULL
+  AND cl.relkind IN ('r', 'p') AND NOT starts_with(cl.relname, '_tandem')
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c2 WHERE c2.conindid = ix.indexrelid
+                                                  AND c2.contype IN ('p', 'u'))
+ORDER BY 1, 2, 7)sql";
+}
+
+std::string CheckExpression(std::string_view def) {
+  if (def.starts_with("CHECK ")) def.remove_prefix(6);
+  if (def.ends_with(" NOT VALID")) def.remove_suffix(10);
+  // pg_get_constraintdef wraps the expression in one pair of parentheses of its own.
+  if (def.size() >= 2 && def.front() == '(' && def.back() == ')') {
+    int depth = 0;
+    bool outer = true;
+    for (size_t i = 0; i < def.size(); ++i) {
+      if (def[i] == '(') ++depth;
+      if (def[i] == ')') --depth;
+      if (depth == 0 && i + 1 < def.size()) outer = false;
+    }
+    if (outer) def = def.substr(1, def.size() - 2);
+  }
+  return std::string(def);
+}
+
+// ---- capture ------------------------------------------------------------------------------
+
+std::string ChangeTableDdl(std::string_view schema) {
+  // xid records the writing transaction (for operators and log-based comparisons); the
+  // reader's gap rule needs only seq and snapshots (see PostgresEngine::ReadChanges).
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (\n"
+      "  seq bigserial PRIMARY KEY,\n"
+      "  tbl text NOT NULL,\n"
+      "  op char(1) NOT NULL,\n"
+      "  key jsonb NOT NULL,\n"
+      "  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),\n"
+      "  at timestamptz NOT NULL DEFAULT now()\n"
+      ")",
+      Qualified(schema, kChangeTable));
+}
+
+std::string CaptureTablesDdl(std::string_view schema) {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (\n"
+      "  tbl text PRIMARY KEY,\n"
+      "  key_columns text[] NOT NULL,\n"
+      "  installed_at timestamptz NOT NULL DEFAULT now()\n"
+      ")",
+      Qualified(schema, kCaptureTables));
+}
+
+std::string RegisterCaptureSql(std::string_view schema, size_t key_columns) {
+  return fmt::format(
+      "INSERT INTO {} (tbl, key_columns) VALUES ($1, ARRAY[{}]::text[]) "
+      "ON CONFLICT (tbl) DO UPDATE SET key_columns = EXCLUDED.key_columns",
+      Qualified(schema, kCaptureTables), Params(2, key_columns));
+}
+
+std::string CaptureFunctionName(std::string_view table) {
+  return fmt::format("{}{}_{:08x}", kCaptureFunctionPrefix, Utf8Prefix(table, 40), Fnv1a(table));
+}
+
+std::string CaptureFunctionDdl(std::string_view schema, std::string_view table,
+                               const std::vector<std::string>& key, bool float_key) {
+  auto key_array = [&](std::string_view rec) {
+    std::string out = "jsonb_build_array(";
+    for (size_t i = 0; i < key.size(); ++i) {
+      if (i) out += ", ";
+      out += fmt::format("{}.{}", rec, QuoteIdent(key[i]));
+    }
+    return out + ")";
+  };
+  std::string changes = Qualified(schema, kChangeTable);
+  std::string body = fmt::format(
+      "\nDECLARE\n"
+      "  old_key jsonb;\n"
+      "  new_key jsonb;\n"
+      "BEGIN\n"
+      "  IF current_setting('{0}', true) = 'on' THEN\n"
+      "    RETURN NULL;\n"
+      "  END IF;\n"
+      "  IF TG_OP <> 'INSERT' THEN\n"
+      "    old_key := {1};\n"
+      "  END IF;\n"
+      "  IF TG_OP <> 'DELETE' THEN\n"
+      "    new_key := {2};\n"
+      "  END IF;\n"
+      "  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND old_key IS DISTINCT FROM new_key) THEN\n"
+      "    INSERT INTO {3} (tbl, op, key) VALUES (TG_TABLE_NAME, 'D', old_key);\n"
+      "  END IF;\n"
+      "  IF TG_OP <> 'DELETE' THEN\n"
+      "    INSERT INTO {3} (tbl, op, key)\n"
+      "    VALUES (TG_TABLE_NAME, CASE WHEN TG_OP = 'INSERT' THEN 'I' ELSE 'U' END, new_key);\n"
+      "  END IF;\n"
+      "  RETURN NULL;\n"
+      "END\n",
+      kCaptureOffSetting, key_array("OLD"), key_array("NEW"), changes);
+  // A dollar-quote tag that the body (which holds quoted column names) does not contain.
+  std::string tag = "$tandem$";
+  for (int i = 1; body.find(tag) != std::string::npos; ++i) tag = fmt::format("$tandem{}$", i);
+  return fmt::format("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql{} AS {}{}{}",
+                     Qualified(schema, CaptureFunctionName(table)),
+                     float_key ? " SET extra_float_digits = 3" : "", tag, body, tag);
+}
+
+std::string KeyColumnTypesSql() {
+  return "SELECT k.col, CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE a.atttypid END\n"
+         "FROM unnest($2::text[]) WITH ORDINALITY AS k(col, ord)\n"
+         "JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attname = k.col\n"
+         " AND a.attnum > 0 AND NOT a.attisdropped\n"
+         "JOIN pg_type ty ON ty.oid = a.atttypid\n"
+         "ORDER BY k.ord";
+}
+
+std::string CaptureTriggerDdl(std::string_view schema, std::string_view table) {
+  std::string t = Qualified(schema, table);
+  return fmt::format(
+      "DROP TRIGGER IF EXISTS {0} ON {1};\n"
+      "CREATE TRIGGER {0} AFTER INSERT OR UPDATE OR DELETE ON {1} FOR EACH ROW "
+      "EXECUTE FUNCTION {2}()",
+      QuoteIdent(kCaptureTrigger), t, Qualified(schema, CaptureFunctionName(table)));
+}
+
+std::string ReadChangesSql(std::string_view schema) {
+  // pg_current_snapshot() is the statement's own snapshot, so the xmin returned describes
+  // exactly the rows this statement sees.
+  return fmt::format(
+      "SELECT c.seq, c.tbl, c.op, e.v, pg_snapshot_xmin(pg_current_snapshot())::text, c.at\n"
+      "FROM (SELECT seq, tbl, op, key, at FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2) AS c\n"
+      "LEFT JOIN LATERAL jsonb_array_elements_text(c.key) WITH ORDINALITY AS e(v, i) ON true\n"
+      "ORDER BY c.seq, e.i",
+      Qualified(schema, kChangeTable));
+}
+
+std::string CaptureKeyTypesSql(std::string_view schema) {
+  return fmt::format(
+      "SELECT t.tbl, k.ord, CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE a.atttypid END\n"
+      "FROM {} AS t\n"
+      "CROSS JOIN LATERAL unnest(t.key_columns) WITH ORDINALITY AS k(col, ord)\n"
+      "LEFT JOIN pg_attribute a\n"
+      "  ON a.attrelid = to_regclass(quote_ident($1) || '.' || quote_ident(t.tbl))\n"
+      " AND a.attname = k.col AND NOT a.attisdropped\n"
+      "LEFT JOIN pg_type ty ON ty.oid = a.atttypid\n"
+      "ORDER BY t.tbl, k.ord",
+      Qualified(schema, kCaptureTables));
+}
+
+std::string SeqWatermarkSql() {
+  // The subquery runs before the outer projection, so the sequence is read before the new
+  // transaction id is assigned.
+  return "SELECT coalesce(s.v, 0), pg_current_xact_id()::text FROM "
+         "(SELECT pg_sequence_last_value(pg_get_serial_sequence($1, 'seq')::regclass) AS v "
+         "OFFSET 0) AS s";
+}
+
+std::string LastChangeSeqSql(std::string_view schema) {
+  // After a prune empties the table, the sequence still knows the last seq handed out.
+  return fmt::format(
+      "SELECT coalesce((SELECT max(seq) FROM {}), "
+      "pg_sequence_last_value(pg_get_serial_sequence($1, 'seq')::regclass), 0)",
+      Qualified(schema, kChangeTable));
+}
+
+std::string PruneChangesSql(std::string_view schema) {
+  return fmt::format("DELETE FROM {} WHERE seq <= $1", Qualified(schema, kChangeTable));
+}
+
+std::string CaptureTriggersSql() {
+  return fmt::format(
+      "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND t.tgname = {} "
+      "ORDER BY 1",
+      QuoteLiteral(kCaptureTrigger));
+}
+
+std::string CaptureFunctionsSql() {
+  return fmt::format(
+      "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+      "WHERE n.nspname = $1 AND starts_with(p.proname, {}) AND p.pronargs = 0 ORDER BY 1",
+      QuoteLiteral(kCaptureFunctionPrefix));
+}
+
+std::string DropCaptureTriggerSql(std::string_view schema, std::string_view table) {
+  return fmt::format("DROP TRIGGER IF EXISTS {} ON {}", QuoteIdent(kCaptureTrigger),
+                     Qualified(schema, table));
+}
+
+std::string DropCaptureFunctionSql(std::string_view schema, std::string_view function) {
+  return fmt::format("DROP FUNCTION IF EXISTS {}()", Qualified(schema, function));
+}
+
+std::string DropCaptureTablesSql(std::string_view schema) {
+  return fmt::format("DROP TABLE IF EXISTS {}, {}", Qualified(schema, kChangeTable),
+                     Qualified(schema, kCaptureTables));
+}
+
+std::string CaptureLockSql() {
+  return "SELECT pg_advisory_xact_lock(hashtext('tandem capture ' || $1))";
+}
+
+}  // namespace tandem::pg

@@ -1,0 +1,132 @@
+// PostgreSQL SQL text, built by pure functions (STYLE.md: "SQL is built by pure functions").
+// Identifiers are always quoted here; values never appear in the text: they are bound as $n
+// parameters (numbered from the `first_param` each builder takes) or streamed through COPY.
+// Unit-tested without a server in tests/unit/pg_dialect_test.cc.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tandem/engine.h"
+#include "tandem/schema.h"
+
+namespace tandem::pg {
+
+// Names of tandem's own objects. Every one starts with "_tandem" so introspection skips it.
+inline constexpr std::string_view kChangeTable = "_tandem_changes";
+inline constexpr std::string_view kCaptureTables = "_tandem_capture_tables";
+inline constexpr std::string_view kCaptureTrigger = "_tandem_capture";
+inline constexpr std::string_view kCaptureFunctionPrefix = "_tandem_cap_";
+inline constexpr std::string_view kStagePrefix = "_tandem_stage_";
+// The session setting capture triggers check: 'on' means "this session is tandem applying
+// changes; do not record them again".
+inline constexpr std::string_view kCaptureOffSetting = "tandem.capture_off";
+
+// "name" with embedded double quotes doubled.
+std::string QuoteIdent(std::string_view name);
+// 'text' with embedded single quotes doubled (standard_conforming_strings=on). Only for DDL
+// that cannot take parameters.
+std::string QuoteLiteral(std::string_view text);
+// "schema"."name"
+std::string Qualified(std::string_view schema, std::string_view name);
+// "a", "b", "c"
+std::string ColumnList(const std::vector<std::string>& columns);
+// A text[] literal for binding as one parameter: {"a","b \"c\""}.
+std::string TextArrayLiteral(const std::vector<std::string>& items);
+
+// Compares the key with parameters: `"k" > $1` for one column, `("a", "b") > ($1, $2)` for
+// several (row comparison, which follows the btree order of ORDER BY a, b).
+std::string KeyCompare(const std::vector<std::string>& key, std::string_view op, int first_param);
+// The predicate for a KeyRange: lower bound (exclusive) parameters first, then upper
+// (inclusive). "TRUE" when both are absent.
+std::string RangePredicate(const std::vector<std::string>& key, bool has_lower, bool has_upper,
+                           int first_param);
+// Matches a list of keys: `"k" IN ($1, $2)` or `("a", "b") IN (($1, $2), ($3, $4))`.
+std::string KeyInList(const std::vector<std::string>& key, size_t num_keys, int first_param);
+
+// One keyset page: the rows after the lower bound (the previous page's last key, or the
+// range's lower bound) up to the upper bound, in key order.
+std::string SelectPageSql(std::string_view table, const std::vector<std::string>& columns,
+                          const std::vector<std::string>& key, bool has_lower, bool has_upper,
+                          size_t limit);
+std::string CountSql(std::string_view table, const std::vector<std::string>& key, bool has_lower,
+                     bool has_upper);
+// Key boundaries at the row numbers (in key order) given as $1::bigint[].
+std::string SplitSql(std::string_view table, const std::vector<std::string>& key);
+std::string FetchSql(std::string_view table, const std::vector<std::string>& columns,
+                     const std::vector<std::string>& key, size_t num_keys);
+std::string DeleteKeysSql(std::string_view table, const std::vector<std::string>& key,
+                          size_t num_keys);
+std::string DeleteRangeSql(std::string_view table, const std::vector<std::string>& key,
+                           bool has_lower, bool has_upper);
+
+// COPY "s"."t" ("a", "b") FROM STDIN (text format).
+std::string CopyFromStdinSql(std::string_view table, const std::vector<std::string>& columns);
+// A session-lifetime temporary table holding one upsert batch, named from a hash of the target
+// and its columns so different column sets never share one.
+std::string StageName(std::string_view table, const std::vector<std::string>& columns);
+// Creates the stage with exactly `columns` of `table` (types only: no constraints, so a partial
+// column list loads). ON COMMIT DELETE ROWS empties it at the end of every transaction.
+std::string CreateStageSql(std::string_view stage, std::string_view table,
+                           const std::vector<std::string>& columns);
+// INSERT ... SELECT from the stage with ON CONFLICT (key) DO UPDATE (kUpsert) or DO NOTHING
+// (kInsertIfAbsent). OVERRIDING SYSTEM VALUE lets identity ALWAYS columns take source values.
+std::string MergeFromStageSql(std::string_view table, std::string_view stage,
+                              const std::vector<std::string>& columns,
+                              const std::vector<std::string>& key, WriteMode mode);
+
+// CREATE TABLE in `schema` with PostgreSQL types from the portable ones, NOT NULL, the primary
+// key, unique keys and foreign keys (referenced tables in the same schema, which must exist).
+// Defaults, generated expressions and CHECKs are engine text of the source engine and are not
+// carried over: generated columns become plain columns that receive the copied values.
+std::string CreateTableSql(std::string_view schema, const TableSchema& table);
+
+// Introspection: every column of the user tables in schema $1.
+std::string IntrospectColumnsSql();
+// Introspection: primary, unique, foreign and check constraints plus unique indexes of $1.
+std::string IntrospectConstraintsSql();
+// "CHECK ((a > 0)) NOT VALID" -> "(a > 0)".
+std::string CheckExpression(std::string_view constraint_def);
+
+// ---- trigger-based change capture ------------------------------------------------------------
+
+std::string ChangeTableDdl(std::string_view schema);
+std::string CaptureTablesDdl(std::string_view schema);
+// Records which key columns a captured table's changes carry ($1 table, $2.. key columns).
+std::string RegisterCaptureSql(std::string_view schema, size_t key_columns);
+// "_tandem_cap_<table prefix>_<hash>": at most 63 bytes, unique per table name.
+std::string CaptureFunctionName(std::string_view table);
+// The plpgsql row trigger function for one table: records 'I'/'U'/'D' with the key as a jsonb
+// array; an update that changes the key records the old key as 'D' and the new one as 'U'.
+// Records nothing when the session has tandem.capture_off = 'on'. `float_key` pins
+// extra_float_digits for the function: a float key then records exactly even when the writing
+// session asked for fewer digits (the cost of the setting is paid only by such tables).
+std::string CaptureFunctionDdl(std::string_view schema, std::string_view table,
+                               const std::vector<std::string>& key, bool float_key);
+// The key columns of table $1 (qualified, quoted) with their base type oid, in key order given
+// as $2::text[]: attname, type oid. No rows when the table does not exist.
+std::string KeyColumnTypesSql();
+// DROP TRIGGER IF EXISTS + CREATE TRIGGER (works before PostgreSQL 14's CREATE OR REPLACE).
+std::string CaptureTriggerDdl(std::string_view schema, std::string_view table);
+// Changes after $1 (at most $2), one row per key element in order, with the snapshot xmin of
+// the reading statement: seq, tbl, op, element text, xmin, at.
+std::string ReadChangesSql(std::string_view schema);
+// The key column types of every captured table: tbl, ordinal, base type oid. $1 = schema.
+std::string CaptureKeyTypesSql(std::string_view schema);
+// The highest seq handed out so far and then a new transaction id: every seq at or below the
+// first was issued to a transaction whose id is below the second. $1 = qualified change table.
+std::string SeqWatermarkSql();
+std::string LastChangeSeqSql(std::string_view schema);
+std::string PruneChangesSql(std::string_view schema);
+// Tables of schema $1 that carry tandem's capture trigger: relname.
+std::string CaptureTriggersSql();
+// tandem's capture functions in schema $1: proname.
+std::string CaptureFunctionsSql();
+std::string DropCaptureTriggerSql(std::string_view schema, std::string_view table);
+std::string DropCaptureFunctionSql(std::string_view schema, std::string_view function);
+std::string DropCaptureTablesSql(std::string_view schema);
+// Serialises capture installs and removals on one schema ($1 = schema) until commit.
+std::string CaptureLockSql();
+
+}  // namespace tandem::pg

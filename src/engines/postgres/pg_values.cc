@@ -1,0 +1,402 @@
+#include "engines/postgres/pg_values.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace tandem::pg {
+
+namespace chr = std::chrono;
+
+namespace {
+
+constexpr int64_t kMicrosPerDay = 86400000000LL;
+constexpr char kHex[] = "0123456789abcdef";
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string FloatText(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  char buf[64];
+  // Shortest text that reads back as the same double (so -0.0 stays "-0").
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  return std::string(buf, r.ptr);
+}
+
+// PostgreSQL writes years before 1 as "0044-03-15 BC"; tandem's parsers read astronomical
+// years ("-0043-03-15"). Rewrites the former into the latter; nullopt when there is no BC.
+std::optional<std::string> AstronomicalYear(std::string_view s) {
+  if (!s.ends_with(" BC")) return std::nullopt;
+  s.remove_suffix(3);
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  int64_t year = 0;
+  if (digits == 0 || std::from_chars(s.data(), s.data() + digits, year).ec != std::errc()) {
+    return std::nullopt;
+  }
+  int64_t astro = 1 - year;
+  std::string out = astro == 0 ? "0000" : fmt::format("-{:04d}", -astro);
+  out.append(s.substr(digits));
+  return out;
+}
+
+std::optional<std::string> DecodeBytea(std::string_view s) {
+  std::string out;
+  if (s.starts_with("\\x")) {
+    if (s.size() % 2 != 0) return std::nullopt;
+    out.reserve((s.size() - 2) / 2);
+    for (size_t i = 2; i < s.size(); i += 2) {
+      int hi = HexDigit(s[i]), lo = HexDigit(s[i + 1]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+    }
+    return out;
+  }
+  // Escape format (bytea_output=escape in the session that wrote a captured key).
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out += s[i];
+    } else if (i + 1 < s.size() && s[i + 1] == '\\') {
+      out += '\\';
+      ++i;
+    } else if (i + 3 < s.size()) {
+      int v = 0;
+      for (int k = 1; k <= 3; ++k) {
+        char c = s[i + k];
+        if (c < '0' || c > '7') return std::nullopt;
+        v = v * 8 + (c - '0');
+      }
+      out += static_cast<char>(v);
+      i += 3;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+bool PlainDecimal(std::string_view s) {
+  if (s.empty()) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  bool digit = false, dot = false;
+  for (; i < s.size(); ++i) {
+    if (s[i] >= '0' && s[i] <= '9') {
+      digit = true;
+    } else if (s[i] == '.' && !dot) {
+      dot = true;
+    } else {
+      return false;
+    }
+  }
+  return digit;
+}
+
+Value DecodeTimestamp(std::string_view text, bool want_zone) {
+  std::optional<std::string> astro = AstronomicalYear(text);
+  std::string_view s = astro ? std::string_view(*astro) : text;
+  bool zone = false;
+  std::optional<int64_t> micros = ParseTimestamp(s, &zone);
+  if (!micros || zone != want_zone) return Value::Text(std::string(text));
+  return want_zone ? Value::TimestampTz(*micros) : Value::Timestamp(*micros);
+}
+
+}  // namespace
+
+PortableType PortableFromPg(TypeOid oid, int typmod) {
+  PortableType t;
+  switch (oid) {
+    case kInt2Oid:
+      t.kind = Kind::kInt, t.int_bytes = 2;
+      break;
+    case kInt4Oid:
+      t.kind = Kind::kInt, t.int_bytes = 4;
+      break;
+    case kInt8Oid:
+    case kOidOid:
+      t.kind = Kind::kInt, t.int_bytes = 8;
+      break;
+    case kNumericOid:
+      t.kind = Kind::kDecimal;
+      if (typmod >= 4) {
+        // typmod = ((precision << 16) | (scale & 0x7ff)) + VARHDRSZ; scale is an 11-bit signed
+        // number since PostgreSQL 15.
+        int packed = typmod - 4;
+        t.precision = (packed >> 16) & 0xffff;
+        int scale = packed & 0x7ff;
+        t.scale = (scale & 0x400) ? scale - 0x800 : scale;
+      }
+      break;
+    case kFloat4Oid:
+    case kFloat8Oid:
+      t.kind = Kind::kFloat;
+      break;
+    case kBoolOid:
+      t.kind = Kind::kBool;
+      break;
+    case kVarcharOid:
+    case kBpcharOid:
+      t.kind = Kind::kText;
+      if (typmod >= 4) t.length = typmod - 4;
+      break;
+    case kByteaOid:
+      t.kind = Kind::kBytes;
+      break;
+    case kDateOid:
+      t.kind = Kind::kDate;
+      break;
+    case kTimeOid:
+      t.kind = Kind::kTime;
+      break;
+    case kTimestampOid:
+      t.kind = Kind::kTimestamp;
+      break;
+    case kTimestampTzOid:
+      t.kind = Kind::kTimestampTz;
+      break;
+    case kJsonOid:
+    case kJsonbOid:
+      t.kind = Kind::kJson;
+      break;
+    case kUuidOid:
+      t.kind = Kind::kUuid;
+      break;
+    default:
+      t.kind = Kind::kText;
+      break;  // text, name, "char", enums, arrays, everything else
+  }
+  return t;
+}
+
+std::string PgTypeFor(const PortableType& type) {
+  switch (type.kind) {
+    case Kind::kBool:
+      return "boolean";
+    case Kind::kInt:
+      return type.int_bytes == 2 ? "smallint" : type.int_bytes == 4 ? "integer" : "bigint";
+    case Kind::kFloat:
+      return "double precision";
+    case Kind::kDecimal:
+      // PostgreSQL caps a declared precision at 1000; beyond that only unbounded numeric fits.
+      if (type.precision < 1 || type.precision > 1000) return "numeric";
+      if (type.scale < 0) return fmt::format("numeric({})", type.precision);
+      return fmt::format("numeric({},{})", type.precision, type.scale);
+    case Kind::kText:
+      return type.length > 0 ? fmt::format("varchar({})", type.length) : "text";
+    case Kind::kBytes:
+      return "bytea";
+    case Kind::kDate:
+      return "date";
+    case Kind::kTime:
+      return "time";
+    case Kind::kTimestamp:
+      return "timestamp";
+    case Kind::kTimestampTz:
+      return "timestamptz";
+    case Kind::kJson:
+      return "json";
+    case Kind::kUuid:
+      return "uuid";
+    case Kind::kNull:
+      return "text";
+  }
+  return "text";
+}
+
+Value DecodeText(TypeOid oid, std::string_view s) {
+  switch (oid) {
+    case kBoolOid:
+      if (s == "t" || s == "true") return Value::Bool(true);
+      if (s == "f" || s == "false") return Value::Bool(false);
+      break;
+    case kInt2Oid:
+    case kInt4Oid:
+    case kInt8Oid:
+    case kOidOid: {
+      int64_t i = 0;
+      auto r = std::from_chars(s.data(), s.data() + s.size(), i);
+      if (r.ec == std::errc() && r.ptr == s.data() + s.size()) return Value::Int(i);
+      break;
+    }
+    case kNumericOid:
+      if (PlainDecimal(s)) return Value::Decimal(std::string(s));
+      if (s == "NaN") return Value::Float(std::numeric_limits<double>::quiet_NaN());
+      if (s == "Infinity") return Value::Float(std::numeric_limits<double>::infinity());
+      if (s == "-Infinity") return Value::Float(-std::numeric_limits<double>::infinity());
+      if (auto d = NormalizeDecimal(s)) return Value::Decimal(*d);
+      break;
+    case kFloat4Oid:
+    case kFloat8Oid: {
+      double d = 0;
+      auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+      if (r.ec == std::errc() && r.ptr == s.data() + s.size()) return Value::Float(d);
+      // from_chars reports out-of-range for subnormal extremes; strtod handles them.
+      if (r.ec == std::errc::result_out_of_range) {
+        return Value::Float(std::strtod(std::string(s).c_str(), nullptr));
+      }
+      break;
+    }
+    case kByteaOid:
+      if (auto b = DecodeBytea(s)) return Value::Bytes(std::move(*b));
+      break;
+    case kDateOid: {
+      std::optional<std::string> astro = AstronomicalYear(s);
+      if (auto d = ParseDate(astro ? std::string_view(*astro) : s)) return Value::Date(*d);
+      break;
+    }
+    case kTimeOid:
+      if (auto t = ParseTime(s)) return Value::Time(*t);
+      break;
+    case kTimestampOid:
+      return DecodeTimestamp(s, false);
+    case kTimestampTzOid:
+      return DecodeTimestamp(s, true);
+    case kJsonOid:
+    case kJsonbOid:
+      return Value::Json(std::string(s));
+    case kUuidOid:
+      if (auto u = ParseUuid(s)) return Value::Uuid(std::move(*u));
+      break;
+    default:
+      break;
+  }
+  return Value::Text(std::string(s));
+}
+
+std::string DateText(int32_t days) {
+  chr::year_month_day ymd{chr::sys_days{chr::days{days}}};
+  int y = static_cast<int>(ymd.year());
+  unsigned m = static_cast<unsigned>(ymd.month()), d = static_cast<unsigned>(ymd.day());
+  if (y > 0) return fmt::format("{:04d}-{:02d}-{:02d}", y, m, d);
+  return fmt::format("{:04d}-{:02d}-{:02d} BC", 1 - y, m, d);
+}
+
+std::string TimestampText(int64_t micros, bool with_zone) {
+  int64_t days = micros / kMicrosPerDay;
+  int64_t rest = micros % kMicrosPerDay;
+  if (rest < 0) {
+    rest += kMicrosPerDay;
+    --days;
+  }
+  std::string date = DateText(static_cast<int32_t>(days));
+  bool bc = date.ends_with(" BC");
+  if (bc) date.resize(date.size() - 3);
+  std::string out = date + " " + FormatTime(rest);
+  if (with_zone) out += "+00";
+  if (bc) out += " BC";
+  return out;
+}
+
+std::optional<std::string> ParamText(const Value& v) {
+  switch (v.kind()) {
+    case Kind::kNull:
+      return std::nullopt;
+    case Kind::kBool:
+      return v.as_bool() ? "t" : "f";
+    case Kind::kInt:
+      return std::to_string(v.as_int());
+    case Kind::kFloat:
+      return FloatText(v.as_float());
+    case Kind::kDecimal:
+    case Kind::kText:
+    case Kind::kJson:
+      return v.as_str();
+    case Kind::kBytes: {
+      std::string out = "\\x";
+      out.reserve(2 + v.as_str().size() * 2);
+      for (unsigned char c : v.as_str()) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+      return out;
+    }
+    case Kind::kDate:
+      return DateText(static_cast<int32_t>(v.as_int()));
+    case Kind::kTime:
+      return FormatTime(v.as_int());
+    case Kind::kTimestamp:
+      return TimestampText(v.as_int(), false);
+    case Kind::kTimestampTz:
+      return TimestampText(v.as_int(), true);
+    case Kind::kUuid:
+      return FormatUuid(v.as_str());
+  }
+  return std::nullopt;
+}
+
+void AppendCopyEscaped(std::string_view s, std::string& out) {
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    const char* esc = nullptr;
+    switch (c) {
+      case '\\':
+        esc = "\\\\";
+        break;
+      case '\n':
+        esc = "\\n";
+        break;
+      case '\r':
+        esc = "\\r";
+        break;
+      case '\t':
+        esc = "\\t";
+        break;
+      default:
+        continue;
+    }
+    out.append(s.data() + start, i - start);
+    out.append(esc);
+    start = i + 1;
+  }
+  out.append(s.data() + start, s.size() - start);
+}
+
+void AppendCopyField(const Value& v, std::string& out) {
+  switch (v.kind()) {
+    case Kind::kNull:
+      out += "\\N";
+      return;
+    case Kind::kText:
+    case Kind::kJson:
+      AppendCopyEscaped(v.as_str(), out);
+      return;
+    case Kind::kBytes:
+      // The bytea hex form "\x..." with its backslash escaped for COPY.
+      out += "\\\\x";
+      for (unsigned char c : v.as_str()) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+      return;
+    case Kind::kInt: {
+      char buf[24];
+      auto r = std::to_chars(buf, buf + sizeof buf, v.as_int());
+      out.append(buf, r.ptr);
+      return;
+    }
+    case Kind::kDecimal:
+      out += v.as_str();
+      return;
+    default:
+      // Remaining kinds print without tabs, newlines or backslashes.
+      out += *ParamText(v);
+      return;
+  }
+}
+
+bool HasNulByte(const Value& v) {
+  if (v.kind() != Kind::kText && v.kind() != Kind::kJson) return false;
+  return std::memchr(v.as_str().data(), '\0', v.as_str().size()) != nullptr;
+}
+
+}  // namespace tandem::pg

@@ -1,0 +1,769 @@
+#include "engines/postgres/postgres_engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "engines/factories.h"
+#include "engines/postgres/pg_dialect.h"
+
+namespace tandem {
+
+Result<std::unique_ptr<Engine>> OpenPostgres(const std::string& uri, const std::string& password) {
+  auto e = pg::PostgresEngine::Open(uri, password);
+  if (!e) return std::unexpected(std::move(e.error()));
+  return std::unique_ptr<Engine>(std::move(*e));
+}
+
+namespace pg {
+
+namespace {
+
+// Keys per statement for Fetch and Remove: well under the protocol's 65535 parameters, and
+// small enough that the planner's IN-list handling stays cheap.
+constexpr size_t kParamsPerStatement = 10000;
+// COPY data goes to libpq in pieces of about this size, so a batch is never held twice.
+constexpr size_t kCopyPiece = 1 << 20;
+
+template <typename T>
+bool ParseNumber(std::string_view s, T& out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+std::vector<Param> KeyParams(const Row& key) {
+  std::vector<Param> out;
+  out.reserve(key.size());
+  for (const auto& v : key) out.push_back(ParamText(v));
+  return out;
+}
+
+void AppendRange(const KeyRange& range, std::vector<Param>& params) {
+  if (range.lower) {
+    for (const auto& v : *range.lower) params.push_back(ParamText(v));
+  }
+  if (range.upper) {
+    for (const auto& v : *range.upper) params.push_back(ParamText(v));
+  }
+}
+
+Status CheckRange(std::string_view what, const std::vector<std::string>& key,
+                  const KeyRange& range) {
+  if (key.empty()) return Fail(Code::kInvalidArgument, "{}: no key columns given", what);
+  if ((range.lower && range.lower->size() != key.size()) ||
+      (range.upper && range.upper->size() != key.size())) {
+    return Fail(Code::kInvalidArgument, "{}: a range bound has {} values for {} key columns", what,
+                range.lower ? range.lower->size() : range.upper->size(), key.size());
+  }
+  return Ok();
+}
+
+Row DecodeRow(const PgResult& res, int r) {
+  Row row;
+  int cols = res.cols();
+  row.reserve(static_cast<size_t>(cols));
+  for (int c = 0; c < cols; ++c) {
+    row.push_back(res.is_null(r, c) ? Value::Null() : DecodeText(res.type(c), res.value(r, c)));
+  }
+  return row;
+}
+
+// Positions of `names` within `columns`, or an error naming the first one missing.
+Result<std::vector<size_t>> Positions(std::string_view what, const std::vector<std::string>& names,
+                                      const std::vector<std::string>& columns) {
+  std::vector<size_t> out;
+  for (const auto& n : names) {
+    auto it = std::find(columns.begin(), columns.end(), n);
+    if (it == columns.end()) {
+      return Fail(Code::kInvalidArgument, "{}: key column '{}' is not among the columns", what, n);
+    }
+    out.push_back(static_cast<size_t>(it - columns.begin()));
+  }
+  return out;
+}
+
+// Pages through one key range with keyset pagination (see postgres_engine.h).
+class PgRowReader final : public RowReader {
+ public:
+  PgRowReader(PgConnection* conn, std::string what, std::string table, ScanRequest req,
+              std::vector<size_t> key_pos)
+      : conn_(conn),
+        what_(std::move(what)),
+        table_(std::move(table)),
+        req_(std::move(req)),
+        key_pos_(std::move(key_pos)) {
+    if (req_.batch_rows == 0) req_.batch_rows = 10000;
+    if (req_.range.lower) after_ = KeyParams(*req_.range.lower);
+    if (req_.range.upper) upper_ = KeyParams(*req_.range.upper);
+    page_sql_ = SelectPageSql(table_, req_.columns, req_.key, /*has_lower=*/true,
+                              req_.range.upper.has_value(), req_.batch_rows);
+    first_sql_ = SelectPageSql(table_, req_.columns, req_.key, /*has_lower=*/false,
+                               req_.range.upper.has_value(), req_.batch_rows);
+  }
+
+  bool Next(std::vector<Row>& batch) override {
+    batch.clear();
+    if (done_ || !status_) return false;
+    std::vector<Param> params;
+    if (after_) params = *after_;
+    params.insert(params.end(), upper_.begin(), upper_.end());
+    auto res = conn_->ExecParams(what_, after_ ? page_sql_ : first_sql_, params);
+    if (!res) {
+      status_ = std::unexpected(std::move(res.error()));
+      return false;
+    }
+    int rows = res->rows();
+    batch.reserve(static_cast<size_t>(rows));
+    for (int r = 0; r < rows; ++r) batch.push_back(DecodeRow(*res, r));
+    // A short page is the last one: no need to ask again.
+    if (static_cast<size_t>(rows) < req_.batch_rows) done_ = true;
+    if (rows > 0) {
+      std::vector<Param> last;
+      for (size_t p : key_pos_) {
+        int c = static_cast<int>(p);
+        if (res->is_null(rows - 1, c)) {
+          last.push_back(std::nullopt);
+        } else {
+          last.emplace_back(std::string(res->value(rows - 1, c)));
+        }
+      }
+      after_ = std::move(last);
+    }
+    return rows > 0;
+  }
+
+  Status status() const override { return status_; }
+
+ private:
+  PgConnection* conn_;
+  std::string what_;
+  std::string table_;
+  ScanRequest req_;
+  std::vector<size_t> key_pos_;
+  std::optional<std::vector<Param>> after_;  // the last key read, in the server's text form
+  std::vector<Param> upper_;
+  std::string first_sql_, page_sql_;
+  bool done_ = false;
+  Status status_;
+};
+
+}  // namespace
+
+// ---- connection ---------------------------------------------------------------------------
+
+Result<std::unique_ptr<PostgresEngine>> PostgresEngine::Open(const std::string& uri,
+                                                             const std::string& password) {
+  TANDEM_ASSIGN_OR_RETURN(PgConnection conn, PgConnection::Open(uri, password));
+  std::unique_ptr<PostgresEngine> e(new PostgresEngine(std::move(conn), uri));
+  TANDEM_RETURN_IF_ERROR(e->ApplySessionSettings());
+  return e;
+}
+
+Status PostgresEngine::ApplySessionSettings() {
+  std::string what = "postgres connect " + Describe();
+  // Fixed output formats, so decoding never depends on server or role defaults.
+  TANDEM_RETURN_IF_ERROR(conn_.Exec(what,
+                                    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                                    "SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; "
+                                    "SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; "
+                                    "SET standard_conforming_strings = on; "
+                                    "SET client_min_messages = 'warning'"));
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult res,
+      conn_.Exec(what,
+                 "SELECT current_schema(), r.rolsuper, current_setting('server_version_num') "
+                 "FROM pg_roles r WHERE r.rolname = current_user"));
+  if (res.rows() != 1 || res.is_null(0, 0)) {
+    return Fail(Code::kFailedPrecondition,
+                "{}: the search_path names no existing schema; set one with "
+                "?options=-csearch_path%3Dpublic",
+                what);
+  }
+  schema_ = std::string(res.value(0, 0));
+  can_replica_ = res.value(0, 1) == "t";
+  int version = 0;
+  ParseNumber(res.value(0, 2), version);
+  if (!can_replica_ && version >= 150000) {
+    // PostgreSQL 15 can grant SET on session_replication_role to an ordinary role.
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult priv,
+        conn_.Exec(what, "SELECT has_parameter_privilege('session_replication_role', 'SET')"));
+    can_replica_ = priv.rows() == 1 && priv.value(0, 0) == "t";
+  }
+  return Ok();
+}
+
+std::string PostgresEngine::Describe() const { return RedactUri(uri_); }
+
+std::string PostgresEngine::Table(const std::string& name) const {
+  return Qualified(schema_, name);
+}
+
+std::string PostgresEngine::What(std::string_view op, std::string_view table) const {
+  return fmt::format("postgres {} {}", op, table);
+}
+
+template <typename Fn>
+Status PostgresEngine::Atomically(std::string_view what, Fn&& body) {
+  if (conn_.transaction_failed()) {
+    return Fail(Code::kAborted, "{}: the transaction has already failed; roll it back", what);
+  }
+  bool outer = conn_.in_transaction();
+  TANDEM_RETURN_IF_ERROR(conn_.Exec(what, outer ? "SAVEPOINT tandem_atomic" : "BEGIN"));
+  Status st = body();
+  if (!st) {
+    // Undo only this call; the caller's transaction (if any) stays usable.
+    (void)conn_.Exec(what, outer ? "ROLLBACK TO SAVEPOINT tandem_atomic; "
+                                   "RELEASE SAVEPOINT tandem_atomic"
+                                 : "ROLLBACK");
+    return st;
+  }
+  if (outer) {
+    TANDEM_RETURN_IF_ERROR(conn_.Exec(what, "RELEASE SAVEPOINT tandem_atomic"));
+    return Ok();
+  }
+  TANDEM_ASSIGN_OR_RETURN(PgResult res, conn_.Exec(what, "COMMIT"));
+  if (res.command_status() != "COMMIT") {
+    return Fail(Code::kAborted, "{}: the server rolled the transaction back", what);
+  }
+  return Ok();
+}
+
+// ---- introspection ------------------------------------------------------------------------
+
+Result<std::vector<TableSchema>> PostgresEngine::Introspect() {
+  std::string what = fmt::format("postgres introspect schema {}", schema_);
+  TANDEM_ASSIGN_OR_RETURN(PgResult cols, conn_.ExecParams(what, IntrospectColumnsSql(), {schema_}));
+  std::vector<TableSchema> tables;
+  std::map<std::string, size_t> index;
+  auto table_of = [&](std::string_view name) -> TableSchema& {
+    auto [it, added] = index.emplace(std::string(name), tables.size());
+    if (added) {
+      tables.emplace_back();
+      tables.back().name = std::string(name);
+    }
+    return tables[it->second];
+  };
+  for (int r = 0; r < cols.rows(); ++r) {
+    TableSchema& t = table_of(cols.value(r, 0));
+    Column c;
+    c.name = std::string(cols.value(r, 1));
+    c.engine_type = std::string(cols.value(r, 2));
+    c.nullable = cols.value(r, 3) != "t";
+    if (!cols.is_null(r, 4)) c.default_expr = std::string(cols.value(r, 4));
+    c.generated = cols.value(r, 5) == "t";
+    TypeOid oid = 0;
+    int typmod = -1;
+    ParseNumber(cols.value(r, 6), oid);
+    ParseNumber(cols.value(r, 7), typmod);
+    c.type = PortableFromPg(oid, typmod);
+    t.columns.push_back(std::move(c));
+  }
+
+  TANDEM_ASSIGN_OR_RETURN(PgResult cons,
+                          conn_.ExecParams(what, IntrospectConstraintsSql(), {schema_}));
+  auto names = [&](int r, int c) -> Result<std::vector<std::string>> {
+    if (cons.is_null(r, c)) return std::vector<std::string>{};
+    try {
+      return nlohmann::json::parse(cons.value(r, c)).get<std::vector<std::string>>();
+    } catch (const std::exception& ex) {
+      return Fail(Code::kInternal, "{}: bad column list {} in constraint {}: {}", what,
+                  cons.value(r, c), cons.value(r, 6), ex.what());
+    }
+  };
+  for (int r = 0; r < cons.rows(); ++r) {
+    auto it = index.find(std::string(cons.value(r, 0)));
+    if (it == index.end()) continue;  // a table that appeared between the two queries
+    TableSchema& t = tables[it->second];
+    std::string_view type = cons.value(r, 1);
+    TANDEM_ASSIGN_OR_RETURN(std::vector<std::string> columns, names(r, 2));
+    if (type == "p") {
+      t.primary_key = std::move(columns);
+    } else if (type == "u" || type == "i") {
+      if (std::find(t.unique_keys.begin(), t.unique_keys.end(), columns) == t.unique_keys.end()) {
+        t.unique_keys.push_back(std::move(columns));
+      }
+    } else if (type == "f") {
+      TANDEM_ASSIGN_OR_RETURN(std::vector<std::string> ref_columns, names(r, 4));
+      t.foreign_keys.push_back(ForeignKey{.columns = std::move(columns),
+                                          .ref_table = std::string(cons.value(r, 3)),
+                                          .ref_columns = std::move(ref_columns)});
+    } else if (type == "c") {
+      t.checks.push_back(CheckExpression(cons.value(r, 5)));
+    }
+  }
+  return tables;
+}
+
+// ---- reading ------------------------------------------------------------------------------
+
+Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) {
+  std::string what = What("scan", req.table);
+  TANDEM_RETURN_IF_ERROR(CheckRange(what, req.key, req.range));
+  TANDEM_ASSIGN_OR_RETURN(std::vector<size_t> key_pos, Positions(what, req.key, req.columns));
+  return std::unique_ptr<RowReader>(
+      new PgRowReader(&conn_, std::move(what), Table(req.table), req, std::move(key_pos)));
+}
+
+Result<std::vector<Row>> PostgresEngine::Split(const std::string& table,
+                                               const std::vector<std::string>& key, int n) {
+  std::string what = What("split", table);
+  if (key.empty()) return Fail(Code::kInvalidArgument, "{}: no key columns given", what);
+  if (n <= 1) return std::vector<Row>{};
+  TANDEM_ASSIGN_OR_RETURN(int64_t count, Count(table, key, KeyRange{}));
+  // Boundary i is the key at row number floor(i * count / n) in key order: the chunks
+  // (b[i-1], b[i]] then hold count/n rows each, give or take one.
+  std::string positions = "{";
+  int64_t last = 0;
+  for (int i = 1; i < n; ++i) {
+    int64_t p = static_cast<int64_t>((static_cast<__int128>(i) * count) / n);
+    if (p < 1 || p >= count || p <= last) continue;
+    if (last > 0) positions += ",";
+    positions += std::to_string(p);
+    last = p;
+  }
+  positions += "}";
+  if (last == 0) return std::vector<Row>{};
+  TANDEM_ASSIGN_OR_RETURN(PgResult res,
+                          conn_.ExecParams(what, SplitSql(Table(table), key), {positions}));
+  std::vector<Row> out;
+  out.reserve(static_cast<size_t>(res.rows()));
+  for (int r = 0; r < res.rows(); ++r) out.push_back(DecodeRow(res, r));
+  return out;
+}
+
+Result<int64_t> PostgresEngine::Count(const std::string& table, const std::vector<std::string>& key,
+                                      const KeyRange& range) {
+  std::string what = What("count", table);
+  if (range.lower || range.upper) TANDEM_RETURN_IF_ERROR(CheckRange(what, key, range));
+  std::vector<Param> params;
+  AppendRange(range, params);
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult res,
+      conn_.ExecParams(
+          what, CountSql(Table(table), key, range.lower.has_value(), range.upper.has_value()),
+          params));
+  int64_t n = 0;
+  if (res.rows() != 1 || !ParseNumber(res.value(0, 0), n)) {
+    return Fail(Code::kInternal, "{}: unexpected count result", what);
+  }
+  return n;
+}
+
+Result<std::vector<Row>> PostgresEngine::Fetch(const std::string& table,
+                                               const std::vector<std::string>& columns,
+                                               const std::vector<std::string>& key,
+                                               const std::vector<Row>& keys) {
+  std::string what = What("fetch", table);
+  if (key.empty()) return Fail(Code::kInvalidArgument, "{}: no key columns given", what);
+  std::vector<Row> out;
+  size_t per = std::max<size_t>(1, kParamsPerStatement / key.size());
+  for (size_t start = 0; start < keys.size(); start += per) {
+    size_t count = std::min(per, keys.size() - start);
+    std::vector<Param> params;
+    params.reserve(count * key.size());
+    for (size_t i = start; i < start + count; ++i) {
+      if (keys[i].size() != key.size()) {
+        return Fail(Code::kInvalidArgument, "{}: a key has {} values for {} key columns", what,
+                    keys[i].size(), key.size());
+      }
+      for (const auto& v : keys[i]) params.push_back(ParamText(v));
+    }
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult res, conn_.ExecParams(what, FetchSql(Table(table), columns, key, count), params));
+    for (int r = 0; r < res.rows(); ++r) out.push_back(DecodeRow(res, r));
+  }
+  return out;
+}
+
+// ---- writing ------------------------------------------------------------------------------
+
+Status PostgresEngine::CopyRows(std::string_view what, const std::string& copy_sql,
+                                const std::vector<Row>& rows, const std::vector<size_t>& order) {
+  TANDEM_RETURN_IF_ERROR(conn_.BeginCopyIn(what, copy_sql));
+  std::string buf;
+  buf.reserve(kCopyPiece + 4096);
+  auto put_row = [&](const Row& row) -> Status {
+    for (size_t c = 0; c < row.size(); ++c) {
+      if (c) buf += '\t';
+      AppendCopyField(row[c], buf);
+    }
+    buf += '\n';
+    if (buf.size() >= kCopyPiece) {
+      TANDEM_RETURN_IF_ERROR(conn_.PutCopyData(what, buf));
+      buf.clear();
+    }
+    return Ok();
+  };
+  Status st;
+  if (order.empty()) {
+    for (const auto& row : rows) {
+      if (st = put_row(row); !st) break;
+    }
+  } else {
+    for (size_t i : order) {
+      if (st = put_row(rows[i]); !st) break;
+    }
+  }
+  if (st && !buf.empty()) st = conn_.PutCopyData(what, buf);
+  // End the COPY even after a failed put, so the connection leaves COPY mode.
+  Status end = conn_.EndCopyIn(what);
+  if (!st) return st;
+  return end;
+}
+
+Status PostgresEngine::Write(const std::string& table, const std::vector<std::string>& columns,
+                             const std::vector<std::string>& key, const std::vector<Row>& rows,
+                             WriteMode mode) {
+  std::string what = What("write", table);
+  if (rows.empty()) return Ok();
+  for (const auto& row : rows) {
+    if (row.size() != columns.size()) {
+      return Fail(Code::kInvalidArgument, "{}: a row has {} values for {} columns", what,
+                  row.size(), columns.size());
+    }
+    // PostgreSQL text cannot hold NUL; say so before anything is sent, naming the row.
+    for (size_t c = 0; c < row.size(); ++c) {
+      if (HasNulByte(row[c])) {
+        return Fail(Code::kInvalidArgument,
+                    "{}: column {}: the text contains a NUL byte, which PostgreSQL text cannot "
+                    "store ({})",
+                    what, columns[c], row[c].ToDisplay());
+      }
+    }
+  }
+
+  if (mode == WriteMode::kInsert) {
+    std::string copy_sql = CopyFromStdinSql(Table(table), columns);
+    // Outside a transaction one COPY is atomic by itself.
+    if (!conn_.in_transaction()) return CopyRows(what, copy_sql, rows, {});
+    return Atomically(what, [&] { return CopyRows(what, copy_sql, rows, {}); });
+  }
+
+  if (key.empty()) return Fail(Code::kInvalidArgument, "{}: upsert needs key columns", what);
+  TANDEM_ASSIGN_OR_RETURN(std::vector<size_t> key_pos, Positions(what, key, columns));
+  // ON CONFLICT cannot touch one row twice in a statement, so a batch keeps one row per key:
+  // the last for upsert (last write wins), the first for insert-if-absent (first one lands).
+  std::map<Row, size_t> by_key;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Row k;
+    k.reserve(key_pos.size());
+    for (size_t p : key_pos) k.push_back(rows[i][p]);
+    auto [it, added] = by_key.emplace(std::move(k), i);
+    if (!added && mode == WriteMode::kUpsert) it->second = i;
+  }
+  std::vector<size_t> order;
+  if (by_key.size() != rows.size()) {
+    order.reserve(by_key.size());
+    for (const auto& [k, i] : by_key) order.push_back(i);
+    std::sort(order.begin(), order.end());
+  }
+
+  std::string target = Table(table);
+  std::string stage = StageName(target, columns);
+  bool outer = conn_.in_transaction();
+  return Atomically(what, [&]() -> Status {
+    // The stage empties at every commit; only inside a caller's transaction can an earlier
+    // Write have left rows in it.
+    std::string sql = CreateStageSql(stage, target, columns);
+    if (outer) sql += "; TRUNCATE pg_temp." + QuoteIdent(stage);
+    TANDEM_RETURN_IF_ERROR(conn_.Exec(what, sql));
+    TANDEM_RETURN_IF_ERROR(
+        CopyRows(what, CopyFromStdinSql("pg_temp." + QuoteIdent(stage), columns), rows, order));
+    TANDEM_RETURN_IF_ERROR(conn_.Exec(what, MergeFromStageSql(target, stage, columns, key, mode)));
+    return Ok();
+  });
+}
+
+Status PostgresEngine::Remove(const std::string& table, const std::vector<std::string>& key,
+                              const std::vector<Row>& keys) {
+  std::string what = What("remove from", table);
+  if (key.empty()) return Fail(Code::kInvalidArgument, "{}: no key columns given", what);
+  if (keys.empty()) return Ok();
+  size_t per = std::max<size_t>(1, kParamsPerStatement / key.size());
+  auto run = [&]() -> Status {
+    for (size_t start = 0; start < keys.size(); start += per) {
+      size_t count = std::min(per, keys.size() - start);
+      std::vector<Param> params;
+      params.reserve(count * key.size());
+      for (size_t i = start; i < start + count; ++i) {
+        if (keys[i].size() != key.size()) {
+          return Fail(Code::kInvalidArgument, "{}: a key has {} values for {} key columns", what,
+                      keys[i].size(), key.size());
+        }
+        for (const auto& v : keys[i]) params.push_back(ParamText(v));
+      }
+      TANDEM_RETURN_IF_ERROR(
+          conn_.ExecParams(what, DeleteKeysSql(Table(table), key, count), params));
+    }
+    return Ok();
+  };
+  if (keys.size() <= per && !conn_.in_transaction()) return run();
+  return Atomically(what, run);
+}
+
+Status PostgresEngine::RemoveRange(const std::string& table, const std::vector<std::string>& key,
+                                   const KeyRange& range) {
+  std::string what = What("remove range from", table);
+  if (range.lower || range.upper) TANDEM_RETURN_IF_ERROR(CheckRange(what, key, range));
+  std::vector<Param> params;
+  AppendRange(range, params);
+  TANDEM_RETURN_IF_ERROR(conn_.ExecParams(
+      what, DeleteRangeSql(Table(table), key, range.lower.has_value(), range.upper.has_value()),
+      params));
+  return Ok();
+}
+
+Status PostgresEngine::CreateTable(const TableSchema& table) {
+  TANDEM_RETURN_IF_ERROR(
+      conn_.Exec(What("create table", table.name), CreateTableSql(schema_, table)));
+  return Ok();
+}
+
+// ---- transactions -------------------------------------------------------------------------
+
+Status PostgresEngine::Begin() {
+  if (conn_.in_transaction()) {
+    return Fail(Code::kFailedPrecondition, "postgres begin: a transaction is already open");
+  }
+  TANDEM_RETURN_IF_ERROR(conn_.Exec("postgres begin", "BEGIN"));
+  settings_in_txn_ = false;
+  return Ok();
+}
+
+Status PostgresEngine::Commit() {
+  if (!conn_.in_transaction()) {
+    return Fail(Code::kFailedPrecondition, "postgres commit: no transaction is open");
+  }
+  auto res = conn_.Exec("postgres commit", "COMMIT");
+  bool committed = res && res->command_status() == "COMMIT";
+  if (!committed && settings_in_txn_) (void)SetCaptureSuppressed(suppressed_);
+  settings_in_txn_ = false;
+  if (!res) return std::unexpected(std::move(res.error()));
+  if (!committed) {
+    // COMMIT of a failed transaction answers ROLLBACK instead of an error.
+    return Fail(Code::kAborted, "postgres commit: the transaction had failed and was rolled back");
+  }
+  return Ok();
+}
+
+Status PostgresEngine::Rollback() {
+  if (!conn_.in_transaction()) return Ok();  // nothing open: nothing to undo
+  TANDEM_RETURN_IF_ERROR(conn_.Exec("postgres rollback", "ROLLBACK"));
+  // A setting changed inside the transaction was rolled back with it; the caller asked for it
+  // for the session, so set it again.
+  if (settings_in_txn_) {
+    settings_in_txn_ = false;
+    TANDEM_RETURN_IF_ERROR(SetCaptureSuppressed(suppressed_));
+  }
+  return Ok();
+}
+
+// ---- capture ------------------------------------------------------------------------------
+//
+// Every captured table gets an AFTER INSERT/UPDATE/DELETE row trigger that appends
+// (seq, table, op, key) to _tandem_changes; _tandem_capture_tables remembers each table's key
+// columns so a reader in any process can decode keys back into typed values.
+
+Status PostgresEngine::InstallCapture(const std::vector<CaptureTable>& tables) {
+  std::string what = "postgres install capture";
+  for (const auto& t : tables) {
+    if (t.key.empty()) {
+      return Fail(Code::kInvalidArgument, "{} on {}: no key columns given", what, t.table);
+    }
+  }
+  // Forget what was learnt about the change table: it may be recreated below.
+  key_types_.clear();
+  watermark_.reset();
+  final_upto_ = 0;
+  return Atomically(what, [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(conn_.ExecParams(what, CaptureLockSql(), {schema_}));
+    TANDEM_RETURN_IF_ERROR(conn_.Exec(what, ChangeTableDdl(schema_)));
+    TANDEM_RETURN_IF_ERROR(conn_.Exec(what, CaptureTablesDdl(schema_)));
+    for (const auto& t : tables) {
+      std::string on = what + " on " + t.table;
+      // The table and its key columns must exist; float keys need exact digits.
+      TANDEM_ASSIGN_OR_RETURN(
+          PgResult types,
+          conn_.ExecParams(on, KeyColumnTypesSql(), {Table(t.table), TextArrayLiteral(t.key)}));
+      if (static_cast<size_t>(types.rows()) != t.key.size()) {
+        TANDEM_ASSIGN_OR_RETURN(
+            PgResult exists,
+            conn_.ExecParams(on, "SELECT to_regclass($1) IS NOT NULL", {Table(t.table)}));
+        if (exists.value(0, 0) != "t") {
+          return Fail(Code::kNotFound, "{}: table {} does not exist in schema {}", on, t.table,
+                      schema_);
+        }
+        return Fail(Code::kNotFound, "{}: a key column of {} does not exist", on, t.table);
+      }
+      bool float_key = false;
+      for (int r = 0; r < types.rows(); ++r) {
+        float_key = float_key || types.value(r, 1) == std::to_string(kFloat4Oid) ||
+                    types.value(r, 1) == std::to_string(kFloat8Oid);
+      }
+      std::vector<Param> params = {t.table};
+      for (const auto& k : t.key) params.emplace_back(k);
+      TANDEM_RETURN_IF_ERROR(
+          conn_.ExecParams(on, RegisterCaptureSql(schema_, t.key.size()), params));
+      TANDEM_RETURN_IF_ERROR(
+          conn_.Exec(on, CaptureFunctionDdl(schema_, t.table, t.key, float_key)));
+      TANDEM_RETURN_IF_ERROR(conn_.Exec(on, CaptureTriggerDdl(schema_, t.table)));
+    }
+    return Ok();
+  });
+}
+
+Status PostgresEngine::LoadCaptureKeyTypes() {
+  std::string what = "postgres read changes";
+  TANDEM_ASSIGN_OR_RETURN(PgResult res,
+                          conn_.ExecParams(what, CaptureKeyTypesSql(schema_), {schema_}));
+  key_types_.clear();
+  for (int r = 0; r < res.rows(); ++r) {
+    TypeOid oid = 0;  // unknown (table dropped): keys decode as text
+    if (!res.is_null(r, 2)) ParseNumber(res.value(r, 2), oid);
+    key_types_[std::string(res.value(r, 0))].push_back(oid);
+  }
+  return Ok();
+}
+
+// The gap rule. A change row becomes visible when its transaction commits, so a lower seq
+// can appear after a higher one (transactions commit out of order), and a seq whose
+// transaction rolled back never appears. ReadChanges returns changes in seq order and stops
+// at the first missing seq unless that seq is known to be final:
+//   - A transaction takes its seq after it has a transaction id (the row it wrote, which
+//     fired the trigger, assigned one).
+//   - When a gap blocks, the engine reads the sequence's last value M and then takes a new
+//     transaction id X (pg_current_xact_id): every seq <= M went to a transaction with an
+//     id < X.
+//   - Once a later statement's snapshot has xmin > X, every such transaction has ended, so
+//     every seq <= M is visible in that snapshot or never will be: the gaps below M are
+//     dead and are skipped.
+// So a rolled-back or crashed seq costs one extra round, a long transaction holds back only
+// the changes after its own, and nothing is ever skipped. The state is in memory only; a new
+// engine starts with none, which merely waits again. This needs no privileges beyond the
+// change table, unlike reading other sessions' transaction state.
+Result<std::vector<Change>> PostgresEngine::ReadChanges(int64_t after, size_t limit) {
+  std::string what = "postgres read changes";
+  std::vector<Change> out;
+  if (limit == 0) return out;
+  int64_t lim = static_cast<int64_t>(
+      std::min<size_t>(limit, static_cast<size_t>(std::numeric_limits<int64_t>::max())));
+  std::string sql = ReadChangesSql(schema_);
+  // A second round only when the first one set a watermark that may already be passed.
+  for (int round = 0; round < 2; ++round) {
+    out.clear();
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult res, conn_.ExecParams(what, sql, {std::to_string(after), std::to_string(lim)}));
+    if (res.rows() == 0) return out;
+    uint64_t xmin = 0;
+    ParseNumber(res.value(0, 4), xmin);
+    if (watermark_ && xmin > watermark_->xid) {
+      final_upto_ = std::max(final_upto_, watermark_->seq);
+      watermark_.reset();
+    }
+    int64_t expected = std::max(after, final_upto_) + 1;
+    bool blocked = false;
+    for (int r = 0; r < res.rows();) {
+      int64_t seq = 0;
+      ParseNumber(res.value(r, 0), seq);
+      if (seq != expected && seq > final_upto_) {
+        blocked = true;  // an earlier seq may still commit
+        break;
+      }
+      Change c;
+      c.seq = seq;
+      c.table = std::string(res.value(r, 1));
+      c.op = res.value(r, 2).empty() ? 'U' : res.value(r, 2)[0];
+      Value at = DecodeText(kTimestampTzOid, res.value(r, 5));
+      if (at.kind() == Kind::kTimestampTz) c.at_micros = at.as_int();
+      if (!key_types_.contains(c.table)) TANDEM_RETURN_IF_ERROR(LoadCaptureKeyTypes());
+      const std::vector<TypeOid>& types = key_types_[c.table];
+      for (size_t i = 0; r < res.rows(); ++r, ++i) {
+        int64_t s = 0;
+        ParseNumber(res.value(r, 0), s);
+        if (s != seq) break;
+        TypeOid oid = i < types.size() ? types[i] : 0;
+        c.key.push_back(res.is_null(r, 3) ? Value::Null() : DecodeText(oid, res.value(r, 3)));
+      }
+      expected = std::max(seq, final_upto_) + 1;
+      out.push_back(std::move(c));
+    }
+    if (!blocked || watermark_) return out;
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult wm, conn_.ExecParams(what, SeqWatermarkSql(), {Table(std::string(kChangeTable))}));
+    Watermark w;
+    ParseNumber(wm.value(0, 0), w.seq);
+    ParseNumber(wm.value(0, 1), w.xid);
+    watermark_ = w;
+    // Inside a caller's transaction X stays open until it ends: no point in a second round.
+    if (conn_.in_transaction()) return out;
+  }
+  return out;
+}
+
+Result<int64_t> PostgresEngine::LastChangeSeq() {
+  std::string what = "postgres last change seq";
+  std::string changes = Table(std::string(kChangeTable));
+  TANDEM_ASSIGN_OR_RETURN(PgResult exists,
+                          conn_.ExecParams(what, "SELECT to_regclass($1) IS NOT NULL", {changes}));
+  if (exists.value(0, 0) != "t") return int64_t{0};  // no capture installed
+  TANDEM_ASSIGN_OR_RETURN(PgResult res,
+                          conn_.ExecParams(what, LastChangeSeqSql(schema_), {changes}));
+  int64_t seq = 0;
+  ParseNumber(res.value(0, 0), seq);
+  return seq;
+}
+
+Status PostgresEngine::PruneChanges(int64_t upto) {
+  TANDEM_RETURN_IF_ERROR(
+      conn_.ExecParams("postgres prune changes", PruneChangesSql(schema_), {std::to_string(upto)}));
+  return Ok();
+}
+
+Status PostgresEngine::RemoveCapture() {
+  std::string what = "postgres remove capture";
+  key_types_.clear();
+  watermark_.reset();
+  final_upto_ = 0;
+  return Atomically(what, [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(conn_.ExecParams(what, CaptureLockSql(), {schema_}));
+    TANDEM_ASSIGN_OR_RETURN(PgResult triggers,
+                            conn_.ExecParams(what, CaptureTriggersSql(), {schema_}));
+    for (int r = 0; r < triggers.rows(); ++r) {
+      TANDEM_RETURN_IF_ERROR(
+          conn_.Exec(what, DropCaptureTriggerSql(schema_, triggers.value(r, 0))));
+    }
+    TANDEM_ASSIGN_OR_RETURN(PgResult functions,
+                            conn_.ExecParams(what, CaptureFunctionsSql(), {schema_}));
+    for (int r = 0; r < functions.rows(); ++r) {
+      TANDEM_RETURN_IF_ERROR(
+          conn_.Exec(what, DropCaptureFunctionSql(schema_, functions.value(r, 0))));
+    }
+    TANDEM_RETURN_IF_ERROR(conn_.Exec(what, DropCaptureTablesSql(schema_)));
+    return Ok();
+  });
+}
+
+Status PostgresEngine::SetCaptureSuppressed(bool suppressed) {
+  std::string what = "postgres set capture suppressed";
+  if (conn_.transaction_failed()) {
+    return Fail(Code::kAborted, "{}: the transaction has already failed; roll it back", what);
+  }
+  // Session-wide (is_local = false); inside a transaction it still applies to the rest of it.
+  std::string sql = fmt::format("SELECT set_config({}, {}, false)",
+                                QuoteLiteral(kCaptureOffSetting), suppressed ? "'on'" : "'off'");
+  if (can_replica_) {
+    sql += suppressed ? "; SET session_replication_role = replica"
+                      : "; SET session_replication_role = DEFAULT";
+  }
+  TANDEM_RETURN_IF_ERROR(conn_.Exec(what, sql));
+  suppressed_ = suppressed;
+  if (conn_.in_transaction()) settings_in_txn_ = true;
+  return Ok();
+}
+
+}  // namespace pg
+}  // namespace tandem

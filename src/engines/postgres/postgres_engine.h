@@ -1,0 +1,116 @@
+// The PostgreSQL engine: one libpq connection shaped for bulk work (DESIGN.md "The Engine
+// interface").
+//
+// Choices worth knowing:
+// - Tables live in the connection's current_schema() (the first existing schema of its
+//   search_path, `public` by default; a URI can pick another with
+//   ?options=-csearch_path%3Dname). Other schemas are not read or written.
+// - The session runs with TimeZone=UTC, DateStyle=ISO and bytea_output=hex so text values
+//   decode the same whatever the server's defaults.
+// - Scan is keyset pagination, one `SELECT ... WHERE (k) > (last) ORDER BY k LIMIT n` per
+//   batch: memory stays at one batch, the connection is free between batches (a scan may be
+//   interleaved with other calls on this engine, and an abandoned reader costs nothing), and
+//   each page is an index range scan. The last key is bound back in the server's own text
+//   form, so paging never depends on re-encoding a value.
+// - Write uses COPY FROM STDIN (text format). Upsert and insert-if-absent COPY into a
+//   session-lifetime temporary stage and merge with INSERT ... ON CONFLICT. Inside a caller's
+//   transaction each Write runs under a savepoint, so a failed Write leaves the transaction
+//   usable and nothing of the failed call visible.
+// - Capture is trigger-based (see InstallCapture and ReadChanges for the gap rule).
+// - SetCaptureSuppressed(true) marks the session as tandem's applier: capture triggers skip
+//   it and, when the role may set it, session_replication_role=replica turns off ordinary
+//   triggers and foreign-key checks for it (DESIGN.md: a child row may arrive before its
+//   parent). The two go together because replica mode also silences capture triggers, which
+//   is right only for a session whose writes must not be captured anyway.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engines/postgres/pg_connection.h"
+#include "engines/postgres/pg_values.h"
+#include "tandem/engine.h"
+
+namespace tandem::pg {
+
+class PostgresEngine final : public Engine {
+ public:
+  static Result<std::unique_ptr<PostgresEngine>> Open(const std::string& uri,
+                                                      const std::string& password);
+
+  std::string_view kind() const override { return "postgres"; }
+  std::string Describe() const override;
+
+  Result<std::vector<TableSchema>> Introspect() override;
+  // REQUIRES: the engine outlives the reader.
+  Result<std::unique_ptr<RowReader>> Scan(const ScanRequest& req) override;
+  Result<std::vector<Row>> Split(const std::string& table, const std::vector<std::string>& key,
+                                 int n) override;
+  Result<int64_t> Count(const std::string& table, const std::vector<std::string>& key,
+                        const KeyRange& range) override;
+  Result<std::vector<Row>> Fetch(const std::string& table, const std::vector<std::string>& columns,
+                                 const std::vector<std::string>& key,
+                                 const std::vector<Row>& keys) override;
+  Status Write(const std::string& table, const std::vector<std::string>& columns,
+               const std::vector<std::string>& key, const std::vector<Row>& rows,
+               WriteMode mode) override;
+  Status Remove(const std::string& table, const std::vector<std::string>& key,
+                const std::vector<Row>& keys) override;
+  Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
+                     const KeyRange& range) override;
+  Status CreateTable(const TableSchema& table) override;
+
+  Status Begin() override;
+  Status Commit() override;
+  Status Rollback() override;
+
+  Status InstallCapture(const std::vector<CaptureTable>& tables) override;
+  Result<std::vector<Change>> ReadChanges(int64_t after, size_t limit) override;
+  Result<int64_t> LastChangeSeq() override;
+  Status PruneChanges(int64_t upto) override;
+  Status RemoveCapture() override;
+  Status SetCaptureSuppressed(bool suppressed) override;
+
+  // The schema this engine reads and writes.
+  const std::string& schema() const { return schema_; }
+
+ private:
+  PostgresEngine(PgConnection conn, std::string uri)
+      : conn_(std::move(conn)), uri_(std::move(uri)) {}
+
+  std::string Table(const std::string& name) const;
+  // "postgres <op> <table>" for messages.
+  std::string What(std::string_view op, std::string_view table) const;
+  // Runs `body` atomically: under a savepoint inside a caller's transaction, else in its own
+  // transaction. On failure everything `body` did is rolled back and its error returned.
+  template <typename Fn>
+  Status Atomically(std::string_view what, Fn&& body);
+  // Streams rows (only those listed in `order`, or all when empty) through COPY `copy_sql`.
+  Status CopyRows(std::string_view what, const std::string& copy_sql, const std::vector<Row>& rows,
+                  const std::vector<size_t>& order);
+  Status ApplySessionSettings();
+  Status LoadCaptureKeyTypes();
+
+  PgConnection conn_;
+  std::string uri_;
+  std::string schema_;
+  // Whether this role may set session_replication_role (superuser, or granted in PG 15+).
+  bool can_replica_ = false;
+  bool suppressed_ = false;
+  // True when SetCaptureSuppressed ran inside the open transaction, whose rollback undoes it.
+  bool settings_in_txn_ = false;
+
+  // ReadChanges state (see ReadChanges). Only ever conservative: a fresh engine re-derives it.
+  std::map<std::string, std::vector<TypeOid>> key_types_;  // captured table -> key types
+  int64_t final_upto_ = 0;  // every seq <= final_upto_ is final: visible now or never
+  struct Watermark {
+    int64_t seq = 0;  // every seq <= seq was handed to a transaction with id < xid
+    uint64_t xid = 0;
+  };
+  std::optional<Watermark> watermark_;
+};
+
+}  // namespace tandem::pg

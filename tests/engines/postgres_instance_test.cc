@@ -1,0 +1,589 @@
+// The engine suite against PostgreSQL, plus what only PostgreSQL has: exact numeric and float
+// edge values, time zones, capture seen from other connections with transactions committing
+// out of seq order, suppression with session_replication_role, and connection errors.
+//
+// Needs the server from tests/servers/pg-up.sh (TANDEM_TEST_PG in $TANDEM_TEST_SERVERS/env).
+// Every test gets a database of its own, dropped when the tests end. A missing or unreachable
+// server fails the tests; it never skips them.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "engine_suite.h"
+#include "engines/factories.h"
+#include "engines/postgres/pg_connection.h"
+
+namespace tandem::testing {
+namespace {
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    auto _r = (expr);                                     \
+    ASSERT_TRUE(_r.has_value()) << _r.error().ToString(); \
+  } while (0)
+
+using pg::PgConnection;
+
+// The URI of `db` on the server that `admin` points at.
+std::string WithDatabase(const std::string& admin, const std::string& db) {
+  size_t host = admin.find("://");
+  size_t slash = admin.find('/', host == std::string::npos ? 0 : host + 3);
+  size_t query = admin.find('?');
+  std::string base = admin.substr(0, std::min(slash, query));
+  std::string params = query == std::string::npos ? "" : admin.substr(query);
+  return base + "/" + db + params;
+}
+
+std::mutex created_mu;
+std::vector<std::string>& Created() {
+  static std::vector<std::string> dbs;
+  return dbs;
+}
+
+// Drops every database this process created.
+class DropTestDatabases : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::string admin = TestServerVar("TANDEM_TEST_PG");
+    if (admin.empty()) return;
+    auto conn = PgConnection::Open(admin, "");
+    if (!conn) return;
+    std::lock_guard lock(created_mu);
+    for (const auto& db : Created()) {
+      (void)conn->Exec("drop test database",
+                       fmt::format("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", db));
+    }
+  }
+};
+const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new DropTestDatabases);
+
+// Creates an empty database and returns its URI.
+Result<std::string> FreshDatabase() {
+  std::string admin = TestServerVar("TANDEM_TEST_PG");
+  if (admin.empty()) {
+    return Fail(Code::kFailedPrecondition,
+                "TANDEM_TEST_PG is not set: run `bash tests/servers/pg-up.sh DIR/pg > DIR/env` "
+                "and set TANDEM_TEST_SERVERS=DIR");
+  }
+  static std::atomic<int> n{0};
+  static const uint32_t salt = std::random_device{}();
+  std::string db = fmt::format("t_{}_{:08x}_{}", ::getpid(), salt, n++);
+  TANDEM_ASSIGN_OR_RETURN(PgConnection conn, PgConnection::Open(admin, ""));
+  TANDEM_RETURN_IF_ERROR(conn.Exec("create test database", "CREATE DATABASE \"" + db + "\""));
+  {
+    std::lock_guard lock(created_mu);
+    Created().push_back(db);
+  }
+  return WithDatabase(admin, db);
+}
+
+Result<std::unique_ptr<Engine>> OpenFresh() {
+  TANDEM_ASSIGN_OR_RETURN(std::string uri, FreshDatabase());
+  return OpenEngine(uri, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, EngineSuite,
+                         ::testing::Values(EngineTarget{.name = "postgres",
+                                                        .open_fresh = OpenFresh}),
+                         [](const auto& info) { return info.param.name; });
+
+PortableType T(std::string_view name) { return *ParsePortableType(name); }
+
+std::string Describe(const std::vector<Change>& changes) {
+  std::string out;
+  for (const auto& c : changes) {
+    out += fmt::format("{}:{}{}(", c.seq, c.table, c.op);
+    for (size_t i = 0; i < c.key.size(); ++i) out += (i ? "," : "") + c.key[i].ToDisplay();
+    out += ") ";
+  }
+  return out;
+}
+
+// A fresh database with three connections: `tandem_` (the migration), `app_` (an engine the
+// application could be) and raw SQL sessions for what an application does by hand.
+class PostgresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto uri = FreshDatabase();
+    ASSERT_TRUE(uri.has_value()) << uri.error().ToString();
+    uri_ = *uri;
+    auto t = OpenEngine(uri_, "");
+    ASSERT_TRUE(t.has_value()) << t.error().ToString();
+    tandem_ = std::move(*t);
+    auto a = OpenEngine(uri_, "");
+    ASSERT_TRUE(a.has_value()) << a.error().ToString();
+    app_ = std::move(*a);
+    sql_ = Session();
+  }
+
+  PgConnection Session() {
+    auto c = PgConnection::Open(uri_, "");
+    EXPECT_TRUE(c.has_value()) << c.error().ToString();
+    return c ? std::move(*c) : PgConnection();
+  }
+
+  void Sql(const std::string& sql) { Sql(sql_, sql); }
+  static void Sql(PgConnection& c, const std::string& sql) {
+    auto r = c.Exec("test sql", sql);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  }
+
+  std::vector<Change> Changes(int64_t after = 0, size_t limit = 1000) {
+    auto c = tandem_->ReadChanges(after, limit);
+    EXPECT_TRUE(c.has_value()) << c.error().ToString();
+    return c.value_or(std::vector<Change>{});
+  }
+
+  std::vector<Row> ScanAll(const std::string& table, const std::vector<std::string>& cols,
+                           const std::vector<std::string>& key) {
+    auto reader = tandem_->Scan({.table = table, .columns = cols, .key = key, .batch_rows = 3});
+    EXPECT_TRUE(reader.has_value()) << reader.error().ToString();
+    if (!reader) return {};
+    std::vector<Row> out, batch;
+    while ((*reader)->Next(batch)) out.insert(out.end(), batch.begin(), batch.end());
+    auto st = (*reader)->status();
+    EXPECT_TRUE(st.has_value()) << st.error().ToString();
+    return out;
+  }
+
+  void MakeItems() {
+    Sql("CREATE TABLE \"order items\" (\"select\" bigint PRIMARY KEY, v text)");
+    Sql("CREATE TABLE pairs (a text, b bigint, v text, PRIMARY KEY (a, b))");
+  }
+  Status Install() {
+    return tandem_->InstallCapture(
+        {{.table = "order items", .key = {"select"}}, {.table = "pairs", .key = {"a", "b"}}});
+  }
+
+  std::string uri_;
+  std::unique_ptr<Engine> tandem_, app_;
+  PgConnection sql_;
+};
+
+TEST_F(PostgresTest, EdgeValuesRoundTripExactly) {
+  Sql("CREATE TABLE edge (id int PRIMARY KEY, f8 float8, f4 real, n numeric(65,30), "
+      "b bytea, tz timestamptz, ts timestamp, d date, t text, j json, jb jsonb)");
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::string big = "12345678901234567890123456789012345.123456789012345678901234567890";
+  std::vector<std::string> cols = {"id", "f8", "f4", "n", "b", "tz", "ts", "d", "t", "j", "jb"};
+  auto tz = [](std::string_view s) { return Value::TimestampTz(*ParseTimestamp(s)); };
+  auto ts = [](std::string_view s) { return Value::Timestamp(*ParseTimestamp(s)); };
+  auto date = [](std::string_view s) { return Value::Date(*ParseDate(s)); };
+  std::vector<Row> rows = {
+      {Value::Int(1), Value::Float(std::nan("")), Value::Float(1.5), Value::Decimal(big),
+       Value::Bytes(std::string("\0\0a\0", 4)), tz("2024-03-10 02:30:00.000001Z"),
+       ts("1999-12-31 23:59:59.999999"), date("2024-02-29"), Value::Text("🎉 👍🏽 \t\\ \n\r"),
+       Value::Json("15.0"), Value::Json("{\"b\": 1, \"a\": 15.0}")},
+      {Value::Int(2), Value::Float(inf), Value::Float(-inf),
+       Value::Decimal("-0.000000000000000000000000000001"), Value::Bytes(""),
+       tz("1900-01-01 00:00:00Z"), ts("-0043-03-15 12:00:00"), date("-0043-03-15"), Value::Text(""),
+       Value::Json("{\"b\":1,  \"a\":2}"), Value::Json("[]")},
+      {Value::Int(3), Value::Float(-inf), Value::Float(-0.0),
+       Value::Decimal("0.000000000000000000000000000000"), Value::Bytes(std::string(1, '\0')),
+       tz("2262-04-11 23:47:16.854775Z"), ts("0001-01-01 00:00:00"), date("0000-12-31"),
+       Value::Text("\\N"), Value::Json("\"\\u00e9\""), Value::Json("null")},
+      {Value::Int(4), Value::Float(-0.0), Value::Null(), Value::Null(), Value::Null(),
+       Value::Null(), Value::Null(), Value::Null(), Value::Null(), Value::Null(), Value::Null()},
+  };
+  ASSERT_OK(tandem_->Write("edge", cols, {"id"}, rows, WriteMode::kInsert));
+  auto got = ScanAll("edge", cols, {"id"});
+  ASSERT_EQ(got.size(), rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t c = 0; c < cols.size(); ++c) {
+      SCOPED_TRACE(fmt::format("row {} column {}: wrote {} read {} {}", r, cols[c],
+                               rows[r][c].ToDisplay(), KindName(got[r][c].kind()),
+                               got[r][c].ToDisplay()));
+      const Value& want = rows[r][c];
+      const Value& read = got[r][c];
+      if (cols[c] == "jb") {
+        // jsonb keeps numbers as written but normalises spacing and key order.
+        ASSERT_EQ(read.kind(), want.is_null() ? Kind::kNull : Kind::kJson);
+        continue;
+      }
+      ASSERT_EQ(read.kind(), want.kind());
+      if (want.kind() == Kind::kFloat) {
+        double w = want.as_float(), g = read.as_float();
+        if (std::isnan(w)) {
+          EXPECT_TRUE(std::isnan(g));
+        } else {
+          EXPECT_EQ(w, g);
+          EXPECT_EQ(std::signbit(w), std::signbit(g));
+        }
+      } else {
+        EXPECT_EQ(read, want);
+      }
+    }
+  }
+  // json keeps the document exactly as written, 15.0 included; jsonb keeps the number.
+  EXPECT_EQ(got[0][9].as_str(), "15.0");
+  EXPECT_EQ(got[1][9].as_str(), "{\"b\":1,  \"a\":2}");
+  EXPECT_EQ(got[0][10].as_str(), "{\"a\": 15.0, \"b\": 1}");
+  // Key lookups through the same values.
+  auto f = tandem_->Fetch("edge", {"id", "n"}, {"n"}, {{Value::Decimal(big)}});
+  ASSERT_OK(f);
+  ASSERT_EQ(f->size(), 1u);
+  EXPECT_EQ((*f)[0][0], Value::Int(1));
+}
+
+TEST_F(PostgresTest, TimestampTzIsReadInUtcWhateverTheWriterTimeZone) {
+  Sql("CREATE TABLE ev (id int PRIMARY KEY, at timestamptz, local timestamp)");
+  Sql("SET TimeZone = 'America/Edmonton'; "
+      "INSERT INTO ev VALUES (1, '2024-01-01 12:00:00', '2024-01-01 12:00:00')");
+  auto got = ScanAll("ev", {"id", "at", "local"}, {"id"});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0][1], Value::TimestampTz(*ParseTimestamp("2024-01-01 19:00:00")));
+  EXPECT_EQ(got[0][2], Value::Timestamp(*ParseTimestamp("2024-01-01 12:00:00")));
+}
+
+TEST_F(PostgresTest, TypesWithoutAPortableCounterpartReadAsText) {
+  Sql("CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE DOMAIN price AS numeric(10,2); "
+      "CREATE TABLE odd (id int PRIMARY KEY, m mood, arr int[], iv interval, p price, "
+      "ts timestamp, c char(3), vc varchar(5))");
+  Sql("INSERT INTO odd VALUES (1, 'happy', '{1,2,3}', '1 day 02:00', 9.5, 'infinity', 'ab', 'x')");
+  auto got = ScanAll("odd", {"id", "m", "arr", "iv", "p", "ts", "c", "vc"}, {"id"});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0][1], Value::Text("happy"));
+  EXPECT_EQ(got[0][2], Value::Text("{1,2,3}"));
+  EXPECT_EQ(got[0][3], Value::Text("1 day 02:00:00"));
+  EXPECT_EQ(got[0][4], Value::Decimal("9.50"));
+  // 'infinity' has no tandem timestamp: it reads as the server's text, for a cast to reject.
+  EXPECT_EQ(got[0][5], Value::Text("infinity"));
+  EXPECT_EQ(got[0][6], Value::Text("ab "));
+
+  auto schemas = tandem_->Introspect();
+  ASSERT_OK(schemas);
+  ASSERT_EQ(schemas->size(), 1u);
+  const TableSchema& s = (*schemas)[0];
+  EXPECT_EQ(s.Find("m")->type, T("text"));
+  EXPECT_EQ(s.Find("m")->engine_type, "mood");
+  EXPECT_EQ(s.Find("arr")->type, T("text"));
+  EXPECT_EQ(s.Find("arr")->engine_type, "integer[]");
+  EXPECT_EQ(s.Find("p")->type, T("decimal(10,2)"));
+  EXPECT_EQ(s.Find("c")->type.length, 3);
+  EXPECT_EQ(s.Find("vc")->type, T("varchar(5)"));
+}
+
+TEST_F(PostgresTest, IntrospectReadsKeysConstraintsDefaultsAndGeneratedColumns) {
+  Sql("CREATE TABLE parent (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+      "code text UNIQUE, a int, b int)");
+  Sql("CREATE UNIQUE INDEX parent_ab ON parent (b, a)");
+  Sql("CREATE UNIQUE INDEX parent_partial ON parent (a) WHERE a > 0");
+  Sql("CREATE TABLE \"child \"\"x\"\"\" (id int, n int NOT NULL DEFAULT 7, pid bigint "
+      "REFERENCES parent (id), total numeric(12,2) CHECK (total >= 0), "
+      "twice int GENERATED ALWAYS AS (n * 2) STORED, PRIMARY KEY (n, id))");
+  auto schemas = tandem_->Introspect();
+  ASSERT_OK(schemas);
+  ASSERT_EQ(schemas->size(), 2u);
+  const TableSchema& child = (*schemas)[0];
+  const TableSchema& parent = (*schemas)[1];
+  EXPECT_EQ(child.name, "child \"x\"");
+  EXPECT_EQ(child.primary_key, (std::vector<std::string>{"n", "id"}));
+  ASSERT_EQ(child.foreign_keys.size(), 1u);
+  EXPECT_EQ(child.foreign_keys[0].columns, std::vector<std::string>{"pid"});
+  EXPECT_EQ(child.foreign_keys[0].ref_table, "parent");
+  EXPECT_EQ(child.foreign_keys[0].ref_columns, std::vector<std::string>{"id"});
+  ASSERT_EQ(child.checks.size(), 1u);
+  EXPECT_EQ(child.checks[0], "(total >= (0)::numeric)");
+  EXPECT_EQ(child.Find("n")->default_expr, "7");
+  EXPECT_FALSE(child.Find("n")->nullable);
+  EXPECT_TRUE(child.Find("twice")->generated);
+  EXPECT_FALSE(child.Find("n")->generated);
+  EXPECT_EQ(parent.primary_key, std::vector<std::string>{"id"});
+  EXPECT_EQ(parent.unique_keys, (std::vector<std::vector<std::string>>{{"b", "a"}, {"code"}}));
+  EXPECT_EQ(parent.Find("id")->type, T("bigint"));
+  EXPECT_FALSE(parent.Find("id")->nullable);
+}
+
+TEST_F(PostgresTest, TextWithNulIsRefusedNamingTableAndColumn) {
+  Sql("CREATE TABLE notes (id int PRIMARY KEY, body text)");
+  auto st = tandem_->Write(
+      "notes", {"id", "body"}, {"id"},
+      {{Value::Int(1), Value::Text("ok")}, {Value::Int(2), Value::Text(std::string("a\0b", 3))}},
+      WriteMode::kUpsert);
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kInvalidArgument);
+  EXPECT_NE(st.error().message.find("notes"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("body"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("NUL"), std::string::npos) << st.error().message;
+  auto n = tandem_->Count("notes", {"id"}, {});
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 0);
+}
+
+TEST_F(PostgresTest, UpsertsInOneTransactionAndDuplicateKeysInABatch) {
+  Sql("CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL, extra text DEFAULT 'd')");
+  ASSERT_OK(tandem_->Begin());
+  ASSERT_OK(tandem_->Write("kv", {"k", "v"}, {"k"},
+                           {{Value::Int(1), Value::Text("a")}, {Value::Int(1), Value::Text("b")}},
+                           WriteMode::kUpsert));
+  ASSERT_OK(tandem_->Write("kv", {"k", "v"}, {"k"},
+                           {{Value::Int(2), Value::Text("x")}, {Value::Int(2), Value::Text("y")}},
+                           WriteMode::kInsertIfAbsent));
+  // A failing upsert (NULL into NOT NULL) leaves the transaction usable.
+  auto bad =
+      tandem_->Write("kv", {"k", "v"}, {"k"}, {{Value::Int(3), Value::Null()}}, WriteMode::kUpsert);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Code::kInvalidArgument);
+  EXPECT_NE(bad.error().message.find("23502"), std::string::npos) << bad.error().message;
+  ASSERT_OK(tandem_->Write("kv", {"k", "v"}, {"k"}, {{Value::Int(1), Value::Text("c")}},
+                           WriteMode::kUpsert));
+  ASSERT_OK(tandem_->Commit());
+  auto got = ScanAll("kv", {"k", "v", "extra"}, {"k"});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], (Row{Value::Int(1), Value::Text("c"), Value::Text("d")}));
+  EXPECT_EQ(got[1], (Row{Value::Int(2), Value::Text("x"), Value::Text("d")}));
+}
+
+TEST_F(PostgresTest, CaptureRecordsChangesFromOtherConnections) {
+  MakeItems();
+  ASSERT_OK(Install());
+  ASSERT_OK(Install());  // idempotent
+  ASSERT_OK(app_->Write("order items", {"select", "v"}, {"select"},
+                        {{Value::Int(1), Value::Text("a")}}, WriteMode::kInsert));
+  ASSERT_OK(app_->Write("order items", {"select", "v"}, {"select"},
+                        {{Value::Int(1), Value::Text("b")}}, WriteMode::kUpsert));
+  Sql("UPDATE \"order items\" SET \"select\" = 2 WHERE \"select\" = 1");
+  Sql("UPDATE \"order items\" SET v = 'c' WHERE \"select\" = 2");
+  ASSERT_OK(app_->Remove("order items", {"select"}, {{Value::Int(2)}}));
+  Sql("INSERT INTO pairs VALUES ('it''s \"x\"', 7, 'p')");
+  auto got = Changes();
+  EXPECT_EQ(Describe(got),
+            "1:order itemsI(1) 2:order itemsU(1) 3:order itemsD(1) 4:order itemsU(2) "
+            "5:order itemsU(2) 6:order itemsD(2) 7:pairsI('it's \"x\"',7) ");
+  ASSERT_EQ(got.size(), 7u);
+  EXPECT_EQ(got[6].key, (Row{Value::Text("it's \"x\""), Value::Int(7)}));
+  // Each change carries when it was recorded.
+  int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  EXPECT_LT(std::abs(now - got[0].at_micros), int64_t{600} * 1000000) << got[0].at_micros;
+  auto last = tandem_->LastChangeSeq();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, 7);
+  EXPECT_EQ(Describe(Changes(2, 2)), "3:order itemsD(1) 4:order itemsU(2) ");
+  ASSERT_OK(tandem_->PruneChanges(7));
+  EXPECT_TRUE(Changes().empty());
+  last = tandem_->LastChangeSeq();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, 7);
+
+  ASSERT_OK(tandem_->RemoveCapture());
+  ASSERT_OK(tandem_->RemoveCapture());
+  last = tandem_->LastChangeSeq();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, 0);
+  EXPECT_FALSE(tandem_->ReadChanges(0, 10).has_value());
+  auto left = sql_.Exec("list", "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal");
+  ASSERT_TRUE(left.has_value()) << left.error().ToString();
+  EXPECT_EQ(left->value(0, 0), "0");
+}
+
+TEST_F(PostgresTest, CapturedKeysKeepTheirTypeAndExactValue) {
+  Sql("CREATE TABLE typed (ts timestamp, n numeric(40,20), b bytea, f float8, u uuid, "
+      "tz timestamptz, PRIMARY KEY (ts, n, b, f, u, tz))");
+  ASSERT_OK(tandem_->InstallCapture({{.table = "typed", .key = {"ts", "n", "b", "f", "u", "tz"}}}));
+  Row key = {Value::Timestamp(*ParseTimestamp("2024-02-29 12:34:56.000123")),
+             Value::Decimal("12345678901234567890.12345678901234567890"),
+             Value::Bytes(std::string("\0\xff", 2)),
+             Value::Float(0.1 + 0.2),
+             Value::Uuid(*ParseUuid("123e4567-e89b-12d3-a456-426614174000")),
+             Value::TimestampTz(*ParseTimestamp("2024-01-01 19:00:00Z"))};
+  // Written from a session whose time zone and output styles differ from tandem's.
+  Sql("SET TimeZone = 'Asia/Kolkata'; SET bytea_output = 'escape'; SET extra_float_digits = 0");
+  ASSERT_OK(app_->Write("typed", {"ts", "n", "b", "f", "u", "tz"}, {}, {key}, WriteMode::kInsert));
+  Sql("UPDATE typed SET tz = tz");
+  auto got = Changes();
+  ASSERT_EQ(got.size(), 2u) << Describe(got);
+  EXPECT_EQ(got[0].key, key);
+  EXPECT_EQ(got[1].key, key);
+  auto rows = tandem_->Fetch("typed", {"n"}, {"ts", "n", "b", "f", "u", "tz"}, {got[0].key});
+  ASSERT_OK(rows);
+  EXPECT_EQ(rows->size(), 1u);
+}
+
+// Transactions commit out of seq order: A takes seq 1 but commits after B's seq 2. The reader
+// must not hand out 2 (and move a checkpoint past 1) until A is done.
+TEST_F(PostgresTest, ReadChangesWaitsForAnEarlierSeqThatCommitsLater) {
+  MakeItems();
+  ASSERT_OK(Install());
+  PgConnection a = Session(), b = Session();
+  Sql(a, "BEGIN; INSERT INTO \"order items\" VALUES (1, 'a')");
+  Sql(b, "BEGIN; INSERT INTO \"order items\" VALUES (2, 'b'); COMMIT");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Describe(Changes()), "") << "round " << i;
+  }
+  Sql(a, "COMMIT");
+  EXPECT_EQ(Describe(Changes()), "1:order itemsI(1) 2:order itemsI(2) ");
+
+  // Rolled-back seqs are gaps that never fill: they are passed once provably dead.
+  Sql(a, "BEGIN; INSERT INTO \"order items\" VALUES (3, 'a')");
+  Sql(b, "INSERT INTO \"order items\" VALUES (4, 'b')");
+  EXPECT_EQ(Describe(Changes(2)), "");
+  Sql(a, "ROLLBACK");
+  std::string seen;
+  for (int i = 0; i < 50 && seen.empty(); ++i) {
+    seen = Describe(Changes(2));
+    if (seen.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(seen, "4:order itemsI(4) ");
+  // A change after the dead gap flows at once.
+  Sql(b, "INSERT INTO \"order items\" VALUES (5, 'b')");
+  EXPECT_EQ(Describe(Changes(4)), "5:order itemsI(5) ");
+}
+
+// Writers commit and roll back at random while a reader follows with a checkpoint, as the
+// change stream does: every committed change arrives exactly once, none after its checkpoint
+// has passed it.
+TEST_F(PostgresTest, ConcurrentWritersNeverLoseAChange) {
+  MakeItems();
+  ASSERT_OK(Install());
+  constexpr int kWriters = 4, kPerWriter = 150;
+  std::mutex mu;
+  std::set<int64_t> committed;
+  std::atomic<int> running{kWriters};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      PgConnection c = Session();
+      std::mt19937 rng(w);
+      for (int i = 0; i < kPerWriter; ++i) {
+        int64_t id = int64_t{w} * 1000000 + i;
+        bool commit = rng() % 5 != 0;
+        auto r =
+            c.Exec("w", fmt::format("BEGIN; INSERT INTO \"order items\" VALUES ({}, 'x')", id));
+        if (!r) break;
+        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+        if (!c.Exec("w", commit ? "COMMIT" : "ROLLBACK")) break;
+        if (commit) {
+          std::lock_guard lock(mu);
+          committed.insert(id);
+        }
+      }
+      --running;
+    });
+  }
+  std::multiset<int64_t> seen;
+  int64_t checkpoint = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool done = running == 0;
+    auto got = tandem_->ReadChanges(checkpoint, 37);
+    ASSERT_TRUE(got.has_value()) << got.error().ToString();
+    for (const auto& c : *got) {
+      ASSERT_GT(c.seq, checkpoint);
+      checkpoint = c.seq;
+      seen.insert(c.key[0].as_int());
+    }
+    if (done && got->empty() && seen.size() >= committed.size()) break;
+    if (got->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(seen.size(), committed.size());
+  EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()), committed);
+}
+
+TEST_F(PostgresTest, SuppressedWritesAreNotCapturedAndSkipForeignKeyChecks) {
+  MakeItems();
+  Sql("CREATE TABLE parent (id int PRIMARY KEY); "
+      "CREATE TABLE child (id int PRIMARY KEY, pid int REFERENCES parent (id))");
+  ASSERT_OK(Install());
+  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(tandem_->Write("order items", {"select", "v"}, {"select"},
+                           {{Value::Int(1), Value::Text("t")}, {Value::Int(2), Value::Text("t")}},
+                           WriteMode::kUpsert));
+  ASSERT_OK(tandem_->Remove("order items", {"select"}, {{Value::Int(1)}}));
+  ASSERT_OK(tandem_->Begin());
+  ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
+                           {{Value::Text("x"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
+  ASSERT_OK(tandem_->RemoveRange("order items", {"select"}, {}));
+  ASSERT_OK(tandem_->Commit());
+  // A child before its parent, as parallel chunks deliver them (the role is superuser).
+  ASSERT_OK(tandem_->Write("child", {"id", "pid"}, {"id"}, {{Value::Int(1), Value::Int(42)}},
+                           WriteMode::kInsert));
+  // Suppression set inside a rolled-back transaction still holds for the session.
+  ASSERT_OK(tandem_->Begin());
+  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
+  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(tandem_->Rollback());
+  ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
+                           {{Value::Text("y"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
+  EXPECT_EQ(Describe(Changes()), "");
+
+  ASSERT_OK(app_->Write("order items", {"select", "v"}, {"select"},
+                        {{Value::Int(5), Value::Text("app")}}, WriteMode::kUpsert));
+  auto got = Changes();
+  ASSERT_EQ(got.size(), 1u) << Describe(got);
+  EXPECT_EQ(got[0].key, Row{Value::Int(5)});
+
+  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
+  ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
+                           {{Value::Text("r"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
+  EXPECT_EQ(Describe(Changes(got[0].seq)), fmt::format("{}:pairsI('r',1) ", got[0].seq + 1));
+  // Foreign keys are checked again.
+  auto orphan = tandem_->Write("child", {"id", "pid"}, {"id"}, {{Value::Int(2), Value::Int(43)}},
+                               WriteMode::kInsert);
+  ASSERT_FALSE(orphan.has_value());
+  EXPECT_EQ(orphan.error().code, Code::kInvalidArgument);
+  EXPECT_NE(orphan.error().message.find("23503"), std::string::npos) << orphan.error().message;
+}
+
+TEST_F(PostgresTest, CaptureOnAMissingTableFails) {
+  auto st = tandem_->InstallCapture({{.table = "nope", .key = {"id"}}});
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kNotFound);
+  EXPECT_NE(st.error().message.find("nope"), std::string::npos) << st.error().message;
+}
+
+TEST_F(PostgresTest, ErrorsNameTheTableAndTheServerWords) {
+  auto st = tandem_->Write("missing", {"id"}, {"id"}, {{Value::Int(1)}}, WriteMode::kInsert);
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kNotFound);
+  EXPECT_NE(st.error().message.find("missing"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("42P01"), std::string::npos) << st.error().message;
+  auto c = tandem_->Count("missing", {"id"}, {});
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().code, Code::kNotFound);
+}
+
+TEST_F(PostgresTest, ABadPasswordIsReportedWithoutThePassword) {
+  const std::string secret = "wr0ng-Pa55word";
+  std::string admin = TestServerVar("TANDEM_TEST_PG");
+  size_t at = admin.find('@');
+  size_t colon = admin.rfind(':', at);
+  ASSERT_NE(at, std::string::npos);
+  std::string bad = admin.substr(0, colon + 1) + secret + admin.substr(at);
+  auto e = OpenEngine(bad, "");
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code, Code::kFailedPrecondition) << e.error().ToString();
+  EXPECT_EQ(e.error().message.find(secret), std::string::npos) << e.error().message;
+  EXPECT_NE(e.error().message.find("password authentication failed"), std::string::npos)
+      << e.error().message;
+
+  // The same through the password variable, with a URI that has none.
+  std::string no_password = admin.substr(0, colon) + admin.substr(at);
+  setenv("TANDEM_TEST_BAD_PASSWORD", secret.c_str(), 1);
+  e = OpenEngine(no_password, "", "TANDEM_TEST_BAD_PASSWORD");
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().message.find(secret), std::string::npos) << e.error().message;
+  // And the right password through the variable connects.
+  setenv("TANDEM_TEST_BAD_PASSWORD", "tandem-secret", 1);
+  e = OpenEngine(no_password, "", "TANDEM_TEST_BAD_PASSWORD");
+  ASSERT_TRUE(e.has_value()) << e.error().ToString();
+  EXPECT_EQ((*e)->Describe().find("tandem-secret"), std::string::npos);
+}
+
+TEST_F(PostgresTest, AnUnreachableServerIsUnavailable) {
+  auto e = OpenEngine("postgres://tandem:x@127.0.0.1:1/postgres?connect_timeout=2", "");
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code, Code::kUnavailable) << e.error().ToString();
+}
+
+}  // namespace
+}  // namespace tandem::testing

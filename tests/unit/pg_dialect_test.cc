@@ -1,0 +1,208 @@
+// The PostgreSQL SQL builders and value text forms, without a server.
+#include "engines/postgres/pg_dialect.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "engines/postgres/pg_values.h"
+
+namespace tandem::pg {
+namespace {
+
+TEST(PgDialect, QuotesIdentifiersWithQuotesAndSpaces) {
+  EXPECT_EQ(QuoteIdent("plain"), "\"plain\"");
+  EXPECT_EQ(QuoteIdent("order items"), "\"order items\"");
+  EXPECT_EQ(QuoteIdent("qu\"ote"), "\"qu\"\"ote\"");
+  EXPECT_EQ(QuoteIdent("Upper"), "\"Upper\"");
+  EXPECT_EQ(Qualified("my schema", "t\"1"), "\"my schema\".\"t\"\"1\"");
+  EXPECT_EQ(ColumnList({"a", "select", "b c"}), "\"a\", \"select\", \"b c\"");
+  EXPECT_EQ(QuoteLiteral("it's"), "'it''s'");
+  EXPECT_EQ(TextArrayLiteral({"a", "b \"c\"", "d\\e", "f,g"}),
+            "{\"a\",\"b \\\"c\\\"\",\"d\\\\e\",\"f,g\"}");
+}
+
+TEST(PgDialect, KeysetPredicates) {
+  EXPECT_EQ(KeyCompare({"id"}, ">", 1), "\"id\" > $1");
+  EXPECT_EQ(KeyCompare({"a", "b"}, "<=", 3), "(\"a\", \"b\") <= ($3, $4)");
+  EXPECT_EQ(RangePredicate({"a", "b"}, true, true, 1),
+            "(\"a\", \"b\") > ($1, $2) AND (\"a\", \"b\") <= ($3, $4)");
+  EXPECT_EQ(RangePredicate({"id"}, false, true, 1), "\"id\" <= $1");
+  EXPECT_EQ(RangePredicate({"id"}, false, false, 1), "TRUE");
+  EXPECT_EQ(SelectPageSql("\"s\".\"t\"", {"v", "id"}, {"id"}, true, false, 100),
+            "SELECT \"v\", \"id\" FROM \"s\".\"t\" WHERE \"id\" > $1 ORDER BY \"id\" LIMIT 100");
+  EXPECT_EQ(SelectPageSql("\"s\".\"t\"", {"id"}, {"id"}, false, false, 7),
+            "SELECT \"id\" FROM \"s\".\"t\" ORDER BY \"id\" LIMIT 7");
+  EXPECT_EQ(CountSql("t", {"a", "b"}, true, false),
+            "SELECT count(*) FROM t WHERE (\"a\", \"b\") > ($1, $2)");
+  EXPECT_EQ(KeyInList({"id"}, 3, 1), "\"id\" IN ($1, $2, $3)");
+  EXPECT_EQ(KeyInList({"a", "b"}, 2, 1), "(\"a\", \"b\") IN (($1, $2), ($3, $4))");
+  EXPECT_EQ(DeleteRangeSql("t", {"id"}, false, false), "DELETE FROM t");
+  EXPECT_EQ(DeleteKeysSql("t", {"id"}, 1), "DELETE FROM t WHERE \"id\" IN ($1)");
+}
+
+TEST(PgDialect, CopyAndUpsert) {
+  EXPECT_EQ(CopyFromStdinSql("\"s\".\"t\"", {"a", "b"}),
+            "COPY \"s\".\"t\" (\"a\", \"b\") FROM STDIN");
+  std::string stage = StageName("\"s\".\"t\"", {"k", "v"});
+  EXPECT_TRUE(stage.starts_with("_tandem_stage_"));
+  EXPECT_NE(stage, StageName("\"s\".\"t\"", {"k", "w"}));
+  EXPECT_NE(stage, StageName("\"s\".\"u\"", {"k", "v"}));
+  EXPECT_LE(stage.size(), 63u);
+  EXPECT_EQ(CreateStageSql("st", "t", {"k", "v"}),
+            "CREATE TEMP TABLE IF NOT EXISTS \"st\" ON COMMIT DELETE ROWS AS SELECT \"k\", \"v\" "
+            "FROM t WITH NO DATA");
+  EXPECT_EQ(
+      MergeFromStageSql("t", "st", {"k", "v", "w"}, {"k"}, WriteMode::kUpsert),
+      "INSERT INTO t (\"k\", \"v\", \"w\") OVERRIDING SYSTEM VALUE SELECT \"k\", \"v\", \"w\" "
+      "FROM pg_temp.\"st\" ON CONFLICT (\"k\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", "
+      "\"w\" = EXCLUDED.\"w\"");
+  EXPECT_EQ(MergeFromStageSql("t", "st", {"k", "v"}, {"k"}, WriteMode::kInsertIfAbsent),
+            "INSERT INTO t (\"k\", \"v\") OVERRIDING SYSTEM VALUE SELECT \"k\", \"v\" "
+            "FROM pg_temp.\"st\" ON CONFLICT (\"k\") DO NOTHING");
+  // Only key columns: nothing to update.
+  EXPECT_TRUE(
+      MergeFromStageSql("t", "st", {"k"}, {"k"}, WriteMode::kUpsert).ends_with("DO NOTHING"));
+}
+
+TEST(PgDialect, CopyTextEscaping) {
+  std::string out;
+  AppendCopyEscaped("a\tb\nc\rd\\e", out);
+  EXPECT_EQ(out, "a\\tb\\nc\\rd\\\\e");
+  out.clear();
+  AppendCopyField(Value::Null(), out);
+  out += '|';
+  AppendCopyField(Value::Text("\\N"), out);
+  out += '|';
+  AppendCopyField(Value::Bytes(std::string("\0\xff", 2)), out);
+  out += '|';
+  AppendCopyField(Value::Int(-42), out);
+  out += '|';
+  AppendCopyField(Value::Float(-0.0), out);
+  out += '|';
+  AppendCopyField(Value::Float(std::numeric_limits<double>::infinity()), out);
+  out += '|';
+  AppendCopyField(Value::Json("{\"a\":\"x\\ty\"}"), out);
+  EXPECT_EQ(out, "\\N|\\\\N|\\\\x00ff|-42|-0|Infinity|{\"a\":\"x\\\\ty\"}");
+  EXPECT_TRUE(HasNulByte(Value::Text(std::string("a\0", 2))));
+  EXPECT_FALSE(HasNulByte(Value::Bytes(std::string("a\0", 2))));
+}
+
+TEST(PgValues, ParamTextAndDecodeAreInverse) {
+  auto round = [](TypeOid oid, const Value& v) {
+    auto text = ParamText(v);
+    EXPECT_TRUE(text.has_value());
+    return DecodeText(oid, *text);
+  };
+  auto date = [](std::string_view s) { return Value::Date(*ParseDate(s)); };
+  auto ts = [](std::string_view s) { return Value::Timestamp(*ParseTimestamp(s)); };
+  EXPECT_EQ(ParamText(date("-0043-03-15")), "0044-03-15 BC");
+  EXPECT_EQ(ParamText(date("0000-01-01")), "0001-01-01 BC");
+  EXPECT_EQ(ParamText(ts("-0043-03-15 12:00:00.5")), "0044-03-15 12:00:00.5 BC");
+  EXPECT_EQ(ParamText(Value::TimestampTz(0)), "1970-01-01 00:00:00+00");
+  EXPECT_EQ(ParamText(Value::Bool(true)), "t");
+  EXPECT_EQ(ParamText(Value::Null()), std::nullopt);
+  for (const Value& v : {date("-0043-03-15"), date("2024-02-29"), date("10000-01-01")}) {
+    EXPECT_EQ(round(kDateOid, v), v) << v.ToString();
+  }
+  for (const Value& v : {ts("-0043-03-15 12:00:00.5"), ts("1969-12-31 23:59:59.999999")}) {
+    EXPECT_EQ(round(kTimestampOid, v), v) << v.ToString();
+  }
+  EXPECT_EQ(round(kTimestampTzOid, Value::TimestampTz(-1)), Value::TimestampTz(-1));
+  EXPECT_EQ(round(kFloat8Oid, Value::Float(0.1 + 0.2)), Value::Float(0.1 + 0.2));
+  EXPECT_TRUE(std::signbit(round(kFloat8Oid, Value::Float(-0.0)).as_float()));
+  EXPECT_TRUE(std::isnan(DecodeText(kFloat8Oid, "NaN").as_float()));
+  EXPECT_EQ(DecodeText(kFloat8Oid, "-Infinity"),
+            Value::Float(-std::numeric_limits<double>::infinity()));
+  EXPECT_EQ(round(kByteaOid, Value::Bytes(std::string("\0\x01\xff", 3))),
+            Value::Bytes(std::string("\0\x01\xff", 3)));
+  EXPECT_EQ(round(kUuidOid, Value::Uuid(std::string(16, '\x7f'))),
+            Value::Uuid(std::string(16, '\x7f')));
+}
+
+TEST(PgValues, DecodesServerAndJsonForms) {
+  EXPECT_EQ(DecodeText(kBoolOid, "t"), Value::Bool(true));
+  EXPECT_EQ(DecodeText(kBoolOid, "false"), Value::Bool(false));
+  EXPECT_EQ(DecodeText(kInt8Oid, "-9223372036854775808"),
+            Value::Int(std::numeric_limits<int64_t>::min()));
+  EXPECT_EQ(DecodeText(kNumericOid, "1.50"), Value::Decimal("1.50"));
+  EXPECT_TRUE(std::isnan(DecodeText(kNumericOid, "NaN").as_float()));
+  EXPECT_EQ(DecodeText(kByteaOid, "\\001a\\\\"), Value::Bytes(std::string("\x01"
+                                                                          "a\\",
+                                                                          3)));
+  EXPECT_EQ(DecodeText(kTimestampTzOid, "2024-01-01T05:00:00-07:00"),
+            Value::TimestampTz(*ParseTimestamp("2024-01-01 12:00:00")));
+  EXPECT_EQ(DecodeText(kTimestampOid, "2024-01-01T05:00:00"),
+            Value::Timestamp(*ParseTimestamp("2024-01-01 05:00:00")));
+  // Values without a tandem counterpart stay the server's text.
+  EXPECT_EQ(DecodeText(kTimestampOid, "infinity"), Value::Text("infinity"));
+  EXPECT_EQ(DecodeText(kTimeOid, "24:00:00"), Value::Text("24:00:00"));
+  EXPECT_EQ(DecodeText(kJsonOid, "15.0"), Value::Json("15.0"));
+  EXPECT_EQ(DecodeText(12345, "{1,2}"), Value::Text("{1,2}"));
+}
+
+TEST(PgValues, TypeMapping) {
+  EXPECT_EQ(PortableFromPg(kInt2Oid, -1).int_bytes, 2);
+  PortableType n = PortableFromPg(kNumericOid, ((65 << 16) | 30) + 4);
+  EXPECT_EQ(n.kind, Kind::kDecimal);
+  EXPECT_EQ(n.precision, 65);
+  EXPECT_EQ(n.scale, 30);
+  EXPECT_EQ(PortableFromPg(kNumericOid, -1).precision, -1);
+  EXPECT_EQ(PortableFromPg(kVarcharOid, 64 + 4).length, 64);
+  EXPECT_EQ(PortableFromPg(kJsonbOid, -1).kind, Kind::kJson);
+  EXPECT_EQ(PortableFromPg(1007 /* int4[] */, -1).kind, Kind::kText);
+  EXPECT_EQ(PgTypeFor(*ParsePortableType("decimal(12,2)")), "numeric(12,2)");
+  EXPECT_EQ(PgTypeFor(*ParsePortableType("varchar(64)")), "varchar(64)");
+  EXPECT_EQ(PgTypeFor(*ParsePortableType("smallint")), "smallint");
+  EXPECT_EQ(PgTypeFor(*ParsePortableType("double")), "double precision");
+  EXPECT_EQ(PgTypeFor(*ParsePortableType("json")), "json");
+  EXPECT_EQ(PgTypeFor(*ParsePortableType("bytes")), "bytea");
+}
+
+TEST(PgDialect, CreateTable) {
+  TableSchema t;
+  t.name = "child";
+  t.columns = {{.name = "id", .type = *ParsePortableType("bigint"), .nullable = false},
+               {.name = "parent id", .type = *ParsePortableType("integer")},
+               {.name = "price", .type = *ParsePortableType("decimal(10,2)")}};
+  t.primary_key = {"id"};
+  t.unique_keys = {{"parent id", "price"}};
+  t.foreign_keys = {{.columns = {"parent id"}, .ref_table = "par\"ent", .ref_columns = {"id"}}};
+  EXPECT_EQ(CreateTableSql("public", t),
+            "CREATE TABLE \"public\".\"child\" (\n"
+            "  \"id\" bigint NOT NULL,\n"
+            "  \"parent id\" integer,\n"
+            "  \"price\" numeric(10,2),\n"
+            "  PRIMARY KEY (\"id\"),\n"
+            "  UNIQUE (\"parent id\", \"price\"),\n"
+            "  FOREIGN KEY (\"parent id\") REFERENCES \"public\".\"par\"\"ent\" (\"id\")\n"
+            ")");
+  EXPECT_EQ(CheckExpression("CHECK ((total >= (0)::numeric)) NOT VALID"),
+            "(total >= (0)::numeric)");
+  EXPECT_EQ(CheckExpression("CHECK ((a > 0) AND (b > 0))"), "(a > 0) AND (b > 0)");
+}
+
+TEST(PgDialect, CaptureDdl) {
+  std::string fn = CaptureFunctionName(std::string(80, 'x'));
+  EXPECT_LE(fn.size(), 63u);
+  EXPECT_NE(fn, CaptureFunctionName(std::string(81, 'x')));
+  EXPECT_TRUE(fn.starts_with("_tandem_cap_"));
+  std::string ddl = CaptureFunctionDdl("public", "order items", {"select", "b$tandem$"}, false);
+  EXPECT_NE(ddl.find("jsonb_build_array(NEW.\"select\", NEW.\"b$tandem$\")"), std::string::npos);
+  EXPECT_NE(ddl.find("current_setting('tandem.capture_off', true) = 'on'"), std::string::npos);
+  // The dollar quote is not one that a column name contains.
+  EXPECT_NE(ddl.find("AS $tandem1$"), std::string::npos) << ddl;
+  EXPECT_TRUE(ddl.ends_with("$tandem1$"));
+  EXPECT_EQ(ddl.find("extra_float_digits"), std::string::npos);
+  EXPECT_NE(CaptureFunctionDdl("public", "t", {"f"}, true).find("SET extra_float_digits = 3"),
+            std::string::npos);
+  EXPECT_EQ(CaptureTriggerDdl("public", "order items"),
+            "DROP TRIGGER IF EXISTS \"_tandem_capture\" ON \"public\".\"order items\";\n"
+            "CREATE TRIGGER \"_tandem_capture\" AFTER INSERT OR UPDATE OR DELETE ON "
+            "\"public\".\"order items\" FOR EACH ROW EXECUTE FUNCTION \"public\".\"" +
+                CaptureFunctionName("order items") + "\"()");
+}
+
+}  // namespace
+}  // namespace tandem::pg
