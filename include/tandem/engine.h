@@ -139,6 +139,14 @@ Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::st
 // other engines.
 std::optional<std::string> SqlitePath(const std::string& uri, const std::string& base_dir);
 
+// "sqlite", "postgres" or "mysql" for a URI, "" when unknown (no connection is made).
+std::string EngineKindOfUri(const std::string& uri);
+// The column type `engine_kind` declares for a portable type when tandem creates a table.
+std::string EngineTypeName(std::string_view engine_kind, const PortableType& type);
+
+// The URI without its password (for files tandem writes); `removed` tells whether it had one.
+std::string StripPassword(const std::string& uri, bool* removed = nullptr);
+
 // Removes the password from a URI for display.
 std::string RedactUri(const std::string& uri);
 

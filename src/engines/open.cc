@@ -3,6 +3,9 @@
 #include <regex>
 
 #include "engines/factories.h"
+#include "engines/mysql/mysql_types.h"
+#include "engines/postgres/pg_values.h"
+#include "engines/sqlite/sqlite_dialect.h"
 #include "tandem/engine.h"
 
 namespace tandem {
@@ -13,6 +16,29 @@ std::string RedactUri(const std::string& uri) {
   std::string out = std::regex_replace(uri, kPassword, "$1:***@");
   static const std::regex kParam(R"(([?&]password=)[^&]*)");
   return std::regex_replace(out, kParam, "$1***");
+}
+
+std::string StripPassword(const std::string& uri, bool* removed) {
+  static const std::regex kPassword(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):[^@/]*@)");
+  static const std::regex kParam(R"([?&]password=[^&]*)");
+  std::string out = std::regex_replace(uri, kPassword, "$1@");
+  out = std::regex_replace(out, kParam, "");
+  if (removed) *removed = out != uri;
+  return out;
+}
+
+std::string EngineKindOfUri(const std::string& uri) {
+  if (uri.starts_with("sqlite:")) return "sqlite";
+  if (uri.starts_with("postgres://") || uri.starts_with("postgresql://")) return "postgres";
+  if (uri.starts_with("mysql://") || uri.starts_with("mariadb://")) return "mysql";
+  return "";
+}
+
+std::string EngineTypeName(std::string_view engine_kind, const PortableType& type) {
+  if (engine_kind == "sqlite") return sqlite::SqliteTypeFor(type);
+  if (engine_kind == "postgres") return pg::PgTypeFor(type);
+  if (engine_kind == "mysql") return mysql::MysqlTypeFor(type, {}).sql;
+  return type.ToString();
 }
 
 std::optional<std::string> SqlitePath(const std::string& uri, const std::string& base_dir) {

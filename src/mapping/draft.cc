@@ -24,7 +24,8 @@ std::string YamlScalar(std::string_view s) {
 }
 
 std::string DraftYaml(const std::string& source_uri, const std::string& target_uri,
-                      const std::vector<TableSchema>& tables) {
+                      const std::vector<TableSchema>& tables,
+                      const std::function<std::string(const PortableType&)>& target_type) {
   std::string y;
   y += "# tandem mapping, drafted by `tandem init`. Every source column is listed: map it\n";
   y += "# ({to: name, type: t, transform: [trim, lower], on_null: keep|default|reject}) or drop it\n";
@@ -49,7 +50,11 @@ std::string DraftYaml(const std::string& source_uri, const std::string& target_u
       std::string type = c.type.ToString();
       if (type.find(',') != std::string::npos) type = "\"" + type + "\"";  // flow-map comma
       std::string note;
-      if (c.generated) note = "  # generated in the source";
+      if (target_type) {
+        std::string engine_type = target_type(c.type);
+        if (!engine_type.empty()) note = "  # target: " + engine_type;
+      }
+      if (c.generated) note += note.empty() ? "  # generated in the source" : "; generated in the source";
       y += fmt::format("      {}: {{to: {}, type: {}}}{}\n", YamlScalar(c.name), YamlScalar(c.name),
                        type, note);
     }

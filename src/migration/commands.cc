@@ -23,7 +23,17 @@ Result<int> Init(const InitOptions& o, FILE* out) {
   if (!source) return std::unexpected(source.error().Context("open source"));
   auto tables = (*source)->Introspect();
   if (!tables) return std::unexpected(tables.error().Context("read the source schema"));
-  std::string yaml = mapping::DraftYaml(o.source, o.target, *tables);
+  std::string target_kind = EngineKindOfUri(o.target);
+  if (target_kind.empty()) {
+    return Fail(Code::kInvalidArgument,
+                "unknown target URI '{}': expected sqlite:PATH, postgres://... or mysql://...",
+                RedactUri(o.target));
+  }
+  // The file keeps no password: tandem reads them from TANDEM_SOURCE/TARGET_PASSWORD.
+  bool source_pw = false, target_pw = false;
+  std::string yaml = mapping::DraftYaml(
+      StripPassword(o.source, &source_pw), StripPassword(o.target, &target_pw), *tables,
+      [&](const PortableType& t) { return EngineTypeName(target_kind, t); });
   std::ofstream f(o.output);
   f << yaml;
   if (!f.flush()) return Fail(Code::kFailedPrecondition, "cannot write {}", o.output);
@@ -34,6 +44,13 @@ Result<int> Init(const InitOptions& o, FILE* out) {
   }
   std::fprintf(out, "wrote %s: %zu tables, %zu columns from %s\n", o.output.c_str(),
                tables->size(), columns, RedactUri(o.source).c_str());
+  if (source_pw || target_pw) {
+    std::fprintf(out, "passwords were left out of %s: set %s before running tandem\n",
+                 o.output.c_str(),
+                 source_pw && target_pw ? "TANDEM_SOURCE_PASSWORD and TANDEM_TARGET_PASSWORD"
+                 : source_pw            ? "TANDEM_SOURCE_PASSWORD"
+                                        : "TANDEM_TARGET_PASSWORD");
+  }
   if (keyless) {
     std::fprintf(out, "%zu table(s) have no primary key: fill in their `key:` before copying\n",
                  keyless);

@@ -31,6 +31,15 @@ errlog=$dir/error.log
 cnf=$dir/my.cnf
 url="TANDEM_TEST_MYSQL=mysql://$user:$password@127.0.0.1:$port/mysql"
 
+# Another DIR's test server (same fixed port) already answers with our credentials: use it
+# instead of failing to bind.
+if [[ ! -S $sock ]] && command -v mariadb-admin >/dev/null 2>&1 &&
+   MYSQL_PWD=$password mariadb-admin --protocol=tcp -h 127.0.0.1 -P "$port" -u "$user" ping >/dev/null 2>&1; then
+  echo "mariadb-up: a tandem test server already listens on port $port; using it" >&2
+  echo "$url" >&3
+  exit 0
+fi
+
 # The server refuses to run as root unless told to; as root we tell it (DIR may sit where the
 # mysql account cannot reach).
 run_user=$(id -un)
