@@ -8,6 +8,7 @@ tandem=${TANDEM:-$repo/build/tandem}
 work=${DEMO_DIR:-$repo/build/demo}
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 cp "$repo/demo/tandem.yaml" "$repo/demo/writer_profile.json" .
+python=$(command -v /usr/bin/python3 || command -v python3)  # Debian's, with its packages
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 status() { "$tandem" status -c tandem.yaml | sed 's/^/   | /'; }
 writer_pid=""; follower_pid=""
@@ -37,7 +38,7 @@ grep -v '^      legacy_flag' tandem.yaml > broken.yaml
 
 say "4. the application starts writing (orders and order lines, on old)"
 echo old > writes_to
-python3 "$repo/tests/scenarios/lib/writer.py" --profile writer_profile.json --pointer writes_to \
+"$python" "$repo/tests/scenarios/lib/writer.py" --profile writer_profile.json --pointer writes_to \
   --stop-file stop --model-dir . --rate 40 --seed 7 2> writer.log &
 writer_pid=$!
 sleep 1

@@ -12,7 +12,7 @@ packages=(
   python3
 )
 if [[ "${1:-}" == "--servers" ]]; then
-  packages+=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client)
+  packages+=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client python3-psycopg2 python3-pymysql)
 fi
 
 missing=()

@@ -6,6 +6,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tandem-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 
+# Debian's python3 (with python3-psycopg2 and python3-pymysql from install-deps).
+PYTHON=$(command -v /usr/bin/python3 || command -v python3)
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 

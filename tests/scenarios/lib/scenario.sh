@@ -58,7 +58,7 @@ JSON
 
 start_writer() {  # start_writer SEED RATE [MAX_TX]
   rm -f stop
-  python3 "$SCENARIO_LIB/writer.py" --profile profile.json --pointer pointer --stop-file stop \
+  "$PYTHON" "$SCENARIO_LIB/writer.py" --profile profile.json --pointer pointer --stop-file stop \
     --model-dir . --seed "$1" --rate "$2" --max-tx "${3:-0}" 2> writer.log &
   WRITER_PID=$!
 }

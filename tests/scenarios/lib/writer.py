@@ -17,6 +17,7 @@ import random
 import sqlite3
 import sys
 import time
+import urllib.parse
 
 
 def quote(v):
@@ -25,6 +26,45 @@ def quote(v):
     if isinstance(v, (int, float)):
         return repr(v)
     return "'" + str(v).replace("'", "''") + "'"
+
+
+class Side:
+    """One database the writer can write to: SQLite (a file), PostgreSQL or MariaDB (a URI)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        uri = spec.get("uri", "")
+        if uri.startswith("postgres"):
+            import psycopg2
+            self.kind, self.ph, self.q = "postgres", "%s", '"'
+            self.conn = psycopg2.connect(uri)
+            self.conn.autocommit = True
+            self.errors = (psycopg2.Error,)
+        elif uri.startswith("mysql"):
+            import pymysql
+            u = urllib.parse.urlparse(uri)
+            self.kind, self.ph, self.q = "mysql", "%s", "`"
+            self.conn = pymysql.connect(host=u.hostname, port=u.port or 3306, user=u.username,
+                                        password=urllib.parse.unquote(u.password or ""),
+                                        database=u.path.lstrip("/"), autocommit=True,
+                                        charset="utf8mb4")
+            self.errors = (pymysql.Error,)
+        else:
+            self.kind, self.ph, self.q = "sqlite", "?", '"'
+            self.conn = sqlite3.connect(spec["db"], timeout=120, isolation_level=None)
+            self.errors = (sqlite3.Error,)
+        self.cur = self.conn.cursor()
+
+    def ident(self, name):
+        return self.q + name.replace(self.q, self.q * 2) + self.q
+
+    def execute(self, sql, params=()):
+        self.cur.execute(sql, params)
+        return self.cur
+
+    def begin(self):
+        # SQLite: take the write lock now, so a freeze by tandem is waited out here.
+        self.execute("BEGIN IMMEDIATE" if self.kind == "sqlite" else "BEGIN")
 
 
 class Table:
@@ -67,8 +107,7 @@ class Writer:
 
     def conn(self, side):
         if side not in self.conns:
-            c = sqlite3.connect(self.profile[side]["db"], timeout=120, isolation_level=None)
-            self.conns[side] = c
+            self.conns[side] = Side(self.profile[side])
         return self.conns[side]
 
     def load_model(self):
@@ -77,24 +116,26 @@ class Writer:
         for t, spec in self.profile["tables"].items():
             phys = self.profile["old"]["tables"][t]
             cols = [phys["cols"][x] for x in spec["cols"]]
-            sql = "SELECT %s FROM \"%s\"" % (", ".join('"%s"' % x for x in cols), phys["name"])
-            for row in c.execute(sql):
+            sql = "SELECT %s FROM %s" % (", ".join(c.ident(x) for x in cols), c.ident(phys["name"]))
+            for row in c.execute(sql).fetchall():
+                row = tuple(int(v) if isinstance(v, int) else v for v in row)
                 key = tuple(row[: len(spec["key"])])
                 self.model[t].put(key, list(row))
             ints = [abs(k[-1]) for k in self.model[t].keys if isinstance(k[-1], int)]
             self.next_id[t] = (max(ints) if ints else 0) + 1
 
     def sql(self, side, t, kind, cols=None):
+        c = self.conn(side)
         phys = self.profile[side]["tables"][t]
-        name = '"%s"' % phys["name"]
+        name = c.ident(phys["name"])
         spec = self.profile["tables"][t]
-        keyc = " AND ".join('"%s" = ?' % phys["cols"][k] for k in spec["key"])
+        keyc = " AND ".join("%s = %s" % (c.ident(phys["cols"][k]), c.ph) for k in spec["key"])
         if kind == "insert":
             return "INSERT INTO %s (%s) VALUES (%s)" % (
-                name, ", ".join('"%s"' % phys["cols"][c] for c in spec["cols"]),
-                ", ".join("?" for _ in spec["cols"]))
+                name, ", ".join(c.ident(phys["cols"][x]) for x in spec["cols"]),
+                ", ".join(c.ph for _ in spec["cols"]))
         if kind == "update":
-            sets = ", ".join('"%s" = ?' % phys["cols"][c] for c in cols)
+            sets = ", ".join("%s = %s" % (c.ident(phys["cols"][x]), c.ph) for x in cols)
             return "UPDATE %s SET %s WHERE %s" % (name, sets, keyc)
         if kind == "delete":
             return "DELETE FROM %s WHERE %s" % (name, keyc)
@@ -186,7 +227,7 @@ class Writer:
         while True:
             side = self.side()
             c = self.conn(side)
-            c.execute("BEGIN IMMEDIATE")
+            c.begin()
             if self.side() != side:  # the switch happened while we waited
                 c.execute("ROLLBACK")
                 self.stats["retries"] += 1
@@ -196,7 +237,7 @@ class Writer:
                 for _ in range(self.rng.randint(1, 6)):
                     self.one_op(c, side, self.rng.choice(list(self.model)), undo)
                 c.execute("COMMIT")
-            except sqlite3.Error:
+            except c.errors:
                 c.execute("ROLLBACK")
                 for t, key, row in reversed(undo):
                     if row is None:
