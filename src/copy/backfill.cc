@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include "copy/batch_queue.h"
+
 #include "core/row_json.h"
 
 namespace tandem::copy {
@@ -148,59 +150,82 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
                   options_.batch_rows};
   TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan(req));
 
-  std::vector<state::Reject> rejects;
-  int64_t read = 0, written = 0;
-  auto reject = [&](const Row& in, std::string reason) {
-    rejects.push_back({t.source_table(), c.index, t.SourceKey(in), std::move(reason),
-                       RowToReadableJson(in, t.source_columns()).dump(), ""});
+  // The reader thread scans and maps; this thread writes. Source and target are separate
+  // connections, each used by one thread only.
+  struct Piece {
+    std::vector<Row> in;        // source rows (kept for rejects found by the target)
+    std::vector<Row> out;       // mapped rows
+    std::vector<size_t> origin; // out[i] came from in[origin[i]]
+    std::vector<state::Reject> rejects;
   };
-
-  // One target transaction makes the chunk's key range equal to what the scan read: rows the
-  // read did not see are removed with it (DESIGN.md, the backfill race).
-  TANDEM_RETURN_IF_ERROR(target_.Begin());
-  auto body = [&]() -> Status {
-    TANDEM_RETURN_IF_ERROR(target_.RemoveRange(t.target_table(), t.target_key(), target_range));
-    if (isolate_rows) TANDEM_RETURN_IF_ERROR(target_.Commit());
-    std::vector<Row> batch, out;
-    std::vector<size_t> origin;  // out[i] came from batch[origin[i]]
+  BatchQueue<Piece> queue(4);
+  Status read_status = Ok();
+  int64_t read = 0;
+  auto to_reject = [&](const Row& in, std::string reason) {
+    return state::Reject{t.source_table(), c.index, t.SourceKey(in), std::move(reason),
+                         RowToReadableJson(in, t.source_columns()).dump(), ""};
+  };
+  std::thread producer([&] {
+    Piece p;
     Row mapped;
     std::string reason;
-    while (reader->Next(batch)) {
-      out.clear();
-      origin.clear();
-      for (size_t i = 0; i < batch.size(); ++i) {
-        ++read;
-        if (t.Apply(batch[i], mapped, reason)) {
-          out.push_back(std::move(mapped));
-          origin.push_back(i);
+    while (reader->Next(p.in)) {
+      for (size_t i = 0; i < p.in.size(); ++i) {
+        if (t.Apply(p.in[i], mapped, reason)) {
+          p.out.push_back(std::move(mapped));
+          p.origin.push_back(i);
         } else {
-          reject(batch[i], std::move(reason));
+          p.rejects.push_back(to_reject(p.in[i], std::move(reason)));
         }
       }
+      read += static_cast<int64_t>(p.in.size());
+      if (!queue.Push(std::move(p))) break;  // the writer gave up
+      p = Piece();
+    }
+    read_status = reader->status();
+    queue.Close();
+  });
+
+  std::vector<state::Reject> rejects;
+  int64_t written = 0;
+  // One target transaction makes the chunk's key range equal to what the scan read: rows the
+  // read did not see are removed with it (DESIGN.md, the backfill race).
+  auto body = [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(target_.Begin());
+    TANDEM_RETURN_IF_ERROR(target_.RemoveRange(t.target_table(), t.target_key(), target_range));
+    if (isolate_rows) TANDEM_RETURN_IF_ERROR(target_.Commit());
+    Piece p;
+    while (queue.Pop(p)) {
+      for (auto& r : p.rejects) rejects.push_back(std::move(r));
       if (!isolate_rows) {
         TANDEM_RETURN_IF_ERROR(target_.Write(t.target_table(), t.target_columns(), t.target_key(),
-                                             out, WriteMode::kInsert));
-        written += static_cast<int64_t>(out.size());
+                                             p.out, WriteMode::kInsert));
+        written += static_cast<int64_t>(p.out.size());
         continue;
       }
       // Row by row, each in its own statement: a refused row is a reject, not a failure.
-      for (size_t i = 0; i < out.size(); ++i) {
-        auto st = target_.Write(t.target_table(), t.target_columns(), t.target_key(), {out[i]},
+      for (size_t i = 0; i < p.out.size(); ++i) {
+        auto st = target_.Write(t.target_table(), t.target_columns(), t.target_key(), {p.out[i]},
                                 WriteMode::kUpsert);
         if (st) {
           ++written;
         } else if (st.error().code == Code::kInvalidArgument) {
-          reject(batch[origin[i]], fmt::format("target refused the row: {}", st.error().message));
+          rejects.push_back(to_reject(p.in[p.origin[i]],
+                                      fmt::format("target refused the row: {}", st.error().message)));
         } else {
           return st;
         }
       }
     }
-    TANDEM_RETURN_IF_ERROR(reader->status());
+    if (!read_status) return read_status;
     if (!isolate_rows) TANDEM_RETURN_IF_ERROR(target_.Commit());
     return Ok();
   };
-  if (auto st = body(); !st) {
+  Status st = body();
+  queue.Close();  // on failure, unblocks the reader
+  producer.join();
+  if (st && !read_status) st = read_status;
+  if (!st) {
     if (!isolate_rows) (void)target_.Rollback();
     return st;
   }

@@ -192,6 +192,13 @@ Result<std::vector<Row>> Statement::ReadAll() {
 // ---- Database --------------------------------------------------------------------------
 
 Result<Database> Database::Open(const std::string& path) {
+  // Memory statistics take a global mutex on every allocation; with a reader and a writer
+  // thread copying at once that mutex is contended. Must run before SQLite initialises.
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   // sqlite3_open_v2 hands back a handle even on failure; the Database closes it either way.
@@ -221,6 +228,11 @@ Result<Database> Database::Open(const std::string& path) {
   if (got != "wal" && got != "memory") {
     return Fail(Code::kFailedPrecondition, "sqlite: open {}: cannot enable WAL (journal_mode={})",
                 path, got);
+  }
+  // Bulk work: a 64 MiB page cache and memory-mapped reads halve the pread/pwrite system
+  // calls of a large copy (measured: perf showed ~25% of a copy's time in them).
+  if (auto st = db.Exec("PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456"); !st) {
+    return std::unexpected(st.error());
   }
   return db;
 }
