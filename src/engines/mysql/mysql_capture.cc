@@ -141,7 +141,9 @@ Result<std::vector<Change>> MysqlEngine::ReadChanges(int64_t after, size_t limit
   std::string what = "read changes";
   // Proof first, read second: what the proof clears must be judged on a read taken after it.
   TANDEM_RETURN_IF_ERROR(AdvanceGapProof());
-  auto res = conn_.Query(fmt::format("SELECT `seq`, `tbl`, `op`, `k` FROM {} WHERE `seq` > {} "
+  auto res = conn_.Query(fmt::format("SELECT `seq`, `tbl`, `op`, `k`, "
+                                     "CAST(UNIX_TIMESTAMP(`at`) * 1000000 AS SIGNED) "
+                                     "FROM {} WHERE `seq` > {} "
                                      "ORDER BY `seq` LIMIT {}",
                                      QuoteIdent(kChangeTable), after, limit),
                          what);
@@ -157,6 +159,7 @@ Result<std::vector<Change>> MysqlEngine::ReadChanges(int64_t after, size_t limit
     std::string table;
     char op;
     std::string key;
+    int64_t at_micros;
   };
   std::vector<RawChange> raw;
   while (MYSQL_ROW row = res->Next()) {
@@ -164,7 +167,8 @@ Result<std::vector<Change>> MysqlEngine::ReadChanges(int64_t after, size_t limit
     RawChange r{.seq = std::stoll(row[0]),
                 .table = std::string(row[1], len[1]),
                 .op = len[2] ? row[2][0] : 'U',
-                .key = std::string(row[3], len[3])};
+                .key = std::string(row[3], len[3]),
+                .at_micros = row[4] ? std::stoll(row[4]) : 0};
     raw.push_back(std::move(r));
   }
   int64_t expected = after + 1;
@@ -187,6 +191,7 @@ Result<std::vector<Change>> MysqlEngine::ReadChanges(int64_t after, size_t limit
     c.seq = r.seq;
     c.table = std::move(r.table);
     c.op = r.op;
+    c.at_micros = r.at_micros;
     for (size_t i = 0; i < parsed.size(); ++i) {
       const auto& el = parsed[i];
       if (el.is_null()) {
