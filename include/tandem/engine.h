@@ -23,6 +23,15 @@ struct KeyRange {
   bool Contains(const Row& key) const;
 };
 
+// Splits the whole key space at `bounds` (ascending): n bounds give n+1 ranges, the first and
+// last open-ended, so a key outside what was seen when planning still has a range.
+std::vector<KeyRange> RangesBetween(const std::vector<Row>& bounds);
+
+// Plans ranges of about `range_rows` rows for a table: counts it, then splits at key bounds.
+class Engine;
+Result<std::vector<KeyRange>> PlanRanges(Engine& engine, const std::string& table,
+                                         const std::vector<std::string>& key, int64_t range_rows);
+
 struct ScanRequest {
   std::string table;
   std::vector<std::string> columns;  // the columns to read, in this order

@@ -9,17 +9,6 @@
 
 namespace tandem::copy {
 
-Result<KeyRange> TargetRange(const mapping::TableTransform& t, const KeyRange& r) {
-  KeyRange out;
-  if (r.lower) {
-    TANDEM_ASSIGN_OR_RETURN(out.lower, t.TargetKey(*r.lower));
-  }
-  if (r.upper) {
-    TANDEM_ASSIGN_OR_RETURN(out.upper, t.TargetKey(*r.upper));
-  }
-  return out;
-}
-
 Backfill::Backfill(const std::vector<mapping::TableTransform>& tables, Engine& source,
                    Engine& target, state::StateStore& state, Progress& progress,
                    BackfillOptions options)
@@ -45,19 +34,15 @@ Status Backfill::Plan() {
   for (const auto& t : tables_) {
     TANDEM_ASSIGN_OR_RETURN(auto chunks, state_.Chunks(t.source_table()));
     if (chunks.empty()) {
-      TANDEM_ASSIGN_OR_RETURN(int64_t rows, source_.Count(t.source_table(), t.source_key(), {}));
-      int n = static_cast<int>(std::max<int64_t>(1, (rows + options_.chunk_rows - 1) / options_.chunk_rows));
-      TANDEM_ASSIGN_OR_RETURN(auto bounds, source_.Split(t.source_table(), t.source_key(), n));
       // The first and last chunks are open-ended: a key inserted outside the range seen now
       // still belongs to a chunk.
-      std::optional<Row> lower;
-      for (size_t i = 0; i <= bounds.size(); ++i) {
+      TANDEM_ASSIGN_OR_RETURN(auto ranges, PlanRanges(source_, t.source_table(), t.source_key(),
+                                                      options_.chunk_rows));
+      for (size_t i = 0; i < ranges.size(); ++i) {
         state::Chunk c;
         c.table = t.source_table();
         c.index = static_cast<int>(i);
-        c.range.lower = lower;
-        if (i < bounds.size()) c.range.upper = bounds[i];
-        lower = c.range.upper;
+        c.range = std::move(ranges[i]);
         chunks.push_back(std::move(c));
       }
       TANDEM_RETURN_IF_ERROR(state_.SaveChunkPlan(t.source_table(), chunks));
@@ -145,7 +130,7 @@ Status Backfill::CopyChunkWithRetry(const mapping::TableTransform& t, state::Chu
 }
 
 Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bool isolate_rows) {
-  TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, TargetRange(t, c.range));
+  TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
   ScanRequest req{t.source_table(), t.source_columns(), t.source_key(), c.range,
                   options_.batch_rows};
   TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan(req));

@@ -73,7 +73,4 @@ class Backfill {
   std::vector<TablePlan> plans_;
 };
 
-// Maps a source key range to the target's key terms (key columns are only renamed or cast).
-Result<KeyRange> TargetRange(const mapping::TableTransform& t, const KeyRange& source_range);
-
 }  // namespace tandem::copy

@@ -358,6 +358,15 @@ static std::string FormatDouble(double d) {
   return std::string(buf, r.ptr);
 }
 
+// The shortest digits that read back as `d`, always in scientific form. The plain to_chars
+// form prints an integral double by its exact value (12345678901234567168) but a fraction by
+// its shortest digits (0.1), so a decimal made from it would follow two rules by magnitude.
+static std::string ShortestDigits(double d) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  return std::string(buf, r.ptr);
+}
+
 // ---- display ---------------------------------------------------------------------------
 
 std::string Value::ToString() const {
@@ -539,7 +548,7 @@ Result<Value> ToDecimal(const Value& v, const PortableType& t) {
     case Kind::kBool: d = v.as_bool() ? "1" : "0"; break;
     case Kind::kFloat:
       if (!std::isfinite(v.as_float())) return NoFit(v, "does not fit a decimal");
-      d = NormalizeDecimal(FormatDouble(v.as_float()));
+      d = NormalizeDecimal(ShortestDigits(v.as_float()));
       break;
     case Kind::kDecimal:
     case Kind::kText: d = NormalizeDecimal(v.as_str()); break;

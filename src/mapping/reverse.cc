@@ -76,16 +76,10 @@ Result<std::vector<TableTransform>> CompileAllReverse(const Config& cfg,
                                                       const std::vector<TableSchema>& target) {
   std::vector<std::string> problems;
   std::vector<TableTransform> out;
-  auto find = [](const std::vector<TableSchema>& v, std::string_view n) -> const TableSchema* {
-    for (const auto& t : v) {
-      if (t.name == n) return &t;
-    }
-    return nullptr;
-  };
   for (const auto& tm : cfg.tables) {
     if (tm.drop_reason) continue;
-    const TableSchema* s = find(source, tm.source);
-    const TableSchema* t = find(target, tm.target);
+    const TableSchema* s = FindTable(source, tm.source);
+    const TableSchema* t = FindTable(target, tm.target);
     if (!s || !t) {
       problems.push_back(fmt::format("{}: table {} -> {} is missing on one side",
                                      tm.where.ToString(), tm.source, tm.target));
@@ -95,11 +89,8 @@ Result<std::vector<TableTransform>> CompileAllReverse(const Config& cfg,
     if (r) out.push_back(std::move(*r));
   }
   if (!problems.empty()) {
-    std::string all;
-    for (const auto& p : problems) all += "\n  " + p;
-    return Fail(Code::kFailedPrecondition,
-                "the mapping cannot run in reverse (new -> old) ({} problem{}):{}", problems.size(),
-                problems.size() == 1 ? "" : "s", all);
+    return std::unexpected(ProblemsError(
+        Code::kFailedPrecondition, "the mapping cannot run in reverse (new -> old)", problems));
   }
   return out;
 }

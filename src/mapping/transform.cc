@@ -272,6 +272,31 @@ Result<Row> TableTransform::TargetKey(const Row& source_key) const {
   return key;
 }
 
+Result<KeyRange> TableTransform::TargetRange(const KeyRange& r) const {
+  KeyRange out;
+  if (r.lower) {
+    TANDEM_ASSIGN_OR_RETURN(out.lower, TargetKey(*r.lower));
+  }
+  if (r.upper) {
+    TANDEM_ASSIGN_OR_RETURN(out.upper, TargetKey(*r.upper));
+  }
+  return out;
+}
+
+const TableSchema* FindTable(const std::vector<TableSchema>& tables, std::string_view name) {
+  for (const auto& t : tables) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+Error ProblemsError(Code code, std::string_view headline, const std::vector<std::string>& problems) {
+  std::string all;
+  for (const auto& p : problems) all += "\n  " + p;
+  return Error{code, fmt::format("{} ({} problem{}):{}", headline, problems.size(),
+                                 problems.size() == 1 ? "" : "s", all)};
+}
+
 Result<Row> TableTransform::SourceKeyFromTarget(const Row& target_key) const {
   Row key;
   for (size_t i = 0; i < target_key.size() && i < source_key_types_.size(); ++i) {
@@ -287,12 +312,6 @@ Result<std::vector<TableTransform>> CompileAll(const Config& cfg,
                                                const std::vector<TableSchema>& target) {
   std::vector<std::string> problems;
   std::vector<TableTransform> out;
-  auto find = [](const std::vector<TableSchema>& v, std::string_view name) -> const TableSchema* {
-    for (const auto& t : v) {
-      if (t.name == name) return &t;
-    }
-    return nullptr;
-  };
   for (const auto& s : source) {
     if (!cfg.FindBySource(s.name)) {
       problems.push_back(fmt::format("{}: source table {} is not in the mapping (map it, or list "
@@ -302,7 +321,7 @@ Result<std::vector<TableTransform>> CompileAll(const Config& cfg,
   }
   std::set<std::string> target_names;
   for (const auto& tm : cfg.tables) {
-    const TableSchema* s = find(source, tm.source);
+    const TableSchema* s = FindTable(source, tm.source);
     if (!s) {
       problems.push_back(fmt::format("{}: table {} does not exist in the source",
                                      tm.where.ToString(), tm.source));
@@ -314,14 +333,12 @@ Result<std::vector<TableTransform>> CompileAll(const Config& cfg,
                                      tm.where.ToString(), tm.target));
       continue;
     }
-    auto t = TableTransform::Compile(tm, *s, find(target, tm.target), problems);
+    auto t = TableTransform::Compile(tm, *s, FindTable(target, tm.target), problems);
     if (t) out.push_back(std::move(*t));
   }
   if (!problems.empty()) {
-    std::string all;
-    for (const auto& p : problems) all += "\n  " + p;
-    return Fail(Code::kInvalidArgument, "the mapping does not fit the databases ({} problem{}):{}",
-                problems.size(), problems.size() == 1 ? "" : "s", all);
+    return std::unexpected(
+        ProblemsError(Code::kInvalidArgument, "the mapping does not fit the databases", problems));
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mapping/config.h"
+#include "tandem/engine.h"
 #include "tandem/schema.h"
 
 namespace tandem::mapping {
@@ -40,6 +41,8 @@ class TableTransform {
   Row SourceKey(const Row& in) const;
   // A source key as the target stores it (key columns are only renamed or cast).
   Result<Row> TargetKey(const Row& source_key) const;
+  // A source key range in the target's key terms (key columns are only renamed or cast).
+  Result<KeyRange> TargetRange(const KeyRange& source_range) const;
   // A target key back in source terms (for rows found only in the target).
   Result<Row> SourceKeyFromTarget(const Row& target_key) const;
   // Position of each target key column within target_columns().
@@ -64,6 +67,12 @@ class TableTransform {
   bool target_exists_ = false;
   TableMap map_;  // owned copy; fields_ index into it
 };
+
+// The table named `name` in `tables`, or nullptr.
+const TableSchema* FindTable(const std::vector<TableSchema>& tables, std::string_view name);
+
+// One error listing every problem: "<headline> (N problems):\n  p1\n  p2".
+Error ProblemsError(Code code, std::string_view headline, const std::vector<std::string>& problems);
 
 // Whether a value of portable kind `from` can ever become `to` (per value it may still fail).
 bool CastPossible(Kind from, Kind to);

@@ -123,15 +123,9 @@ Result<TableResult> Verifier::VerifyTable(const mapping::TableTransform& t) {
   out.source_table = t.source_table();
   out.target_table = t.target_table();
   TANDEM_ASSIGN_OR_RETURN(auto rejected, RejectedKeys(t));
-  TANDEM_ASSIGN_OR_RETURN(int64_t rows, source_.Count(t.source_table(), t.source_key(), {}));
-  int n = static_cast<int>(std::max<int64_t>(1, (rows + options_.range_rows - 1) / options_.range_rows));
-  TANDEM_ASSIGN_OR_RETURN(auto bounds, source_.Split(t.source_table(), t.source_key(), n));
-  std::optional<Row> lower;
-  for (size_t i = 0; i <= bounds.size(); ++i) {
-    KeyRange r;
-    r.lower = lower;
-    if (i < bounds.size()) r.upper = bounds[i];
-    lower = r.upper;
+  TANDEM_ASSIGN_OR_RETURN(auto ranges, PlanRanges(source_, t.source_table(), t.source_key(),
+                                                  options_.range_rows));
+  for (const auto& r : ranges) {
     TANDEM_RETURN_IF_ERROR(CompareRange(t, r, rejected, out));
     ++out.ranges;
   }
@@ -197,16 +191,7 @@ Status Verifier::CompareRange(const mapping::TableTransform& t, const KeyRange& 
     }
     TANDEM_RETURN_IF_ERROR(reader->status());
   }
-  TANDEM_ASSIGN_OR_RETURN(KeyRange trange, [&]() -> Result<KeyRange> {
-    KeyRange r;
-    if (range.lower) {
-      TANDEM_ASSIGN_OR_RETURN(r.lower, t.TargetKey(*range.lower));
-    }
-    if (range.upper) {
-      TANDEM_ASSIGN_OR_RETURN(r.upper, t.TargetKey(*range.upper));
-    }
-    return r;
-  }());
+  TANDEM_ASSIGN_OR_RETURN(KeyRange trange, t.TargetRange(range));
   TANDEM_ASSIGN_OR_RETURN(auto reader, target_.Scan({t.target_table(), t.target_columns(),
                                                      t.target_key(), trange, options_.batch_rows}));
   std::vector<Row> batch;

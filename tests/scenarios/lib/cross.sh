@@ -72,25 +72,7 @@ write_cross_config() {  # write_cross_config SRC DST CHUNK
   local src=$1 dst=$2
   create_db "$dst" target
   echo old > pointer
-  cat > tandem.yaml <<YAML
-source: $(uri_of "$src" source)
-target: $(uri_of "$dst" target)
-options: {chunk_rows: $3, batch_rows: 200}
-tables:
-  - source: accounts
-    target: account
-    columns:
-      id: {to: id, type: bigint}
-      owner: {to: owner_name, type: varchar(200)}
-      balance: {to: balance, type: bigint}
-      note: {to: note, type: text}
-  - source: pairs
-    target: pair_values
-    columns:
-      a: {to: a, type: varchar(16)}
-      b: {to: b, type: bigint}
-      v: {to: value, type: text}
-YAML
+  write_mapping "$(uri_of "$src" source)" "$(uri_of "$dst" target)" "$3"
   side_spec() { if [[ $1 == sqlite ]]; then echo "\"db\": \"$2.db\""; else echo "\"uri\": \"$(uri_of "$1" "$2")\""; fi; }
   cat > profile.json <<JSON
 {
@@ -167,16 +149,7 @@ run_cross() {  # run_cross SRC DST
   make_cross_source "$src" 8000
   write_cross_config "$src" "$dst" 300
   start_writer 44 150
-  local kills=0 i pid
-  for i in 1 2 3 4 5; do
-    "$TANDEM" start -c tandem.yaml >> follower.out 2>> follower.err &
-    pid=$!
-    sleep "$("$PYTHON" -c "import random; random.seed($i); print(round(random.uniform(0.1, 0.5) if $i <= 2 else random.uniform(0.3, 1.5), 2))")"
-    if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
-    wait "$pid" 2>/dev/null || true
-    echo "kill $i: phase $(phase)"
-  done
-  ((kills >= 5)) || fail "only $kills kills landed"
+  kill_loop 5
   start_follower
   wait_phase dual-write 180
   sleep 1
@@ -186,5 +159,5 @@ run_cross() {  # run_cross SRC DST
   stop_follower
   check_cross_side "$dst" target new
   check_cross_side "$src" source old
-  pass "$src -> $dst: $kills kill -9s with a live writer, resumed, nothing lost"
+  pass "$src -> $dst: $KILLS kill -9s with a live writer, resumed, nothing lost"
 }

@@ -3,26 +3,20 @@
 # profile, and hooks that move the writer by rewriting the pointer file.
 SCENARIO_LIB=$TANDEM_REPO/tests/scenarios/lib
 
-make_scenario() {  # make_scenario ROWS CHUNK_ROWS
-  local rows=$1 chunk=$2
-  sqlite3 old.db >/dev/null <<SQL
-PRAGMA journal_mode = WAL;
-CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, balance INTEGER, note TEXT);
-CREATE TABLE pairs (a TEXT NOT NULL, b INTEGER NOT NULL, v TEXT, PRIMARY KEY (a, b));
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
-INSERT INTO accounts SELECT i, 'owner ' || i, i * 10, CASE WHEN i % 9 = 0 THEN NULL WHEN i % 9 = 1 THEN '' ELSE 'n' || i END FROM n;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows / 2)
-INSERT INTO pairs SELECT CASE i % 4 WHEN 0 THEN 'north' WHEN 1 THEN 'süd' WHEN 2 THEN 'Ost' ELSE 'west' END, i, 'v' || i FROM n;
-SQL
-  echo old > pointer
-  cat > tandem.yaml <<YAML
-source: sqlite:old.db
-target: sqlite:new.db
-options: {chunk_rows: $chunk, batch_rows: 200}
+# The scenarios' mapping: tables and columns renamed, types explicit; with `hooks`, the hooks
+# move the writer by rewriting the pointer file.
+write_mapping() {  # write_mapping SOURCE_URI TARGET_URI CHUNK_ROWS [hooks]
+  {
+    printf 'source: %s\ntarget: %s\noptions: {chunk_rows: %s, batch_rows: 200}\n' "$1" "$2" "$3"
+    if [[ ${4:-} == hooks ]]; then
+      cat <<'HOOKS'
 hooks:
-  reads: echo "reads -> \$TANDEM_READS" >> hooks.log
-  writes: echo "\$TANDEM_WRITES" > pointer && echo "writes -> \$TANDEM_WRITES" >> hooks.log
-  rollback: echo "rollback (\$TANDEM_PHASE)" >> hooks.log
+  reads: echo "reads -> $TANDEM_READS" >> hooks.log
+  writes: echo "$TANDEM_WRITES" > pointer && echo "writes -> $TANDEM_WRITES" >> hooks.log
+  rollback: echo "rollback ($TANDEM_PHASE)" >> hooks.log
+HOOKS
+    fi
+    cat <<'TABLES'
 tables:
   - source: accounts
     target: account
@@ -37,7 +31,39 @@ tables:
       a: {to: a, type: varchar(16)}
       b: {to: b, type: bigint}
       v: {to: value, type: text}
-YAML
+TABLES
+  } > tandem.yaml
+}
+
+# kill -9 of `tandem start` N times at random moments (the first two early, in the backfill);
+# sets KILLS to how many landed.
+kill_loop() {  # kill_loop N
+  local i pid
+  KILLS=0
+  for ((i = 1; i <= $1; i++)); do
+    "$TANDEM" start -c tandem.yaml >> follower.out 2>> follower.err &
+    pid=$!
+    sleep "$("$PYTHON" -c "import random; random.seed($i); print(round(random.uniform(0.1, 0.4) if $i <= 2 else random.uniform(0.2, 1.5), 2))")"
+    if kill -9 "$pid" 2>/dev/null; then KILLS=$((KILLS + 1)); fi
+    wait "$pid" 2>/dev/null || true
+    echo "kill $i: phase $(phase)"
+  done
+  ((KILLS >= 5)) || fail "only $KILLS kills landed"
+}
+
+make_scenario() {  # make_scenario ROWS CHUNK_ROWS
+  local rows=$1 chunk=$2
+  sqlite3 old.db >/dev/null <<SQL
+PRAGMA journal_mode = WAL;
+CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, balance INTEGER, note TEXT);
+CREATE TABLE pairs (a TEXT NOT NULL, b INTEGER NOT NULL, v TEXT, PRIMARY KEY (a, b));
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
+INSERT INTO accounts SELECT i, 'owner ' || i, i * 10, CASE WHEN i % 9 = 0 THEN NULL WHEN i % 9 = 1 THEN '' ELSE 'n' || i END FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows / 2)
+INSERT INTO pairs SELECT CASE i % 4 WHEN 0 THEN 'north' WHEN 1 THEN 'süd' WHEN 2 THEN 'Ost' ELSE 'west' END, i, 'v' || i FROM n;
+SQL
+  echo old > pointer
+  write_mapping sqlite:old.db sqlite:new.db "$chunk" hooks
   cat > profile.json <<JSON
 {
   "tables": {
