@@ -20,7 +20,7 @@ Phase ParsePhase(std::string_view s);
 struct StartOptions {
   std::string config_path = "tandem.yaml";
   bool until_synced = false;  // exit once the backfill is done and the stream caught up
-  double idle_sleep_s = 0.05;
+  double idle_sleep_s = 0.02;  // between polls when caught up: ~50 cheap queries a second
 };
 // Installs capture, backfills (resuming), then follows the change streams until SIGINT or
 // SIGTERM (or, with until_synced, until caught up).
