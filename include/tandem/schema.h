@@ -16,6 +16,10 @@ struct Column {
   bool nullable = true;
   std::optional<std::string> default_expr;  // engine text of the default, if any
   bool generated = false;                   // computed by the engine: read, never written
+  // The engine sorts and compares this column by bytes (code points), as tandem's key ranges
+  // do. False for linguistic or case-insensitive collations (en_US, utf8mb4_general_ci):
+  // key ranges on such a column would not mean the same rows in another engine.
+  bool byte_ordered = true;
 };
 
 struct ForeignKey {

@@ -36,8 +36,10 @@ Status Backfill::Plan() {
     if (chunks.empty()) {
       // The first and last chunks are open-ended: a key inserted outside the range seen now
       // still belongs to a chunk.
-      TANDEM_ASSIGN_OR_RETURN(auto ranges, PlanRanges(source_, t.source_table(), t.source_key(),
-                                                      options_.chunk_rows));
+      TANDEM_ASSIGN_OR_RETURN(
+          auto ranges, t.key_ranges_portable()
+                           ? PlanRanges(source_, t.source_table(), t.source_key(), options_.chunk_rows)
+                           : Result<std::vector<KeyRange>>(std::vector<KeyRange>{KeyRange{}}));
       for (size_t i = 0; i < ranges.size(); ++i) {
         state::Chunk c;
         c.table = t.source_table();

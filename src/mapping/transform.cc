@@ -157,7 +157,13 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
       if (t.source_columns_[i] == k) t.key_source_pos_.push_back(static_cast<int>(i));
     }
     t.target_key_.push_back(cm->target);
-    if (const Column* kc = source.Find(k)) t.source_key_types_.push_back(kc->type);
+    if (const Column* kc = source.Find(k)) {
+      t.source_key_types_.push_back(kc->type);
+      if (!kc->byte_ordered) t.key_ranges_portable_ = false;
+    }
+    if (const Column* tk = target ? target->Find(cm->target) : nullptr; tk && !tk->byte_ordered) {
+      t.key_ranges_portable_ = false;
+    }
   }
 
   for (const auto& f : t.fields_) {

@@ -32,6 +32,10 @@ class TableTransform {
   const std::vector<std::string>& target_key() const { return target_key_; }
   // The target table as tandem would create it.
   const TableSchema& planned_target() const { return planned_; }
+  // True when every key column sorts by bytes on both sides (tables tandem creates do), so a
+  // key range holds the same rows in source and target. When false, copy and verify treat the
+  // table as one range: correct, but neither resumable within the table nor bounded in memory.
+  bool key_ranges_portable() const { return key_ranges_portable_; }
   bool target_exists() const { return target_exists_; }
 
   // Maps one source row (values in source_columns() order) into `out` (target_columns()
@@ -65,6 +69,7 @@ class TableTransform {
   std::vector<Field> fields_;
   TableSchema planned_;
   bool target_exists_ = false;
+  bool key_ranges_portable_ = true;
   TableMap map_;  // owned copy; fields_ index into it
 };
 

@@ -68,7 +68,17 @@ Result<int> Check(const std::string& config_path, FILE* out) {
     }
     for (const auto& c : tm.columns) (c.drop_reason ? dropped : mapped)++;
   }
-  for (const auto& t : s.tables) created += !t.target_exists();
+  for (const auto& t : s.tables) {
+    created += !t.target_exists();
+    if (!t.key_ranges_portable()) {
+      std::fprintf(out,
+                   "note: %s: its key sorts by a linguistic or case-insensitive collation on one "
+                   "side; it is copied and verified as one range (not resumable within the "
+                   "table). A byte-order collation on the key (COLLATE \"C\", utf8mb4_bin) "
+                   "lifts this.\n",
+                   t.source_table().c_str());
+    }
+  }
   std::fprintf(out,
                "mapping OK: %zu tables (%zu dropped), %zu columns mapped, %zu dropped with a "
                "reason; %zu target table(s) will be created\n",

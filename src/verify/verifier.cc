@@ -123,8 +123,10 @@ Result<TableResult> Verifier::VerifyTable(const mapping::TableTransform& t) {
   out.source_table = t.source_table();
   out.target_table = t.target_table();
   TANDEM_ASSIGN_OR_RETURN(auto rejected, RejectedKeys(t));
-  TANDEM_ASSIGN_OR_RETURN(auto ranges, PlanRanges(source_, t.source_table(), t.source_key(),
-                                                  options_.range_rows));
+  TANDEM_ASSIGN_OR_RETURN(
+      auto ranges, t.key_ranges_portable()
+                       ? PlanRanges(source_, t.source_table(), t.source_key(), options_.range_rows)
+                       : Result<std::vector<KeyRange>>(std::vector<KeyRange>{KeyRange{}}));
   for (const auto& r : ranges) {
     TANDEM_RETURN_IF_ERROR(CompareRange(t, r, rejected, out));
     ++out.ranges;

@@ -256,6 +256,11 @@ TEST(MysqlTypes, LiteralsAreExact) {
   EXPECT_EQ(lit(Value::Bool(true)), "1");
   std::string out;
   EXPECT_FALSE(AppendLiteral(out, Value::Float(std::numeric_limits<double>::quiet_NaN()), quote));
+  // A DOUBLE column keeps -0.0 as 0: refused (a reject), like NaN, rather than changed.
+  auto neg_zero = AppendLiteral(out, Value::Float(-0.0), quote);
+  ASSERT_FALSE(neg_zero);
+  EXPECT_EQ(neg_zero.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(lit(Value::Float(0.0)), "0e0");
 }
 
 }  // namespace

@@ -162,6 +162,17 @@ TEST(SqliteDialect, PortableTypesRoundTripThroughDeclaredNames) {
     PortableType t = *ParsePortableType(name);
     EXPECT_EQ(PortableTypeFor(SqliteTypeFor(t)), t) << name << " as " << SqliteTypeFor(t);
   }
+  // Names whose affinity keeps the value exact: json and wide decimals get TEXT affinity
+  // (NUMERIC would store the document 15.0 as the integer 15, and a 20-digit decimal as a
+  // 15-digit REAL), except a decimal key, which keeps NUMERIC for numeric key order.
+  EXPECT_EQ(SqliteTypeFor(*ParsePortableType("json")), "JSON TEXT");
+  EXPECT_EQ(SqliteTypeFor(*ParsePortableType("decimal(12,2)")), "NUMERIC(12,2)");
+  EXPECT_EQ(SqliteTypeFor(*ParsePortableType("decimal(18,0)")), "NUMERIC(18,0)");
+  EXPECT_EQ(SqliteTypeFor(*ParsePortableType("decimal(20,0)")), "DECIMAL TEXT(20,0)");
+  EXPECT_EQ(SqliteTypeFor(*ParsePortableType("decimal(65,30)")), "DECIMAL TEXT(65,30)");
+  EXPECT_EQ(SqliteTypeFor(*ParsePortableType("decimal")), "DECIMAL TEXT");
+  EXPECT_EQ(SqliteTypeFor(*ParsePortableType("decimal(20,0)"), /*in_key=*/true), "NUMERIC(20,0)");
+  EXPECT_EQ(PortableTypeFor("DECIMAL TEXT(65,30)"), *ParsePortableType("decimal(65,30)"));
   // A 4-byte integer is declared INTEGER (the rowid alias when it is the key) and reads back
   // as SQLite's 8-byte integer.
   EXPECT_EQ(SqliteTypeFor(*ParsePortableType("integer")), "INTEGER");

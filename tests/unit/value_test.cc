@@ -61,6 +61,12 @@ TEST(Value, DecimalRoundingAndNormalising) {
   EXPECT_EQ(CastTo(Value::Text("+001.005"), T("decimal(6,2)"))->as_str(), "1.01");
   EXPECT_EQ(CastTo(Value::Text("-0.004"), T("decimal(6,2)"))->as_str(), "0.00");
   EXPECT_EQ(CastTo(Value::Float(0.99), T("decimal(10,2)"))->as_str(), "0.99");
+  // A double becomes its shortest round-trip digits whatever its size (not the exact binary
+  // value 12345678901234567168 for an integral double and the short form for a fraction).
+  EXPECT_EQ(CastTo(Value::Float(12345678901234567890.5), T("decimal"))->as_str(),
+            "12345678901234567000");
+  EXPECT_EQ(CastTo(Value::Float(0.1), T("decimal"))->as_str(), "0.1");
+  EXPECT_EQ(CastTo(Value::Float(-0.0), T("decimal"))->as_str(), "0");
   EXPECT_EQ(CastTo(Value::Text("1e3"), T("decimal"))->as_str(), "1000");
   EXPECT_EQ(CastTo(Value::Int(7), T("decimal(4,1)"))->as_str(), "7.0");
   EXPECT_EQ(CastTo(Value::Decimal("999.995"), T("decimal(5,2)")).has_value(), false);

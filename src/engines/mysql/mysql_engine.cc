@@ -211,7 +211,7 @@ Result<std::map<std::string, TableInfo>> MysqlEngine::LoadColumns(const std::str
       MysqlResult res,
       conn_.Query("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
                   "COLUMN_DEFAULT, EXTRA, COLUMN_COMMENT, CHARACTER_MAXIMUM_LENGTH, "
-                  "NUMERIC_PRECISION, NUMERIC_SCALE FROM information_schema.COLUMNS "
+                  "NUMERIC_PRECISION, NUMERIC_SCALE, COLLATION_NAME FROM information_schema.COLUMNS "
                   "WHERE TABLE_SCHEMA = DATABASE()" +
                       table_filter + " ORDER BY TABLE_NAME, ORDINAL_POSITION",
                   what));
@@ -232,6 +232,7 @@ Result<std::map<std::string, TableInfo>> MysqlEngine::LoadColumns(const std::str
     c.char_max_length = FieldInt(row, 8);
     c.numeric_precision = FieldInt(row, 9);
     c.numeric_scale = FieldInt(row, 10);
+    if (row[11]) c.collation = Field(row, len, 11);
     c.json_check = json_columns.contains({table, c.name});
     TableInfo& info = out[table];
     info.name = table;
@@ -538,8 +539,11 @@ Status MysqlEngine::CheckWarnings(const std::vector<Row>& rows, size_t first_row
   TANDEM_ASSIGN_OR_RETURN(MysqlResult w, conn_.Query("SHOW WARNINGS", what));
   while (MYSQL_ROW row = w.Next()) {
     const unsigned long* len = w.lengths();
-    // Notes (a decimal rounded to its scale) are what INSERT in strict mode accepts too.
-    if (Field(row, len, 0) == "Note") continue;
+    // Notes (a statement unsafe for statement-based binlog...) are what INSERT in strict mode
+    // accepts too, except 1265: the server rounded or cut a value to fit (a decimal with more
+    // fraction digits than the column's 30, which CastTo has not rounded for an unbounded
+    // decimal). That would be a silent change: it fails the write like a warning.
+    if (Field(row, len, 0) == "Note" && FieldInt(row, 1, 0) != 1265) continue;
     std::string msg = Field(row, len, 2);
     return Fail(CodeForMysqlError(static_cast<unsigned>(FieldInt(row, 1, 0))),
                 "{}: MariaDB {} {}: {}{}", what, Field(row, len, 0), Field(row, len, 1), msg,
@@ -703,6 +707,10 @@ Status AppendTsv(std::string& out, const Value& v, bool bytes_column) {
     case Kind::kFloat:
       if (!std::isfinite(v.as_float())) {
         return Fail(Code::kInvalidArgument, "MariaDB cannot store the float {}", v.ToString());
+      }
+      if (v.as_float() == 0 && std::signbit(v.as_float())) {
+        return Fail(Code::kInvalidArgument,
+                    "MariaDB cannot store the float -0 (a DOUBLE column keeps it as 0)");
       }
       break;
     case Kind::kTimestampTz:

@@ -144,6 +144,8 @@ Column ColumnFor(const ColumnInfo& c) {
   col.type = CodecFor(c).type;
   col.engine_type = col.type.kind == Kind::kJson ? "json" : c.column_type;
   col.nullable = c.nullable;
+  // utf8mb4_bin and utf8mb4_nopad_bin compare bytes; *_ci and linguistic ones do not.
+  col.byte_ordered = c.collation.empty() || c.collation.ends_with("_bin");
   // MariaDB shows "no default" on a nullable column as the text NULL.
   if (c.default_value && *c.default_value != "NULL") col.default_expr = c.default_value;
   std::string extra = AsciiUpper(c.extra);
@@ -246,6 +248,10 @@ Status AppendLiteral(std::string& out, const Value& v, const QuoteFn& quote) {
       double d = v.as_float();
       if (!std::isfinite(d)) {
         return Fail(Code::kInvalidArgument, "MariaDB cannot store the float {}", v.ToString());
+      }
+      if (d == 0 && std::signbit(d)) {
+        return Fail(Code::kInvalidArgument,
+                    "MariaDB cannot store the float -0 (a DOUBLE column keeps it as 0)");
       }
       char buf[64];
       auto r = std::to_chars(buf, buf + sizeof buf, d);

@@ -27,6 +27,7 @@ struct ColumnInfo {
   int64_t numeric_precision = -1;
   int64_t numeric_scale = -1;
   bool json_check = false;  // MariaDB JSON: a longtext with a json_valid(`col`) check
+  std::string collation;    // COLLATION_NAME; empty for non-text columns
 };
 
 // How a column's values travel. Most types come as the text the server prints; a few need
@@ -68,7 +69,7 @@ using QuoteFn = std::function<void(std::string& out, std::string_view s)>;
 // Appends `v` as a SQL literal: numbers bare (decimals of more than 65 digits quoted, as the
 // server would read them as DOUBLE), text and JSON quoted by `quote`, bytes as X'hex',
 // dates and times quoted ISO text (timestamptz as its UTC wall time), uuid as 8-4-4-4-12 text.
-// Fails with kInvalidArgument for NaN and infinities, which MariaDB cannot store.
+// Fails with kInvalidArgument for NaN, infinities and -0.0, which a MariaDB DOUBLE cannot hold.
 Status AppendLiteral(std::string& out, const Value& v, const QuoteFn& quote);
 
 // The MariaDB column type for a portable type (CreateTable), and the comment that records

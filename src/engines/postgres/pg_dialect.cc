@@ -1,5 +1,6 @@
 #include "engines/postgres/pg_dialect.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <cstdint>
@@ -213,7 +214,12 @@ std::string CreateTableSql(std::string_view schema, const TableSchema& table) {
     first = false;
   };
   for (const auto& c : table.columns) {
-    item(QuoteIdent(c.name) + " " + PgTypeFor(c.type) + (c.nullable ? "" : " NOT NULL"));
+    // Key text sorts by bytes, like tandem's key ranges, whatever the database's collation.
+    bool key_text = c.type.kind == Kind::kText &&
+                    std::find(table.primary_key.begin(), table.primary_key.end(), c.name) !=
+                        table.primary_key.end();
+    item(QuoteIdent(c.name) + " " + PgTypeFor(c.type) + (key_text ? " COLLATE \"C\"" : "") +
+         (c.nullable ? "" : " NOT NULL"));
   }
   if (!table.primary_key.empty()) item("PRIMARY KEY (" + ColumnList(table.primary_key) + ")");
   for (const auto& u : table.unique_keys) item("UNIQUE (" + ColumnList(u) + ")");
@@ -232,12 +238,16 @@ std::string IntrospectColumnsSql() {
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), a.attgenerated <> '',
        CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
-       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
+       co.oid IS NULL OR co.collname IN ('C', 'POSIX', 'ucs_basic')
+         OR (co.collname = 'default' AND (SELECT datcollate FROM pg_database
+             WHERE datname = current_database()) IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8'))
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND NOT starts_with(c.relname, '_tandem')
 ORDER BY c.relname, a.attnum)sql";

@@ -255,6 +255,7 @@ Result<std::vector<TableSchema>> PostgresEngine::Introspect() {
     c.nullable = cols.value(r, 3) != "t";
     if (!cols.is_null(r, 4)) c.default_expr = std::string(cols.value(r, 4));
     c.generated = cols.value(r, 5) == "t";
+    c.byte_ordered = cols.value(r, 8) == "t";
     TypeOid oid = 0;
     int typmod = -1;
     ParseNumber(cols.value(r, 6), oid);

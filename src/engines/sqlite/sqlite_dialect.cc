@@ -1,5 +1,6 @@
 #include "engines/sqlite/sqlite_dialect.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -223,7 +224,7 @@ PortableType PortableTypeFor(std::string_view declared) {
     t.int_bytes = 2;
   } else if (In(base, {"REAL", "DOUBLE", "DOUBLE PRECISION", "FLOAT", "FLOAT4", "FLOAT8"})) {
     t.kind = Kind::kFloat;
-  } else if (In(base, {"NUMERIC", "DECIMAL"})) {
+  } else if (In(base, {"NUMERIC", "DECIMAL", "DECIMAL TEXT"})) {
     t.kind = Kind::kDecimal;
     if (!args.empty()) {
       t.precision = args[0];
@@ -245,7 +246,7 @@ PortableType PortableTypeFor(std::string_view declared) {
     t.kind = Kind::kTimestampTz;
   } else if (In(base, {"TIME", "TIME WITHOUT TIME ZONE"})) {
     t.kind = Kind::kTime;
-  } else if (In(base, {"JSON", "JSONB"})) {
+  } else if (In(base, {"JSON", "JSONB", "JSON TEXT"})) {
     t.kind = Kind::kJson;
   } else if (base == "UUID") {
     t.kind = Kind::kUuid;
@@ -267,7 +268,7 @@ PortableType PortableTypeFor(std::string_view declared) {
   return t;
 }
 
-std::string SqliteTypeFor(const PortableType& t) {
+std::string SqliteTypeFor(const PortableType& t, bool in_key) {
   switch (t.kind) {
     case Kind::kNull:
       return "";
@@ -279,10 +280,17 @@ std::string SqliteTypeFor(const PortableType& t) {
       return t.int_bytes == 2 ? "SMALLINT" : "INTEGER";
     case Kind::kFloat:
       return "REAL";
-    case Kind::kDecimal:
-      if (t.precision < 0) return "NUMERIC";
-      if (t.scale < 0) return fmt::format("NUMERIC({})", t.precision);
-      return fmt::format("NUMERIC({},{})", t.precision, t.scale);
+    case Kind::kDecimal: {
+      // NUMERIC affinity turns a decimal into INTEGER or REAL, and a REAL keeps 15 significant
+      // digits. Decimals that may need more go in a TEXT-affinity column, exact; a key column
+      // keeps NUMERIC so that key ranges compare in numeric order, as in the source.
+      bool exact_in_numeric =
+          t.precision >= 0 && (t.precision <= 15 || (t.scale == 0 && t.precision <= 18));
+      std::string name = exact_in_numeric || in_key ? "NUMERIC" : "DECIMAL TEXT";
+      if (t.precision < 0) return name;
+      if (t.scale < 0) return fmt::format("{}({})", name, t.precision);
+      return fmt::format("{}({},{})", name, t.precision, t.scale);
+    }
     case Kind::kText:
       return t.length < 0 ? "TEXT" : fmt::format("VARCHAR({})", t.length);
     case Kind::kBytes:
@@ -296,7 +304,9 @@ std::string SqliteTypeFor(const PortableType& t) {
     case Kind::kTimestampTz:
       return "TIMESTAMPTZ";
     case Kind::kJson:
-      return "JSON";
+      // Not plain JSON: that name has NUMERIC affinity, which would store the document 15.0 as
+      // the integer 15. "JSON TEXT" has TEXT affinity and keeps every document as written.
+      return "JSON TEXT";
     case Kind::kUuid:
       return "UUID";
   }
@@ -346,7 +356,9 @@ std::string CreateTableSql(const TableSchema& table) {
   };
   for (const auto& c : table.columns) {
     std::string def = QuoteIdent(c.name);
-    std::string type = SqliteTypeFor(c.type);
+    bool in_key = std::find(table.primary_key.begin(), table.primary_key.end(), c.name) !=
+                  table.primary_key.end();
+    std::string type = SqliteTypeFor(c.type, in_key);
     if (!type.empty()) def += " " + type;
     if (!c.nullable) def += " NOT NULL";
     if (c.default_expr && !c.generated) {

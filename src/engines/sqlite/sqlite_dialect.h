@@ -68,8 +68,11 @@ std::string DeleteRangeSql(std::string_view table, const std::vector<std::string
 // otherwise decimal).
 PortableType PortableTypeFor(std::string_view declared);
 // The SQLite type name to declare for a portable type; PortableTypeFor maps it back to the
-// same kind (integers of 4 and 8 bytes both become INTEGER, which SQLite stores in 8).
-std::string SqliteTypeFor(const PortableType& type);
+// same kind (integers of 4 and 8 bytes both become INTEGER, which SQLite stores in 8). The
+// name also sets the column's affinity, which SQLite applies to every value stored: json is
+// "JSON TEXT" and a decimal that a REAL cannot hold exactly "DECIMAL TEXT(p,s)" (TEXT
+// affinity), except in a key (`in_key`), which keeps NUMERIC for numeric order.
+std::string SqliteTypeFor(const PortableType& type, bool in_key = false);
 // A default expression another engine wrote, when it is a literal SQLite understands the same
 // way (number, 'text', NULL, TRUE/FALSE, CURRENT_TIMESTAMP/DATE/TIME); PostgreSQL casts
 // ('x'::text) are dropped. Anything else (functions, sequences) gives nullopt.

@@ -561,6 +561,17 @@ Status SqliteEngine::Write(const std::string& table, const std::vector<std::stri
         return Fail(Code::kInternal, "sqlite: write {}: a row has {} values for {} columns", table,
                     row.size(), columns.size());
       }
+      // A REAL column stores -0.0 as 0: refuse the row rather than change the value. (NaN,
+      // which SQLite would store as NULL, is bound as the text 'NaN': see Statement::Bind.)
+      for (size_t c = 0; c < row.size(); ++c) {
+        const Value& v = row[c];
+        if (v.kind() == Kind::kFloat && v.as_float() == 0 && std::signbit(v.as_float())) {
+          return fail(Error{Code::kInvalidArgument,
+                            fmt::format("column {}: SQLite cannot store the float -0 (a REAL "
+                                        "column keeps it as 0)",
+                                        columns[c])});
+        }
+      }
       if (auto b = st.BindAll(row); !b) return fail(std::move(b.error()));
       if (auto s = st.Step(); !s) return fail(std::move(s.error()));
       st.Reset();
