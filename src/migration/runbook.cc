@@ -311,6 +311,7 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
     TANDEM_RETURN_IF_ERROR(m->state().PutPosition("forward", 0));
     TANDEM_RETURN_IF_ERROR(m->state().PutPosition("reverse", 0));
     TANDEM_RETURN_IF_ERROR(m->state().Put("reverse_installed", "0"));
+    TANDEM_RETURN_IF_ERROR(m->state().Put("capture_installed", "0"));
     TANDEM_RETURN_IF_ERROR(m->state().Put("started_at", std::to_string(NowUnix())));
     TANDEM_RETURN_IF_ERROR(m->SetPhase(Phase::kBackfill, "tandem start"));
     phase = Phase::kBackfill;
@@ -321,8 +322,18 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
 
   std::vector<int64_t> lags;
   if (phase == Phase::kBackfill) {
-    // Capture starts before the first row is copied.
-    TANDEM_RETURN_IF_ERROR(m->forward().Install());
+    // Capture starts before the first row is copied. Installing takes locks on every captured
+    // table (DDL), so it runs once, not on every resume, and retries when it loses a deadlock
+    // against the application.
+    TANDEM_ASSIGN_OR_RETURN(bool installed, m->Flag("capture_installed"));
+    for (int attempt = 0; !installed; ++attempt) {
+      auto st = m->forward().Install();
+      if (st) break;
+      if (st.error().code != Code::kAborted || attempt >= 5) return std::unexpected(st.error());
+      EmitEvent(err, "retry", json{{"error", st.error().message}}.dump());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+    }
+    TANDEM_RETURN_IF_ERROR(m->state().Put("capture_installed", "1"));
     auto progress = MakeProgress(err);
     copy::Backfill backfill(m->s().tables, *m->s().source, *m->s().target, m->state(), *progress,
                             {.chunk_rows = m->s().cfg.chunk_rows,

@@ -55,6 +55,10 @@ class Side:
             self.errors = (sqlite3.Error,)
         self.cur = self.conn.cursor()
 
+    def retryable(self, e):
+        code = getattr(e, "pgcode", None) or (e.args[0] if getattr(e, "args", None) else None)
+        return code in ("40P01", "40001", 1213, 1205)
+
     def ident(self, name):
         return self.q + name.replace(self.q, self.q * 2) + self.q
 
@@ -237,13 +241,17 @@ class Writer:
                 for _ in range(self.rng.randint(1, 6)):
                     self.one_op(c, side, self.rng.choice(list(self.model)), undo)
                 c.execute("COMMIT")
-            except c.errors:
+            except c.errors as e:
                 c.execute("ROLLBACK")
                 for t, key, row in reversed(undo):
                     if row is None:
                         self.model[t].pop(key)
                     else:
                         self.model[t].put(key, row)
+                # A deadlock or serialization failure is retried, as applications do.
+                if c.retryable(e):
+                    self.stats["retries"] += 1
+                    continue
                 raise
             self.stats["tx"] += 1
             self.stats[side] += 1
