@@ -40,6 +40,18 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
+std::string QuoteDoubling(std::string_view s, char quote) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += quote;
+  for (char c : s) {
+    if (c == quote) out += quote;
+    out += c;
+  }
+  out += quote;
+  return out;
+}
+
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {

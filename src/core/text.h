@@ -17,6 +17,10 @@ std::string AsciiUpper(std::string_view s);
 // Trims ASCII and Unicode-agnostic whitespace (space, \t, \n, \r, \f, \v) at both ends.
 std::string_view TrimSpace(std::string_view s);
 
+// Wraps `s` in `quote`, doubling every `quote` inside: the SQL way to quote an identifier
+// ("a""b", `a``b`) or a string literal ('O''Brien').
+std::string QuoteDoubling(std::string_view s, char quote);
+
 // Compares two normalised decimal literals numerically: -1, 0 or 1.
 int CompareDecimal(std::string_view a, std::string_view b);
 // "1.500" -> "1.5", "2.000" -> "2", "-0" -> "0".

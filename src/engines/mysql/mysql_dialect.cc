@@ -7,17 +7,7 @@
 
 namespace tandem::mysql {
 
-std::string QuoteIdent(std::string_view name) {
-  std::string out;
-  out.reserve(name.size() + 2);
-  out += '`';
-  for (char c : name) {
-    if (c == '`') out += '`';
-    out += c;
-  }
-  out += '`';
-  return out;
-}
+std::string QuoteIdent(std::string_view name) { return QuoteDoubling(name, '`'); }
 
 std::string JoinIdents(const std::vector<std::string>& names) {
   std::string out;

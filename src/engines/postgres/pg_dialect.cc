@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "core/text.h"
 #include "engines/postgres/pg_values.h"
 
 namespace tandem::pg {
@@ -46,25 +47,9 @@ std::string Where(const std::string& predicate) {
 
 }  // namespace
 
-std::string QuoteIdent(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
+std::string QuoteIdent(std::string_view name) { return QuoteDoubling(name, '"'); }
 
-std::string QuoteLiteral(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  out += '\'';
-  return out;
-}
+std::string QuoteLiteral(std::string_view text) { return QuoteDoubling(text, '\''); }
 
 std::string Qualified(std::string_view schema, std::string_view name) {
   return QuoteIdent(schema) + "." + QuoteIdent(name);

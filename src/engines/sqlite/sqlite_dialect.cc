@@ -8,25 +8,9 @@
 
 namespace tandem::sqlite {
 
-std::string QuoteIdent(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
+std::string QuoteIdent(std::string_view name) { return QuoteDoubling(name, '"'); }
 
-std::string QuoteLiteral(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  out += '\'';
-  return out;
-}
+std::string QuoteLiteral(std::string_view text) { return QuoteDoubling(text, '\''); }
 
 std::string IdentList(const std::vector<std::string>& names, std::string_view qualifier) {
   std::string out;
