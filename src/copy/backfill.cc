@@ -33,13 +33,17 @@ Status Backfill::Plan() {
   plans_.clear();
   for (const auto& t : tables_) {
     TANDEM_ASSIGN_OR_RETURN(auto chunks, state_.Chunks(t.source_table()));
+    int64_t rows = -1;
     if (chunks.empty()) {
       // The first and last chunks are open-ended: a key inserted outside the range seen now
       // still belongs to a chunk.
-      TANDEM_ASSIGN_OR_RETURN(
-          auto ranges, t.key_ranges_portable()
-                           ? PlanRanges(source_, t.source_table(), t.source_key(), options_.chunk_rows)
-                           : Result<std::vector<KeyRange>>(std::vector<KeyRange>{KeyRange{}}));
+      TANDEM_ASSIGN_OR_RETURN(rows, source_.Count(t.source_table(), t.source_key(), {}));
+      std::vector<KeyRange> ranges{KeyRange{}};
+      if (t.key_ranges_portable()) {
+        int n = static_cast<int>(std::max<int64_t>(1, (rows + options_.chunk_rows - 1) / options_.chunk_rows));
+        TANDEM_ASSIGN_OR_RETURN(auto bounds, source_.Split(t.source_table(), t.source_key(), n));
+        ranges = RangesBetween(bounds);
+      }
       for (size_t i = 0; i < ranges.size(); ++i) {
         state::Chunk c;
         c.table = t.source_table();
@@ -49,7 +53,7 @@ Status Backfill::Plan() {
       }
       TANDEM_RETURN_IF_ERROR(state_.SaveChunkPlan(t.source_table(), chunks));
     }
-    plans_.push_back({&t, std::move(chunks)});
+    plans_.push_back({&t, std::move(chunks), rows});
   }
   return Ok();
 }
@@ -83,7 +87,10 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
     bool any_pending = false;
     for (const auto& c : p.chunks) any_pending |= c.status != state::ChunkStatus::kDone;
     if (any_pending) {
-      TANDEM_ASSIGN_OR_RETURN(total, source_.Count(t.source_table(), t.source_key(), {}));
+      total = p.rows;  // counted when planning; a resumed plan counts again
+      if (total < 0) {
+        TANDEM_ASSIGN_OR_RETURN(total, source_.Count(t.source_table(), t.source_key(), {}));
+      }
     }
     progress_.TableStarted(t.source_table(), total, static_cast<int>(p.chunks.size()));
     int64_t done_rows = 0, rejected = 0;

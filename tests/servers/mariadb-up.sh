@@ -90,7 +90,7 @@ if ! alive; then
     }
   fi
   rm -f "$sock" "$pidfile"
-  setsid "$mariadbd" --defaults-file="$cnf" </dev/null >>"$dir/stdout.log" 2>&1 &
+  setsid "$mariadbd" --defaults-file="$cnf" </dev/null >>"$dir/stdout.log" 2>&1 3>&- &  # nor this one
   for ((i = 0; i < 120; i++)); do
     alive && break
     sleep 0.5

@@ -77,5 +77,5 @@ max_connections = 200
 CONF
 fi
 
-"${as_pg[@]}" "$bin/pg_ctl" -D "$data" -w -t 60 -l "$sock/log" start >&2
+"${as_pg[@]}" "$bin/pg_ctl" -D "$data" -w -t 60 -l "$sock/log" start >&2 3>&-  # the server must not hold our stdout line open
 echo "$url" >&3
