@@ -320,7 +320,12 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
 
+  // Recent lag samples for the summary, bounded so a follower running for weeks does not grow.
   std::vector<int64_t> lags;
+  auto record = [&lags](const std::vector<int64_t>& more) {
+    lags.insert(lags.end(), more.begin(), more.end());
+    if (lags.size() > 200000) lags.erase(lags.begin(), lags.end() - 100000);
+  };
   if (phase == Phase::kBackfill) {
     // Capture starts before the first row is copied. Installing takes locks on every captured
     // table (DDL), so it runs once, not on every resume, and retries when it loses a deadlock
@@ -346,7 +351,7 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
     auto reports = backfill.Run([&]() -> Status {
       if (g_stop) return Fail(Code::kAborted, "interrupted");
       TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
-      lags.insert(lags.end(), r.lag_micros.begin(), r.lag_micros.end());
+      record(r.lag_micros);
       return Ok();
     });
     if (!reports) {
@@ -378,14 +383,14 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
       TANDEM_ASSIGN_OR_RETURN(auto f, m->forward().Poll(5000));
       caught_up &= f.caught_up;
       applied += static_cast<int64_t>(f.applied);
-      lags.insert(lags.end(), f.lag_micros.begin(), f.lag_micros.end());
+      record(f.lag_micros);
       TANDEM_ASSIGN_OR_RETURN(bool rev, m->Flag("reverse_installed"));
       if (rev) {
         TANDEM_ASSIGN_OR_RETURN(auto* r, m->reverse());
         TANDEM_ASSIGN_OR_RETURN(auto rr, r->Poll(5000));
         caught_up &= rr.caught_up;
         applied += static_cast<int64_t>(rr.applied);
-        lags.insert(lags.end(), rr.lag_micros.begin(), rr.lag_micros.end());
+        record(rr.lag_micros);
       }
       return Ok();
     };

@@ -244,8 +244,12 @@ Result<std::vector<Difference>> Verifier::Recheck(const mapping::TableTransform&
                                                   const std::vector<Difference>& diffs,
                                                   const std::set<std::string>& rejected) {
   std::vector<Row> skeys, tkeys;
+  std::vector<Difference> remaining;
   for (const auto& d : diffs) {
-    if (d.source_key.empty()) continue;
+    if (d.source_key.empty()) {  // no source key to re-read by: the difference stands
+      remaining.push_back(d);
+      continue;
+    }
     skeys.push_back(d.source_key);
     auto tk = t.TargetKey(d.source_key);
     if (tk) tkeys.push_back(*tk);
@@ -256,7 +260,6 @@ Result<std::vector<Difference>> Verifier::Recheck(const mapping::TableTransform&
                                                     t.target_key(), tkeys));
   std::unordered_map<std::string, Row> target_by_key;
   for (auto& r : trows) target_by_key.emplace(CanonicalKey(t, r), std::move(r));
-  std::vector<Difference> remaining;
   std::set<std::string> seen;
   Row mapped;
   std::string reason;
