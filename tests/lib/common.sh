@@ -3,7 +3,9 @@ set -euo pipefail
 : "${TANDEM_REPO:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${TANDEM:=$TANDEM_REPO/build/tandem}"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tandem-test.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# On any exit (a failure included) stop what the test started in the background.
+stop_jobs() { local p; for p in $(jobs -p); do kill "$p" 2>/dev/null; done; wait 2>/dev/null || true; }
+trap 'stop_jobs; rm -rf "$WORK"' EXIT
 cd "$WORK"
 
 # Debian's python3 (with python3-psycopg2 and python3-pymysql from install-deps).

@@ -47,7 +47,7 @@ drop_dbs() {
     esac
   done
 }
-trap 'drop_dbs; rm -rf "$WORK"' EXIT
+trap 'stop_jobs; drop_dbs; rm -rf "$WORK"' EXIT
 
 make_cross_source() {  # make_cross_source ENGINE ROWS
   local e=$1 n=$2 text=TEXT key=TEXT gen
