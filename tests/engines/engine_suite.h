@@ -31,6 +31,9 @@ class EngineSuite : public ::testing::TestWithParam<EngineTarget> {
   std::unique_ptr<Engine> engine_;
 };
 
+// Changes in a short readable form for assertions: "3:tD('a',1) 4:tI(...)".
+std::string Describe(const std::vector<Change>& changes);
+
 // Reads KEY=VALUE lines from $TANDEM_TEST_SERVERS/env (written by tests/servers/up.sh).
 // Returns "" when the variable or file is missing.
 std::string TestServerVar(const std::string& key);

@@ -89,16 +89,6 @@ INSTANTIATE_TEST_SUITE_P(Mysql, EngineSuite,
                          ::testing::Values(EngineTarget{.name = "mysql", .open_fresh = OpenFresh}),
                          [](const auto& info) { return info.param.name; });
 
-std::string Describe(const std::vector<Change>& changes) {
-  std::string out;
-  for (const auto& c : changes) {
-    out += fmt::format("{}:{}{}(", c.seq, c.table, c.op);
-    for (size_t i = 0; i < c.key.size(); ++i) out += (i ? "," : "") + c.key[i].ToDisplay();
-    out += ") ";
-  }
-  return out;
-}
-
 // One fresh database seen through raw SQL (`Sql`, the application's own session), an
 // application engine and tandem's engine.
 class MysqlTest : public ::testing::Test {

@@ -96,16 +96,6 @@ INSTANTIATE_TEST_SUITE_P(Postgres, EngineSuite,
 
 PortableType T(std::string_view name) { return *ParsePortableType(name); }
 
-std::string Describe(const std::vector<Change>& changes) {
-  std::string out;
-  for (const auto& c : changes) {
-    out += fmt::format("{}:{}{}(", c.seq, c.table, c.op);
-    for (size_t i = 0; i < c.key.size(); ++i) out += (i ? "," : "") + c.key[i].ToDisplay();
-    out += ") ";
-  }
-  return out;
-}
-
 // A fresh database with three connections: `tandem_` (the migration), `app_` (an engine the
 // application could be) and raw SQL sessions for what an application does by hand.
 class PostgresTest : public ::testing::Test {

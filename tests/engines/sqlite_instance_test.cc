@@ -115,16 +115,6 @@ class SqliteCapture : public ::testing::Test {
   std::unique_ptr<Engine> app_, tandem_;
 };
 
-std::string Describe(const std::vector<Change>& changes) {
-  std::string out;
-  for (const auto& c : changes) {
-    out += fmt::format("{}:{}{}(", c.seq, c.table, c.op);
-    for (size_t i = 0; i < c.key.size(); ++i) out += (i ? "," : "") + c.key[i].ToDisplay();
-    out += ") ";
-  }
-  return out;
-}
-
 TEST_F(SqliteCapture, RecordsInsertsUpdatesDeletesAndKeyChangesFromAnotherConnection) {
   ASSERT_OK(Install());
   ASSERT_OK(AppWrite(1, "a", WriteMode::kInsert));

@@ -150,6 +150,21 @@ class PgRowReader final : public RowReader {
   Status status_;
 };
 
+// The bound parameters for keys[start, start + count), each key checked for its width.
+Result<std::vector<Param>> KeyBatchParams(const std::string& what, size_t width,
+                                     const std::vector<Row>& keys, size_t start, size_t count) {
+  std::vector<Param> params;
+  params.reserve(count * width);
+  for (size_t i = start; i < start + count; ++i) {
+    if (keys[i].size() != width) {
+      return Fail(Code::kInvalidArgument, "{}: a key has {} values for {} key columns", what,
+                  keys[i].size(), width);
+    }
+    for (auto& p : KeyParams(keys[i])) params.push_back(std::move(p));
+  }
+  return params;
+}
+
 }  // namespace
 
 // ---- connection ---------------------------------------------------------------------------
@@ -364,15 +379,7 @@ Result<std::vector<Row>> PostgresEngine::Fetch(const std::string& table,
   size_t per = std::max<size_t>(1, kParamsPerStatement / key.size());
   for (size_t start = 0; start < keys.size(); start += per) {
     size_t count = std::min(per, keys.size() - start);
-    std::vector<Param> params;
-    params.reserve(count * key.size());
-    for (size_t i = start; i < start + count; ++i) {
-      if (keys[i].size() != key.size()) {
-        return Fail(Code::kInvalidArgument, "{}: a key has {} values for {} key columns", what,
-                    keys[i].size(), key.size());
-      }
-      for (const auto& v : keys[i]) params.push_back(ParamText(v));
-    }
+    TANDEM_ASSIGN_OR_RETURN(auto params, KeyBatchParams(what, key.size(), keys, start, count));
     TANDEM_ASSIGN_OR_RETURN(
         PgResult res, conn_.ExecParams(what, FetchSql(Table(table), columns, key, count), params));
     for (int r = 0; r < res.rows(); ++r) out.push_back(DecodeRow(res, r));
@@ -488,15 +495,7 @@ Status PostgresEngine::Remove(const std::string& table, const std::vector<std::s
   auto run = [&]() -> Status {
     for (size_t start = 0; start < keys.size(); start += per) {
       size_t count = std::min(per, keys.size() - start);
-      std::vector<Param> params;
-      params.reserve(count * key.size());
-      for (size_t i = start; i < start + count; ++i) {
-        if (keys[i].size() != key.size()) {
-          return Fail(Code::kInvalidArgument, "{}: a key has {} values for {} key columns", what,
-                      keys[i].size(), key.size());
-        }
-        for (const auto& v : keys[i]) params.push_back(ParamText(v));
-      }
+      TANDEM_ASSIGN_OR_RETURN(auto params, KeyBatchParams(what, key.size(), keys, start, count));
       TANDEM_RETURN_IF_ERROR(
           conn_.ExecParams(what, DeleteKeysSql(Table(table), key, count), params));
     }
