@@ -4,6 +4,7 @@
 // themselves.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "tandem/error.h"
@@ -16,6 +17,8 @@ class FollowerLock {
   // holds it (its pid is then in `holder`).
   static Result<FollowerLock> TryAcquire(const std::string& state_path, bool& held,
                                          std::string& holder);
+  // Who holds the lock (their pid as written in the file), without taking it.
+  static Result<std::optional<std::string>> Holder(const std::string& state_path);
   FollowerLock(FollowerLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
   FollowerLock& operator=(FollowerLock&& o) noexcept;
   FollowerLock(const FollowerLock&) = delete;

@@ -297,9 +297,15 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
   bool got = false;
   std::string holder;
   TANDEM_ASSIGN_OR_RETURN(auto lock, FollowerLock::TryAcquire(m->state_path(), got, holder));
+  // A command that drains the streams itself (verify, switch) holds the lock for a moment
+  // when no follower runs; a follower starting then waits for it rather than refusing.
+  for (int i = 0; !got && i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    TANDEM_ASSIGN_OR_RETURN(lock, FollowerLock::TryAcquire(m->state_path(), got, holder));
+  }
   if (!got) {
     return Fail(Code::kFailedPrecondition,
-                "another `tandem start` (pid {}) is already following this migration", holder);
+                "pid {} is already following this migration (another `tandem start`, or a command draining its streams)", holder);
   }
   TANDEM_ASSIGN_OR_RETURN(Phase phase, m->phase());
   if (phase == Phase::kFinalized) {
@@ -515,17 +521,15 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
   }
   TANDEM_ASSIGN_OR_RETURN(auto lv, LastVerify(*m));
   if (lv) j["last_verify"] = *lv;
-  bool got = false;
-  std::string holder;
-  TANDEM_ASSIGN_OR_RETURN(auto lock, FollowerLock::TryAcquire(m->state_path(), got, holder));
-  j["follower"] = got ? json(nullptr) : json(holder);
+  TANDEM_ASSIGN_OR_RETURN(auto follower, FollowerLock::Holder(m->state_path()));
+  j["follower"] = follower ? json(*follower) : json(nullptr);
   if (as_json) {
     std::fprintf(out, "%s\n", j.dump(2).c_str());
     return kExitOk;
   }
   std::fprintf(out, "phase: %s (reads %s, writes %s)%s\n", std::string(PhaseName(p)).c_str(),
                reads.c_str(), writes.c_str(),
-               got ? "; no `tandem start` running" : fmt::format("; followed by pid {}", holder).c_str());
+               follower ? fmt::format("; followed by pid {}", *follower).c_str() : "; no `tandem start` running");
   for (const auto& t : j["tables"]) {
     std::fprintf(out, "  %-28s %10lld / %-10lld rows copied  chunks %d/%d  rejects %lld\n",
                  (t["table"].get<std::string>() + " -> " + t["target"].get<std::string>()).c_str(),
