@@ -25,7 +25,9 @@
 #   BENCH_PG_PORT=55439 BENCH_MARIADB_PORT=33079   ports of the bench's own servers (not the
 #                           test suite's 54329/33069, so both can run at once)
 #   BENCH_SERVERS=/tmp/tandem-bench-servers        where the servers keep their data
-#   BENCH_KEEP_SERVERS=1    leave the servers running at the end (default: stop them)
+#   BENCH_KEEP_SERVERS=1    leave the servers, their databases and the work directory (with
+#                           src.db and the bench's tandem.yaml files) at the end, for
+#                           profiling one case by hand (default: stop and remove them)
 #   BENCH_OUT=/tmp/tandem-bench-results.txt        the final table is also written there
 # Needs root (or the packages already installed) for pgloader, pgcopydb, time and bc.
 set -euo pipefail
@@ -69,6 +71,10 @@ cp "$tandem" "$work/tandem.bin"
 tandem=$work/tandem.bin
 cleanup() {
   local rc=$?
+  if [[ -n ${BENCH_KEEP_SERVERS:-} ]]; then
+    echo "bench: servers, databases and $work kept (BENCH_KEEP_SERVERS)" >&2
+    return
+  fi
   if [[ -n ${pg:-} ]]; then
     psql -X -q "$pg/postgres" -c 'DROP DATABASE IF EXISTS bench_src WITH (FORCE)' \
       -c 'DROP DATABASE IF EXISTS bench_dst WITH (FORCE)' >/dev/null 2>&1 || true
@@ -76,10 +82,8 @@ cleanup() {
   if [[ -f $work/my.cnf ]]; then
     mariadb --defaults-file="$work/my.cnf" -e 'DROP DATABASE IF EXISTS bench_src; DROP DATABASE IF EXISTS bench_dst' >/dev/null 2>&1 || true
   fi
-  if [[ -z ${BENCH_KEEP_SERVERS:-} ]]; then
-    bash "$repo/tests/servers/pg-down.sh" "$servers/pg" >/dev/null 2>&1 || true
-    bash "$repo/tests/servers/mariadb-down.sh" "$servers/mariadb" >/dev/null 2>&1 || true
-  fi
+  bash "$repo/tests/servers/pg-down.sh" "$servers/pg" >/dev/null 2>&1 || true
+  bash "$repo/tests/servers/mariadb-down.sh" "$servers/mariadb" >/dev/null 2>&1 || true
   if ((rc == 0)); then rm -rf "$work"; else echo "bench: failed; logs kept in $work" >&2; fi
 }
 trap cleanup EXIT

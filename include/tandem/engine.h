@@ -38,6 +38,10 @@ struct ScanRequest {
   std::vector<std::string> key;      // key columns; rows come in ascending key order
   KeyRange range;
   size_t batch_rows = 10000;
+  // The caller promises to make no other call on this engine until the reader has returned
+  // false or is destroyed. The engine may then stream the whole range as one statement
+  // (PostgreSQL: one COPY ... TO STDOUT) instead of one query per page.
+  bool exclusive = false;
 };
 
 // Streams rows in batches. After Next() returns false, status() tells whether the stream

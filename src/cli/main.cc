@@ -1,4 +1,6 @@
 // tandem's command line: parse with CLI11, call the library, map the result to an exit code.
+#include <malloc.h>
+
 #include <cstdio>
 #include <functional>
 
@@ -23,6 +25,11 @@ int Finish(const tandem::Result<int>& r) {
 int main(int argc, char** argv) {
   // Line-buffered output: a follower's messages reach a log file as they happen.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Batches are allocated on the reading thread and freed on the writing one. With glibc's
+  // defaults the freed memory goes back to the kernel after each batch and is faulted in
+  // again for the next (a quarter of a copy's CPU in perf); keep it in the process instead.
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
   CLI::App app{"tandem: move a live database to a new one, with no downtime and no lost row"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tandem 0.1.0");

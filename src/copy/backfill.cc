@@ -141,7 +141,7 @@ Status Backfill::CopyChunkWithRetry(const mapping::TableTransform& t, state::Chu
 Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bool isolate_rows) {
   TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
   ScanRequest req{t.source_table(), t.source_columns(), t.source_key(), c.range,
-                  options_.batch_rows};
+                  options_.batch_rows, /*exclusive=*/true};  // nothing else uses source_ meanwhile
   TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan(req));
 
   // The reader thread scans and maps; this thread writes. Source and target are separate

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include <nlohmann/json.hpp>
 
@@ -116,8 +117,14 @@ Result<int> Copy(const CopyOptions& o, FILE* out, FILE* err) {
   bool broken = false;
   for (const auto& r : reports) {
     const auto* t = s.FindTable(r.source_table);
-    TANDEM_ASSIGN_OR_RETURN(int64_t src, s.source->Count(t->source_table(), t->source_key(), {}));
-    TANDEM_ASSIGN_OR_RETURN(int64_t tgt, s.target->Count(t->target_table(), t->target_key(), {}));
+    // Both sides count at once: each engine is its own connection, used by one thread.
+    auto src_count = std::async(std::launch::async, [&] {
+      return s.source->Count(t->source_table(), t->source_key(), {});
+    });
+    auto tgt_count = s.target->Count(t->target_table(), t->target_key(), {});
+    auto src_result = src_count.get();
+    TANDEM_ASSIGN_OR_RETURN(int64_t src, std::move(src_result));
+    TANDEM_ASSIGN_OR_RETURN(int64_t tgt, std::move(tgt_count));
     TANDEM_ASSIGN_OR_RETURN(int64_t rej, s.state->RejectCount(t->source_table()));
     bool ok = src == tgt + rej;
     broken |= !ok;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fmt/format.h>
 #include <limits>
 
 #include "engines/postgres/pg_values.h"
@@ -158,6 +159,64 @@ TEST(PgValues, TypeMapping) {
   EXPECT_EQ(PgTypeFor(*ParsePortableType("double")), "double precision");
   EXPECT_EQ(PgTypeFor(*ParsePortableType("json")), "json");
   EXPECT_EQ(PgTypeFor(*ParsePortableType("bytes")), "bytea");
+}
+
+TEST(PgDialect, CopyOutInlinesBoundsAsLiterals) {
+  EXPECT_EQ(CopyOutSql("t", {"id", "v"}, {"id"}, {}, {}),
+            "COPY (SELECT \"id\", \"v\" FROM t ORDER BY \"id\") TO STDOUT");
+  EXPECT_EQ(CopyOutSql("t", {"a", "b"}, {"a", "b"}, {"x'y", "2"}, {std::nullopt, "9"}),
+            "COPY (SELECT \"a\", \"b\" FROM t WHERE (\"a\", \"b\") > ('x''y', '2') AND "
+            "(\"a\", \"b\") <= (NULL, '9') ORDER BY \"a\", \"b\") TO STDOUT");
+}
+
+TEST(PgValues, SplitsCopyTextRowsUndoingEscapes) {
+  std::vector<std::optional<std::string_view>> f;
+  std::string storage;
+  ASSERT_TRUE(SplitCopyRow("1\t\\N\tab\\tc\\\\d\\n\t\\x41\\101\\q\t\n", f, storage));
+  ASSERT_EQ(f.size(), 5u);
+  EXPECT_EQ(f[0], "1");
+  EXPECT_FALSE(f[1].has_value());
+  EXPECT_EQ(f[2], "ab\tc\\d\n");
+  EXPECT_EQ(f[3], "AAq");
+  EXPECT_EQ(f[4], "");  // empty text, not NULL
+  EXPECT_FALSE(SplitCopyRow("dangling\\", f, storage));
+}
+
+std::string Hex(const std::string& bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+std::string Binary(TypeOid oid, const Value& v) {
+  std::string out;
+  if (!AppendBinaryField(oid, v, out)) return "refused";
+  return Hex(out);
+}
+
+TEST(PgValues, BinaryCopyFields) {
+  EXPECT_EQ(Binary(kInt4Oid, Value::Null()), "ffffffff");
+  EXPECT_EQ(Binary(kInt4Oid, Value::Int(-2)), "00000004fffffffe");
+  EXPECT_EQ(Binary(kInt8Oid, Value::Int(1)), "000000080000000000000001");
+  EXPECT_EQ(Binary(kInt2Oid, Value::Int(40000)), "refused");  // the server words the error
+  EXPECT_EQ(Binary(kInt4Oid, Value::Text("1")), "refused");
+  EXPECT_EQ(Binary(kBoolOid, Value::Bool(true)), "0000000101");
+  EXPECT_EQ(Binary(kTextOid, Value::Text("hé")), "00000003" "68c3a9");
+  EXPECT_EQ(Binary(kDateOid, Value::Date(10957)), "0000000400000000");  // 2000-01-01
+  EXPECT_EQ(Binary(kTimestampOid, Value::Timestamp(946684800000001)), "000000080000000000000001");
+  EXPECT_EQ(Binary(kTimestampTzOid, Value::Timestamp(0)), "refused");
+  EXPECT_EQ(Binary(kJsonbOid, Value::Json("{}")), "00000003" "01" "7b7d");
+  // numeric: ndigits, weight, sign, dscale, base-10000 digits.
+  EXPECT_EQ(Binary(kNumericOid, Value::Decimal("-123.45")),
+            "0000000c" "0002" "0000" "4000" "0002" "007b" "1194");
+  EXPECT_EQ(Binary(kNumericOid, Value::Decimal("0.0001")), "0000000a" "0001" "ffff" "0000" "0004" "0001");
+  EXPECT_EQ(Binary(kNumericOid, Value::Decimal("10000")), "0000000a" "0001" "0001" "0000" "0000" "0001");
+  EXPECT_EQ(Binary(kNumericOid, Value::Decimal("0.00")), "00000008" "0000" "0000" "0000" "0002");
+  EXPECT_EQ(Binary(kNumericOid, Value::Decimal("12345678.9")),
+            "0000000e" "0003" "0001" "0000" "0001" "04d2" "162e" "2328");
+  std::string header;
+  AppendBinaryCopyHeader(header);
+  EXPECT_EQ(Hex(header), "5047434f50590aff0d0a00" "00000000" "00000000");
 }
 
 TEST(PgDialect, CreateTable) {

@@ -161,6 +161,47 @@ Status PgConnection::EndCopyIn(std::string_view what) {
   return Ok();
 }
 
+Status PgConnection::BeginCopyOut(std::string_view what, const std::string& sql) {
+  PgResult res(PQexec(conn_, sql.c_str()));
+  if (res.get() && PQresultStatus(res.get()) == PGRES_COPY_OUT) return Ok();
+  return std::unexpected(ErrorFrom(what, res.get()));
+}
+
+bool PgConnection::GetCopyRow(std::string_view what, std::string_view& row, Status& status) {
+  FreeCopyBuffer();
+  int n = PQgetCopyData(conn_, &copy_buf_, /*async=*/0);
+  if (n > 0) {
+    row = std::string_view(copy_buf_, static_cast<size_t>(n));
+    return true;
+  }
+  if (n == -2) {
+    status = std::unexpected(ErrorFrom(what, nullptr));
+    return false;
+  }
+  // n == -1: the COPY ended; its result says whether it ended well. Keep the first error.
+  std::optional<Error> err;
+  while (PGresult* r = PQgetResult(conn_)) {
+    PgResult res(r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && !err) err = ErrorFrom(what, r);
+  }
+  status = err ? Status(std::unexpected(std::move(*err))) : Ok();
+  return false;
+}
+
+void PgConnection::CancelCopyOut() {
+  FreeCopyBuffer();
+  if (PQisBusy(conn_) == 0 && PQtransactionStatus(conn_) != PQTRANS_ACTIVE) return;
+  if (PGcancel* cancel = PQgetCancel(conn_)) {
+    char errbuf[256];
+    (void)PQcancel(cancel, errbuf, sizeof errbuf);
+    PQfreeCancel(cancel);
+  }
+  // Read what was already sent, up to the (cancelled) COPY's end, then its result.
+  char* buf = nullptr;
+  while (PQgetCopyData(conn_, &buf, 0) > 0) PQfreemem(buf);
+  while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+}
+
 bool PgConnection::in_transaction() const {
   auto s = PQtransactionStatus(conn_);
   return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;

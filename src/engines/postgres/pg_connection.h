@@ -92,6 +92,13 @@ class PgConnection {
   Status PutCopyData(std::string_view what, std::string_view data);
   Status EndCopyIn(std::string_view what);
 
+  // COPY ... TO STDOUT: Begin, then GetCopyRow until it returns false (then `status` tells
+  // whether the COPY ended cleanly), or CancelCopyOut to abandon it and make the connection
+  // usable again. `row` points into libpq's buffer, valid until the next call.
+  Status BeginCopyOut(std::string_view what, const std::string& sql);
+  bool GetCopyRow(std::string_view what, std::string_view& row, Status& status);
+  void CancelCopyOut();
+
   // True inside a transaction block (including a failed one).
   bool in_transaction() const;
   // True inside a transaction block that has failed and must be rolled back.
@@ -100,13 +107,20 @@ class PgConnection {
 
  private:
   void Close() {
+    FreeCopyBuffer();
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
   }
   Error ErrorFrom(std::string_view what, const PGresult* res) const;
   std::string Scrub(std::string message) const;
 
+  void FreeCopyBuffer() {
+    if (copy_buf_) PQfreemem(copy_buf_);
+    copy_buf_ = nullptr;
+  }
+
   PGconn* conn_ = nullptr;
+  char* copy_buf_ = nullptr;  // the last row GetCopyRow returned
   std::string secret_;  // the password, only to scrub it from any message that echoes it
 };
 

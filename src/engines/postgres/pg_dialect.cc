@@ -119,6 +119,37 @@ std::string SelectPageSql(std::string_view table, const std::vector<std::string>
                      Where(RangePredicate(key, has_lower, has_upper, 1)), ColumnList(key), limit);
 }
 
+namespace {
+
+std::string LiteralTuple(const std::vector<std::optional<std::string>>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ", ";
+    out += values[i] ? QuoteLiteral(*values[i]) : "NULL";
+  }
+  return values.size() == 1 ? out : "(" + out + ")";
+}
+
+}  // namespace
+
+std::string CopyOutSql(std::string_view table, const std::vector<std::string>& columns,
+                       const std::vector<std::string>& key,
+                       const std::vector<std::optional<std::string>>& lower,
+                       const std::vector<std::optional<std::string>>& upper) {
+  std::string where;
+  if (!lower.empty()) where = fmt::format("{} > {}", KeyTuple(key), LiteralTuple(lower));
+  if (!upper.empty()) {
+    if (!where.empty()) where += " AND ";
+    where += fmt::format("{} <= {}", KeyTuple(key), LiteralTuple(upper));
+  }
+  return fmt::format("COPY (SELECT {} FROM {}{} ORDER BY {}) TO STDOUT", ColumnList(columns), table,
+                     where.empty() ? "" : " WHERE " + where, ColumnList(key));
+}
+
+std::string ColumnTypesSql(std::string_view table, const std::vector<std::string>& columns) {
+  return fmt::format("SELECT {} FROM {} LIMIT 0", ColumnList(columns), table);
+}
+
 std::string CountSql(std::string_view table, const std::vector<std::string>& key, bool has_lower,
                      bool has_upper) {
   return fmt::format("SELECT count(*) FROM {}{}", table,
@@ -130,6 +161,17 @@ std::string SplitSql(std::string_view table, const std::vector<std::string>& key
       "SELECT {0} FROM (SELECT {0}, row_number() OVER (ORDER BY {0}) AS \"_tandem_rn\" "
       "FROM {1}) AS s WHERE \"_tandem_rn\" = ANY($1::bigint[]) ORDER BY \"_tandem_rn\"",
       ColumnList(key), table);
+}
+
+std::string EstimatedRowsSql() {
+  return "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END "
+         "FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass";
+}
+
+std::string SampleKeysSql(std::string_view table, const std::vector<std::string>& key,
+                          double percent) {
+  return fmt::format("SELECT {0} FROM {1} TABLESAMPLE SYSTEM ({2:.6f}) REPEATABLE (20261125) ORDER BY {0}",
+                     ColumnList(key), table, percent);
 }
 
 std::string FetchSql(std::string_view table, const std::vector<std::string>& columns,

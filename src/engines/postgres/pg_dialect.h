@@ -4,6 +4,7 @@
 // Unit-tested without a server in tests/unit/pg_dialect_test.cc.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,10 +51,25 @@ std::string KeyInList(const std::vector<std::string>& key, size_t num_keys, int 
 std::string SelectPageSql(std::string_view table, const std::vector<std::string>& columns,
                           const std::vector<std::string>& key, bool has_lower, bool has_upper,
                           size_t limit);
+// The same rows as the pages of SelectPageSql, in one COPY ... TO STDOUT (text format). COPY
+// takes no parameters, so the bounds (server text forms; nullopt is NULL) are inlined as quoted
+// literals; an empty vector leaves that side open.
+std::string CopyOutSql(std::string_view table, const std::vector<std::string>& columns,
+                       const std::vector<std::string>& key,
+                       const std::vector<std::optional<std::string>>& lower,
+                       const std::vector<std::optional<std::string>>& upper);
+// The same columns with no rows: its result tells the column types COPY does not.
+std::string ColumnTypesSql(std::string_view table, const std::vector<std::string>& columns);
 std::string CountSql(std::string_view table, const std::vector<std::string>& key, bool has_lower,
                      bool has_upper);
 // Key boundaries at the row numbers (in key order) given as $1::bigint[].
 std::string SplitSql(std::string_view table, const std::vector<std::string>& key);
+// The planner's row estimate of the table named (quoted, qualified) by $1; NULL when the table
+// was never analysed.
+std::string EstimatedRowsSql();
+// The keys of a repeatable block sample of about `percent` of the table, in key order.
+std::string SampleKeysSql(std::string_view table, const std::vector<std::string>& key,
+                          double percent);
 std::string FetchSql(std::string_view table, const std::vector<std::string>& columns,
                      const std::vector<std::string>& key, size_t num_keys);
 std::string DeleteKeysSql(std::string_view table, const std::vector<std::string>& key,

@@ -399,4 +399,242 @@ bool HasNulByte(const Value& v) {
   return std::memchr(v.as_str().data(), '\0', v.as_str().size()) != nullptr;
 }
 
+bool SplitCopyRow(std::string_view line, std::vector<std::optional<std::string_view>>& fields,
+                  std::string& storage) {
+  fields.clear();
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  storage.clear();
+  // An unescaped field is never longer than its escaped form: with this much room, appends
+  // never move `storage`, so views into it stay valid.
+  storage.reserve(line.size());
+  size_t i = 0;
+  for (;;) {
+    size_t end = line.find('\t', i);
+    std::string_view raw = line.substr(i, end == std::string_view::npos ? line.size() - i : end - i);
+    if (raw == "\\N") {
+      fields.emplace_back(std::nullopt);
+    } else if (raw.find('\\') == std::string_view::npos) {
+      fields.emplace_back(raw);
+    } else {
+      size_t start = storage.size();
+      for (size_t k = 0; k < raw.size(); ++k) {
+        char c = raw[k];
+        if (c != '\\') {
+          storage += c;
+          continue;
+        }
+        if (++k == raw.size()) return false;  // a lone backslash at the end
+        c = raw[k];
+        switch (c) {
+          case 'b': storage += '\b'; break;
+          case 'f': storage += '\f'; break;
+          case 'n': storage += '\n'; break;
+          case 'r': storage += '\r'; break;
+          case 't': storage += '\t'; break;
+          case 'v': storage += '\v'; break;
+          case 'x': {
+            int v = 0, digits = 0;
+            while (digits < 2 && k + 1 < raw.size() && HexDigit(raw[k + 1]) >= 0) {
+              v = v * 16 + HexDigit(raw[++k]);
+              ++digits;
+            }
+            if (digits == 0) {
+              storage += 'x';
+            } else {
+              storage += static_cast<char>(v);
+            }
+            break;
+          }
+          default:
+            if (c >= '0' && c <= '7') {
+              int v = c - '0', digits = 1;
+              while (digits < 3 && k + 1 < raw.size() && raw[k + 1] >= '0' && raw[k + 1] <= '7') {
+                v = v * 8 + (raw[++k] - '0');
+                ++digits;
+              }
+              storage += static_cast<char>(v & 0xFF);
+            } else {
+              storage += c;  // \\ and any other escaped character stand for themselves
+            }
+        }
+      }
+      fields.emplace_back(std::string_view(storage).substr(start));
+    }
+    if (end == std::string_view::npos) return true;
+    i = end + 1;
+  }
+}
+
+// ---- COPY binary format -------------------------------------------------------------------
+
+namespace {
+
+constexpr int64_t kPgEpochDays = 10957;                    // 2000-01-01 - 1970-01-01
+constexpr int64_t kPgEpochMicros = kPgEpochDays * 86400000000LL;
+
+void PutBE(std::string& out, uint64_t v, int bytes) {
+  char b[8];
+  for (int i = bytes - 1; i >= 0; --i) {
+    b[i] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+  out.append(b, static_cast<size_t>(bytes));
+}
+
+void PutField(std::string& out, std::string_view bytes) {
+  PutBE(out, static_cast<uint32_t>(bytes.size()), 4);
+  out.append(bytes);
+}
+
+// numeric_send's form: ndigits, weight, sign, dscale, then base-10000 digits, most
+// significant first. `dec` is tandem's normalised decimal text: -?digits[.digits].
+bool PutNumeric(std::string& out, std::string_view dec) {
+  bool negative = !dec.empty() && dec[0] == '-';
+  if (negative) dec.remove_prefix(1);
+  size_t dot = dec.find('.');
+  std::string_view int_part = dec.substr(0, dot);
+  std::string_view frac = dot == std::string_view::npos ? std::string_view() : dec.substr(dot + 1);
+  if (int_part.empty() && frac.empty()) return false;
+  for (char c : int_part) if (c < '0' || c > '9') return false;
+  for (char c : frac) if (c < '0' || c > '9') return false;
+  if (frac.size() > 0x3FFF) return false;
+  // Groups of four digits aligned on the decimal point.
+  size_t int_groups = (int_part.size() + 3) / 4;
+  size_t frac_groups = (frac.size() + 3) / 4;
+  uint16_t digits[64];
+  size_t total = int_groups + frac_groups;
+  if (total > sizeof digits / sizeof digits[0]) return false;  // longer than tandem writes
+  size_t lead = int_groups * 4 - int_part.size();  // zeros padded on the left
+  for (size_t g = 0; g < int_groups; ++g) {
+    int v = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      size_t pos = g * 4 + k;  // position in the padded integer part
+      v = v * 10 + (pos < lead ? 0 : int_part[pos - lead] - '0');
+    }
+    digits[g] = static_cast<uint16_t>(v);
+  }
+  for (size_t g = 0; g < frac_groups; ++g) {
+    int v = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      size_t pos = g * 4 + k;
+      v = v * 10 + (pos < frac.size() ? frac[pos] - '0' : 0);
+    }
+    digits[int_groups + g] = static_cast<uint16_t>(v);
+  }
+  // Strip zero groups on both ends; the weight counts the groups before the point.
+  size_t first = 0, last = total;
+  int weight = static_cast<int>(int_groups) - 1;
+  while (first < last && digits[first] == 0) {
+    ++first;
+    --weight;
+  }
+  while (last > first && digits[last - 1] == 0) --last;
+  size_t n = last - first;
+  if (n == 0) {
+    weight = 0;
+    negative = false;  // PostgreSQL has no negative zero
+  }
+  PutBE(out, static_cast<uint32_t>(8 + 2 * n), 4);
+  PutBE(out, n, 2);
+  PutBE(out, static_cast<uint16_t>(static_cast<int16_t>(weight)), 2);
+  PutBE(out, negative ? 0x4000 : 0x0000, 2);
+  PutBE(out, frac.size(), 2);
+  for (size_t i = first; i < last; ++i) PutBE(out, digits[i], 2);
+  return true;
+}
+
+}  // namespace
+
+void AppendBinaryCopyHeader(std::string& out) {
+  static constexpr char kSignature[] = "PGCOPY\n\377\r\n";
+  out.append(kSignature, 11);
+  PutBE(out, 0, 4);  // flags
+  PutBE(out, 0, 4);  // header extension length
+}
+
+void AppendBinaryCopyTrailer(std::string& out) { PutBE(out, 0xFFFF, 2); }
+
+void AppendBinaryTupleStart(std::string& out, size_t fields) { PutBE(out, fields, 2); }
+
+bool AppendBinaryField(TypeOid oid, const Value& v, std::string& out) {
+  if (v.is_null()) {
+    PutBE(out, 0xFFFFFFFF, 4);
+    return true;
+  }
+  const Kind k = v.kind();
+  switch (oid) {
+    case kBoolOid:
+      if (k != Kind::kBool) return false;
+      PutBE(out, 1, 4);
+      out += static_cast<char>(v.as_bool() ? 1 : 0);
+      return true;
+    case kInt2Oid:
+    case kInt4Oid:
+    case kInt8Oid: {
+      if (k != Kind::kInt) return false;
+      int64_t i = v.as_int();
+      int bytes = oid == kInt2Oid ? 2 : oid == kInt4Oid ? 4 : 8;
+      // Out of range: the text path lets the server refuse it in its own words.
+      if (bytes == 2 && (i < INT16_MIN || i > INT16_MAX)) return false;
+      if (bytes == 4 && (i < INT32_MIN || i > INT32_MAX)) return false;
+      PutBE(out, static_cast<uint32_t>(bytes), 4);
+      PutBE(out, static_cast<uint64_t>(i), bytes);
+      return true;
+    }
+    case kFloat8Oid: {
+      if (k != Kind::kFloat) return false;
+      uint64_t bits;
+      double d = v.as_float();
+      std::memcpy(&bits, &d, sizeof bits);
+      PutBE(out, 8, 4);
+      PutBE(out, bits, 8);
+      return true;
+    }
+    case kNumericOid:
+      return k == Kind::kDecimal && PutNumeric(out, v.as_str());
+    case kTextOid:
+    case kVarcharOid:
+    case kBpcharOid:
+      if (k != Kind::kText) return false;
+      PutField(out, v.as_str());
+      return true;
+    case kJsonOid:
+      if (k != Kind::kJson && k != Kind::kText) return false;
+      PutField(out, v.as_str());
+      return true;
+    case kJsonbOid:
+      if (k != Kind::kJson && k != Kind::kText) return false;
+      PutBE(out, static_cast<uint32_t>(v.as_str().size() + 1), 4);
+      out += '\1';  // jsonb binary format version
+      out += v.as_str();
+      return true;
+    case kByteaOid:
+      if (k != Kind::kBytes) return false;
+      PutField(out, v.as_str());
+      return true;
+    case kUuidOid:
+      if (k != Kind::kUuid || v.as_str().size() != 16) return false;
+      PutField(out, v.as_str());
+      return true;
+    case kDateOid:
+      if (k != Kind::kDate) return false;
+      PutBE(out, 4, 4);
+      PutBE(out, static_cast<uint64_t>(v.as_int() - kPgEpochDays), 4);
+      return true;
+    case kTimeOid:
+      if (k != Kind::kTime) return false;
+      PutBE(out, 8, 4);
+      PutBE(out, static_cast<uint64_t>(v.as_int()), 8);
+      return true;
+    case kTimestampOid:
+    case kTimestampTzOid:
+      if (k != (oid == kTimestampOid ? Kind::kTimestamp : Kind::kTimestampTz)) return false;
+      PutBE(out, 8, 4);
+      PutBE(out, static_cast<uint64_t>(v.as_int() - kPgEpochMicros), 8);
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace tandem::pg

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tandem/value.h"
 
@@ -65,6 +66,22 @@ std::optional<std::string> ParamText(const Value& v);
 void AppendCopyField(const Value& v, std::string& out);
 // Appends `s` with COPY text escaping.
 void AppendCopyEscaped(std::string_view s, std::string& out);
+
+// Splits one row of COPY ... TO STDOUT text format into its fields, undoing COPY's escapes;
+// a field of \N is NULL (nullopt). `fields` and `storage` are reused between calls; the
+// string_views point into `storage` or `line`. False when the line is malformed.
+bool SplitCopyRow(std::string_view line, std::vector<std::optional<std::string_view>>& fields,
+                  std::string& storage);
+
+// COPY ... FROM STDIN (FORMAT binary): the header, each tuple's field count, the fields, the
+// trailer. AppendBinaryField appends `v` in the binary form of a column of type `oid` and
+// returns false, appending nothing, when it cannot: a type or kind it does not know, or a
+// value out of the column type's range (the text path then lets the server decide, in its
+// own words). Typmods (varchar(n), numeric(p,s)) are applied by the server either way.
+void AppendBinaryCopyHeader(std::string& out);
+void AppendBinaryTupleStart(std::string& out, size_t fields);
+bool AppendBinaryField(TypeOid oid, const Value& v, std::string& out);
+void AppendBinaryCopyTrailer(std::string& out);
 
 // True when `v` holds text that PostgreSQL cannot store: text and json may not contain NUL.
 bool HasNulByte(const Value& v);

@@ -316,10 +316,75 @@ Result<std::vector<TableSchema>> PostgresEngine::Introspect() {
 
 // ---- reading ------------------------------------------------------------------------------
 
+// Streams one key range through a COPY ... TO STDOUT begun by Scan (ScanRequest::exclusive):
+// one statement for the whole range, so the server reads the index once instead of once per
+// page. Abandoning it cancels the COPY and leaves the connection usable.
+class PgCopyReader final : public RowReader {
+ public:
+  PgCopyReader(PgConnection* conn, std::string what, std::vector<TypeOid> types, size_t batch_rows)
+      : conn_(conn), what_(std::move(what)), types_(std::move(types)),
+        batch_rows_(batch_rows == 0 ? 10000 : batch_rows) {}
+  ~PgCopyReader() override {
+    if (!done_) conn_->CancelCopyOut();
+  }
+
+  bool Next(std::vector<Row>& batch) override {
+    batch.clear();
+    if (done_) return false;
+    std::string_view line;
+    while (batch.size() < batch_rows_) {
+      if (!conn_->GetCopyRow(what_, line, status_)) {
+        done_ = true;
+        break;
+      }
+      if (!SplitCopyRow(line, fields_, storage_) || fields_.size() != types_.size()) {
+        status_ = Fail(Code::kInternal, "{}: unreadable COPY row ({} fields, {} expected)", what_,
+                       fields_.size(), types_.size());
+        conn_->CancelCopyOut();
+        done_ = true;
+        break;
+      }
+      Row row;
+      row.reserve(types_.size());
+      for (size_t c = 0; c < types_.size(); ++c) {
+        row.push_back(fields_[c] ? DecodeText(types_[c], *fields_[c]) : Value::Null());
+      }
+      batch.push_back(std::move(row));
+    }
+    return !batch.empty() && status_.has_value();
+  }
+
+  Status status() const override { return status_; }
+
+ private:
+  PgConnection* conn_;
+  std::string what_;
+  std::vector<TypeOid> types_;
+  size_t batch_rows_;
+  std::vector<std::optional<std::string_view>> fields_;
+  std::string storage_;
+  bool done_ = false;
+  Status status_;
+};
+
 Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) {
   std::string what = What("scan", req.table);
   TANDEM_RETURN_IF_ERROR(CheckRange(what, req.key, req.range));
   TANDEM_ASSIGN_OR_RETURN(std::vector<size_t> key_pos, Positions(what, req.key, req.columns));
+  if (req.exclusive) {
+    // COPY reports no column types: a query for no rows tells them.
+    TANDEM_ASSIGN_OR_RETURN(PgResult shape,
+                            conn_.Exec(what, ColumnTypesSql(Table(req.table), req.columns)));
+    std::vector<TypeOid> types;
+    for (int c = 0; c < shape.cols(); ++c) types.push_back(shape.type(c));
+    std::vector<Param> lower, upper;
+    if (req.range.lower) lower = KeyParams(*req.range.lower);
+    if (req.range.upper) upper = KeyParams(*req.range.upper);
+    TANDEM_RETURN_IF_ERROR(
+        conn_.BeginCopyOut(what, CopyOutSql(Table(req.table), req.columns, req.key, lower, upper)));
+    return std::unique_ptr<RowReader>(
+        new PgCopyReader(&conn_, std::move(what), std::move(types), req.batch_rows));
+  }
   return std::unique_ptr<RowReader>(
       new PgRowReader(&conn_, std::move(what), Table(req.table), req, std::move(key_pos)));
 }
@@ -329,6 +394,32 @@ Result<std::vector<Row>> PostgresEngine::Split(const std::string& table,
   std::string what = What("split", table);
   if (key.empty()) return Fail(Code::kInvalidArgument, "{}: no key columns given", what);
   if (n <= 1) return std::vector<Row>{};
+  // A large table is split at quantiles of a block sample (TABLESAMPLE SYSTEM): it reads a
+  // few hundred pages instead of numbering every row, and chunks still come out within a few
+  // percent of equal. The planner's row estimate only sizes the sample.
+  TANDEM_ASSIGN_OR_RETURN(PgResult est, conn_.ExecParams(what, EstimatedRowsSql(), {Table(table)}));
+  int64_t estimate = -1;
+  if (est.rows() == 1 && !est.is_null(0, 0)) (void)ParseNumber(est.value(0, 0), estimate);
+  constexpr int64_t kSampleFrom = 200000;
+  if (estimate >= kSampleFrom) {
+    double want = std::max(30000.0, 200.0 * n);
+    double percent = std::min(100.0, 100.0 * want / static_cast<double>(estimate));
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult res, conn_.Exec(what, SampleKeysSql(Table(table), key, percent)));
+    int64_t m = res.rows();
+    if (m >= 20LL * n) {
+      std::vector<Row> out;
+      int64_t last = -1;
+      for (int i = 1; i < n; ++i) {
+        int64_t p = static_cast<int64_t>((static_cast<__int128>(i) * m) / n);
+        if (p <= last || p >= m) continue;
+        out.push_back(DecodeRow(res, static_cast<int>(p)));
+        last = p;
+      }
+      return out;
+    }
+    // Too few sampled rows (a stale estimate): number the rows exactly instead.
+  }
   TANDEM_ASSIGN_OR_RETURN(int64_t count, Count(table, key, KeyRange{}));
   // Boundary i is the key at row number floor(i * count / n) in key order: the chunks
   // (b[i-1], b[i]] then hold count/n rows each, give or take one.
@@ -423,6 +514,48 @@ Status PostgresEngine::CopyRows(std::string_view what, const std::string& copy_s
   return end;
 }
 
+Result<const std::vector<TypeOid>*> PostgresEngine::ColumnTypes(std::string_view what,
+                                                                const std::string& table,
+                                                                const std::vector<std::string>& columns) {
+  std::string cache_key = table;
+  for (const auto& c : columns) cache_key += '\0' + c;
+  auto it = column_types_.find(cache_key);
+  if (it == column_types_.end()) {
+    TANDEM_ASSIGN_OR_RETURN(PgResult shape, conn_.Exec(what, ColumnTypesSql(Table(table), columns)));
+    std::vector<TypeOid> types;
+    for (int c = 0; c < shape.cols(); ++c) types.push_back(shape.type(c));
+    it = column_types_.emplace(std::move(cache_key), std::move(types)).first;
+  }
+  return &it->second;
+}
+
+bool PostgresEngine::EncodeBinary(const std::vector<TypeOid>& types, const std::vector<Row>& rows) {
+  copy_buf_.clear();
+  AppendBinaryCopyHeader(copy_buf_);
+  for (const auto& row : rows) {
+    AppendBinaryTupleStart(copy_buf_, row.size());
+    for (size_t c = 0; c < row.size(); ++c) {
+      if (!AppendBinaryField(types[c], row[c], copy_buf_)) return false;
+    }
+  }
+  AppendBinaryCopyTrailer(copy_buf_);
+  return true;
+}
+
+Status PostgresEngine::SendCopy(std::string_view what, const std::string& copy_sql) {
+  TANDEM_RETURN_IF_ERROR(conn_.BeginCopyIn(what, copy_sql));
+  Status st;
+  std::string_view data = copy_buf_;
+  for (size_t at = 0; st && at < data.size(); at += kCopyPiece) {
+    st = conn_.PutCopyData(what, data.substr(at, kCopyPiece));
+  }
+  // End the COPY even after a failed put, so the connection leaves COPY mode.
+  Status end = conn_.EndCopyIn(what);
+  if (copy_buf_.capacity() > (64u << 20)) std::string().swap(copy_buf_);  // a huge batch
+  if (!st) return st;
+  return end;
+}
+
 Status PostgresEngine::Write(const std::string& table, const std::vector<std::string>& columns,
                              const std::vector<std::string>& key, const std::vector<Row>& rows,
                              WriteMode mode) {
@@ -445,10 +578,15 @@ Status PostgresEngine::Write(const std::string& table, const std::vector<std::st
   }
 
   if (mode == WriteMode::kInsert) {
-    std::string copy_sql = CopyFromStdinSql(Table(table), columns);
+    // The binary form when every value has one (the server then parses no text: a third
+    // less of its CPU on a bulk load); else text.
+    TANDEM_ASSIGN_OR_RETURN(const std::vector<TypeOid>* types, ColumnTypes(what, table, columns));
+    bool binary = EncodeBinary(*types, rows);
+    std::string copy_sql = CopyFromStdinSql(Table(table), columns) + (binary ? " (FORMAT binary)" : "");
+    auto copy = [&] { return binary ? SendCopy(what, copy_sql) : CopyRows(what, copy_sql, rows, {}); };
     // Outside a transaction one COPY is atomic by itself.
-    if (!conn_.in_transaction()) return CopyRows(what, copy_sql, rows, {});
-    return Atomically(what, [&] { return CopyRows(what, copy_sql, rows, {}); });
+    if (!conn_.in_transaction()) return copy();
+    return Atomically(what, copy);
   }
 
   if (key.empty()) return Fail(Code::kInvalidArgument, "{}: upsert needs key columns", what);
@@ -518,6 +656,7 @@ Status PostgresEngine::RemoveRange(const std::string& table, const std::vector<s
 }
 
 Status PostgresEngine::CreateTable(const TableSchema& table) {
+  column_types_.clear();
   TANDEM_RETURN_IF_ERROR(
       conn_.Exec(What("create table", table.name), CreateTableSql(schema_, table)));
   return Ok();

@@ -12,8 +12,10 @@
 //   interleaved with other calls on this engine, and an abandoned reader costs nothing), and
 //   each page is an index range scan. The last key is bound back in the server's own text
 //   form, so paging never depends on re-encoding a value.
-// - Write uses COPY FROM STDIN (text format). Upsert and insert-if-absent COPY into a
-//   session-lifetime temporary stage and merge with INSERT ... ON CONFLICT. Inside a caller's
+// - Write uses COPY FROM STDIN, in binary format when every value of the batch has a binary
+//   form for its column's type (see AppendBinaryField), else in text format. Upsert and
+//   insert-if-absent COPY into a session-lifetime temporary stage and merge with
+//   INSERT ... ON CONFLICT. Inside a caller's
 //   transaction each Write runs under a savepoint, so a failed Write leaves the transaction
 //   usable and nothing of the failed call visible.
 // - Capture is trigger-based (see InstallCapture and ReadChanges for the gap rule).
@@ -91,6 +93,14 @@ class PostgresEngine final : public Engine {
   // Streams rows (only those listed in `order`, or all when empty) through COPY `copy_sql`.
   Status CopyRows(std::string_view what, const std::string& copy_sql, const std::vector<Row>& rows,
                   const std::vector<size_t>& order);
+  // The type of each of `columns` of `table`, asked once per table and column list.
+  Result<const std::vector<TypeOid>*> ColumnTypes(std::string_view what, const std::string& table,
+                                                  const std::vector<std::string>& columns);
+  // Encodes `rows` into copy_buf_ in COPY binary format; false when some value has no binary
+  // form for its column (copy_buf_ is then garbage).
+  bool EncodeBinary(const std::vector<TypeOid>& types, const std::vector<Row>& rows);
+  // Sends copy_buf_ through COPY `copy_sql`.
+  Status SendCopy(std::string_view what, const std::string& copy_sql);
   Status ApplySessionSettings();
   Status LoadCaptureKeyTypes();
 
@@ -104,6 +114,8 @@ class PostgresEngine final : public Engine {
   bool settings_in_txn_ = false;
 
   // ReadChanges state (see ReadChanges). Only ever conservative: a fresh engine re-derives it.
+  std::map<std::string, std::vector<TypeOid>> column_types_;  // see ColumnTypes
+  std::string copy_buf_;  // one batch in COPY binary format, reused between writes
   std::map<std::string, std::vector<TypeOid>> key_types_;  // captured table -> key types
   int64_t final_upto_ = 0;  // every seq <= final_upto_ is final: visible now or never
   struct Watermark {
