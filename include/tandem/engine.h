@@ -97,6 +97,13 @@ class Engine {
   virtual Result<int64_t> Count(const std::string& table, const std::vector<std::string>& key,
                                 const KeyRange& range) = 0;
 
+  // About how many rows `table` holds, for planning and progress: exact for a small table,
+  // the server's statistics for a large one (counting a large table can take longer than a
+  // chunk of the copy). Never used where exactness matters.
+  virtual Result<int64_t> EstimateRows(const std::string& table, const std::vector<std::string>& key) {
+    return Count(table, key, KeyRange{});
+  }
+
   // Reads the current rows for `keys` (any order); keys that are gone are absent.
   virtual Result<std::vector<Row>> Fetch(const std::string& table,
                                          const std::vector<std::string>& columns,

@@ -37,7 +37,7 @@ Status Backfill::Plan() {
     if (chunks.empty()) {
       // The first and last chunks are open-ended: a key inserted outside the range seen now
       // still belongs to a chunk.
-      TANDEM_ASSIGN_OR_RETURN(rows, source_.Count(t.source_table(), t.source_key(), {}));
+      TANDEM_ASSIGN_OR_RETURN(rows, source_.EstimateRows(t.source_table(), t.source_key()));
       std::vector<KeyRange> ranges{KeyRange{}};
       if (t.key_ranges_portable()) {
         int n = static_cast<int>(std::max<int64_t>(1, (rows + options_.chunk_rows - 1) / options_.chunk_rows));
@@ -87,9 +87,9 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
     bool any_pending = false;
     for (const auto& c : p.chunks) any_pending |= c.status != state::ChunkStatus::kDone;
     if (any_pending) {
-      total = p.rows;  // counted when planning; a resumed plan counts again
+      total = p.rows;  // estimated when planning; a resumed plan estimates again
       if (total < 0) {
-        TANDEM_ASSIGN_OR_RETURN(total, source_.Count(t.source_table(), t.source_key(), {}));
+        TANDEM_ASSIGN_OR_RETURN(total, source_.EstimateRows(t.source_table(), t.source_key()));
       }
     }
     progress_.TableStarted(t.source_table(), total, static_cast<int>(p.chunks.size()));

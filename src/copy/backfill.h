@@ -60,7 +60,7 @@ class Backfill {
   struct TablePlan {
     const mapping::TableTransform* transform;
     std::vector<state::Chunk> chunks;
-    int64_t rows = -1;  // source rows counted when planning (-1: plan read back, not counted)
+    int64_t rows = -1;  // source rows estimated when planning (-1: plan read back)
   };
   Status CopyChunk(const mapping::TableTransform& t, state::Chunk& chunk, bool isolate_rows);
   Status CopyChunkWithRetry(const mapping::TableTransform& t, state::Chunk& chunk);

@@ -54,6 +54,7 @@ class MysqlEngine : public Engine {
   Result<std::unique_ptr<RowReader>> Scan(const ScanRequest& req) override;
   Result<std::vector<Row>> Split(const std::string& table, const std::vector<std::string>& key,
                                  int n) override;
+  Result<int64_t> EstimateRows(const std::string& table, const std::vector<std::string>& key) override;
   Result<int64_t> Count(const std::string& table, const std::vector<std::string>& key,
                         const KeyRange& range) override;
   Result<std::vector<Row>> Fetch(const std::string& table, const std::vector<std::string>& columns,

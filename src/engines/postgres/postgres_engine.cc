@@ -27,6 +27,9 @@ namespace {
 constexpr size_t kParamsPerStatement = 10000;
 // COPY data goes to libpq in pieces of about this size, so a batch is never held twice.
 constexpr size_t kCopyPiece = 1 << 20;
+// From this many rows (by the planner's statistics) a table is split by sampling and its size
+// for planning is the statistics' estimate rather than a count.
+constexpr int64_t kEstimateFrom = 200000;
 
 template <typename T>
 bool ParseNumber(std::string_view s, T& out) {
@@ -397,11 +400,8 @@ Result<std::vector<Row>> PostgresEngine::Split(const std::string& table,
   // A large table is split at quantiles of a block sample (TABLESAMPLE SYSTEM): it reads a
   // few hundred pages instead of numbering every row, and chunks still come out within a few
   // percent of equal. The planner's row estimate only sizes the sample.
-  TANDEM_ASSIGN_OR_RETURN(PgResult est, conn_.ExecParams(what, EstimatedRowsSql(), {Table(table)}));
-  int64_t estimate = -1;
-  if (est.rows() == 1 && !est.is_null(0, 0)) (void)ParseNumber(est.value(0, 0), estimate);
-  constexpr int64_t kSampleFrom = 200000;
-  if (estimate >= kSampleFrom) {
+  TANDEM_ASSIGN_OR_RETURN(int64_t estimate, PlannerEstimate(what, table));
+  if (estimate >= kEstimateFrom) {
     double want = std::max(30000.0, 200.0 * n);
     double percent = std::min(100.0, 100.0 * want / static_cast<double>(estimate));
     TANDEM_ASSIGN_OR_RETURN(
@@ -440,6 +440,20 @@ Result<std::vector<Row>> PostgresEngine::Split(const std::string& table,
   out.reserve(static_cast<size_t>(res.rows()));
   for (int r = 0; r < res.rows(); ++r) out.push_back(DecodeRow(res, r));
   return out;
+}
+
+Result<int64_t> PostgresEngine::PlannerEstimate(std::string_view what, const std::string& table) {
+  TANDEM_ASSIGN_OR_RETURN(PgResult est, conn_.ExecParams(what, EstimatedRowsSql(), {Table(table)}));
+  int64_t estimate = -1;
+  if (est.rows() == 1 && !est.is_null(0, 0)) (void)ParseNumber(est.value(0, 0), estimate);
+  return estimate;
+}
+
+Result<int64_t> PostgresEngine::EstimateRows(const std::string& table,
+                                             const std::vector<std::string>& key) {
+  TANDEM_ASSIGN_OR_RETURN(int64_t estimate, PlannerEstimate(What("estimate rows of", table), table));
+  if (estimate >= kEstimateFrom) return estimate;
+  return Count(table, key, KeyRange{});
 }
 
 Result<int64_t> PostgresEngine::Count(const std::string& table, const std::vector<std::string>& key,

@@ -53,6 +53,7 @@ class PostgresEngine final : public Engine {
                                  int n) override;
   Result<int64_t> Count(const std::string& table, const std::vector<std::string>& key,
                         const KeyRange& range) override;
+  Result<int64_t> EstimateRows(const std::string& table, const std::vector<std::string>& key) override;
   Result<std::vector<Row>> Fetch(const std::string& table, const std::vector<std::string>& columns,
                                  const std::vector<std::string>& key,
                                  const std::vector<Row>& keys) override;
@@ -101,6 +102,8 @@ class PostgresEngine final : public Engine {
   bool EncodeBinary(const std::vector<TypeOid>& types, const std::vector<Row>& rows);
   // Sends copy_buf_ through COPY `copy_sql`.
   Status SendCopy(std::string_view what, const std::string& copy_sql);
+  // pg_class.reltuples, or -1 when the table was never analysed.
+  Result<int64_t> PlannerEstimate(std::string_view what, const std::string& table);
   Status ApplySessionSettings();
   Status LoadCaptureKeyTypes();
 
