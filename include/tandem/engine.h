@@ -49,8 +49,10 @@ struct ScanRequest {
 class RowReader {
  public:
   virtual ~RowReader() = default;
-  // Fills `batch` (cleared first) with up to batch_rows rows. Returns false at the end or on
-  // error; check status() then.
+  // Fills `batch` with up to batch_rows rows. Rows already in `batch` are overwritten in place
+  // (keeping their buffers: hand the same vector back for a steady scan that allocates
+  // nothing) and any left over are removed. Returns false at the end or on error; check
+  // status() then.
   virtual bool Next(std::vector<Row>& batch) = 0;
   virtual Status status() const = 0;
 };

@@ -26,8 +26,11 @@ int main(int argc, char** argv) {
   // Line-buffered output: a follower's messages reach a log file as they happen.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   // Batches are allocated on the reading thread and freed on the writing one. With glibc's
-  // defaults the freed memory goes back to the kernel after each batch and is faulted in
-  // again for the next (a quarter of a copy's CPU in perf); keep it in the process instead.
+  // defaults the reader gets an arena of its own whose heap grows (mprotect, page faults) and
+  // shrinks again with every batch, and each free from the writer locks that arena: a third
+  // of a copy's CPU in perf. One arena that keeps its memory costs a third less CPU and
+  // copies 10-25% faster (bench/, SQLite -> MariaDB and PostgreSQL -> PostgreSQL).
+  mallopt(M_ARENA_MAX, 1);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   CLI::App app{"tandem: move a live database to a new one, with no downtime and no lost row"};

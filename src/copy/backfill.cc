@@ -153,6 +153,10 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
     std::vector<state::Reject> rejects;
   };
   BatchQueue<Piece> queue(4);
+  // Written pieces travel back to the reader, which refills them: their rows and values keep
+  // their buffers, and memory is allocated and freed on one thread (a third of the CPU of a
+  // copy went to malloc and free across threads before).
+  BatchQueue<Piece> spare(6);
   Status read_status = Ok();
   int64_t read = 0;
   auto to_reject = [&](const Row& in, std::string reason) {
@@ -161,20 +165,24 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   };
   std::thread producer([&] {
     Piece p;
-    Row mapped;
     std::string reason;
     while (reader->Next(p.in)) {
+      size_t k = 0;
       for (size_t i = 0; i < p.in.size(); ++i) {
-        if (t.Apply(p.in[i], mapped, reason)) {
-          p.out.push_back(std::move(mapped));
+        if (k == p.out.size()) p.out.emplace_back();
+        if (t.Apply(p.in[i], p.out[k], reason)) {
           p.origin.push_back(i);
+          ++k;
         } else {
           p.rejects.push_back(to_reject(p.in[i], std::move(reason)));
         }
       }
+      p.out.resize(k);
       read += static_cast<int64_t>(p.in.size());
       if (!queue.Push(std::move(p))) break;  // the writer gave up
-      p = Piece();
+      if (!spare.TryPop(p)) p = Piece();
+      p.origin.clear();
+      p.rejects.clear();
     }
     read_status = reader->status();
     queue.Close();
@@ -195,6 +203,7 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
         TANDEM_RETURN_IF_ERROR(target_.Write(t.target_table(), t.target_columns(), t.target_key(),
                                              p.out, WriteMode::kInsert));
         written += static_cast<int64_t>(p.out.size());
+        (void)spare.TryPush(p);
         continue;
       }
       // Row by row, each in its own statement: a refused row is a reject, not a failure.

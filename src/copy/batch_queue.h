@@ -34,6 +34,25 @@ class BatchQueue {
     return true;
   }
 
+  // Non-blocking: false when full (or closed), and `item` is left as it was.
+  bool TryPush(T& item) {
+    std::lock_guard lock(mu_);
+    if (closed_ || items_.size() >= capacity_) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+
+  // Non-blocking: false when empty.
+  bool TryPop(T& out) {
+    std::lock_guard lock(mu_);
+    if (items_.empty()) return false;
+    out = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+
   // No more pushes; pops drain what is left. Wakes every waiter.
   void Close() {
     std::lock_guard lock(mu_);

@@ -96,6 +96,7 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     }
     f.not_null = tc ? !tc->nullable
                     : (!sc->nullable || cm.on_null != OnNull::kKeep);
+    f.plain = cm.steps.empty() && cm.value_map.empty();
     t.fields_.push_back(std::move(f));
   }
   for (const auto& add : t.map_.adds) {
@@ -214,15 +215,25 @@ bool AlreadyFits(const Value& v, const PortableType& type) {
 }  // namespace
 
 bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
-  out.clear();
-  out.reserve(fields_.size());
-  for (const auto& f : fields_) {
+  // `out` keeps its Values from the previous row: assigning into them reuses their string
+  // buffers, so a steady copy allocates nothing per row.
+  out.resize(fields_.size());
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    const Field& f = fields_[i];
     if (f.spec_index < 0) {
-      out.push_back(f.constant);
+      out[i] = f.constant;
       continue;
     }
     const ColumnMap& cm = map_.columns[f.spec_index];
-    Value v = in[f.source_index];
+    const Value& src = in[f.source_index];
+    // Most values already have the target's kind and nothing to do or check: copy them as
+    // they are instead of through CastTo (measured: 16% of a copy's CPU).
+    if (f.plain && !(src.is_null() && (f.not_null || cm.on_null != OnNull::kKeep)) &&
+        AlreadyFits(src, f.type)) {
+      out[i] = src;
+      continue;
+    }
+    Value v = src;
     if (v.is_null()) {
       if (cm.on_null == OnNull::kReject) {
         reason = fmt::format("{}: NULL (on_null: reject)", cm.source);
@@ -267,10 +278,8 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
                            f.target_name);
       return false;
     }
-    // Most values already have the target's kind and nothing to check: keep them as they are
-    // instead of copying them through CastTo (measured: 16% of a copy's CPU).
     if (AlreadyFits(v, f.type)) {
-      out.push_back(std::move(v));
+      out[i] = std::move(v);
       continue;
     }
     auto cast = CastTo(v, f.type);
@@ -278,7 +287,7 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
       reason = fmt::format("{}: {}", cm.source, cast.error().message);
       return false;
     }
-    out.push_back(std::move(*cast));
+    out[i] = std::move(*cast);
   }
   return true;
 }

@@ -59,6 +59,7 @@ class TableTransform {
     Value constant;             // for added columns
     PortableType type;
     bool not_null = false;      // target refuses NULL
+    bool plain = false;         // no transform steps and no value map
     std::string target_name;
   };
 

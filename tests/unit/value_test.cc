@@ -29,6 +29,25 @@ TEST(Value, EqualValuesOfDifferentSourceTypesHashEqualWhenTypedTheSame) {
                              T("date")));
 }
 
+TEST(Value, InPlaceSettersEqualFreshValues) {
+  Value v = Value::Text(std::string(100, 'x'));
+  v.SetInt(Kind::kInt, 5);
+  EXPECT_EQ(v, Value::Int(5));  // no stale text left behind
+  EXPECT_EQ(v <=> Value::Int(5), std::strong_ordering::equal);
+  v.SetStr(Kind::kText, "short");
+  EXPECT_EQ(v, Value::Text("short"));
+  v.SetStr(Kind::kDecimal, "1.50");
+  EXPECT_EQ(v, Value::Decimal("1.50"));
+  EXPECT_NE(v, Value::Text("1.50"));
+  v.SetFloat(-0.0);
+  EXPECT_EQ(v.kind(), Kind::kFloat);
+  EXPECT_TRUE(std::signbit(v.as_float()));
+  v.SetNull();
+  EXPECT_EQ(v, Value::Null());
+  v.SetInt(Kind::kDate, 3);
+  EXPECT_EQ(v, Value::Date(3));
+}
+
 TEST(Value, NullEmptyAndZeroDiffer) {
   for (auto type : {T("text"), T("bigint"), T("decimal(5,2)"), T("json")}) {
     std::vector<Value> vals = {Value::Null(), Value::Text(""), Value::Int(0)};

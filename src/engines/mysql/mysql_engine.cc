@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include "core/text.h"
 #include "engines/factories.h"
@@ -51,12 +52,17 @@ class MysqlRowReader : public RowReader {
         after_(req_.range.lower) {}
 
   bool Next(std::vector<Row>& batch) override {
-    batch.clear();
-    if (done_ || !status_) return false;
+    if (done_ || !status_) {
+      batch.clear();
+      return false;
+    }
     std::vector<std::string> conds;
     if (after_) {
       auto lits = engine_->Literals(*after_);
-      if (!lits) return Stop(lits.error());
+      if (!lits) {
+        batch.clear();
+        return Stop(lits.error());
+      }
       conds.push_back(KeyAfter(req_.key, *lits));
     }
     conds.push_back(upper_);
@@ -64,17 +70,25 @@ class MysqlRowReader : public RowReader {
     size_t limit = std::max<size_t>(req_.batch_rows, 1);
     auto res = engine_->connection().Query(
         SelectSql(req_.table, req_.columns, Where(conds), req_.key, limit), what);
-    if (!res) return Stop(res.error());
-    batch.reserve(res->num_rows());
+    if (!res) {
+      batch.clear();
+      return Stop(res.error());
+    }
+    size_t n = 0;
     while (MYSQL_ROW row = res->Next()) {
       const unsigned long* len = res->lengths();
-      Row out;
-      out.reserve(codecs_.size());
+      if (n == batch.size()) batch.emplace_back();
+      Row& out = batch[n++];
+      out.resize(codecs_.size());
       for (unsigned i = 0; i < codecs_.size(); ++i) {
-        out.push_back(engine_->Decode(row[i], len[i], codecs_[i]));
+        if (!row[i]) {
+          out[i].SetNull();
+        } else {
+          DecodeTextInto(std::string_view(row[i], len[i]), codecs_[i], out[i]);
+        }
       }
-      batch.push_back(std::move(out));
     }
+    batch.resize(n);
     if (batch.size() < limit) done_ = true;
     if (batch.empty()) return false;
     Row last;
@@ -652,10 +666,15 @@ Status MysqlEngine::InsertRows(const std::string& table, const std::vector<std::
 
 namespace {
 
-// Feeds LOAD DATA LOCAL INFILE from memory instead of a file.
+// Feeds LOAD DATA LOCAL INFILE from memory instead of a file, encoding rows as the client
+// library asks for more: the server parses one packet while the next is being encoded.
 struct InfileSource {
-  const std::string* data = nullptr;
-  size_t pos = 0;
+  std::function<Status(size_t row, std::string& out)> encode;  // appends one row's line
+  size_t rows = 0;
+  size_t next = 0;      // the next row to encode
+  std::string pending;  // encoded, not yet handed over
+  size_t pos = 0;       // how much of `pending` was handed over
+  std::optional<Error> error;
 };
 
 int InfileInit(void** ptr, const char*, void* userdata) {
@@ -665,8 +684,18 @@ int InfileInit(void** ptr, const char*, void* userdata) {
 
 int InfileRead(void* ptr, char* buf, unsigned int len) {
   auto* src = static_cast<InfileSource*>(ptr);
-  size_t n = std::min<size_t>(len, src->data->size() - src->pos);
-  std::memcpy(buf, src->data->data() + src->pos, n);
+  if (src->pos == src->pending.size()) {
+    src->pending.clear();
+    src->pos = 0;
+  }
+  while (src->pending.size() - src->pos < len && src->next < src->rows) {
+    if (auto st = src->encode(src->next++, src->pending); !st) {
+      src->error = std::move(st.error());
+      return -1;  // the statement fails; the caller reports `error`
+    }
+  }
+  size_t n = std::min<size_t>(len, src->pending.size() - src->pos);
+  std::memcpy(buf, src->pending.data() + src->pos, n);
   src->pos += n;
   return static_cast<int>(n);
 }
@@ -689,28 +718,24 @@ void AppendHex(std::string& out, std::string_view bytes) {
 // One field in LOAD DATA's escaped, tab-separated form. Bytes columns take hex (UNHEXed by
 // the statement) whatever the value's kind, so text bound for a blob lands byte for byte.
 Status AppendTsv(std::string& out, const Value& v, bool bytes_column) {
+  // Runs without special characters are appended whole.
   auto escaped = [&](std::string_view s) {
-    for (char c : s) {
-      switch (c) {
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\0':
-          out += "\\0";
-          break;
-        default:
-          out += c;
+    size_t start = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const char* esc;
+      switch (s[i]) {
+        case '\\': esc = "\\\\"; break;
+        case '\t': esc = "\\t"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\0': esc = "\\0"; break;
+        default: continue;
       }
+      out.append(s.data() + start, i - start);
+      out.append(esc, 2);
+      start = i + 1;
     }
+    out.append(s.data() + start, s.size() - start);
   };
   bool has_str = v.kind() == Kind::kBytes || v.kind() == Kind::kText || v.kind() == Kind::kJson ||
                  v.kind() == Kind::kDecimal;
@@ -766,22 +791,24 @@ Status MysqlEngine::LoadRows(const std::string& table, const std::vector<std::st
   TANDEM_ASSIGN_OR_RETURN(auto codecs, Codecs(*info, columns));
   std::vector<bool> is_bytes;
   for (const ColumnCodec* c : codecs) is_bytes.push_back(c->is_bytes);
-  std::string data;
-  for (size_t r = 0; r < rows.size(); ++r) {
+  InfileSource src;
+  src.rows = rows.size();
+  src.encode = [&](size_t r, std::string& out) -> Status {
     const Row& row = rows[r];
     for (size_t c = 0; c < row.size(); ++c) {
-      if (c) data += '\t';
-      if (auto st = AppendTsv(data, row[c], is_bytes[c]); !st) {
+      if (c) out += '\t';
+      if (auto st = AppendTsv(out, row[c], is_bytes[c]); !st) {
         return Fail(Code::kInvalidArgument, "{}: column {}: {}", what, QuoteIdent(columns[c]),
                     st.error().message);
       }
     }
-    data += '\n';
-  }
-  InfileSource src{&data, 0};
+    out += '\n';
+    return Ok();
+  };
   mysql_set_local_infile_handler(conn_.get(), InfileInit, InfileRead, InfileEnd, InfileError, &src);
   auto n = conn_.Exec(LoadDataSql(table, columns, is_bytes), what);
   mysql_set_local_infile_default(conn_.get());
+  if (src.error) return std::unexpected(std::move(*src.error));  // a value MariaDB cannot take
   if (!n) return std::unexpected(n.error());
   // LOCAL turns duplicate keys and bad values into warnings (the server cannot stop the
   // client mid-file), so a warning fails the whole call, as the error would for INSERT.

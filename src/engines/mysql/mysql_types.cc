@@ -207,6 +207,34 @@ Value DecodeText(std::string_view raw, const ColumnCodec& codec) {
   }
 }
 
+void DecodeTextInto(std::string_view raw, const ColumnCodec& codec, Value& out) {
+  if (codec.wire != Wire::kBit) {
+    switch (codec.type.kind) {
+      case Kind::kText:
+        if (IsValidUtf8(raw)) {
+          out.SetStr(Kind::kText, raw);
+          return;
+        }
+        break;
+      case Kind::kDecimal:
+        if (IsPlainDecimal(raw)) {
+          out.SetStr(Kind::kDecimal, raw);
+          return;
+        }
+        break;
+      case Kind::kJson:
+        out.SetStr(Kind::kJson, raw);
+        return;
+      case Kind::kBytes:
+        out.SetStr(Kind::kBytes, raw);
+        return;
+      default:
+        break;
+    }
+  }
+  out = DecodeText(raw, codec);  // no string payload, or a rare form
+}
+
 Value DecodeCaptured(std::string_view raw, const ColumnCodec& codec) {
   if (codec.is_bytes) {
     if (auto b = Unhex(raw)) return Value::Bytes(*b);

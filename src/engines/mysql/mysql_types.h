@@ -60,6 +60,8 @@ Column ColumnFor(const ColumnInfo& c);
 // ('0000-00-00', '2024-00-10'), TIME beyond 24h or negative, and tinyint(1) other than 0/1
 // (an Int).
 Value DecodeText(std::string_view raw, const ColumnCodec& codec);
+// The same as `out = DecodeText(raw, codec)`, keeping `out`'s string buffer where it can.
+void DecodeTextInto(std::string_view raw, const ColumnCodec& codec, Value& out);
 // Decodes one key element written by the capture triggers (see CaptureKeyExpr).
 Value DecodeCaptured(std::string_view raw, const ColumnCodec& codec);
 

@@ -272,6 +272,30 @@ Value DecodeText(TypeOid oid, std::string_view s) {
   return Value::Text(std::string(s));
 }
 
+void DecodeTextInto(TypeOid oid, std::string_view s, Value& out) {
+  switch (oid) {
+    case kTextOid:
+    case kVarcharOid:
+    case kBpcharOid:
+    case kNameOid:
+      out.SetStr(Kind::kText, s);
+      return;
+    case kJsonOid:
+    case kJsonbOid:
+      out.SetStr(Kind::kJson, s);
+      return;
+    case kNumericOid:
+      if (PlainDecimal(s)) {
+        out.SetStr(Kind::kDecimal, s);
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  out = DecodeText(oid, s);  // no string payload, or a rare form: nothing worth keeping
+}
+
 std::string DateText(int32_t days) {
   chr::year_month_day ymd{chr::sys_days{chr::days{days}}};
   int y = static_cast<int>(ymd.year());

@@ -57,6 +57,9 @@ std::string PgTypeFor(const PortableType& type);
 // whole scan. numeric NaN and ±Infinity come back as Float.
 Value DecodeText(TypeOid oid, std::string_view text);
 
+// The same as `out = DecodeText(oid, text)`, keeping `out`'s string buffer where it can.
+void DecodeTextInto(TypeOid oid, std::string_view text, Value& out);
+
 // The text PostgreSQL parses back into the same value, for a bound parameter. Null -> nullopt.
 // Dates before year 1 use the "BC" suffix PostgreSQL expects.
 std::optional<std::string> ParamText(const Value& v);

@@ -332,10 +332,9 @@ class PgCopyReader final : public RowReader {
   }
 
   bool Next(std::vector<Row>& batch) override {
-    batch.clear();
-    if (done_) return false;
+    size_t n = 0;
     std::string_view line;
-    while (batch.size() < batch_rows_) {
+    while (!done_ && n < batch_rows_) {
       if (!conn_->GetCopyRow(what_, line, status_)) {
         done_ = true;
         break;
@@ -347,14 +346,20 @@ class PgCopyReader final : public RowReader {
         done_ = true;
         break;
       }
-      Row row;
-      row.reserve(types_.size());
+      if (n == batch.size()) batch.emplace_back();
+      Row& row = batch[n++];
+      row.resize(types_.size());
       for (size_t c = 0; c < types_.size(); ++c) {
-        row.push_back(fields_[c] ? DecodeText(types_[c], *fields_[c]) : Value::Null());
+        if (fields_[c]) {
+          DecodeTextInto(types_[c], *fields_[c], row[c]);
+        } else {
+          row[c].SetNull();
+        }
       }
-      batch.push_back(std::move(row));
     }
-    return !batch.empty() && status_.has_value();
+    batch.resize(n);
+    if (!status_) batch.clear();
+    return !batch.empty();
   }
 
   Status status() const override { return status_; }

@@ -170,6 +170,37 @@ Value Statement::Column(int i) const {
   }
 }
 
+void Statement::ColumnInto(int i, Value& out) const {
+  switch (sqlite3_column_type(stmt_, i)) {
+    case SQLITE_INTEGER:
+      out.SetInt(Kind::kInt, sqlite3_column_int64(stmt_, i));
+      return;
+    case SQLITE_FLOAT:
+      out.SetFloat(sqlite3_column_double(stmt_, i));
+      return;
+    case SQLITE_TEXT: {
+      auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+      int n = sqlite3_column_bytes(stmt_, i);
+      out.SetStr(Kind::kText, p ? std::string_view(p, n) : std::string_view());
+      return;
+    }
+    case SQLITE_BLOB: {
+      auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+      int n = sqlite3_column_bytes(stmt_, i);
+      out.SetStr(Kind::kBytes, p ? std::string_view(p, n) : std::string_view());
+      return;
+    }
+    default:
+      out.SetNull();
+  }
+}
+
+void Statement::ReadRowInto(Row& row) const {
+  int n = ColumnCount();
+  row.resize(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) ColumnInto(i, row[i]);
+}
+
 Row Statement::ReadRow() const {
   int n = ColumnCount();
   Row row;

@@ -63,6 +63,9 @@ class Statement {
   Value Column(int i) const;
   // All columns of the current row.
   Row ReadRow() const;
+  // The same, into existing Values (keeping their string buffers).
+  void ColumnInto(int i, Value& out) const;
+  void ReadRowInto(Row& row) const;
 
   // Steps to the end collecting every row, then resets.
   Result<std::vector<Row>> ReadAll();

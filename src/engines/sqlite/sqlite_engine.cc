@@ -91,21 +91,29 @@ class SqliteRowReader final : public RowReader {
         batch_rows_(std::max<size_t>(req.batch_rows, 1)) {}
 
   bool Next(std::vector<Row>& batch) override {
-    batch.clear();
-    if (done_ || !status_) return false;
+    if (done_ || !status_) {
+      batch.clear();
+      return false;
+    }
     Statement& st = lower_ ? paged_ : open_;
     if (!st.valid()) {
       auto p = db_->Prepare(
           SelectPageSql(table_, columns_, key_, lower_.has_value(), upper_.has_value()));
-      if (!p) return Stop(std::move(p.error()));
+      if (!p) {
+        batch.clear();
+        return Stop(std::move(p.error()));
+      }
       st = std::move(*p);
     }
     Row params;
     if (lower_) params = *lower_;
     if (upper_) params.insert(params.end(), upper_->begin(), upper_->end());
     params.push_back(Value::Int(static_cast<int64_t>(batch_rows_)));
-    if (auto b = st.BindAll(params); !b) return Stop(std::move(b.error()));
-    batch.reserve(batch_rows_);
+    if (auto b = st.BindAll(params); !b) {
+      batch.clear();
+      return Stop(std::move(b.error()));
+    }
+    size_t n = 0;
     while (true) {
       auto more = st.Step();
       if (!more) {
@@ -113,8 +121,10 @@ class SqliteRowReader final : public RowReader {
         return Stop(std::move(more.error()));
       }
       if (!*more) break;
-      batch.push_back(st.ReadRow());
+      if (n == batch.size()) batch.emplace_back();
+      st.ReadRowInto(batch[n++]);
     }
+    batch.resize(n);
     st.Reset();
     if (batch.size() < batch_rows_) done_ = true;
     if (batch.empty()) return false;
