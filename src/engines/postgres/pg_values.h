@@ -86,6 +86,16 @@ void AppendBinaryTupleStart(std::string& out, size_t fields);
 bool AppendBinaryField(TypeOid oid, const Value& v, std::string& out);
 void AppendBinaryCopyTrailer(std::string& out);
 
+// COPY ... TO STDOUT (FORMAT binary). BinaryDecodable tells whether a column type has a
+// binary reader here; DecodeBinaryInto reads one field of such a column into `out` with
+// exactly the result DecodeText gives for the same value's text form (false when the bytes
+// are malformed). SplitBinaryCopyRow splits one CopyData message (the first one also carries
+// the file header, the last one only the trailer, which sets `trailer`).
+bool BinaryDecodable(TypeOid oid);
+bool DecodeBinaryInto(TypeOid oid, std::string_view bytes, Value& out);
+bool SplitBinaryCopyRow(std::string_view msg, bool& header_seen,
+                        std::vector<std::optional<std::string_view>>& fields, bool& trailer);
+
 // True when `v` holds text that PostgreSQL cannot store: text and json may not contain NUL.
 bool HasNulByte(const Value& v);
 

@@ -324,9 +324,10 @@ Result<std::vector<TableSchema>> PostgresEngine::Introspect() {
 // page. Abandoning it cancels the COPY and leaves the connection usable.
 class PgCopyReader final : public RowReader {
  public:
-  PgCopyReader(PgConnection* conn, std::string what, std::vector<TypeOid> types, size_t batch_rows)
+  PgCopyReader(PgConnection* conn, std::string what, std::vector<TypeOid> types, size_t batch_rows,
+               bool binary)
       : conn_(conn), what_(std::move(what)), types_(std::move(types)),
-        batch_rows_(batch_rows == 0 ? 10000 : batch_rows) {}
+        batch_rows_(batch_rows == 0 ? 10000 : batch_rows), binary_(binary) {}
   ~PgCopyReader() override {
     if (!done_) conn_->CancelCopyOut();
   }
@@ -339,21 +340,24 @@ class PgCopyReader final : public RowReader {
         done_ = true;
         break;
       }
-      if (!SplitCopyRow(line, fields_, storage_) || fields_.size() != types_.size()) {
-        status_ = Fail(Code::kInternal, "{}: unreadable COPY row ({} fields, {} expected)", what_,
-                       fields_.size(), types_.size());
-        conn_->CancelCopyOut();
-        done_ = true;
+      bool trailer = false;
+      bool ok = binary_ ? SplitBinaryCopyRow(line, header_seen_, fields_, trailer)
+                        : SplitCopyRow(line, fields_, storage_);
+      if (trailer) continue;  // the COPY's end follows
+      if (!ok || fields_.size() != types_.size()) {
+        Unreadable();
         break;
       }
       if (n == batch.size()) batch.emplace_back();
       Row& row = batch[n++];
       row.resize(types_.size());
-      for (size_t c = 0; c < types_.size(); ++c) {
-        if (fields_[c]) {
-          DecodeTextInto(types_[c], *fields_[c], row[c]);
-        } else {
+      for (size_t c = 0; c < types_.size() && !done_; ++c) {
+        if (!fields_[c]) {
           row[c].SetNull();
+        } else if (!binary_) {
+          DecodeTextInto(types_[c], *fields_[c], row[c]);
+        } else if (!DecodeBinaryInto(types_[c], *fields_[c], row[c])) {
+          Unreadable();
         }
       }
     }
@@ -365,10 +369,19 @@ class PgCopyReader final : public RowReader {
   Status status() const override { return status_; }
 
  private:
+  void Unreadable() {
+    status_ = Fail(Code::kInternal, "{}: unreadable COPY row ({} fields, {} expected)", what_,
+                   fields_.size(), types_.size());
+    conn_->CancelCopyOut();
+    done_ = true;
+  }
+
   PgConnection* conn_;
   std::string what_;
   std::vector<TypeOid> types_;
   size_t batch_rows_;
+  bool binary_;
+  bool header_seen_ = false;
   std::vector<std::optional<std::string_view>> fields_;
   std::string storage_;
   bool done_ = false;
@@ -388,10 +401,14 @@ Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) 
     std::vector<Param> lower, upper;
     if (req.range.lower) lower = KeyParams(*req.range.lower);
     if (req.range.upper) upper = KeyParams(*req.range.upper);
-    TANDEM_RETURN_IF_ERROR(
-        conn_.BeginCopyOut(what, CopyOutSql(Table(req.table), req.columns, req.key, lower, upper)));
+    // Binary when every column type has a binary reader: the server then formats no text
+    // (numeric_out and timestamp_out) and tandem parses none.
+    bool binary = std::all_of(types.begin(), types.end(), BinaryDecodable);
+    std::string sql = CopyOutSql(Table(req.table), req.columns, req.key, lower, upper);
+    if (binary) sql += " (FORMAT binary)";
+    TANDEM_RETURN_IF_ERROR(conn_.BeginCopyOut(what, sql));
     return std::unique_ptr<RowReader>(
-        new PgCopyReader(&conn_, std::move(what), std::move(types), req.batch_rows));
+        new PgCopyReader(&conn_, std::move(what), std::move(types), req.batch_rows, binary));
   }
   return std::unique_ptr<RowReader>(
       new PgRowReader(&conn_, std::move(what), Table(req.table), req, std::move(key_pos)));
