@@ -17,7 +17,10 @@ Backfill::Backfill(const std::vector<mapping::TableTransform>& tables, Engine& s
       target_(target),
       state_(state),
       progress_(progress),
-      options_(options) {}
+      options_(options),
+      spare_(std::make_unique<BatchQueue<Piece>>(6)) {}
+
+Backfill::~Backfill() = default;
 
 Status Backfill::PrepareTargets() {
   for (const auto& t : tables_) {
@@ -146,17 +149,7 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
 
   // The reader thread scans and maps; this thread writes. Source and target are separate
   // connections, each used by one thread only.
-  struct Piece {
-    std::vector<Row> in;        // source rows (kept for rejects found by the target)
-    std::vector<Row> out;       // mapped rows
-    std::vector<size_t> origin; // out[i] came from in[origin[i]]
-    std::vector<state::Reject> rejects;
-  };
   BatchQueue<Piece> queue(4);
-  // Written pieces travel back to the reader, which refills them: their rows and values keep
-  // their buffers, and memory is allocated and freed on one thread (a third of the CPU of a
-  // copy went to malloc and free across threads before).
-  BatchQueue<Piece> spare(6);
   Status read_status = Ok();
   int64_t read = 0;
   auto to_reject = [&](const Row& in, std::string reason) {
@@ -165,6 +158,9 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   };
   std::thread producer([&] {
     Piece p;
+    (void)spare_->TryPop(p);
+    p.origin.clear();
+    p.rejects.clear();
     std::string reason;
     while (reader->Next(p.in)) {
       size_t k = 0;
@@ -180,11 +176,13 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
       p.out.resize(k);
       read += static_cast<int64_t>(p.in.size());
       if (!queue.Push(std::move(p))) break;  // the writer gave up
-      if (!spare.TryPop(p)) p = Piece();
+      if (!spare_->TryPop(p)) p = Piece();
       p.origin.clear();
       p.rejects.clear();
     }
     read_status = reader->status();
+    p.in.clear();  // the rows of a finished read carry nothing; their buffers are kept below
+    (void)spare_->TryPush(p);
     queue.Close();
   });
 
@@ -203,7 +201,7 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
         TANDEM_RETURN_IF_ERROR(target_.Write(t.target_table(), t.target_columns(), t.target_key(),
                                              p.out, WriteMode::kInsert));
         written += static_cast<int64_t>(p.out.size());
-        (void)spare.TryPush(p);
+        (void)spare_->TryPush(p);
         continue;
       }
       // Row by row, each in its own statement: a refused row is a reject, not a failure.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,9 @@
 #include "tandem/engine.h"
 
 namespace tandem::copy {
+
+template <typename T>
+class BatchQueue;
 
 struct TableReport {
   std::string source_table, target_table;
@@ -40,6 +44,7 @@ class Backfill {
   // REQUIRES: every argument outlives the Backfill.
   Backfill(const std::vector<mapping::TableTransform>& tables, Engine& source, Engine& target,
            state::StateStore& state, Progress& progress, BackfillOptions options);
+  ~Backfill();
 
   // Creates the target tables that do not exist yet, from the mapping.
   Status PrepareTargets();
@@ -62,6 +67,13 @@ class Backfill {
     std::vector<state::Chunk> chunks;
     int64_t rows = -1;  // source rows estimated when planning (-1: plan read back)
   };
+  // One batch on its way from the reading thread to the writing one.
+  struct Piece {
+    std::vector<Row> in;         // source rows (kept for rejects found by the target)
+    std::vector<Row> out;        // mapped rows
+    std::vector<size_t> origin;  // out[i] came from in[origin[i]]
+    std::vector<state::Reject> rejects;
+  };
   Status CopyChunk(const mapping::TableTransform& t, state::Chunk& chunk, bool isolate_rows);
   Status CopyChunkWithRetry(const mapping::TableTransform& t, state::Chunk& chunk);
 
@@ -72,6 +84,10 @@ class Backfill {
   Progress& progress_;
   BackfillOptions options_;
   std::vector<TablePlan> plans_;
+  // Written pieces travel back to the reader, which refills them, from one chunk to the next:
+  // their rows and values keep their buffers, and memory is allocated and freed on one thread
+  // (malloc and free across threads were a third of a copy's CPU before).
+  std::unique_ptr<BatchQueue<Piece>> spare_;
 };
 
 }  // namespace tandem::copy

@@ -228,10 +228,20 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
     const Value& src = in[f.source_index];
     // Most values already have the target's kind and nothing to do or check: copy them as
     // they are instead of through CastTo (measured: 16% of a copy's CPU).
-    if (f.plain && !(src.is_null() && (f.not_null || cm.on_null != OnNull::kKeep)) &&
-        AlreadyFits(src, f.type)) {
-      out[i] = src;
-      continue;
+    if (f.plain && !(src.is_null() && (f.not_null || cm.on_null != OnNull::kKeep))) {
+      if (AlreadyFits(src, f.type)) {
+        out[i] = src;
+        continue;
+      }
+      if (!src.is_null()) {  // only a cast to do: no copy of the source value first
+        auto cast = CastTo(src, f.type);
+        if (!cast) {
+          reason = fmt::format("{}: {}", cm.source, cast.error().message);
+          return false;
+        }
+        out[i] = std::move(*cast);
+        continue;
+      }
     }
     Value v = src;
     if (v.is_null()) {
