@@ -410,13 +410,17 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
       return std::unexpected(st.error());
     }
     if (caught_up && o.until_synced) break;
-    // Applied changes are pruned from the change table now and then (never while frozen:
+    // Applied changes are pruned from both change tables now and then (never while frozen:
     // the freeze lock would make the prune wait).
     if (std::chrono::steady_clock::now() - last_prune > std::chrono::seconds(5)) {
       last_prune = std::chrono::steady_clock::now();
       auto frozen = m->state().Get("frozen");
       if (frozen && (!*frozen || frozen->value().empty())) {
         if (auto pos = m->state().Position("forward")) (void)m->s().source->PruneChanges(*pos);
+        auto rev = m->Flag("reverse_installed");
+        if (rev && *rev) {
+          if (auto pos = m->state().Position("reverse")) (void)m->s().target->PruneChanges(*pos);
+        }
       }
     }
     if (caught_up) std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_sleep_s));

@@ -34,7 +34,14 @@ cat out
 sleep 1.5
 expect_exit 0 switch writes -c tandem.yaml
 cat out
-sleep 1.5
+sleep 1
+# The follower prunes what the reverse stream applied (every 5 s) from new's change table.
+mark=$(sqlite3 -cmd ".timeout 5000" new.db "SELECT coalesce(max(seq), 0) FROM _tandem_changes")
+sleep 6.5
+left=$(sqlite3 -cmd ".timeout 5000" new.db "SELECT count(*) FROM _tandem_changes WHERE seq <= $mark")
+((mark > 0)) || fail "no change recorded on new while the writer wrote there"
+[[ $left == 0 ]] || fail "$left reverse changes up to seq $mark were not pruned from new"
+pass "the reverse stream's applied changes are pruned from new (up to seq $mark)"
 stop_writer
 grep -q '"new": [1-9]' writer.log || fail "the writer never wrote on new"
 expect_exit 0 verify -c tandem.yaml
