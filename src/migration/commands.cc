@@ -90,9 +90,7 @@ Result<int> Check(const std::string& config_path, FILE* out) {
 Result<int> Copy(const CopyOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(Session s, OpenSession(o.config_path, true));
   auto progress = MakeProgress(err);
-  copy::Backfill backfill(s.tables, *s.source, *s.target, *s.state, *progress,
-                          {.chunk_rows = s.cfg.chunk_rows,
-                           .batch_rows = static_cast<size_t>(s.cfg.batch_rows)});
+  copy::Backfill backfill = s.MakeBackfill(*progress);
   // A finished copy run again starts over; an unfinished one resumes from its checkpoints.
   TANDEM_ASSIGN_OR_RETURN(auto totals, s.state->Totals());
   bool unfinished = false;

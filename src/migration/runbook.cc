@@ -346,9 +346,7 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
     }
     TANDEM_RETURN_IF_ERROR(m->state().Put("capture_installed", "1"));
     auto progress = MakeProgress(err);
-    copy::Backfill backfill(m->s().tables, *m->s().source, *m->s().target, m->state(), *progress,
-                            {.chunk_rows = m->s().cfg.chunk_rows,
-                             .batch_rows = static_cast<size_t>(m->s().cfg.batch_rows)});
+    copy::Backfill backfill = m->s().MakeBackfill(*progress);
     TANDEM_RETURN_IF_ERROR(backfill.PrepareTargets());
     TANDEM_RETURN_IF_ERROR(backfill.Plan());
     auto chunk_rule = [&](std::string_view table, const Row& key) {

@@ -22,6 +22,11 @@ Result<std::unique_ptr<Engine>> Session::OpenTarget() const {
   return e;
 }
 
+copy::Backfill Session::MakeBackfill(copy::Progress& progress) {
+  return copy::Backfill(tables, *source, *target, *state, progress,
+                        {.chunk_rows = cfg.chunk_rows, .batch_rows = static_cast<size_t>(cfg.batch_rows)});
+}
+
 const mapping::TableTransform* Session::FindTable(std::string_view source_table) const {
   for (const auto& t : tables) {
     if (t.source_table() == source_table) return &t;

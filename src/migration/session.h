@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "copy/backfill.h"
 #include "mapping/config.h"
 #include "mapping/transform.h"
 #include "state/state_store.h"
@@ -33,6 +34,8 @@ struct Session {
   Result<std::unique_ptr<Engine>> OpenSource() const;
   Result<std::unique_ptr<Engine>> OpenTarget() const;
   const mapping::TableTransform* FindTable(std::string_view source_table) const;
+  // A backfill of every mapped table with the mapping's `options`.
+  copy::Backfill MakeBackfill(copy::Progress& progress);
 };
 
 // Loads the mapping, connects to both sides, introspects them and compiles the mapping.
