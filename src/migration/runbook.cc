@@ -354,6 +354,8 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
     };
     auto reports = backfill.Run([&]() -> Status {
       if (g_stop) return Fail(Code::kAborted, "interrupted");
+      TANDEM_ASSIGN_OR_RETURN(Phase now, m->phase());
+      if (!Streaming(now)) return Fail(Code::kAborted, "rolled back");
       TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
       record(r.lag_micros);
       return Ok();
@@ -361,6 +363,14 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
     if (!reports) {
       if (g_stop) {
         std::fprintf(out, "stopped during the backfill; run `tandem start` again to resume\n");
+        return kExitOk;
+      }
+      // `tandem rollback` before any switch stops the migration and removes capture, which
+      // can also make the stream fail just before the phase says so.
+      TANDEM_ASSIGN_OR_RETURN(Phase now, m->phase());
+      if (!Streaming(now)) {
+        std::fprintf(out, "the migration was rolled back during the backfill (phase %s); stopped\n",
+                     std::string(PhaseName(now)).c_str());
         return kExitOk;
       }
       return std::unexpected(reports.error());

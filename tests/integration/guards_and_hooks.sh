@@ -54,3 +54,17 @@ expect_exit 0 start -c tandem.yaml --until-synced
 expect_exit 0 verify -c tandem.yaml
 [[ $(sqlite3 new.db "select owner_name from account where id = 424242") == late ]] || fail "restart after stop"
 pass "tandem start begins again after a stop"
+
+# A rollback while a follower is still backfilling stops that follower cleanly.
+expect_exit 0 rollback -c tandem.yaml
+sqlite3 old.db "WITH RECURSIVE n(i) AS (SELECT 500000 UNION ALL SELECT i + 1 FROM n WHERE i < 700000)
+                INSERT INTO accounts SELECT i, 'bulk ' || i, i, NULL FROM n"
+"$TANDEM" start -c tandem.yaml > follower.out 2> follower.err &
+follower=$!
+wait_phase backfill 30
+expect_exit 0 rollback -c tandem.yaml
+set +e; wait "$follower"; rc=$?; set -e
+[[ $rc == 0 ]] || { cat follower.err; fail "the follower exited $rc after a rollback during its backfill"; }
+grep -q "rolled back during the backfill" follower.out || fail "follower said: $(tail -2 follower.out)"
+[[ $(phase) == stopped ]] || fail "phase after rollback during the backfill: $(phase)"
+pass "a rollback during the backfill stops the follower cleanly"
