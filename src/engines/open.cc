@@ -1,5 +1,4 @@
 #include <cstdlib>
-#include <filesystem>
 #include <regex>
 
 #include "engines/factories.h"
@@ -39,16 +38,6 @@ std::string EngineTypeName(std::string_view engine_kind, const PortableType& typ
   if (engine_kind == "postgres") return pg::PgTypeFor(type);
   if (engine_kind == "mysql") return mysql::MysqlTypeFor(type, {}).sql;
   return type.ToString();
-}
-
-std::optional<std::string> SqlitePath(const std::string& uri, const std::string& base_dir) {
-  if (!uri.starts_with("sqlite:")) return std::nullopt;
-  std::string path = uri.substr(7);
-  if (path.starts_with("//")) path = path.substr(2);  // sqlite:///abs -> /abs
-  if (path.empty()) return std::nullopt;
-  std::filesystem::path p(path);
-  if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
-  return p.lexically_normal().string();
 }
 
 Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::string& base_dir,

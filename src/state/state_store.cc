@@ -1,8 +1,7 @@
 #include "state/state_store.h"
 
-#include <filesystem>
-
 #include "core/row_json.h"
+#include "tandem/engine.h"
 
 namespace tandem::state {
 
@@ -49,15 +48,12 @@ std::string_view ChunkStatusName(ChunkStatus s) {
 }
 
 Result<StateStore> StateStore::Open(const std::string& uri, const std::string& base_dir) {
-  if (!uri.starts_with("sqlite:")) {
+  auto path = SqlitePath(uri, base_dir);
+  if (!path) {
     return Fail(Code::kInvalidArgument,
                 "state store '{}': only sqlite:PATH is supported in this version", uri);
   }
-  std::string path = uri.substr(7);
-  if (path.starts_with("//")) path = path.substr(2);
-  std::filesystem::path p(path);
-  if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
-  TANDEM_ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(p.lexically_normal().string()));
+  TANDEM_ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(*path));
   if (auto st = db.Exec(kSchema); !st) return std::unexpected(st.error().Context("state store"));
   return StateStore(std::move(db));
 }
