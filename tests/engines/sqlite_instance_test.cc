@@ -357,6 +357,28 @@ TEST_F(SqliteEngineTest, IntrospectsKeysGeneratedColumnsAndDeclaredTypes) {
   EXPECT_EQ(heap->Find("b")->type.kind, Kind::kBytes);
 }
 
+TEST_F(SqliteEngineTest, KeysUnderNocaseOrRtrimAreNotByteOrdered) {
+  Sql(R"(
+    CREATE TABLE plain (k TEXT PRIMARY KEY, v TEXT COLLATE NOCASE);
+    CREATE TABLE nocase (k TEXT COLLATE NOCASE PRIMARY KEY, v TEXT);
+    CREATE TABLE mixed (a TEXT, b TEXT COLLATE RTRIM, PRIMARY KEY (a, b)) WITHOUT ROWID;
+    CREATE TABLE clause (k TEXT, PRIMARY KEY (k COLLATE NOCASE));
+  )");
+  auto all = engine_->Introspect();
+  ASSERT_OK(all);
+  auto ordered = [&](const char* table, const char* column) {
+    const TableSchema* t = Find(*all, table);
+    EXPECT_NE(t, nullptr) << table;
+    return t ? t->Find(column)->byte_ordered : true;
+  };
+  EXPECT_TRUE(ordered("plain", "k"));
+  EXPECT_TRUE(ordered("plain", "v"));  // not a key column: its order never matters
+  EXPECT_FALSE(ordered("nocase", "k"));
+  EXPECT_TRUE(ordered("mixed", "a"));
+  EXPECT_FALSE(ordered("mixed", "b"));
+  EXPECT_FALSE(ordered("clause", "k"));
+}
+
 TEST_F(SqliteEngineTest, ErrorsNameTheOperationTableAndKey) {
   Sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
   ASSERT_OK(engine_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(1), Value::Text("a")}},

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Text keys under a linguistic (PostgreSQL ICU) or case-insensitive (MariaDB *_ci) collation
-# sort differently from bytes: key ranges would not hold the same rows in another engine.
+# Text keys under a linguistic (PostgreSQL ICU) or case-insensitive (MariaDB *_ci, SQLite
+# NOCASE) collation sort differently from bytes: key ranges would not hold the same rows in
+# another engine.
 # tandem copies such tables as one range, and loses nothing; targets it creates sort key
 # text by bytes.
 . "$TANDEM_REPO/tests/lib/common.sh"
@@ -21,7 +22,12 @@ mariadb "${MYARGS[@]}" -e "CREATE DATABASE ${db}; USE ${db};
   CREATE TABLE words (k VARCHAR(32) COLLATE utf8mb4_general_ci PRIMARY KEY, n INT);
   INSERT INTO words SELECT CONCAT(ELT(1 + seq % 8, 'a','B','c','D','é','Z','_','1'), seq), seq FROM seq_1_to_500;"
 
-for src in "${PG%/*}/${db}" "${MY%/*}/${db}"; do
+sqlite3 nocase.db "CREATE TABLE words (k TEXT COLLATE NOCASE PRIMARY KEY, n INT);
+  WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 500)
+  INSERT INTO words SELECT (CASE i % 8 WHEN 0 THEN 'a' WHEN 1 THEN 'B' WHEN 2 THEN 'c' WHEN 3 THEN 'D'
+    WHEN 4 THEN 'é' WHEN 5 THEN 'Z' WHEN 6 THEN '_' ELSE '1' END) || i, i FROM s;"
+
+for src in "${PG%/*}/${db}" "${MY%/*}/${db}" "sqlite:$WORK/nocase.db"; do
   for dst in sqlite:out.db "${PG%/*}/${db}_t"; do
     rm -f out.db* tandem.yaml tandem.state.db*
     psql -qAtX "${PG%/*}/${db}_t" -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS words"

@@ -377,7 +377,21 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
                                                         "FROM pragma_index_list(?) ORDER BY seq",
                                                         p)));
   for (const auto& ix : indexes) {
-    if (ix[1].as_int() == 0 || ix[2].as_str() == "pk" || ix[3].as_int() != 0) continue;
+    if (ix[2].as_str() == "pk") {
+      // The primary key's index orders by each column's collation: under NOCASE or RTRIM the
+      // key order is not byte order, and key ranges would not mean the same rows elsewhere.
+      TANDEM_ASSIGN_OR_RETURN(
+          auto parts, where(db_.Query("SELECT name, coll FROM pragma_index_xinfo(?) WHERE key = 1",
+                                      {ix[0]})));
+      for (const auto& part : parts) {
+        if (part[0].is_null() || part[1].is_null() || AsciiUpper(part[1].as_str()) == "BINARY") continue;
+        for (auto& c : t.columns) {
+          if (c.name == part[0].as_str()) c.byte_ordered = false;
+        }
+      }
+      continue;
+    }
+    if (ix[1].as_int() == 0 || ix[3].as_int() != 0) continue;
     TANDEM_ASSIGN_OR_RETURN(
         auto parts,
         where(db_.Query("SELECT name FROM pragma_index_info(?) ORDER BY seqno", {ix[0]})));
