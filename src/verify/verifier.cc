@@ -165,8 +165,11 @@ Status Verifier::CompareRange(const mapping::TableTransform& t, const KeyRange& 
   };
   std::unordered_map<std::string, Expected> expected;
   {
+    // Each side is read to its end before anything else uses its connection: the engine may
+    // stream the range (ScanRequest::exclusive).
     TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan({t.source_table(), t.source_columns(),
-                                                       t.source_key(), range, options_.batch_rows}));
+                                                       t.source_key(), range, options_.batch_rows,
+                                                       /*exclusive=*/true}));
     std::vector<Row> batch;
     Row mapped;
     std::string reason;
@@ -195,7 +198,8 @@ Status Verifier::CompareRange(const mapping::TableTransform& t, const KeyRange& 
   }
   TANDEM_ASSIGN_OR_RETURN(KeyRange trange, t.TargetRange(range));
   TANDEM_ASSIGN_OR_RETURN(auto reader, target_.Scan({t.target_table(), t.target_columns(),
-                                                     t.target_key(), trange, options_.batch_rows}));
+                                                     t.target_key(), trange, options_.batch_rows,
+                                                     /*exclusive=*/true}));
   std::vector<Row> batch;
   while (reader->Next(batch)) {
     for (const auto& row : batch) {
