@@ -252,22 +252,17 @@ if want mariadb; then
 fi
 
 # --- 4. the table --------------------------------------------------------------------------
-secs_of() {  # secs_of PAIR TOOL
-  local r
+result_of() {  # result_of PAIR TOOL FIELD: FIELD of that result ("pair|tool|seconds|kb|role")
+  local r p t fields
   for r in "${results[@]}"; do
-    IFS='|' read -r p t s _ _ <<<"$r"
-    [[ $p == "$1" && $t == "$2" ]] && { echo "$s"; return; }
+    IFS='|' read -r -a fields <<<"$r"
+    p=${fields[0]} t=${fields[1]}
+    [[ $p == "$1" && $t == "$2" ]] && { echo "${fields[$3]}"; return; }
   done
   return 0
 }
-kb_of() {
-  local r
-  for r in "${results[@]}"; do
-    IFS='|' read -r p t _ k _ <<<"$r"
-    [[ $p == "$1" && $t == "$2" ]] && { echo "$k"; return; }
-  done
-  return 0
-}
+secs_of() { result_of "$1" "$2" 2; }  # secs_of PAIR TOOL
+kb_of() { result_of "$1" "$2" 3; }    # kb_of PAIR TOOL
 ratio() { if [[ -n $1 && -n $2 ]]; then printf '%.2f' "$(echo "$2 / $1" | bc -l)"; fi; }  # ratio TANDEM_S PEER_S: how many times faster tandem is
 ceil_pg=$(secs_of "file -> PostgreSQL" "psql \\copy FROM binary file")
 ceil_my=$(secs_of "file -> MariaDB" "LOAD DATA LOCAL INFILE")
