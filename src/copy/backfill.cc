@@ -159,10 +159,10 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   std::thread producer([&] {
     Piece p;
     (void)spare_->TryPop(p);
-    p.origin.clear();
-    p.rejects.clear();
     std::string reason;
     while (reader->Next(p.in)) {
+      p.origin.clear();
+      p.rejects.clear();
       size_t k = 0;
       for (size_t i = 0; i < p.in.size(); ++i) {
         if (k == p.out.size()) p.out.emplace_back();
@@ -177,12 +177,9 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
       read += static_cast<int64_t>(p.in.size());
       if (!queue.Push(std::move(p))) break;  // the writer gave up
       if (!spare_->TryPop(p)) p = Piece();
-      p.origin.clear();
-      p.rejects.clear();
     }
     read_status = reader->status();
-    p.in.clear();  // the rows of a finished read carry nothing; their buffers are kept below
-    (void)spare_->TryPush(p);
+    (void)spare_->TryPush(p);  // its mapped rows keep their buffers for the next chunk
     queue.Close();
   });
 

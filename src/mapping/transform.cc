@@ -96,7 +96,6 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     }
     f.not_null = tc ? !tc->nullable
                     : (!sc->nullable || cm.on_null != OnNull::kKeep);
-    f.plain = cm.steps.empty() && cm.value_map.empty();
     t.fields_.push_back(std::move(f));
   }
   for (const auto& add : t.map_.adds) {
@@ -225,74 +224,63 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
       continue;
     }
     const ColumnMap& cm = map_.columns[f.spec_index];
-    const Value& src = in[f.source_index];
-    // Most values already have the target's kind and nothing to do or check: copy them as
-    // they are instead of through CastTo (measured: 16% of a copy's CPU).
-    if (f.plain && !(src.is_null() && (f.not_null || cm.on_null != OnNull::kKeep))) {
-      if (AlreadyFits(src, f.type)) {
-        out[i] = src;
-        continue;
-      }
-      if (!src.is_null()) {  // only a cast to do: no copy of the source value first
-        auto cast = CastTo(src, f.type);
-        if (!cast) {
-          reason = fmt::format("{}: {}", cm.source, cast.error().message);
-          return false;
-        }
-        out[i] = std::move(*cast);
-        continue;
-      }
-    }
-    Value v = src;
-    if (v.is_null()) {
+    // `v` points at the source value until a step changes it: most values are copied into
+    // `out` once, or only cast, never copied first (measured: 16% of a copy's CPU).
+    const Value* v = &in[f.source_index];
+    Value changed;
+    auto change = [&](Value next) {
+      changed = std::move(next);
+      v = &changed;
+    };
+    if (v->is_null()) {
       if (cm.on_null == OnNull::kReject) {
         reason = fmt::format("{}: NULL (on_null: reject)", cm.source);
         return false;
       }
-      if (cm.on_null == OnNull::kDefault) v = *cm.default_value;
+      if (cm.on_null == OnNull::kDefault) change(*cm.default_value);
     }
     for (const auto& step : cm.steps) {
       switch (step.op) {
         case Step::Op::kTrim:
-          if (v.kind() == Kind::kText) v = Value::Text(std::string(TrimSpace(v.as_str())));
+          if (v->kind() == Kind::kText) change(Value::Text(std::string(TrimSpace(v->as_str()))));
           break;
         case Step::Op::kLower:
-          if (v.kind() == Kind::kText) v = Value::Text(AsciiLower(v.as_str()));
+          if (v->kind() == Kind::kText) change(Value::Text(AsciiLower(v->as_str())));
           break;
         case Step::Op::kUpper:
-          if (v.kind() == Kind::kText) v = Value::Text(AsciiUpper(v.as_str()));
+          if (v->kind() == Kind::kText) change(Value::Text(AsciiUpper(v->as_str())));
           break;
         case Step::Op::kDefault:
-          if (v.is_null()) v = step.arg;
+          if (v->is_null()) change(step.arg);
           break;
       }
     }
-    if (!cm.value_map.empty() && !v.is_null()) {
-      std::string s = v.ToString();
+    if (!cm.value_map.empty() && !v->is_null()) {
+      std::string s = v->ToString();
       bool found = false;
       for (const auto& [from, to] : cm.value_map) {
         if (from == s) {
-          v = to ? Value::Text(*to) : Value::Null();
+          change(to ? Value::Text(*to) : Value::Null());
           found = true;
           break;
         }
       }
       if (!found && cm.on_unmapped == OnUnmapped::kReject) {
         reason = fmt::format("{}: value {} is not in its map (on_unmapped: reject)", cm.source,
-                             v.ToDisplay());
+                             v->ToDisplay());
         return false;
       }
     }
-    if (v.is_null() && f.not_null) {
+    if (v->is_null() && f.not_null) {
       reason = fmt::format("{}: NULL into NOT NULL column {}.{}", cm.source, target_table_,
                            f.target_name);
       return false;
     }
-    if (AlreadyFits(v, f.type)) {
-      out[i] = std::move(v);
+    if (AlreadyFits(*v, f.type)) {
+      out[i] = *v;
       continue;
     }
-    auto cast = CastTo(v, f.type);
+    auto cast = CastTo(*v, f.type);
     if (!cast) {
       reason = fmt::format("{}: {}", cm.source, cast.error().message);
       return false;

@@ -59,7 +59,6 @@ class TableTransform {
     Value constant;             // for added columns
     PortableType type;
     bool not_null = false;      // target refuses NULL
-    bool plain = false;         // no transform steps and no value map
     std::string target_name;
   };
 
