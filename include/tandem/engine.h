@@ -32,6 +32,10 @@ class Engine;
 Result<std::vector<KeyRange>> PlanRanges(Engine& engine, const std::string& table,
                                          const std::vector<std::string>& key, int64_t range_rows);
 
+// From this many rows (by the server's statistics) a table's size for planning is the
+// statistics' estimate rather than a count (Engine::EstimateRows).
+inline constexpr int64_t kEstimateRowsFrom = 200000;
+
 struct ScanRequest {
   std::string table;
   std::vector<std::string> columns;  // the columns to read, in this order
@@ -102,6 +106,8 @@ class Engine {
   // About how many rows `table` holds, for planning and progress: exact for a small table,
   // the server's statistics for a large one (counting a large table can take longer than a
   // chunk of the copy). Never used where exactness matters.
+  // Engines estimate from kEstimateRowsFrom rows on (PostgreSQL also splits such tables
+  // from a sample).
   virtual Result<int64_t> EstimateRows(const std::string& table, const std::vector<std::string>& key) {
     return Count(table, key, KeyRange{});
   }

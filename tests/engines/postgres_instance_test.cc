@@ -282,6 +282,20 @@ TEST_F(PostgresTest, BinaryStreamedReadsEqualTextReadsAtTheEdges) {
   EXPECT_EQ(text[0][1], Value::Text("infinity"));
 }
 
+TEST_F(PostgresTest, BinaryWritesFollowAColumnTypeChangedBetweenBatches) {
+  Sql("CREATE TABLE grow (id int PRIMARY KEY, v int)");
+  ASSERT_OK(tandem_->Write("grow", {"id", "v"}, {"id"}, {{Value::Int(1), Value::Int(5)}},
+                           WriteMode::kInsert));
+  Sql("ALTER TABLE grow ALTER COLUMN v TYPE bigint");
+  // Encoded for int4 (4 bytes), this batch would be refused by the now int8 column.
+  ASSERT_OK(tandem_->Write("grow", {"id", "v"}, {"id"},
+                           {{Value::Int(2), Value::Int(6)}, {Value::Int(3), Value::Int(7)}},
+                           WriteMode::kInsert));
+  auto rows = ScanAll("grow", {"id", "v"}, {"id"}, /*exclusive=*/true);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2][1], Value::Int(7));
+}
+
 TEST_F(PostgresTest, AbandonedStreamedScanLeavesTheConnectionUsable) {
   Sql("CREATE TABLE many (id bigint PRIMARY KEY, v text)");
   Sql("INSERT INTO many SELECT i, repeat('x', 100) FROM generate_series(1, 50000) i");

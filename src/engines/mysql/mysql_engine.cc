@@ -446,7 +446,6 @@ Result<int64_t> MysqlEngine::EstimateRows(const std::string& table,
                                           const std::vector<std::string>& key) {
   // InnoDB's statistics (within some tens of percent): counting a large InnoDB table reads
   // every page of it.
-  constexpr int64_t kEstimateFrom = 200000;
   TANDEM_ASSIGN_OR_RETURN(
       MysqlResult res,
       conn_.Query(fmt::format("SELECT TABLE_ROWS FROM information_schema.TABLES "
@@ -455,7 +454,7 @@ Result<int64_t> MysqlEngine::EstimateRows(const std::string& table,
                   fmt::format("estimate rows of {}", QuoteIdent(table))));
   MYSQL_ROW row = res.Next();
   int64_t estimate = row ? FieldInt(row, 0, -1) : -1;
-  if (estimate >= kEstimateFrom) return estimate;
+  if (estimate >= kEstimateRowsFrom) return estimate;
   return Count(table, key, KeyRange{});
 }
 

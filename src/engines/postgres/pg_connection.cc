@@ -151,6 +151,10 @@ Status PgConnection::PutCopyData(std::string_view what, std::string_view data) {
 
 Status PgConnection::EndCopyIn(std::string_view what) {
   if (PQputCopyEnd(conn_, nullptr) != 1) return std::unexpected(ErrorFrom(what, nullptr));
+  return CopyResult(what);
+}
+
+Status PgConnection::CopyResult(std::string_view what) {
   // The COPY's own result, then NULL; keep the first error.
   std::optional<Error> err;
   while (PGresult* r = PQgetResult(conn_)) {
@@ -178,13 +182,7 @@ bool PgConnection::GetCopyRow(std::string_view what, std::string_view& row, Stat
     status = std::unexpected(ErrorFrom(what, nullptr));
     return false;
   }
-  // n == -1: the COPY ended; its result says whether it ended well. Keep the first error.
-  std::optional<Error> err;
-  while (PGresult* r = PQgetResult(conn_)) {
-    PgResult res(r);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && !err) err = ErrorFrom(what, r);
-  }
-  status = err ? Status(std::unexpected(std::move(*err))) : Ok();
+  status = CopyResult(what);  // n == -1: the COPY ended; its result says whether it ended well
   return false;
 }
 

@@ -112,6 +112,8 @@ class PgConnection {
     conn_ = nullptr;
   }
   Error ErrorFrom(std::string_view what, const PGresult* res) const;
+  // Reads the results of a COPY that has ended: the first error, or Ok.
+  Status CopyResult(std::string_view what);
   std::string Scrub(std::string message) const;
 
   void FreeCopyBuffer() {

@@ -51,7 +51,8 @@ std::string KeyInList(const std::vector<std::string>& key, size_t num_keys, int 
 std::string SelectPageSql(std::string_view table, const std::vector<std::string>& columns,
                           const std::vector<std::string>& key, bool has_lower, bool has_upper,
                           size_t limit);
-// The same rows as the pages of SelectPageSql, in one COPY ... TO STDOUT (text format). COPY
+// The same rows as the pages of SelectPageSql, in one COPY ... TO STDOUT (text format; the
+// caller may append " (FORMAT binary)"). COPY
 // takes no parameters, so the bounds (server text forms; nullopt is NULL) are inlined as quoted
 // literals; an empty vector leaves that side open.
 std::string CopyOutSql(std::string_view table, const std::vector<std::string>& columns,

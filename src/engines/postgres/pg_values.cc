@@ -494,7 +494,7 @@ bool SplitCopyRow(std::string_view line, std::vector<std::optional<std::string_v
 namespace {
 
 constexpr int64_t kPgEpochDays = 10957;                    // 2000-01-01 - 1970-01-01
-constexpr int64_t kPgEpochMicros = kPgEpochDays * 86400000000LL;
+constexpr int64_t kPgEpochMicros = kPgEpochDays * kMicrosPerDay;
 
 void PutBE(std::string& out, uint64_t v, int bytes) {
   char b[8];
@@ -815,7 +815,7 @@ bool DecodeBinaryInto(TypeOid oid, std::string_view b, Value& out) {
     case kTimeOid: {
       if (!fixed(8)) return false;
       int64_t t = static_cast<int64_t>(GetBE(b.data(), 8));
-      if (t < 0 || t >= 86400000000LL) {
+      if (t < 0 || t >= kMicrosPerDay) {
         out = DecodeText(kTimeOid, FormatTime(t));  // 24:00:00 reads as its text
       } else {
         out.SetInt(Kind::kTime, t);
@@ -832,7 +832,7 @@ bool DecodeBinaryInto(TypeOid oid, std::string_view b, Value& out) {
         return true;
       }
       int64_t micros = t + kPgEpochMicros;
-      int64_t day = micros >= 0 ? micros / 86400000000LL : -((-micros - 1) / 86400000000LL) - 1;
+      int64_t day = micros >= 0 ? micros / kMicrosPerDay : -((-micros - 1) / kMicrosPerDay) - 1;
       if (day >= kFirstCommonDay && day < kPastCommonDay) {
         out.SetInt(tz ? Kind::kTimestampTz : Kind::kTimestamp, micros);
       } else {

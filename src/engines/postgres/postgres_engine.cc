@@ -27,9 +27,6 @@ namespace {
 constexpr size_t kParamsPerStatement = 10000;
 // COPY data goes to libpq in pieces of about this size, so a batch is never held twice.
 constexpr size_t kCopyPiece = 1 << 20;
-// From this many rows (by the planner's statistics) a table is split by sampling and its size
-// for planning is the statistics' estimate rather than a count.
-constexpr int64_t kEstimateFrom = 200000;
 
 template <typename T>
 bool ParseNumber(std::string_view s, T& out) {
@@ -394,10 +391,7 @@ Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) 
   TANDEM_ASSIGN_OR_RETURN(std::vector<size_t> key_pos, Positions(what, req.key, req.columns));
   if (req.exclusive) {
     // COPY reports no column types: a query for no rows tells them.
-    TANDEM_ASSIGN_OR_RETURN(PgResult shape,
-                            conn_.Exec(what, ColumnTypesSql(Table(req.table), req.columns)));
-    std::vector<TypeOid> types;
-    for (int c = 0; c < shape.cols(); ++c) types.push_back(shape.type(c));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<TypeOid> types, ColumnTypes(what, req.table, req.columns));
     std::vector<Param> lower, upper;
     if (req.range.lower) lower = KeyParams(*req.range.lower);
     if (req.range.upper) upper = KeyParams(*req.range.upper);
@@ -423,7 +417,7 @@ Result<std::vector<Row>> PostgresEngine::Split(const std::string& table,
   // few hundred pages instead of numbering every row, and chunks still come out within a few
   // percent of equal. The planner's row estimate only sizes the sample.
   TANDEM_ASSIGN_OR_RETURN(int64_t estimate, PlannerEstimate(what, table));
-  if (estimate >= kEstimateFrom) {
+  if (estimate >= kEstimateRowsFrom) {
     double want = std::max(30000.0, 200.0 * n);
     double percent = std::min(100.0, 100.0 * want / static_cast<double>(estimate));
     TANDEM_ASSIGN_OR_RETURN(
@@ -474,7 +468,7 @@ Result<int64_t> PostgresEngine::PlannerEstimate(std::string_view what, const std
 Result<int64_t> PostgresEngine::EstimateRows(const std::string& table,
                                              const std::vector<std::string>& key) {
   TANDEM_ASSIGN_OR_RETURN(int64_t estimate, PlannerEstimate(What("estimate rows of", table), table));
-  if (estimate >= kEstimateFrom) return estimate;
+  if (estimate >= kEstimateRowsFrom) return estimate;
   return Count(table, key, KeyRange{});
 }
 
@@ -550,19 +544,15 @@ Status PostgresEngine::CopyRows(std::string_view what, const std::string& copy_s
   return end;
 }
 
-Result<const std::vector<TypeOid>*> PostgresEngine::ColumnTypes(std::string_view what,
-                                                                const std::string& table,
-                                                                const std::vector<std::string>& columns) {
-  std::string cache_key = table;
-  for (const auto& c : columns) cache_key += '\0' + c;
-  auto it = column_types_.find(cache_key);
-  if (it == column_types_.end()) {
-    TANDEM_ASSIGN_OR_RETURN(PgResult shape, conn_.Exec(what, ColumnTypesSql(Table(table), columns)));
-    std::vector<TypeOid> types;
-    for (int c = 0; c < shape.cols(); ++c) types.push_back(shape.type(c));
-    it = column_types_.emplace(std::move(cache_key), std::move(types)).first;
-  }
-  return &it->second;
+Result<std::vector<TypeOid>> PostgresEngine::ColumnTypes(std::string_view what,
+                                                        const std::string& table,
+                                                        const std::vector<std::string>& columns) {
+  // Asked on every call (one round trip per batch or range): a type remembered from before
+  // an ALTER would make binary COPY misread or miswrite the column.
+  TANDEM_ASSIGN_OR_RETURN(PgResult shape, conn_.Exec(what, ColumnTypesSql(Table(table), columns)));
+  std::vector<TypeOid> types;
+  for (int c = 0; c < shape.cols(); ++c) types.push_back(shape.type(c));
+  return types;
 }
 
 bool PostgresEngine::EncodeBinary(const std::vector<TypeOid>& types, const std::vector<Row>& rows) {
@@ -616,8 +606,8 @@ Status PostgresEngine::Write(const std::string& table, const std::vector<std::st
   if (mode == WriteMode::kInsert) {
     // The binary form when every value has one (the server then parses no text: a third
     // less of its CPU on a bulk load); else text.
-    TANDEM_ASSIGN_OR_RETURN(const std::vector<TypeOid>* types, ColumnTypes(what, table, columns));
-    bool binary = EncodeBinary(*types, rows);
+    TANDEM_ASSIGN_OR_RETURN(std::vector<TypeOid> types, ColumnTypes(what, table, columns));
+    bool binary = EncodeBinary(types, rows);
     std::string copy_sql = CopyFromStdinSql(Table(table), columns) + (binary ? " (FORMAT binary)" : "");
     auto copy = [&] { return binary ? SendCopy(what, copy_sql) : CopyRows(what, copy_sql, rows, {}); };
     // Outside a transaction one COPY is atomic by itself.
@@ -692,7 +682,6 @@ Status PostgresEngine::RemoveRange(const std::string& table, const std::vector<s
 }
 
 Status PostgresEngine::CreateTable(const TableSchema& table) {
-  column_types_.clear();
   TANDEM_RETURN_IF_ERROR(
       conn_.Exec(What("create table", table.name), CreateTableSql(schema_, table)));
   return Ok();

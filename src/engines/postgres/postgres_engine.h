@@ -94,9 +94,9 @@ class PostgresEngine final : public Engine {
   // Streams rows (only those listed in `order`, or all when empty) through COPY `copy_sql`.
   Status CopyRows(std::string_view what, const std::string& copy_sql, const std::vector<Row>& rows,
                   const std::vector<size_t>& order);
-  // The type of each of `columns` of `table`, asked once per table and column list.
-  Result<const std::vector<TypeOid>*> ColumnTypes(std::string_view what, const std::string& table,
-                                                  const std::vector<std::string>& columns);
+  // The type of each of `columns` of `table`.
+  Result<std::vector<TypeOid>> ColumnTypes(std::string_view what, const std::string& table,
+                                           const std::vector<std::string>& columns);
   // Encodes `rows` into copy_buf_ in COPY binary format; false when some value has no binary
   // form for its column (copy_buf_ is then garbage).
   bool EncodeBinary(const std::vector<TypeOid>& types, const std::vector<Row>& rows);
@@ -117,7 +117,6 @@ class PostgresEngine final : public Engine {
   bool settings_in_txn_ = false;
 
   // ReadChanges state (see ReadChanges). Only ever conservative: a fresh engine re-derives it.
-  std::map<std::string, std::vector<TypeOid>> column_types_;  // see ColumnTypes
   std::string copy_buf_;  // one batch in COPY binary format, reused between writes
   std::map<std::string, std::vector<TypeOid>> key_types_;  // captured table -> key types
   int64_t final_upto_ = 0;  // every seq <= final_upto_ is final: visible now or never
