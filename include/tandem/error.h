@@ -15,6 +15,7 @@ namespace tandem {
 enum class Code {
   kUnavailable,         // connection lost: retry with backoff
   kAborted,             // deadlock, serialization failure: retry the unit of work
+  kDeadlineExceeded,    // a wait (a drain, a catch-up) ran out of time: retry later or raise it
   kFailedPrecondition,  // no primary key, missing privilege...: stop, tell the user how to fix
   kInvalidArgument,     // bad mapping, flags or URI
   kNotFound,            // a named table, column or file does not exist

@@ -6,6 +6,7 @@ std::string_view CodeName(Code code) {
   switch (code) {
     case Code::kUnavailable: return "unavailable";
     case Code::kAborted: return "aborted";
+    case Code::kDeadlineExceeded: return "deadline_exceeded";
     case Code::kFailedPrecondition: return "failed_precondition";
     case Code::kInvalidArgument: return "invalid_argument";
     case Code::kNotFound: return "not_found";

@@ -23,7 +23,7 @@ struct flock WholeFile(short type) {
 }
 
 Result<int> OpenLockFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Fail(Code::kFailedPrecondition, "cannot open lock file {}: {}", path, std::strerror(errno));
   }
@@ -39,8 +39,8 @@ std::string ReadHolder(int fd) {
 }  // namespace
 
 Result<FollowerLock> FollowerLock::TryAcquire(const std::string& state_path, bool& held,
-                                              std::string& holder) {
-  TANDEM_ASSIGN_OR_RETURN(int fd, OpenLockFile(state_path + ".lock"));
+                                              std::string& holder, std::string_view suffix) {
+  TANDEM_ASSIGN_OR_RETURN(int fd, OpenLockFile(state_path + std::string(suffix)));
   struct flock fl = WholeFile(F_WRLCK);
   if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
     holder = ReadHolder(fd);
@@ -55,15 +55,16 @@ Result<FollowerLock> FollowerLock::TryAcquire(const std::string& state_path, boo
   return FollowerLock(fd);
 }
 
-Result<std::optional<std::string>> FollowerLock::Holder(const std::string& state_path) {
-  TANDEM_ASSIGN_OR_RETURN(int fd, OpenLockFile(state_path + ".lock"));
+Result<std::optional<std::string>> FollowerLock::Holder(const std::string& state_path,
+                                                        std::string_view suffix) {
+  TANDEM_ASSIGN_OR_RETURN(int fd, OpenLockFile(state_path + std::string(suffix)));
   struct flock fl = WholeFile(F_WRLCK);
   int rc = ::fcntl(fd, F_OFD_GETLK, &fl);
   int saved = errno;
   std::optional<std::string> holder;
   if (rc == 0 && fl.l_type != F_UNLCK) holder = ReadHolder(fd);
   ::close(fd);
-  if (rc != 0) return Fail(Code::kInternal, "cannot test lock file {}.lock: {}", state_path, std::strerror(saved));
+  if (rc != 0) return Fail(Code::kInternal, "cannot test lock file {}{}: {}", state_path, suffix, std::strerror(saved));
   return holder;
 }
 

@@ -13,12 +13,13 @@ namespace tandem::migration {
 
 class FollowerLock {
  public:
-  // Tries to take the lock file next to the state store; `held` is false when another process
-  // holds it (its pid is then in `holder`).
+  // Tries to take the lock file next to the state store (state path + `suffix`); `held` is
+  // false when another process holds it (its pid is then in `holder`).
   static Result<FollowerLock> TryAcquire(const std::string& state_path, bool& held,
-                                         std::string& holder);
+                                         std::string& holder, std::string_view suffix = ".lock");
   // Who holds the lock (their pid as written in the file), without taking it.
-  static Result<std::optional<std::string>> Holder(const std::string& state_path);
+  static Result<std::optional<std::string>> Holder(const std::string& state_path,
+                                                   std::string_view suffix = ".lock");
   FollowerLock(FollowerLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
   FollowerLock& operator=(FollowerLock&& o) noexcept;
   FollowerLock(const FollowerLock&) = delete;

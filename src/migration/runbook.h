@@ -9,13 +9,10 @@
 #include <cstdio>
 #include <string>
 
+#include "migration/phase.h"
 #include "tandem/error.h"
 
 namespace tandem::migration {
-
-enum class Phase { kNone, kBackfill, kDualWrite, kVerified, kReadNew, kWriteNew, kFinalized, kStopped };
-std::string_view PhaseName(Phase p);
-Phase ParsePhase(std::string_view s);
 
 struct StartOptions {
   std::string config_path = "tandem.yaml";

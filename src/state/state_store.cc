@@ -65,6 +65,19 @@ Status StateStore::Put(std::string_view key, std::string_view value) {
   return Ok();
 }
 
+Status StateStore::PutAndLog(std::string_view key, std::string_view value, std::string_view kind,
+                             std::string_view json) {
+  TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(Put(key, value));
+    TANDEM_RETURN_IF_ERROR(Log(kind, json));
+    return db_.Exec("COMMIT");
+  };
+  auto st = body();
+  if (!st) (void)db_.Exec("ROLLBACK");
+  return st;
+}
+
 Result<std::optional<std::string>> StateStore::Get(std::string_view key) {
   TANDEM_ASSIGN_OR_RETURN(auto rows,
                           db_.Query("SELECT v FROM meta WHERE k = ?1", {Value::Text(std::string(key))}));

@@ -46,6 +46,9 @@ class StateStore {
   // Key/value facts: phase, backfill times, last verify...
   Status Put(std::string_view key, std::string_view value);
   Result<std::optional<std::string>> Get(std::string_view key);
+  // Put(key, value) and Log(kind, json) in one transaction: both or neither.
+  Status PutAndLog(std::string_view key, std::string_view value, std::string_view kind,
+                   std::string_view json);
 
   // Chunk plan of a table: stored once, then read back on resume.
   Result<std::vector<Chunk>> Chunks(std::string_view table);

@@ -1,0 +1,359 @@
+// The switches, rollback and finalize (DESIGN.md phase table). Each multi-action command is a
+// Step: the state names the step and its stage before each action, under the switch lock, so
+// that a command killed at any point is finished or undone by the next one
+// (RecoverInterrupted) and no write is lost on either side.
+#include <nlohmann/json.hpp>
+
+#include "migration/freeze.h"
+#include "migration/guards.h"
+#include "migration/hooks.h"
+#include "migration/migration.h"
+#include "migration/runbook.h"
+
+namespace tandem::migration {
+
+using nlohmann::json;
+
+namespace {
+
+// Removes capture from every side that still has it, recording each removal.
+Status RemoveAllCapture(Migration& m, MigrationState& st, std::string_view step) {
+  if (st.capture_old) {
+    if (auto rs = m.s().source->RemoveCapture(); !rs) {
+      return std::unexpected(rs.error().Context("remove capture from old"));
+    }
+    st.capture_old = false;
+    TANDEM_RETURN_IF_ERROR(m.Save(st, fmt::format("{}: capture removed from old", step)));
+  }
+  if (st.capture_new) {
+    if (auto rs = m.s().target->RemoveCapture(); !rs) {
+      return std::unexpected(rs.error().Context("remove capture from new"));
+    }
+    st.capture_new = false;
+    TANDEM_RETURN_IF_ERROR(m.Save(st, fmt::format("{}: capture removed from new", step)));
+  }
+  return Ok();
+}
+
+Status SaveStage(Migration& m, MigrationState& st, Stage stage, std::string_view why) {
+  st.stage = stage;
+  TANDEM_RETURN_IF_ERROR(m.Save(st, why));
+  CrashPoint(fmt::format("{}:{}", StepName(st.step), StageName(stage)));
+  return Ok();
+}
+
+Status EndStep(Migration& m, MigrationState& st, std::string_view why) {
+  st.step = Step::kNone;
+  st.stage = Stage::kNone;
+  return m.Save(st, why);
+}
+
+// The second half of `switch writes`, from the writes hook on.
+Status FinishSwitchWrites(Migration& m, MigrationState& st, bool run_hook) {
+  if (run_hook) {
+    TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "writes", HookEnv(Phase::kWriteNew, "switch-writes")));
+  }
+  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kUnfreezing, "switch writes: hook done"));
+  TANDEM_RETURN_IF_ERROR(ReleaseLeftFreeze(m, st));
+  return EndStep(m, st, "switch writes done");
+}
+
+Status FinishRollbackWrites(Migration& m, MigrationState& st, bool run_hook) {
+  if (run_hook) {
+    TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "writes", HookEnv(Phase::kReadNew, "rollback")));
+  }
+  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kUnfreezing, "rollback: hook done"));
+  TANDEM_RETURN_IF_ERROR(ReleaseLeftFreeze(m, st));
+  TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "rollback", HookEnv(Phase::kReadNew, "rollback")));
+  return EndStep(m, st, "rollback of switch writes done");
+}
+
+Status FinishStop(Migration& m, MigrationState& st) {
+  TANDEM_RETURN_IF_ERROR(RemoveAllCapture(m, st, "stop"));
+  CrashPoint("stop:removed");
+  st.phase = Phase::kStopped;
+  TANDEM_RETURN_IF_ERROR(EndStep(m, st, "rollback before any switch: capture removed"));
+  return RunHook(m.s().cfg, "rollback", HookEnv(Phase::kStopped, "rollback"));
+}
+
+Status FinishFinalize(Migration& m, MigrationState& st) {
+  TANDEM_RETURN_IF_ERROR(RemoveAllCapture(m, st, "finalize"));
+  CrashPoint("finalize:removed");
+  st.phase = Phase::kFinalized;
+  TANDEM_RETURN_IF_ERROR(EndStep(m, st, "finalize"));
+  return RunHook(m.s().cfg, "finalize", HookEnv(Phase::kFinalized, "finalize"));
+}
+
+// Finishes or undoes the step in `st`. REQUIRES: the caller holds the switch lock.
+Status RecoverLocked(Migration& m, MigrationState& st, FILE* out) {
+  if (st.step == Step::kNone) {
+    if (st.frozen.empty()) return Ok();
+    std::string side = st.frozen;
+    TANDEM_RETURN_IF_ERROR(ReleaseLeftFreeze(m, st));
+    std::fprintf(out, "released the freeze of writes on %s left by an interrupted command\n", side.c_str());
+    return Ok();
+  }
+  std::string what = DescribeRecovery(st);
+  Status done = Ok();
+  switch (st.step) {
+    case Step::kSwitchWrites:
+      if (st.stage == Stage::kHooking || st.stage == Stage::kUnfreezing) {
+        done = FinishSwitchWrites(m, st, st.stage == Stage::kHooking);
+      } else {
+        done = ReleaseLeftFreeze(m, st);
+        if (done) done = EndStep(m, st, "interrupted switch writes undone");
+      }
+      break;
+    case Step::kRollbackWrites:
+      if (st.stage == Stage::kHooking || st.stage == Stage::kUnfreezing) {
+        done = FinishRollbackWrites(m, st, st.stage == Stage::kHooking);
+      } else {
+        done = ReleaseLeftFreeze(m, st);
+        if (done) done = EndStep(m, st, "interrupted rollback undone");
+      }
+      break;
+    case Step::kStop: done = FinishStop(m, st); break;
+    case Step::kFinalize:
+      if (st.stage == Stage::kRemoving) {
+        done = FinishFinalize(m, st);
+      } else {
+        done = EndStep(m, st, "interrupted finalize undone");
+      }
+      break;
+    case Step::kNone: break;
+  }
+  if (!done) {
+    return std::unexpected(done.error().Context(
+        fmt::format("an interrupted step could not be completed ({}); fix the cause and run the "
+                    "command again",
+                    what)));
+  }
+  std::fprintf(out, "interrupted step recovered: %s\n", what.c_str());
+  return Ok();
+}
+
+// Opens the migration for a switch command: takes the switch lock, recovers an interrupted
+// step, and checks that the mapping still matches the migration.
+struct StepContext {
+  std::unique_ptr<Migration> m;
+  FollowerLock lock;
+  MigrationState st;
+};
+
+Result<StepContext> OpenForStep(const SwitchOptions& o, FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path));
+  TANDEM_ASSIGN_OR_RETURN(auto lock, TakeSwitchLock(m->state_path(), true));
+  TANDEM_ASSIGN_OR_RETURN(auto st, m->Load());
+  TANDEM_RETURN_IF_ERROR(RecoverLocked(*m, st, out));
+  TANDEM_RETURN_IF_ERROR(m->CheckSetup(st));
+  return StepContext{std::move(m), std::move(lock), std::move(st)};
+}
+
+}  // namespace
+
+std::string DescribeRecovery(const MigrationState& st) {
+  bool late = st.stage == Stage::kHooking || st.stage == Stage::kUnfreezing;
+  switch (st.step) {
+    case Step::kNone:
+      return st.frozen.empty() ? "" : fmt::format("writes on {} are still frozen: the next command unfreezes them", st.frozen);
+    case Step::kSwitchWrites:
+      return late ? fmt::format("`switch writes` was interrupted at stage {}: the next command finishes it "
+                                "(writes hook to new, unfreeze old)", StageName(st.stage))
+                  : fmt::format("`switch writes` was interrupted at stage {}: the next command undoes it "
+                                "(unfreeze old; writes stay on old)", StageName(st.stage));
+    case Step::kRollbackWrites:
+      return late ? fmt::format("`rollback` was interrupted at stage {}: the next command finishes it "
+                                "(writes hook to old, unfreeze new)", StageName(st.stage))
+                  : fmt::format("`rollback` was interrupted at stage {}: the next command undoes it "
+                                "(unfreeze new; writes stay on new)", StageName(st.stage));
+    case Step::kStop:
+      return "`rollback` (stop) was interrupted: the next command finishes removing capture and stops the migration";
+    case Step::kFinalize:
+      return st.stage == Stage::kRemoving
+                 ? "`finalize` was interrupted while removing capture: the next command finishes it"
+                 : "`finalize` was interrupted before removing capture: the next command undoes it";
+  }
+  return "";
+}
+
+Status RecoverInterrupted(Migration& m, FILE* out, bool allow_running) {
+  TANDEM_ASSIGN_OR_RETURN(auto st, m.Load());
+  if (st.step == Step::kNone && st.frozen.empty()) return Ok();
+  auto lock = TakeSwitchLock(m.state_path(), false);
+  if (!lock) {
+    if (allow_running) return Ok();  // a switch is running in another process right now
+    return std::unexpected(lock.error());
+  }
+  TANDEM_ASSIGN_OR_RETURN(st, m.Load());
+  return RecoverLocked(m, st, out);
+}
+
+Result<int> SwitchReads(const SwitchOptions& o, FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(auto c, OpenForStep(o, out));
+  auto& m = *c.m;
+  auto& st = c.st;
+  if (st.phase != Phase::kDualWrite && st.phase != Phase::kVerified) {
+    return Fail(Code::kFailedPrecondition, "switch reads needs phase dual-write or verified; it is {}",
+                PhaseName(st.phase));
+  }
+  TANDEM_ASSIGN_OR_RETURN(bool clean, CleanVerifySinceBackfill(m, st));
+  if (!clean && !o.force) {
+    return Fail(Code::kFailedPrecondition,
+                "no clean `tandem verify` since the backfill finished: run it (or pass --force)");
+  }
+  TANDEM_RETURN_IF_ERROR(LagGuard(m, o));
+  TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "reads", HookEnv(Phase::kReadNew, "switch-reads")));
+  st.phase = Phase::kReadNew;
+  TANDEM_RETURN_IF_ERROR(m.Save(st, "switch reads"));
+  std::fprintf(out, "reads switched to new; phase read-new\n");
+  return kExitOk;
+}
+
+Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(auto c, OpenForStep(o, out));
+  auto& m = *c.m;
+  auto& st = c.st;
+  bool allowed = st.phase == Phase::kReadNew ||
+                 (o.force && (st.phase == Phase::kDualWrite || st.phase == Phase::kVerified));
+  if (!allowed) {
+    return Fail(Code::kFailedPrecondition,
+                "switch writes needs phase read-new (switch reads first); it is {}", PhaseName(st.phase));
+  }
+  // The reverse stream must be able to run before any write goes to new.
+  TANDEM_ASSIGN_OR_RETURN(auto* reverse, m.reverse());
+  TANDEM_RETURN_IF_ERROR(LagGuard(m, o));
+
+  Phase before = st.phase;
+  st.step = Step::kSwitchWrites;
+  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kFreezing, "switch writes: freezing old"));
+  auto freeze = Freeze::Take(m, st, "old");
+  if (!freeze) {
+    (void)EndStep(m, st, "switch writes: freeze failed");
+    return std::unexpected(freeze.error().Context("switch writes (aborted, writes stay on old)"));
+  }
+  auto cutover = [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "switch writes: draining"));
+    TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s));
+    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kReverse, "switch writes: reverse capture"));
+    TANDEM_RETURN_IF_ERROR(reverse->Install());
+    if (!st.capture_new) {
+      TANDEM_ASSIGN_OR_RETURN(int64_t last, m.s().target->LastChangeSeq());
+      TANDEM_RETURN_IF_ERROR(m.store().PutPosition("reverse", last));
+      st.capture_new = true;
+    }
+    st.phase = Phase::kWriteNew;
+    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kHooking, "switch writes"));
+    if (auto hs = RunHook(m.s().cfg, "writes", HookEnv(Phase::kWriteNew, "switch-writes")); !hs) {
+      st.phase = before;
+      (void)m.Save(st, "writes hook failed");
+      return hs;
+    }
+    return SaveStage(m, st, Stage::kUnfreezing, "switch writes: hook done");
+  };
+  if (auto cs = cutover(); !cs) {
+    (void)(*freeze)->Release(m, st);
+    (void)EndStep(m, st, "switch writes aborted");
+    return std::unexpected(cs.error().Context("switch writes (aborted, writes stay on old)"));
+  }
+  TANDEM_ASSIGN_OR_RETURN(double ms, (*freeze)->Release(m, st));
+  TANDEM_RETURN_IF_ERROR(EndStep(m, st, "switch writes done"));
+  TANDEM_RETURN_IF_ERROR(m.store().Log("switch-writes", json{{"freeze_ms", ms}}.dump()));
+  std::fprintf(out, "writes switched to new; phase write-new; writes on old were frozen for %.0f ms\n", ms);
+  return kExitOk;
+}
+
+Result<int> Rollback(const SwitchOptions& o, FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(auto c, OpenForStep(o, out));
+  auto& m = *c.m;
+  auto& st = c.st;
+  switch (st.phase) {
+    case Phase::kWriteNew: {
+      st.step = Step::kRollbackWrites;
+      TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kFreezing, "rollback: freezing new"));
+      auto freeze = Freeze::Take(m, st, "new");
+      if (!freeze) {
+        (void)EndStep(m, st, "rollback: freeze failed");
+        return std::unexpected(freeze.error().Context("rollback (aborted, writes stay on new)"));
+      }
+      auto back = [&]() -> Status {
+        TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "rollback: draining"));
+        TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s));
+        st.phase = Phase::kReadNew;
+        TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kHooking, "rollback of switch writes"));
+        if (auto hs = RunHook(m.s().cfg, "writes", HookEnv(Phase::kReadNew, "rollback")); !hs) {
+          st.phase = Phase::kWriteNew;
+          (void)m.Save(st, "writes hook failed during rollback");
+          return hs;
+        }
+        return SaveStage(m, st, Stage::kUnfreezing, "rollback: hook done");
+      };
+      if (auto bs = back(); !bs) {
+        (void)(*freeze)->Release(m, st);
+        (void)EndStep(m, st, "rollback aborted");
+        return std::unexpected(bs.error().Context("rollback (aborted, writes stay on new)"));
+      }
+      TANDEM_ASSIGN_OR_RETURN(double ms, (*freeze)->Release(m, st));
+      TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "rollback", HookEnv(Phase::kReadNew, "rollback")));
+      TANDEM_RETURN_IF_ERROR(EndStep(m, st, "rollback of switch writes done"));
+      std::fprintf(out, "writes rolled back to old; phase read-new; writes on new were frozen for %.0f ms\n", ms);
+      return kExitOk;
+    }
+    case Phase::kReadNew: {
+      TANDEM_ASSIGN_OR_RETURN(bool clean, CleanVerifySinceBackfill(m, st));
+      Phase back = clean ? Phase::kVerified : Phase::kDualWrite;
+      TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "reads", HookEnv(back, "rollback")));
+      st.phase = back;
+      TANDEM_RETURN_IF_ERROR(m.Save(st, "rollback of switch reads"));
+      TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "rollback", HookEnv(back, "rollback")));
+      std::fprintf(out, "reads rolled back to old; phase %s\n", std::string(PhaseName(back)).c_str());
+      return kExitOk;
+    }
+    case Phase::kBackfill:
+    case Phase::kDualWrite:
+    case Phase::kVerified:
+    case Phase::kStopped: {
+      if (st.phase == Phase::kStopped && !st.capture_old && !st.capture_new) {
+        return Fail(Code::kFailedPrecondition, "the migration is already stopped and capture removed");
+      }
+      // Nothing switched yet: the application never left old. Capture goes first; the phase
+      // says stopped only once it is gone, and a failed removal can be re-run.
+      st.step = Step::kStop;
+      TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kRemoving, "rollback before any switch"));
+      TANDEM_RETURN_IF_ERROR(FinishStop(m, st));
+      std::fprintf(out, "migration stopped and capture removed; the target's rows are left in place "
+                        "(drop them, or run `tandem start` to begin again)\n");
+      return kExitOk;
+    }
+    default:
+      return Fail(Code::kFailedPrecondition, "nothing to roll back in phase {}", PhaseName(st.phase));
+  }
+}
+
+Result<int> Finalize(const SwitchOptions& o, FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(auto c, OpenForStep(o, out));
+  auto& m = *c.m;
+  auto& st = c.st;
+  if (st.phase == Phase::kFinalized && (st.capture_old || st.capture_new)) {
+    st.step = Step::kFinalize;
+    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kRemoving, "finalize: capture left behind"));
+    TANDEM_RETURN_IF_ERROR(FinishFinalize(m, st));
+    std::fprintf(out, "finalized: capture removed from both sides; the old database is retired\n");
+    return kExitOk;
+  }
+  if (st.phase != Phase::kWriteNew) {
+    return Fail(Code::kFailedPrecondition,
+                "finalize needs phase write-new (both reads and writes on new); it is {}", PhaseName(st.phase));
+  }
+  st.step = Step::kFinalize;
+  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "finalize: draining"));
+  if (auto cs = m.CatchUp(o.drain_timeout_s); !cs) {
+    (void)EndStep(m, st, "finalize aborted");
+    return std::unexpected(cs.error().Context("finalize (aborted; still write-new)"));
+  }
+  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kRemoving, "finalize: removing capture"));
+  TANDEM_RETURN_IF_ERROR(FinishFinalize(m, st));
+  std::fprintf(out, "finalized: capture removed from both sides; the old database is retired\n");
+  return kExitOk;
+}
+
+}  // namespace tandem::migration

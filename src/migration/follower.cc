@@ -1,0 +1,221 @@
+// `tandem start`: capture, backfill, then follow both change streams (DESIGN.md, "Change
+// capture and the backfill race"). One follower per migration (the follower lock).
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "copy/backfill.h"
+#include "migration/migration.h"
+#include "migration/progress.h"
+#include "migration/runbook.h"
+
+namespace tandem::migration {
+
+using nlohmann::json;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop = true; }
+
+double NowUnix() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double Percentile(std::vector<int64_t> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
+  return v[i] / 1000.0;  // ms
+}
+
+// True when the migration is being stopped or finalized (its capture goes away under the
+// follower) or no longer streams: the follower then ends cleanly instead of failing.
+bool Ending(const MigrationState& st) {
+  return !Streaming(st.phase) || st.step == Step::kStop ||
+         (st.step == Step::kFinalize && st.stage == Stage::kRemoving);
+}
+
+// Installs forward capture, once per migration: the intent is recorded first, so a kill
+// during the install leaves a state whose rollback removes what was installed.
+Status InstallForward(Migration& m, MigrationState& st, FILE* err) {
+  if (st.capture_old) return Ok();
+  for (int attempt = 0;; ++attempt) {
+    st.capture_old = true;
+    TANDEM_RETURN_IF_ERROR(m.Save(st, "installing capture on old"));
+    auto is = m.forward().Install();
+    if (is) break;
+    // Installing takes locks on every captured table (DDL): a lost deadlock is retried.
+    if (is.error().code != Code::kAborted || attempt >= 5) return std::unexpected(is.error());
+    EmitEvent(err, "retry", json{{"error", is.error().message}}.dump());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+  }
+  return m.Save(st, "capture installed on old");
+}
+
+}  // namespace
+
+Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
+  TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path));
+  bool got = false;
+  std::string holder;
+  TANDEM_ASSIGN_OR_RETURN(auto lock, FollowerLock::TryAcquire(m->state_path(), got, holder));
+  // A command that drains the streams itself (verify, switch) holds the lock for a moment
+  // when no follower runs; a follower starting then waits for it rather than refusing.
+  for (int i = 0; !got && i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    TANDEM_ASSIGN_OR_RETURN(lock, FollowerLock::TryAcquire(m->state_path(), got, holder));
+  }
+  if (!got) {
+    return Fail(Code::kFailedPrecondition,
+                "pid {} is already following this migration (another `tandem start`, or a command "
+                "draining its streams)",
+                holder);
+  }
+  // A switch killed half way is finished or undone first; one running now needs this
+  // follower to drain, so it is left alone.
+  TANDEM_RETURN_IF_ERROR(RecoverInterrupted(*m, out, /*allow_running=*/true));
+  TANDEM_ASSIGN_OR_RETURN(auto st, m->Load());
+  if (st.phase == Phase::kFinalized) {
+    std::fprintf(out, "the migration is finalized; nothing to follow\n");
+    return kExitOk;
+  }
+  if (st.phase == Phase::kNone || st.phase == Phase::kStopped) {
+    TANDEM_RETURN_IF_ERROR(m->store().ResetBackfill());
+    TANDEM_RETURN_IF_ERROR(m->store().PutPosition("forward", 0));
+    TANDEM_RETURN_IF_ERROR(m->store().PutPosition("reverse", 0));
+    st = MigrationState{};
+    st.phase = Phase::kBackfill;
+    st.started_at = NowUnix();
+    st.setup = m->SetupFingerprint();
+    TANDEM_RETURN_IF_ERROR(m->Save(st, "tandem start"));
+  } else {
+    TANDEM_RETURN_IF_ERROR(m->CheckSetup(st));
+  }
+  g_stop = false;
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
+
+  // Recent lag samples for the summary, bounded so a follower running for weeks does not grow.
+  std::vector<int64_t> lags;
+  auto record = [&lags](const std::vector<int64_t>& more) {
+    lags.insert(lags.end(), more.begin(), more.end());
+    if (lags.size() > 200000) lags.erase(lags.begin(), lags.end() - 100000);
+  };
+  if (st.phase == Phase::kBackfill) {
+    // Capture starts before the first row is copied.
+    TANDEM_RETURN_IF_ERROR(InstallForward(*m, st, err));
+    auto progress = MakeProgress(err);
+    copy::Backfill backfill = m->s().MakeBackfill(*progress);
+    TANDEM_RETURN_IF_ERROR(backfill.PrepareTargets());
+    TANDEM_RETURN_IF_ERROR(backfill.Plan());
+    auto chunk_rule = [&](std::string_view table, const Row& key) {
+      return backfill.ChunkDone(table, key);
+    };
+    auto reports = backfill.Run([&]() -> Status {
+      if (g_stop) return Fail(Code::kAborted, "interrupted");
+      TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
+      if (Ending(now)) return Fail(Code::kAborted, "rolled back");
+      TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
+      record(r.lag_micros);
+      return Ok();
+    });
+    if (!reports) {
+      if (g_stop) {
+        std::fprintf(out, "stopped during the backfill; run `tandem start` again to resume\n");
+        return kExitOk;
+      }
+      // `tandem rollback` before any switch stops the migration and removes capture, which
+      // can also make the stream fail just before the phase says so.
+      TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
+      if (Ending(now)) {
+        std::fprintf(out, "the migration was rolled back during the backfill (phase %s); stopped\n",
+                     std::string(PhaseName(now.phase)).c_str());
+        return kExitOk;
+      }
+      return std::unexpected(reports.error());
+    }
+    TANDEM_ASSIGN_OR_RETURN(auto drained, m->forward().DrainToNow(3600));
+    (void)drained;
+    {
+      // Under the switch lock, so a `rollback` running meanwhile is not overwritten.
+      TANDEM_ASSIGN_OR_RETURN(auto switch_lock, TakeSwitchLock(m->state_path(), true));
+      TANDEM_ASSIGN_OR_RETURN(st, m->Load());
+      if (Ending(st)) {
+        std::fprintf(out, "the migration was rolled back during the backfill (phase %s); stopped\n",
+                     std::string(PhaseName(st.phase)).c_str());
+        return kExitOk;
+      }
+      st.backfill_done_at = NowUnix();
+      st.phase = Phase::kDualWrite;
+      TANDEM_RETURN_IF_ERROR(m->Save(st, "backfill done, stream caught up"));
+    }
+    int64_t rows = 0, rejected = 0;
+    for (const auto& r : *reports) rows += r.source_rows, rejected += r.rejected;
+    std::fprintf(out, "backfill done: %lld rows copied, %lld rejected; phase dual-write\n",
+                 static_cast<long long>(rows), static_cast<long long>(rejected));
+  }
+
+  // Follow: forward always (stray writes on old land too), reverse once installed.
+  auto last_prune = std::chrono::steady_clock::now();
+  int64_t applied = 0;
+  for (;;) {
+    if (g_stop) break;
+    TANDEM_ASSIGN_OR_RETURN(st, m->Load());
+    if (Ending(st)) break;
+    bool caught_up = true;
+    auto step = [&]() -> Status {
+      TANDEM_ASSIGN_OR_RETURN(auto f, m->forward().Poll(5000));
+      caught_up &= f.caught_up;
+      applied += static_cast<int64_t>(f.applied);
+      record(f.lag_micros);
+      if (st.capture_new) {
+        TANDEM_ASSIGN_OR_RETURN(auto* r, m->reverse());
+        TANDEM_ASSIGN_OR_RETURN(auto rr, r->Poll(5000));
+        caught_up &= rr.caught_up;
+        applied += static_cast<int64_t>(rr.applied);
+        record(rr.lag_micros);
+      }
+      return Ok();
+    };
+    if (auto ss = step(); !ss) {
+      TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
+      if (Ending(now)) break;
+      // A busy or frozen side is a reason to wait, not to stop following.
+      if (ss.error().code == Code::kAborted || ss.error().code == Code::kUnavailable) {
+        EmitEvent(err, "retry", json{{"error", ss.error().message}}.dump());
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      return std::unexpected(ss.error());
+    }
+    if (caught_up && o.until_synced) break;
+    // Applied changes are pruned from both change tables now and then (never while frozen:
+    // the freeze lock would make the prune wait).
+    if (std::chrono::steady_clock::now() - last_prune > std::chrono::seconds(5) && st.frozen.empty()) {
+      last_prune = std::chrono::steady_clock::now();
+      if (auto pos = m->store().Position("forward")) (void)m->s().source->PruneChanges(*pos);
+      if (st.capture_new) {
+        if (auto pos = m->store().Position("reverse")) (void)m->s().target->PruneChanges(*pos);
+      }
+    }
+    if (caught_up) std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_sleep_s));
+  }
+  json summary = {{"applied", applied},
+                  {"lag_samples", lags.size()},
+                  {"lag_p50_ms", Percentile(lags, 0.5)},
+                  {"lag_p99_ms", Percentile(lags, 0.99)},
+                  {"lag_max_ms", Percentile(lags, 1.0)}};
+  (void)m->store().Log("follow", summary.dump());
+  std::fprintf(out,
+               "stopped following (phase %s): %lld keys applied; change lag p50 %.1f ms, p99 "
+               "%.1f ms over %zu changes\n",
+               std::string(PhaseName(st.phase)).c_str(), static_cast<long long>(applied),
+               Percentile(lags, 0.5), Percentile(lags, 0.99), lags.size());
+  return kExitOk;
+}
+
+}  // namespace tandem::migration

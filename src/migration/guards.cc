@@ -1,0 +1,33 @@
+#include "migration/guards.h"
+
+namespace tandem::migration {
+
+using nlohmann::json;
+
+Result<std::optional<json>> LastVerify(Migration& m) {
+  TANDEM_ASSIGN_OR_RETURN(auto v, m.store().Get("last_verify"));
+  if (!v) return std::optional<json>();
+  auto j = json::parse(*v, nullptr, false);
+  if (j.is_discarded()) return std::optional<json>();
+  return std::optional<json>(j);
+}
+
+Result<bool> CleanVerifySinceBackfill(Migration& m, const MigrationState& st) {
+  TANDEM_ASSIGN_OR_RETURN(auto lv, LastVerify(m));
+  if (!lv || st.backfill_done_at <= 0) return false;
+  return lv->value("differences", int64_t{1}) == 0 &&
+         lv->value("started_at", 0.0) >= st.backfill_done_at;
+}
+
+Status LagGuard(Migration& m, const SwitchOptions& o) {
+  TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source, "forward"));
+  if (lag.first > o.max_lag && !o.force) {
+    return Fail(Code::kFailedPrecondition,
+                "the change stream is {} changes behind (limit {}): let `tandem start` catch up, "
+                "or pass --force",
+                lag.first, o.max_lag);
+  }
+  return Ok();
+}
+
+}  // namespace tandem::migration

@@ -1,0 +1,23 @@
+// The checks that guard each switch (DESIGN.md: "guarded by checks (lag, last verify)").
+#pragma once
+
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "migration/migration.h"
+#include "migration/runbook.h"
+
+namespace tandem::migration {
+
+// The last verify's summary ({"started_at", "at", "differences", "transient"}), if any.
+Result<std::optional<nlohmann::json>> LastVerify(Migration& m);
+
+// True when the last verify found no difference and started after the backfill finished.
+Result<bool> CleanVerifySinceBackfill(Migration& m, const MigrationState& st);
+
+// Refuses (kFailedPrecondition) when the forward stream is more than o.max_lag changes
+// behind, unless o.force.
+Status LagGuard(Migration& m, const SwitchOptions& o);
+
+}  // namespace tandem::migration

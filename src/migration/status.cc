@@ -1,0 +1,156 @@
+// `tandem status`: phase, per-table progress, lag, rejects, the last verify, the follower,
+// and an interrupted step with what the next command will do about it. What the state
+// store knows is shown even when a database cannot be reached.
+#include <nlohmann/json.hpp>
+
+#include "migration/guards.h"
+#include "migration/migration.h"
+#include "migration/runbook.h"
+
+namespace tandem::migration {
+
+using nlohmann::json;
+
+void to_json(json& j, const MigrationState& st) {
+  j = json{{"phase", PhaseName(st.phase)},
+           {"capture_old", st.capture_old},
+           {"capture_new", st.capture_new},
+           {"frozen", st.frozen.empty() ? json(nullptr) : json(st.frozen)},
+           {"step", st.step == Step::kNone ? json(nullptr) : json(StepName(st.step))},
+           {"stage", st.step == Step::kNone ? json(nullptr) : json(StageName(st.stage))}};
+}
+
+namespace {
+
+// The live part of the status (row counts, lag): needs both databases.
+Status AddLive(Migration& m, const MigrationState& st, json& j) {
+  TANDEM_ASSIGN_OR_RETURN(auto totals, m.store().Totals());
+  for (const auto& t : m.s().tables) {
+    json jt = {{"table", t.source_table()}, {"target", t.target_table()}};
+    for (const auto& x : totals) {
+      if (x.table != t.source_table()) continue;
+      jt["chunks"] = x.chunks;
+      jt["chunks_done"] = x.chunks_done;
+      jt["rows_copied"] = x.written;
+      jt["rows_read"] = x.read;
+    }
+    TANDEM_ASSIGN_OR_RETURN(int64_t total, m.s().source->Count(t.source_table(), t.source_key(), {}));
+    TANDEM_ASSIGN_OR_RETURN(int64_t rejects, m.store().RejectCount(t.source_table()));
+    jt["source_rows"] = total;
+    jt["rejects"] = rejects;
+    j["tables"].push_back(jt);
+  }
+  if (Streaming(st.phase)) {
+    TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source, "forward"));
+    j["forward"] = {{"lag_changes", lag.first}, {"lag_seconds", lag.second}};
+    if (st.capture_new) {
+      TANDEM_ASSIGN_OR_RETURN(auto rlag, m.Lag(*m.s().target, "reverse"));
+      j["reverse"] = {{"lag_changes", rlag.first}, {"lag_seconds", rlag.second}};
+    }
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto lv, LastVerify(m));
+  if (lv) j["last_verify"] = *lv;
+  return Ok();
+}
+
+// Without the databases: what the state store alone says; `st` gets the migration state and
+// `switch_holder` the pid running a step, if any.
+Result<json> StateOnly(const std::string& config_path, MigrationState& st,
+                       std::optional<std::string>& switch_holder) {
+  TANDEM_ASSIGN_OR_RETURN(auto cfg, mapping::LoadConfig(config_path));
+  TANDEM_ASSIGN_OR_RETURN(auto store, state::StateStore::Open(cfg.state, cfg.dir));
+  TANDEM_ASSIGN_OR_RETURN(st, LoadState(store));
+  TANDEM_ASSIGN_OR_RETURN(switch_holder, FollowerLock::Holder(store.db().path(), ".switch.lock"));
+  json j;
+  j["state"] = st;
+  TANDEM_ASSIGN_OR_RETURN(auto totals, store.Totals());
+  for (const auto& x : totals) {
+    TANDEM_ASSIGN_OR_RETURN(int64_t rejects, store.RejectCount(x.table));
+    j["tables"].push_back({{"table", x.table}, {"chunks", x.chunks}, {"chunks_done", x.chunks_done},
+                           {"rows_copied", x.written}, {"rows_read", x.read}, {"rejects", rejects}});
+  }
+  if (auto v = store.Get("last_verify"); v && *v) {
+    auto lv = json::parse(**v, nullptr, false);
+    if (!lv.is_discarded()) j["last_verify"] = lv;
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto follower, FollowerLock::Holder(store.db().path()));
+  j["follower"] = follower ? json(*follower) : json(nullptr);
+  return j;
+}
+
+}  // namespace
+
+Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) {
+  MigrationState st;
+  std::optional<std::string> holder;
+  TANDEM_ASSIGN_OR_RETURN(json j, StateOnly(config_path, st, holder));
+  auto [reads, writes] = ReadsWrites(st.phase);
+  j["phase"] = PhaseName(st.phase);
+  j["reads"] = reads;
+  j["writes"] = writes;
+  std::string recovery = DescribeRecovery(st);
+  bool switch_running = false;
+  if (!recovery.empty()) {
+    switch_running = holder.has_value();
+    j["interrupted"] = switch_running ? json(nullptr) : json(recovery);
+    if (switch_running) j["switch_running"] = *holder;
+  }
+  bool reachable = true;
+  auto m = Migration::Open(config_path);
+  if (m) {
+    json live = j;
+    live.erase("tables");
+    if (auto ls = AddLive(**m, st, live); ls) {
+      j = std::move(live);
+    } else {
+      reachable = false;
+      j["unreachable"] = ls.error().message;
+    }
+  } else {
+    reachable = false;
+    j["unreachable"] = m.error().message;
+  }
+  if (as_json) {
+    std::fprintf(out, "%s\n", j.dump(2).c_str());
+    return reachable ? kExitOk : kExitProblems;
+  }
+  std::string follower = j["follower"].is_null()
+                             ? "; no `tandem start` running"
+                             : fmt::format("; followed by pid {}", j["follower"].get<std::string>());
+  std::fprintf(out, "phase: %s (reads %s, writes %s)%s\n", std::string(PhaseName(st.phase)).c_str(),
+               reads.c_str(), writes.c_str(), follower.c_str());
+  if (!st.frozen.empty()) std::fprintf(out, "  writes on %s are frozen\n", st.frozen.c_str());
+  if (switch_running) {
+    std::fprintf(out, "  pid %s is running %s (stage %s)\n", j["switch_running"].get<std::string>().c_str(),
+                 std::string(StepName(st.step)).c_str(), std::string(StageName(st.stage)).c_str());
+  } else if (!recovery.empty()) {
+    std::fprintf(out, "  INTERRUPTED: %s\n", recovery.c_str());
+  }
+  if (!reachable) {
+    std::fprintf(out, "  databases not reachable, showing what the state store knows: %s\n",
+                 j["unreachable"].get<std::string>().c_str());
+  }
+  for (const auto& t : j["tables"]) {
+    std::string name = t.value("table", "");
+    if (t.contains("target")) name += " -> " + t["target"].get<std::string>();
+    std::string of = t.contains("source_rows") ? std::to_string(t["source_rows"].get<int64_t>()) : "?";
+    std::fprintf(out, "  %-28s %10lld / %-10s rows copied  chunks %d/%d  rejects %lld\n", name.c_str(),
+                 static_cast<long long>(t.value("rows_read", 0LL)), of.c_str(), t.value("chunks_done", 0),
+                 t.value("chunks", 0), static_cast<long long>(t.value("rejects", 0LL)));
+  }
+  for (const char* s : {"forward", "reverse"}) {
+    if (!j.contains(s)) continue;
+    std::fprintf(out, "  %s stream: lag %lld changes, %.1f s\n", s,
+                 static_cast<long long>(j[s]["lag_changes"].get<int64_t>()),
+                 j[s]["lag_seconds"].get<double>());
+  }
+  if (j.contains("last_verify")) {
+    std::fprintf(out, "  last verify: %s, %lld differences\n", j["last_verify"].value("at", "?").c_str(),
+                 static_cast<long long>(j["last_verify"].value("differences", 0LL)));
+  } else {
+    std::fprintf(out, "  last verify: never\n");
+  }
+  return reachable ? kExitOk : kExitProblems;
+}
+
+}  // namespace tandem::migration
