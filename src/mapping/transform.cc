@@ -1,5 +1,6 @@
 #include "mapping/transform.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/text.h"
@@ -160,6 +161,17 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     if (const Column* kc = source.Find(k)) {
       t.source_key_types_.push_back(kc->type);
       if (!kc->byte_ordered) t.key_ranges_portable_ = false;
+      // A NULL key matches no range and no lookup: its row would never be copied. A primary
+      // key column is taken as NOT NULL (SQLite lets old rowid tables store NULL there;
+      // such a row is counted as missing by the copy's invariant, not lost silently).
+      bool in_pk = std::find(source.primary_key.begin(), source.primary_key.end(), k) !=
+                   source.primary_key.end();
+      if (kc->nullable && !in_pk) {
+        problem(cm->where, fmt::format("key column {}.{} is nullable: rows with a NULL key cannot be "
+                                       "copied, followed or verified; declare it NOT NULL in the "
+                                       "source, or choose a NOT NULL key",
+                                       map.source, k));
+      }
     }
     if (const Column* tk = target ? target->Find(cm->target) : nullptr; tk && !tk->byte_ordered) {
       t.key_ranges_portable_ = false;
@@ -176,6 +188,16 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
         t.target_key_pos_.push_back(static_cast<int>(i));
         t.target_key_types_.push_back(t.target_types_[i]);
       }
+    }
+  }
+  // A key cast that does not keep the order (text '10' < '9', but 10 > 9 as a number) makes a
+  // source range a different set of target keys: such a table is one range.
+  for (size_t i = 0; i < t.source_key_types_.size() && i < t.target_key_types_.size(); ++i) {
+    if (!CastKeepsOrder(t.source_key_types_[i].kind, t.target_key_types_[i].kind)) {
+      t.key_ranges_portable_ = false;
+      t.one_range_reason_ = fmt::format(
+          "its key column {} is cast from {} to {}, which orders keys differently", t.source_key_[i],
+          KindName(t.source_key_types_[i].kind), KindName(t.target_key_types_[i].kind));
     }
   }
   // The table tandem creates when the target has none.
@@ -316,6 +338,13 @@ Result<KeyRange> TableTransform::TargetRange(const KeyRange& r) const {
     TANDEM_ASSIGN_OR_RETURN(out.upper, TargetKey(*r.upper));
   }
   return out;
+}
+
+bool CastKeepsOrder(Kind from, Kind to) {
+  if (from == to) return true;
+  auto numeric = [](Kind k) { return k == Kind::kBool || k == Kind::kInt || k == Kind::kFloat || k == Kind::kDecimal; };
+  auto moment = [](Kind k) { return k == Kind::kDate || k == Kind::kTimestamp || k == Kind::kTimestampTz; };
+  return (numeric(from) && numeric(to)) || (moment(from) && moment(to));
 }
 
 const TableSchema* FindTable(const std::vector<TableSchema>& tables, std::string_view name) {

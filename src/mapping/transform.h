@@ -36,6 +36,8 @@ class TableTransform {
   // key range holds the same rows in source and target. When false, copy and verify treat the
   // table as one range: correct, but neither resumable within the table nor bounded in memory.
   bool key_ranges_portable() const { return key_ranges_portable_; }
+  // Why the table is one range when that is not the key's collation ("" for a collation).
+  const std::string& one_range_reason() const { return one_range_reason_; }
   bool target_exists() const { return target_exists_; }
 
   // Maps one source row (values in source_columns() order) into `out` (target_columns()
@@ -70,6 +72,7 @@ class TableTransform {
   TableSchema planned_;
   bool target_exists_ = false;
   bool key_ranges_portable_ = true;
+  std::string one_range_reason_;
   TableMap map_;  // owned copy; fields_ index into it
 };
 
@@ -78,6 +81,9 @@ const TableSchema* FindTable(const std::vector<TableSchema>& tables, std::string
 
 // One error listing every problem: "<headline> (N problems):\n  p1\n  p2".
 Error ProblemsError(Code code, std::string_view headline, const std::vector<std::string>& problems);
+
+// Whether casting keys of kind `from` to `to` keeps their order (a < b stays a <= b).
+bool CastKeepsOrder(Kind from, Kind to);
 
 // Whether a value of portable kind `from` can ever become `to` (per value it may still fail).
 bool CastPossible(Kind from, Kind to);

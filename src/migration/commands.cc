@@ -10,6 +10,8 @@
 #include "copy/backfill.h"
 #include "core/row_json.h"
 #include "mapping/draft.h"
+#include "migration/follower_lock.h"
+#include "migration/phase.h"
 #include "migration/progress.h"
 #include "migration/session.h"
 
@@ -71,7 +73,12 @@ Result<int> Check(const std::string& config_path, FILE* out) {
   }
   for (const auto& t : s.tables) {
     created += !t.target_exists();
-    if (!t.key_ranges_portable()) {
+    if (!t.key_ranges_portable() && !t.one_range_reason().empty()) {
+      std::fprintf(out,
+                   "note: %s: %s; it is copied and verified as one range (not resumable within "
+                   "the table)\n",
+                   t.source_table().c_str(), t.one_range_reason().c_str());
+    } else if (!t.key_ranges_portable()) {
       std::fprintf(out,
                    "note: %s: its key sorts by a linguistic or case-insensitive collation on one "
                    "side; it is copied and verified as one range (not resumable within the "
@@ -89,6 +96,27 @@ Result<int> Check(const std::string& config_path, FILE* out) {
 
 Result<int> Copy(const CopyOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(Session s, OpenSession(o.config_path, true));
+  // A one-off copy writes whole ranges of the target: never under a running migration, whose
+  // streams (or the application, after `switch writes`) keep those rows current.
+  bool got = false;
+  std::string holder;
+  TANDEM_ASSIGN_OR_RETURN(auto lock, FollowerLock::TryAcquire(s.state->db().path(), got, holder));
+  if (!got) {
+    return Fail(Code::kFailedPrecondition,
+                "pid {} is following this migration (`tandem start`): `tandem copy` would overwrite "
+                "what it keeps current",
+                holder);
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto st, LoadState(*s.state));
+  if (Streaming(st.phase) || st.phase == Phase::kFinalized || st.capture_old || st.capture_new) {
+    return Fail(Code::kFailedPrecondition,
+                "a migration is under way here (phase {}, capture installed on {}): `tandem copy` "
+                "would overwrite rows that the change streams{} keep current; use `tandem start` "
+                "to resume it, or `tandem rollback` to stop it first",
+                PhaseName(st.phase),
+                st.capture_old && st.capture_new ? "both sides" : st.capture_old ? "old" : st.capture_new ? "new" : "neither side",
+                st.phase == Phase::kWriteNew || st.phase == Phase::kFinalized ? " and the application" : "");
+  }
   auto progress = MakeProgress(err);
   copy::Backfill backfill = s.MakeBackfill(*progress);
   // A finished copy run again starts over; an unfinished one resumes from its checkpoints.

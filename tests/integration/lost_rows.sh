@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Rows that used to be lost while tandem reported success (issue 11, items 1-3):
+#  1. a key cast that changes the order (TEXT '1'..'100' -> bigint) with small chunks;
+#  2. a nullable column used as the key (PostgreSQL UNIQUE with NULLs) is refused by check;
+#  3. `tandem copy` under a running migration is refused (it overwrote the application's writes).
+. "$TANDEM_REPO/tests/lib/common.sh"
+. "$TANDEM_REPO/tests/lib/oracle.sh"
+. "$TANDEM_REPO/tests/lib/matrix.sh"
+
+# 1. TEXT keys cast to bigint: chunks planned in text order, target ranges in number order.
+sqlite3 cast.db "CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL, v TEXT);
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+  INSERT INTO t SELECT CAST(i AS TEXT), 'v' || i FROM n;"
+cat > cast.yaml <<'YAML'
+source: sqlite:cast.db
+target: sqlite:cast_new.db
+options: {chunk_rows: 10, batch_rows: 7}
+tables:
+  - source: t
+    columns:
+      k: {to: k, type: bigint}
+      v: {to: v, type: text}
+YAML
+expect_exit 0 check -c cast.yaml
+grep -q "cast from text to integer, which orders keys differently" out || fail "check does not say why t is one range: $(cat out)"
+expect_exit 0 start -c cast.yaml --until-synced
+got=$(sqlite3 cast_new.db "SELECT count(*), sum(k) FROM t")
+[[ $got == "100|5050" ]] || fail "order-changing key cast: target holds $got rows|sum, expected 100|5050"
+diff <(sqlite3 cast.db "SELECT CAST(k AS INTEGER), v FROM t" | sort) <(sqlite3 cast_new.db "SELECT k, v FROM t" | sort) ||
+  fail "order-changing key cast: rows differ"
+expect_exit 0 verify -c cast.yaml
+pass "a key cast that changes the order copies every row (one range)"
+
+# 2. A nullable UNIQUE column as the key.
+create_db postgres nullkey
+pg_cli "$(db_uri postgres nullkey)" -c "CREATE TABLE u (code text UNIQUE, v int);
+  INSERT INTO u SELECT CASE WHEN i % 6 = 0 THEN NULL ELSE 'c' || i END, i FROM generate_series(1, 100) i;"
+cat > nullkey.yaml <<YAML
+source: $(tandem_uri postgres nullkey)
+target: sqlite:nullkey_new.db
+tables:
+  - source: u
+    key: [code]
+    columns:
+      code: {to: code, type: text}
+      v: {to: v, type: integer}
+YAML
+expect_exit 2 check -c nullkey.yaml
+grep -q "key column u.code is nullable" err || fail "nullable key message: $(cat err)"
+expect_exit 2 start -c nullkey.yaml --until-synced
+[[ ! -e nullkey_new.db ]] || [[ $(sqlite3 nullkey_new.db "select count(*) from sqlite_master where name = 'u'") == 0 ]] ||
+  fail "a refused mapping still created the target table"
+pass "a nullable key column is refused by check and start, naming table and column"
+
+# 3. `tandem copy` while a migration runs (and after capture was installed).
+sqlite3 app.db "CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a VALUES (1, 'one'), (2, 'two');"
+cat > app.yaml <<'YAML'
+source: sqlite:app.db
+target: sqlite:app_new.db
+hooks:
+  writes: "true"
+tables:
+  - source: a
+    columns:
+      id: {to: id, type: bigint}
+      v: {to: v, type: text}
+YAML
+expect_exit 0 start -c app.yaml --until-synced
+expect_exit 3 copy -c app.yaml
+grep -q "a migration is under way here (phase dual-write" err || fail "copy during dual-write: $(cat err)"
+expect_exit 0 verify -c app.yaml
+expect_exit 0 switch reads -c app.yaml
+expect_exit 0 switch writes -c app.yaml
+# The application now writes to new.
+sqlite3 app_new.db "UPDATE a SET v = 'changed on new' WHERE id = 1; INSERT INTO a VALUES (3, 'three');"
+expect_exit 3 copy -c app.yaml
+grep -q "phase write-new" err || fail "copy during write-new: $(cat err)"
+[[ $(sqlite3 app_new.db "SELECT v FROM a WHERE id = 1")/$(sqlite3 app_new.db "SELECT count(*) FROM a") == "changed on new/3" ]] ||
+  fail "the application's writes on new were touched by a refused copy"
+"$TANDEM" start -c app.yaml >/dev/null 2>&1 &
+follower=$!
+sleep 1
+expect_exit 3 copy -c app.yaml
+grep -q "is following this migration" err || fail "copy while a follower runs: $(cat err)"
+kill $follower; wait $follower || true
+pass "tandem copy refuses under a running migration and while a follower runs"
