@@ -84,8 +84,10 @@ Status FinishFinalize(Migration& m, MigrationState& st) {
   return RunHook(m.s().cfg, "finalize", HookEnv(Phase::kFinalized, "finalize"));
 }
 
-// Finishes or undoes the step in `st`. REQUIRES: the caller holds the switch lock.
-Status RecoverLocked(Migration& m, MigrationState& st, FILE* out) {
+// Finishes or undoes the step in `st`; `finished` (if set) tells which step was carried to
+// its end. REQUIRES: the caller holds the switch lock.
+Status RecoverLocked(Migration& m, MigrationState& st, FILE* out, Step* finished = nullptr) {
+  if (finished) *finished = Step::kNone;
   if (st.step == Step::kNone) {
     if (st.frozen.empty()) return Ok();
     std::string side = st.frozen;
@@ -94,6 +96,10 @@ Status RecoverLocked(Migration& m, MigrationState& st, FILE* out) {
     return Ok();
   }
   std::string what = DescribeRecovery(st);
+  Step step = st.step;
+  bool finish = st.step == Step::kStop ||
+                (st.step == Step::kFinalize && st.stage == Stage::kRemoving) ||
+                st.stage == Stage::kHooking || st.stage == Stage::kUnfreezing;
   Status done = Ok();
   switch (st.step) {
     case Step::kSwitchWrites:
@@ -129,24 +135,29 @@ Status RecoverLocked(Migration& m, MigrationState& st, FILE* out) {
                     what)));
   }
   std::fprintf(out, "interrupted step recovered: %s\n", what.c_str());
+  if (finished && finish) *finished = step;
   return Ok();
 }
 
 // Opens the migration for a switch command: takes the switch lock, recovers an interrupted
 // step, and checks that the mapping still matches the migration.
+// `finished` is the step that recovery carried to its end: a command whose own step it was
+// has nothing left to do.
 struct StepContext {
   std::unique_ptr<Migration> m;
   FollowerLock lock;
   MigrationState st;
+  Step finished = Step::kNone;
 };
 
 Result<StepContext> OpenForStep(const SwitchOptions& o, FILE* out) {
   TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path));
   TANDEM_ASSIGN_OR_RETURN(auto lock, TakeSwitchLock(m->state_path(), true));
   TANDEM_ASSIGN_OR_RETURN(auto st, m->Load());
-  TANDEM_RETURN_IF_ERROR(RecoverLocked(*m, st, out));
+  Step finished = Step::kNone;
+  TANDEM_RETURN_IF_ERROR(RecoverLocked(*m, st, out, &finished));
   TANDEM_RETURN_IF_ERROR(m->CheckSetup(st));
-  return StepContext{std::move(m), std::move(lock), std::move(st)};
+  return StepContext{std::move(m), std::move(lock), std::move(st), finished};
 }
 
 }  // namespace
@@ -213,6 +224,10 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
   TANDEM_ASSIGN_OR_RETURN(auto c, OpenForStep(o, out));
   auto& m = *c.m;
   auto& st = c.st;
+  if (c.finished == Step::kSwitchWrites) {
+    std::fprintf(out, "writes switched to new; phase write-new\n");
+    return kExitOk;
+  }
   bool allowed = st.phase == Phase::kReadNew ||
                  (o.force && (st.phase == Phase::kDualWrite || st.phase == Phase::kVerified));
   if (!allowed) {
@@ -266,6 +281,14 @@ Result<int> Rollback(const SwitchOptions& o, FILE* out) {
   TANDEM_ASSIGN_OR_RETURN(auto c, OpenForStep(o, out));
   auto& m = *c.m;
   auto& st = c.st;
+  if (c.finished == Step::kRollbackWrites) {
+    std::fprintf(out, "writes rolled back to old; phase read-new\n");
+    return kExitOk;
+  }
+  if (c.finished == Step::kStop) {
+    std::fprintf(out, "migration stopped and capture removed\n");
+    return kExitOk;
+  }
   switch (st.phase) {
     case Phase::kWriteNew: {
       st.step = Step::kRollbackWrites;
@@ -333,6 +356,10 @@ Result<int> Finalize(const SwitchOptions& o, FILE* out) {
   TANDEM_ASSIGN_OR_RETURN(auto c, OpenForStep(o, out));
   auto& m = *c.m;
   auto& st = c.st;
+  if (c.finished == Step::kFinalize) {
+    std::fprintf(out, "finalized: capture removed from both sides; the old database is retired\n");
+    return kExitOk;
+  }
   if (st.phase == Phase::kFinalized && (st.capture_old || st.capture_new)) {
     st.step = Step::kFinalize;
     TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kRemoving, "finalize: capture left behind"));
