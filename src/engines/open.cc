@@ -1,5 +1,4 @@
 #include <cstdlib>
-#include <regex>
 
 #include "engines/factories.h"
 #include "engines/mysql/mysql_types.h"
@@ -8,23 +7,6 @@
 #include "tandem/engine.h"
 
 namespace tandem {
-
-std::string RedactUri(const std::string& uri) {
-  // scheme://user:password@host -> scheme://user:***@host
-  static const std::regex kPassword(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):[^@/]*@)");
-  std::string out = std::regex_replace(uri, kPassword, "$1:***@");
-  static const std::regex kParam(R"(([?&]password=)[^&]*)");
-  return std::regex_replace(out, kParam, "$1***");
-}
-
-std::string StripPassword(const std::string& uri, bool* removed) {
-  static const std::regex kPassword(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):[^@/]*@)");
-  static const std::regex kParam(R"([?&]password=[^&]*)");
-  std::string out = std::regex_replace(uri, kPassword, "$1@");
-  out = std::regex_replace(out, kParam, "");
-  if (removed) *removed = out != uri;
-  return out;
-}
 
 std::string EngineKindOfUri(const std::string& uri) {
   if (uri.starts_with("sqlite:")) return "sqlite";
