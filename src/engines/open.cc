@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <filesystem>
 
 #include "engines/factories.h"
 #include "engines/mysql/mysql_types.h"
@@ -23,7 +24,8 @@ std::string EngineTypeName(std::string_view engine_kind, const PortableType& typ
 }
 
 Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::string& base_dir,
-                                           const std::string& password_env) {
+                                           const std::string& password_env,
+                                           IfMissing if_missing) {
   std::string password;
   if (!password_env.empty()) {
     if (const char* p = std::getenv(password_env.c_str())) password = p;
@@ -32,6 +34,10 @@ Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::st
   if (starts("sqlite:")) {
     auto path = SqlitePath(uri, base_dir);
     if (!path) return Fail(Code::kInvalidArgument, "sqlite URI has no path: {}", uri);
+    std::error_code ec;
+    if (if_missing == IfMissing::kFail && !std::filesystem::exists(*path, ec)) {
+      return Fail(Code::kNotFound, "sqlite database {} does not exist", *path);
+    }
     return OpenSqlite(*path);
   }
   if (starts("postgres://") || starts("postgresql://")) return OpenPostgres(uri, password);
