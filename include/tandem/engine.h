@@ -159,9 +159,13 @@ class Engine {
 
 // Opens a connection from a URI: sqlite:///abs/path.db, sqlite:rel.db, postgres://...,
 // mysql://... A password may come from `password_env` (e.g. TANDEM_SOURCE_PASSWORD) when the
-// URI has none. `base_dir` resolves relative sqlite paths.
+// URI has none. `base_dir` resolves relative sqlite paths. A SQLite file that does not exist
+// is created (kCreate, for a target) or refused with kNotFound naming the path (kFail, for a
+// source: an empty new file would pass for a database without tables).
+enum class IfMissing { kCreate, kFail };
 Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::string& base_dir,
-                                           const std::string& password_env = "");
+                                           const std::string& password_env = "",
+                                           IfMissing if_missing = IfMissing::kCreate);
 
 // The file path of a sqlite: URI (relative paths resolved against `base_dir`); nullopt for
 // other engines.

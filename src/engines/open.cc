@@ -1,5 +1,5 @@
 #include <cstdlib>
-#include <regex>
+#include <filesystem>
 
 #include "engines/factories.h"
 #include "engines/mysql/mysql_types.h"
@@ -8,23 +8,6 @@
 #include "tandem/engine.h"
 
 namespace tandem {
-
-std::string RedactUri(const std::string& uri) {
-  // scheme://user:password@host -> scheme://user:***@host
-  static const std::regex kPassword(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):[^@/]*@)");
-  std::string out = std::regex_replace(uri, kPassword, "$1:***@");
-  static const std::regex kParam(R"(([?&]password=)[^&]*)");
-  return std::regex_replace(out, kParam, "$1***");
-}
-
-std::string StripPassword(const std::string& uri, bool* removed) {
-  static const std::regex kPassword(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):[^@/]*@)");
-  static const std::regex kParam(R"([?&]password=[^&]*)");
-  std::string out = std::regex_replace(uri, kPassword, "$1@");
-  out = std::regex_replace(out, kParam, "");
-  if (removed) *removed = out != uri;
-  return out;
-}
 
 std::string EngineKindOfUri(const std::string& uri) {
   if (uri.starts_with("sqlite:")) return "sqlite";
@@ -41,7 +24,8 @@ std::string EngineTypeName(std::string_view engine_kind, const PortableType& typ
 }
 
 Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::string& base_dir,
-                                           const std::string& password_env) {
+                                           const std::string& password_env,
+                                           IfMissing if_missing) {
   std::string password;
   if (!password_env.empty()) {
     if (const char* p = std::getenv(password_env.c_str())) password = p;
@@ -50,6 +34,10 @@ Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::st
   if (starts("sqlite:")) {
     auto path = SqlitePath(uri, base_dir);
     if (!path) return Fail(Code::kInvalidArgument, "sqlite URI has no path: {}", uri);
+    std::error_code ec;
+    if (if_missing == IfMissing::kFail && !std::filesystem::exists(*path, ec)) {
+      return Fail(Code::kNotFound, "sqlite database {} does not exist", *path);
+    }
     return OpenSqlite(*path);
   }
   if (starts("postgres://") || starts("postgresql://")) return OpenPostgres(uri, password);

@@ -1,7 +1,9 @@
 #include "mapping/config.h"
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -38,12 +40,71 @@ class Parser {
     problems_.push_back(fmt::format("{}: {}: {}", At(n).ToString(), key, msg));
   }
 
+  // What a node is, for "expected X, got Y".
+  static std::string_view KindOf(const YAML::Node& n) {
+    if (n.IsMap()) return "a map";
+    if (n.IsSequence()) return "a list";
+    if (n.IsNull()) return "nothing";
+    return "a single value";
+  }
+
   std::optional<std::string> Scalar(const YAML::Node& n, std::string_view key) {
     if (!n.IsScalar()) {
-      Problem(n, key, "expected a single value");
+      Problem(n, key, fmt::format("expected a single value, got {}", KindOf(n)));
       return std::nullopt;
     }
     return n.Scalar();
+  }
+
+  // True when `n` is a map; otherwise records what was expected.
+  bool IsMap(const YAML::Node& n, std::string_view key, std::string_view expected) {
+    if (n.IsMap()) return true;
+    Problem(n, key, fmt::format("expected {}, got {}", expected, KindOf(n)));
+    return false;
+  }
+
+  // A whole number in [1, max] (options.chunk_rows: 0 would divide by zero later).
+  std::optional<int> PositiveInt(const YAML::Node& n, std::string_view key, int max) {
+    if (!n.IsScalar()) {
+      Problem(n, key, fmt::format("expected a whole number from 1 to {}, got {}", max, KindOf(n)));
+      return std::nullopt;
+    }
+    const std::string& text = n.Scalar();
+    const std::string* s = &text;
+    int v = 0;
+    auto r = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (r.ec != std::errc() || r.ptr != s->data() + s->size() || v < 1 || v > max) {
+      Problem(n, key, fmt::format("expected a whole number from 1 to {}, got '{}'", max, *s));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // yaml-cpp keeps both entries of a repeated key and node["k"] answers the first, so a
+  // second `source:` or `to:` would be ignored without a word: every map of the file is
+  // checked for repeated keys (and for keys that are not plain names) before it is read.
+  void RepeatedKeys(const YAML::Node& n, const std::string& path) {
+    if (n.IsSequence()) {
+      size_t i = 0;
+      for (const auto& item : n) RepeatedKeys(item, fmt::format("{}[{}]", path, i++));
+      return;
+    }
+    if (!n.IsMap()) return;
+    std::map<std::string, int> first_line;
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar()) {
+        Problem(kv.first, path.empty() ? "(key)" : path,
+                fmt::format("a key must be a plain name, got {}", KindOf(kv.first)));
+        continue;
+      }
+      std::string k = kv.first.Scalar();
+      std::string key = path.empty() ? k : path + "." + k;
+      auto [it, fresh] = first_line.emplace(k, kv.first.Mark().line + 1);
+      if (!fresh) {
+        Problem(kv.first, key, fmt::format("key given twice (first at line {}); keep one", it->second));
+      }
+      RepeatedKeys(kv.second, key);
+    }
   }
 
   // Unknown keys are typos until proven otherwise.
@@ -57,6 +118,15 @@ class Parser {
                 fmt::format("unknown key (expected one of: {})", list));
       }
     }
+  }
+
+  // A value (number, text, bool or null); a list or map is a problem at `key`.
+  Value ScalarValue(const YAML::Node& n, std::string_view key) {
+    if (n.IsMap() || n.IsSequence()) {
+      Problem(n, key, fmt::format("expected a single value, got {}", KindOf(n)));
+      return Value::Null();
+    }
+    return ScalarValue(n);
   }
 
   Value ScalarValue(const YAML::Node& n) {
@@ -117,7 +187,7 @@ class Parser {
     }
     c.target = Scalar(spec["to"], key + ".to").value_or("");
     if (spec["type"]) c.type = Type(spec["type"], key + ".type");
-    if (auto d = spec["default"]) c.default_value = ScalarValue(d);
+    if (auto d = spec["default"]) c.default_value = ScalarValue(d, key + ".default");
     if (auto on = spec["on_null"]) {
       std::string v = Scalar(on, key + ".on_null").value_or("");
       if (v == "keep") c.on_null = OnNull::kKeep;
@@ -141,7 +211,8 @@ class Parser {
       } else {
         for (const auto& kv : m) {
           std::optional<std::string> to;
-          if (!ScalarValue(kv.second).is_null()) to = kv.second.Scalar();
+          std::string mkey = key + ".map." + kv.first.Scalar();
+          if (!ScalarValue(kv.second, mkey).is_null()) to = kv.second.Scalar();
           c.value_map.emplace_back(kv.first.Scalar(), to);
         }
       }
@@ -169,7 +240,7 @@ class Parser {
     if (step.IsMap() && step.size() == 1) {
       std::string op = step.begin()->first.Scalar();
       if (op == "default") {
-        c.steps.push_back({Step::Op::kDefault, ScalarValue(step.begin()->second)});
+        c.steps.push_back({Step::Op::kDefault, ScalarValue(step.begin()->second, key + ".default")});
         return;
       }
       Problem(step, key, fmt::format("unknown transform '{}'", op));
@@ -181,7 +252,11 @@ class Parser {
   void ParseTable(const YAML::Node& t, Config& cfg) {
     TableMap tm;
     tm.where = At(t);
-    if (!t.IsMap() || !t["source"]) {
+    if (!t.IsMap()) {
+      Problem(t, "tables[]", fmt::format("expected a map {{source: name, columns: ...}}, got {}", KindOf(t)));
+      return;
+    }
+    if (!t["source"]) {
       Problem(t, "tables[]", "each table needs 'source:'");
       return;
     }
@@ -196,12 +271,22 @@ class Parser {
     }
     tm.target = t["target"] ? Scalar(t["target"], key + ".target").value_or(tm.source) : tm.source;
     if (auto k = t["key"]) {
-      if (k.IsScalar()) tm.key.push_back(k.Scalar());
-      else for (const auto& x : k) tm.key.push_back(x.Scalar());
+      if (k.IsScalar()) {
+        tm.key.push_back(k.Scalar());
+      } else if (k.IsSequence()) {
+        for (const auto& x : k) {
+          if (auto name = Scalar(x, key + ".key[]")) tm.key.push_back(*name);
+        }
+      } else {
+        Problem(k, key + ".key", fmt::format("expected a column name or a list of column names, got {}", KindOf(k)));
+      }
     }
     auto cols = t["columns"];
-    if (!cols || !cols.IsMap()) {
+    if (!cols) {
       Problem(t, key, "missing 'columns:' (every source column, mapped or dropped)");
+    } else if (!cols.IsMap()) {
+      Problem(cols, key + ".columns",
+              fmt::format("expected a map of every source column, got {}", KindOf(cols)));
     } else {
       std::set<std::string> seen;
       for (const auto& kv : cols) {
@@ -213,7 +298,7 @@ class Parser {
         ParseColumn(tm.source, name, kv.second, tm);
       }
     }
-    if (auto add = t["add"]) {
+    if (auto add = t["add"]; add && IsMap(add, key + ".add", "a map {column: value, ...}")) {
       for (const auto& kv : add) {
         AddColumn a;
         a.target = kv.first.Scalar();
@@ -222,10 +307,10 @@ class Parser {
         if (kv.second.IsMap()) {
           OnlyKeys(kv.second, akey, {"value", "type"});
           if (!kv.second["value"]) Problem(kv.second, akey, "missing 'value:'");
-          a.value = ScalarValue(kv.second["value"]);
+          a.value = ScalarValue(kv.second["value"], akey + ".value");
           if (kv.second["type"]) a.type = Type(kv.second["type"], akey + ".type");
         } else {
-          a.value = ScalarValue(kv.second);
+          a.value = ScalarValue(kv.second, akey);
         }
         tm.adds.push_back(std::move(a));
       }
@@ -245,6 +330,7 @@ class Parser {
     }
     if (!root.IsMap()) return Fail(Code::kInvalidArgument, "{}: expected a mapping document", file_);
     try {
+      RepeatedKeys(root, "");
       OnlyKeys(root, "", {"source", "target", "state", "timezone", "hooks", "options", "tables"});
       for (const char* k : {"source", "target"}) {
         if (!root[k]) problems_.push_back(fmt::format("{}: missing '{}:' (a database URI)", file_, k));
@@ -255,17 +341,35 @@ class Parser {
       cfg.state = root["state"] ? Scalar(root["state"], "state").value_or("")
                                 : fmt::format("sqlite:{}.state.db", stem);
       if (root["timezone"]) cfg.timezone = Scalar(root["timezone"], "timezone").value_or("UTC");
-      if (auto h = root["hooks"]) {
+      if (auto h = root["hooks"]; h && IsMap(h, "hooks", "a map {reads: command, ...}")) {
         OnlyKeys(h, "hooks", {"reads", "writes", "rollback", "freeze", "unfreeze", "finalize"});
-        for (const auto& kv : h) cfg.hooks[kv.first.Scalar()] = kv.second.Scalar();
+        for (const auto& kv : h) {
+          // A hook is a shell command; {x: 1} or a list taken as "no command" would make a
+          // freeze that freezes nothing.
+          std::string hkey = "hooks." + kv.first.Scalar();
+          if (!kv.second.IsScalar()) {
+            Problem(kv.second, hkey,
+                    fmt::format("expected a shell command (one string), got {}", KindOf(kv.second)));
+            continue;
+          }
+          cfg.hooks[kv.first.Scalar()] = kv.second.Scalar();
+        }
       }
-      if (auto o = root["options"]) {
+      if (auto o = root["options"]; o && IsMap(o, "options", "a map {chunk_rows: n, ...}")) {
         OnlyKeys(o, "options", {"chunk_rows", "batch_rows"});
-        if (o["chunk_rows"]) cfg.chunk_rows = o["chunk_rows"].as<int>();
-        if (o["batch_rows"]) cfg.batch_rows = o["batch_rows"].as<int>();
+        constexpr int kMaxRows = 100'000'000;
+        if (o["chunk_rows"]) {
+          cfg.chunk_rows = PositiveInt(o["chunk_rows"], "options.chunk_rows", kMaxRows).value_or(cfg.chunk_rows);
+        }
+        if (o["batch_rows"]) {
+          cfg.batch_rows = PositiveInt(o["batch_rows"], "options.batch_rows", kMaxRows).value_or(cfg.batch_rows);
+        }
       }
-      if (!root["tables"] || !root["tables"].IsSequence()) {
+      if (!root["tables"]) {
         problems_.push_back(fmt::format("{}: missing 'tables:' list", file_));
+      } else if (!root["tables"].IsSequence()) {
+        Problem(root["tables"], "tables",
+                fmt::format("expected a list of tables (- source: ...), got {}", KindOf(root["tables"])));
       } else {
         std::set<std::string> seen;
         for (const auto& t : root["tables"]) {

@@ -22,7 +22,7 @@ Result<int> Init(const InitOptions& o, FILE* out) {
     return Fail(Code::kInvalidArgument, "{} already exists (use --force to overwrite it)", o.output);
   }
   std::string base = std::filesystem::absolute(o.output).parent_path().string();
-  auto source = OpenEngine(o.source, base, "TANDEM_SOURCE_PASSWORD");
+  auto source = OpenEngine(o.source, base, "TANDEM_SOURCE_PASSWORD", IfMissing::kFail);
   if (!source) return std::unexpected(source.error().Context("open source"));
   auto tables = (*source)->Introspect();
   if (!tables) return std::unexpected(tables.error().Context("read the source schema"));

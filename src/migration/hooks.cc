@@ -5,18 +5,39 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 extern char** environ;
 
 namespace tandem::migration {
 
+namespace {
+
+// The passwords tandem reads from its environment, and those the client tools read: a hook is
+// the user's script (a pooler reload, a notification) and has no use for them.
+constexpr std::string_view kSecretVariables[] = {"TANDEM_SOURCE_PASSWORD", "TANDEM_TARGET_PASSWORD",
+                                                 "PGPASSWORD", "MYSQL_PWD"};
+
+// Whether "NAME=value" sets one of kSecretVariables.
+bool IsSecret(std::string_view var) {
+  std::string_view name = var.substr(0, var.find('='));
+  for (std::string_view s : kSecretVariables) {
+    if (name == s) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Status RunHook(const mapping::Config& cfg, const std::string& name,
                const std::map<std::string, std::string>& env) {
   auto it = cfg.hooks.find(name);
   if (it == cfg.hooks.end() || it->second.empty()) return Ok();
   std::vector<std::string> vars;
-  for (char** e = environ; *e; ++e) vars.emplace_back(*e);
+  for (char** e = environ; *e; ++e) {
+    if (!IsSecret(*e)) vars.emplace_back(*e);
+  }
   vars.push_back("TANDEM_HOOK=" + name);
   vars.push_back("TANDEM_CONFIG=" + cfg.path);
   vars.push_back("TANDEM_HOOK_DIR=" + cfg.dir);

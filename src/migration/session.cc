@@ -11,7 +11,7 @@ int ExitFor(const Error& e) {
 }
 
 Result<std::unique_ptr<Engine>> Session::OpenSource() const {
-  auto e = OpenEngine(cfg.source, cfg.dir, "TANDEM_SOURCE_PASSWORD");
+  auto e = OpenEngine(cfg.source, cfg.dir, "TANDEM_SOURCE_PASSWORD", IfMissing::kFail);
   if (!e) return std::unexpected(e.error().Context("open source"));
   return e;
 }

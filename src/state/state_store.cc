@@ -1,5 +1,12 @@
 #include "state/state_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "core/row_json.h"
 #include "tandem/engine.h"
 
@@ -36,6 +43,33 @@ std::optional<Row> OptRow(const Value& v) {
 
 Value BoundJson(const std::optional<Row>& r) { return r ? Value::Text(RowToJson(*r)) : Value(); }
 
+// The state file holds rejected rows whole, so only its owner may read it: it is created
+// 0600 before SQLite opens it (SQLite gives its -wal, -shm and -journal files the mode of the
+// database file), and a file left looser by an older version is tightened with its companions.
+Status OwnerOnly(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Fail(Code::kFailedPrecondition, "state store {}: cannot open: {}", path,
+                std::strerror(errno));
+  }
+  struct stat st {};
+  bool loose = ::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0;
+  if (loose && ::fchmod(fd, 0600) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Fail(Code::kFailedPrecondition, "state store {}: cannot make it private (chmod 600): {}",
+                path, std::strerror(err));
+  }
+  ::close(fd);
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    std::string companion = path + suffix;
+    if (::stat(companion.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      ::chmod(companion.c_str(), 0600);
+    }
+  }
+  return Ok();
+}
+
 }  // namespace
 
 std::string_view ChunkStatusName(ChunkStatus s) {
@@ -53,6 +87,7 @@ Result<StateStore> StateStore::Open(const std::string& uri, const std::string& b
     return Fail(Code::kInvalidArgument,
                 "state store '{}': only sqlite:PATH is supported in this version", uri);
   }
+  TANDEM_RETURN_IF_ERROR(OwnerOnly(*path));
   TANDEM_ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(*path));
   if (auto st = db.Exec(kSchema); !st) return std::unexpected(st.error().Context("state store"));
   return StateStore(std::move(db));

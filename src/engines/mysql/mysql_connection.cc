@@ -1,33 +1,14 @@
 #include "engines/mysql/mysql_connection.h"
 
-#include <charconv>
 #include <mutex>
 #include <optional>
 
 #include "core/text.h"
+#include "core/uri.h"
 
 namespace tandem::mysql {
 
 namespace {
-
-// Decodes %XX escapes; a malformed escape is an error rather than a guess.
-std::optional<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int v = 0;
-    auto r = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-    if (r.ec != std::errc() || r.ptr != s.data() + i + 3) return std::nullopt;
-    out += static_cast<char>(v);
-    i += 2;
-  }
-  return out;
-}
 
 // Connector/C initialises global state lazily in mysql_init(), which is not thread-safe;
 // engines are opened from several worker threads, so initialise once up front.
@@ -44,91 +25,26 @@ std::string MysqlUri::Redacted() const {
 }
 
 Result<MysqlUri> ParseMysqlUri(std::string_view uri, std::string_view fallback_password) {
+  auto parsed = ParseUri(uri);
+  if (!parsed) return std::unexpected(parsed.error());
+  if (parsed->scheme != "mysql" && parsed->scheme != "mariadb") {
+    return Fail(Code::kInvalidArgument, "MariaDB URI must start with mysql:// (got {}:)",
+                parsed->scheme);
+  }
   MysqlUri out;
-  size_t scheme_end = uri.find("://");
-  if (scheme_end == std::string_view::npos) {
-    return Fail(Code::kInvalidArgument, "MariaDB URI must start with mysql://");
-  }
-  std::string_view scheme = uri.substr(0, scheme_end);
-  if (scheme != "mysql" && scheme != "mariadb") {
-    return Fail(Code::kInvalidArgument, "MariaDB URI must start with mysql:// (got {}://)", scheme);
-  }
-  std::string_view rest = uri.substr(scheme_end + 3);
-  std::string_view query;
-  if (size_t q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
-  // The user info ends at the last '@', so a password may hold '@' and '/' unescaped.
-  std::string_view userinfo;
-  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
-    userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-  }
-  std::string_view hostport = rest, path;
-  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
-    hostport = rest.substr(0, slash);
-    path = rest.substr(slash + 1);
-  }
-  bool has_password = false;
-  if (!userinfo.empty()) {
-    std::string_view user = userinfo, pass;
-    if (size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
-      user = userinfo.substr(0, colon);
-      pass = userinfo.substr(colon + 1);
-      has_password = true;
-    }
-    auto u = PercentDecode(user);
-    auto p = PercentDecode(pass);
-    if (!u) return Fail(Code::kInvalidArgument, "MariaDB URI: bad %-escape in the user name");
-    if (!p) return Fail(Code::kInvalidArgument, "MariaDB URI: bad %-escape in the password");
-    out.user = *u;
-    out.password = *p;
-  }
-  if (!has_password) out.password = std::string(fallback_password);
-
-  std::string_view host = hostport, port;
-  if (hostport.starts_with('[')) {  // [::1]:3306
-    size_t close = hostport.find(']');
-    if (close == std::string_view::npos) {
-      return Fail(Code::kInvalidArgument, "MariaDB URI: unclosed '[' in host");
-    }
-    host = hostport.substr(1, close - 1);
-    std::string_view after = hostport.substr(close + 1);
-    if (after.starts_with(':')) port = after.substr(1);
-  } else if (size_t colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    host = hostport.substr(0, colon);
-    port = hostport.substr(colon + 1);
-  }
-  auto h = PercentDecode(host);
-  if (!h) return Fail(Code::kInvalidArgument, "MariaDB URI: bad %-escape in the host");
-  out.host = h->empty() ? "127.0.0.1" : *h;
-  if (!port.empty()) {
-    unsigned p = 0;
-    auto r = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (r.ec != std::errc() || r.ptr != port.data() + port.size() || p == 0 || p > 65535) {
-      return Fail(Code::kInvalidArgument, "MariaDB URI: bad port '{}'", port);
-    }
-    out.port = p;
-  }
-  auto db = PercentDecode(path);
-  if (!db) return Fail(Code::kInvalidArgument, "MariaDB URI: bad %-escape in the database");
-  out.database = *db;
+  out.user = parsed->user;
+  out.password = parsed->password.value_or(std::string(fallback_password));
+  out.host = parsed->host.empty() ? "127.0.0.1" : parsed->host;
+  if (parsed->port) out.port = *parsed->port;
+  out.database = parsed->database;
   if (out.database.empty()) {
     return Fail(Code::kInvalidArgument, "MariaDB URI names no database: {}", out.Redacted());
   }
-
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (kv.empty()) continue;
-    size_t eq = kv.find('=');
-    std::string key = AsciiLower(kv.substr(0, eq));
-    auto value = PercentDecode(eq == std::string_view::npos ? "" : kv.substr(eq + 1));
-    if (!value) return Fail(Code::kInvalidArgument, "MariaDB URI: bad %-escape in '{}'", key);
+  for (const auto& param : parsed->params) {
+    std::string key = AsciiLower(param.key);
+    const std::string& value = param.value;
     if (key == "ssl-mode" || key == "sslmode" || key == "ssl_mode") {
-      std::string mode = AsciiUpper(*value);
+      std::string mode = AsciiUpper(value);
       for (char& c : mode) {
         if (c == '-') c = '_';
       }
@@ -137,15 +53,15 @@ Result<MysqlUri> ParseMysqlUri(std::string_view uri, std::string_view fallback_p
         return Fail(Code::kInvalidArgument,
                     "MariaDB URI: ssl-mode '{}' is not one of DISABLED, PREFERRED, REQUIRED, "
                     "VERIFY_CA, VERIFY_IDENTITY",
-                    *value);
+                    value);
       }
       out.ssl_mode = mode;
     } else if (key == "ssl-ca" || key == "sslrootcert" || key == "ssl_ca") {
-      out.ssl_ca = *value;
+      out.ssl_ca = value;
     } else if (key == "socket") {
-      out.socket = *value;
+      out.socket = value;
     } else if (key == "password") {
-      out.password = *value;
+      out.password = value;
     } else {
       return Fail(Code::kInvalidArgument,
                   "MariaDB URI: unknown parameter '{}' (expected ssl-mode, ssl-ca or socket)", key);

@@ -83,6 +83,15 @@ std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt);
 
 inline constexpr std::string_view kChangeTable = "_tandem_changes";
 inline constexpr std::string_view kCaptureTable = "_tandem_capture";
+// Every table tandem creates in a user's database: introspection skips exactly these, so a
+// user's own _tandem_notes is migrated like any other table. A new table goes here too.
+inline constexpr std::string_view kOwnTables[] = {kChangeTable, kCaptureTable};
+inline bool IsOwnTable(std::string_view name) {
+  for (std::string_view t : kOwnTables) {
+    if (name == t) return true;
+  }
+  return false;
+}
 
 std::string CreateChangeTableSql();
 // Which key columns each captured table's change rows hold (so any later connection can

@@ -292,7 +292,7 @@ Result<std::vector<TableSchema>> MysqlEngine::Introspect() {
   std::map<std::string, size_t> index;
   while (MYSQL_ROW row = names.Next()) {
     std::string name = Field(row, names.lengths(), 0);
-    if (name.starts_with("_tandem")) continue;  // tandem's own change tables
+    if (IsOwnTable(name)) continue;  // tandem's own change tables
     index[name] = tables.size();
     TableSchema t;
     t.name = name;

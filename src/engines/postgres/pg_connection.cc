@@ -3,6 +3,8 @@
 #include <cstring>
 #include <memory>
 
+#include "core/text.h"
+#include "core/uri.h"
 #include "tandem/engine.h"
 
 namespace tandem::pg {
@@ -14,20 +16,6 @@ void DropNotice(void*, const char*) {}
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-// The password written in a URI or conninfo string, so messages can be scrubbed of it.
-std::string PasswordIn(const std::string& uri) {
-  char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(uri.c_str(), &err);
-  if (err) PQfreemem(err);
-  std::string out;
-  if (!opts) return out;
-  for (PQconninfoOption* o = opts; o->keyword; ++o) {
-    if (std::strcmp(o->keyword, "password") == 0 && o->val) out = o->val;
-  }
-  PQconninfoFree(opts);
-  return out;
 }
 
 }  // namespace
@@ -49,24 +37,46 @@ Code CodeForSqlState(std::string_view s) {
 }
 
 Result<PgConnection> PgConnection::Open(const std::string& uri, const std::string& password) {
-  // Keywords are applied in order and the expanded URI comes last, so a password written in
-  // the URI wins over `password`, and `application_name` is only a default.
-  std::vector<const char*> keys, values;
-  if (!password.empty()) {
-    keys.push_back("password");
-    values.push_back(password.c_str());
+  // The URI is parsed by tandem's one parser (not libpq's, which stops the password at the
+  // first '/' or '@') and handed to libpq as keywords. A password written in the URI wins over
+  // `password`, and `application_name` is only a default.
+  auto parsed = ParseUri(uri);
+  if (!parsed) return std::unexpected(parsed.error());
+  if (parsed->scheme != "postgres" && parsed->scheme != "postgresql") {
+    return Fail(Code::kInvalidArgument, "PostgreSQL URI must start with postgres:// (got {}:)",
+                parsed->scheme);
   }
-  keys.push_back("application_name");
-  values.push_back("tandem");
-  keys.push_back("dbname");
-  values.push_back(uri.c_str());
+  std::vector<std::pair<std::string, std::string>> settings;  // later entries win
+  auto set = [&](std::string key, std::string value) {
+    for (auto& [k, v] : settings) {
+      if (k == key) {
+        v = std::move(value);
+        return;
+      }
+    }
+    settings.emplace_back(std::move(key), std::move(value));
+  };
+  set("application_name", "tandem");
+  if (!password.empty()) set("password", password);
+  if (!parsed->host.empty()) set("host", parsed->host);
+  if (parsed->port) set("port", std::to_string(*parsed->port));
+  if (!parsed->user.empty()) set("user", parsed->user);
+  if (parsed->password) set("password", *parsed->password);
+  if (!parsed->database.empty()) set("dbname", parsed->database);
+  for (const auto& p : parsed->params) set(AsciiLower(p.key), p.value);
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : settings) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
+  }
   keys.push_back(nullptr);
   values.push_back(nullptr);
 
   PgConnection c;
-  c.conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
-  c.secret_ = PasswordIn(uri);
-  if (c.secret_.empty()) c.secret_ = password;
+  c.conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/0);
+  for (const auto& [k, v] : settings) {
+    if (k == "password") c.secret_ = v;
+  }
   if (!c.conn_) return Fail(Code::kUnavailable, "connect {}: out of memory", RedactUri(uri));
   if (PQstatus(c.conn_) != CONNECTION_OK) {
     std::string msg = c.Scrub(Trim(PQerrorMessage(c.conn_)));

@@ -45,6 +45,15 @@ std::string Where(const std::string& predicate) {
   return predicate == "TRUE" ? "" : " WHERE " + predicate;
 }
 
+// ('_tandem_changes', ...): kOwnTables as an SQL list (plain names, no quotes to escape).
+std::string OwnTablesList() {
+  std::string out = "(";
+  for (std::string_view t : kOwnTables) {
+    out += (out.size() > 1 ? ", '" : "'") + std::string(t) + "'";
+  }
+  return out + ")";
+}
+
 }  // namespace
 
 std::string QuoteIdent(std::string_view name) { return QuoteDoubling(name, '"'); }
@@ -261,7 +270,7 @@ std::string CreateTableSql(std::string_view schema, const TableSchema& table) {
 std::string IntrospectColumnsSql() {
   // Domains read as their base type; dropped columns, partitions (their parent is listed)
   // and tandem's own tables are left out.
-  return R"sql(
+  return std::string() + R"sql(
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), a.attgenerated <> '',
        CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
@@ -276,14 +285,14 @@ JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND NOT starts_with(c.relname, '_tandem')
+  AND c.relname NOT IN )sql" + OwnTablesList() + R"sql(
 ORDER BY c.relname, a.attnum)sql";
 }
 
 std::string IntrospectConstraintsSql() {
   // Column lists come back as JSON arrays so names with commas or quotes survive. Unique
   // indexes that back no constraint count as unique keys unless partial or on expressions.
-  return R"sql(
+  return std::string() + R"sql(
 SELECT cl.relname, con.contype::text,
        (SELECT json_agg(a.attname ORDER BY k.i)
           FROM unnest(con.conkey) WITH ORDINALITY AS k(n, i)
@@ -299,7 +308,7 @@ JOIN pg_namespace n ON n.oid = cl.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c')
-  AND NOT starts_with(cl.relname, '_tandem')
+  AND cl.relname NOT IN )sql" + OwnTablesList() + R"sql(
 UNION ALL
 SELECT cl.relname, 'i',
        (SELECT json_agg(a.attname ORDER BY k.i)
@@ -312,7 +321,7 @@ JOIN pg_class cl ON cl.oid = ix.indrelid
 JOIN pg_class ic ON ic.oid = ix.indexrelid
 JOIN pg_namespace n ON n.oid = cl.relnamespace
 WHERE n.nspname = $1 AND ix.indisunique AND ix.indpred IS NULL AND ix.indexprs IS NULL
-  AND cl.relkind IN ('r', 'p') AND NOT starts_with(cl.relname, '_tandem')
+  AND cl.relkind IN ('r', 'p') AND cl.relname NOT IN )sql" + OwnTablesList() + R"sql(
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c2 WHERE c2.conindid = ix.indexrelid
                                                   AND c2.contype IN ('p', 'u'))
 ORDER BY 1, 2, 7)sql";

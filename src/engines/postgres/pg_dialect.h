@@ -14,9 +14,13 @@
 
 namespace tandem::pg {
 
-// Names of tandem's own objects. Every one starts with "_tandem" so introspection skips it.
+// Names of tandem's own objects.
 inline constexpr std::string_view kChangeTable = "_tandem_changes";
 inline constexpr std::string_view kCaptureTables = "_tandem_capture_tables";
+// Every table tandem creates in a user's schema (stage tables are TEMP, in another schema):
+// introspection skips exactly these, so a user's own _tandem_notes is migrated like any other
+// table. A new table goes here too.
+inline constexpr std::string_view kOwnTables[] = {kChangeTable, kCaptureTables};
 inline constexpr std::string_view kCaptureTrigger = "_tandem_capture";
 inline constexpr std::string_view kCaptureFunctionPrefix = "_tandem_cap_";
 inline constexpr std::string_view kStagePrefix = "_tandem_stage_";

@@ -17,6 +17,15 @@ namespace tandem::sqlite {
 // Tandem's own objects in a captured database.
 inline constexpr std::string_view kChangesTable = "_tandem_changes";
 inline constexpr std::string_view kCaptureOffTable = "_tandem_capture_off";
+// Every table tandem creates in a user's database: introspection skips exactly these, so a
+// user's own _tandem_notes is migrated like any other table. A new table goes here too.
+inline constexpr std::string_view kOwnTables[] = {kChangesTable, kCaptureOffTable};
+inline bool IsOwnTable(std::string_view name) {
+  for (std::string_view t : kOwnTables) {
+    if (name == t) return true;
+  }
+  return false;
+}
 
 // "name" with inner double quotes doubled: order -> "order", a"b -> "a""b".
 std::string QuoteIdent(std::string_view name);

@@ -330,7 +330,7 @@ Result<std::vector<TableSchema>> SqliteEngine::Introspect() {
   std::vector<TableSchema> out;
   for (const auto& t : tables) {
     const std::string& name = t[0].as_str();
-    if (AsciiLower(name).starts_with("sqlite_") || name.starts_with("_tandem_")) continue;
+    if (AsciiLower(name).starts_with("sqlite_") || IsOwnTable(name)) continue;
     TANDEM_ASSIGN_OR_RETURN(auto schema, IntrospectTable(name, t[1].as_int() != 0));
     out.push_back(std::move(schema));
   }
