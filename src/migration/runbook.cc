@@ -85,9 +85,10 @@ class Migration {
     auto m = std::unique_ptr<Migration>(new Migration());
     TANDEM_ASSIGN_OR_RETURN(m->s_, OpenSession(config_path, true));
     // tandem's own writes are never captured again (no echo between the streams).
-    TANDEM_RETURN_IF_ERROR(m->s_.source->SetCaptureSuppressed(true));
-    TANDEM_RETURN_IF_ERROR(m->s_.target->SetCaptureSuppressed(true));
-    m->forward_ = std::make_unique<capture::ChangeStream>("forward", *m->s_.source, *m->s_.target,
+    TANDEM_RETURN_IF_ERROR(m->s_.source_changes->SuppressOwnWrites(true));
+    TANDEM_RETURN_IF_ERROR(m->s_.target_changes->SuppressOwnWrites(true));
+    m->forward_ = std::make_unique<capture::ChangeStream>("forward", *m->s_.source,
+                                                          *m->s_.source_changes, *m->s_.target,
                                                           m->s_.tables, *m->s_.state);
     return m;
   }
@@ -117,8 +118,8 @@ class Migration {
     TANDEM_ASSIGN_OR_RETURN(auto src, s_.source->Introspect());
     TANDEM_ASSIGN_OR_RETURN(auto tgt, s_.target->Introspect());
     TANDEM_ASSIGN_OR_RETURN(reverse_tables_, mapping::CompileAllReverse(s_.cfg, src, tgt));
-    reverse_ = std::make_unique<capture::ChangeStream>("reverse", *s_.target, *s_.source,
-                                                       reverse_tables_, state());
+    reverse_ = std::make_unique<capture::ChangeStream>("reverse", *s_.target, *s_.target_changes,
+                                                       *s_.source, reverse_tables_, state());
     return reverse_.get();
   }
 
@@ -148,36 +149,44 @@ class Migration {
       return Ok();
     }
     // The follower applies; wait until its checkpoints pass what exists now.
-    TANDEM_ASSIGN_OR_RETURN(int64_t fgoal, s_.source->LastChangeSeq());
-    int64_t rgoal = 0;
+    TANDEM_ASSIGN_OR_RETURN(Position fgoal, s_.source_changes->Last());
+    Position rgoal;
     if (rev) {
-      TANDEM_ASSIGN_OR_RETURN(rgoal, s_.target->LastChangeSeq());
+      TANDEM_ASSIGN_OR_RETURN(rgoal, s_.target_changes->Last());
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     for (;;) {
-      TANDEM_ASSIGN_OR_RETURN(int64_t fpos, state().Position("forward"));
-      TANDEM_ASSIGN_OR_RETURN(int64_t rpos, state().Position("reverse"));
-      if (fpos >= fgoal && (!rev || rpos >= rgoal)) return Ok();
+      TANDEM_ASSIGN_OR_RETURN(Position fpos, state().Position("forward"));
+      TANDEM_ASSIGN_OR_RETURN(Position rpos, state().Position("reverse"));
+      TANDEM_ASSIGN_OR_RETURN(bool fdone, s_.source_changes->Covers(fpos, fgoal));
+      bool rdone = true;
+      if (rev) {
+        TANDEM_ASSIGN_OR_RETURN(rdone, s_.target_changes->Covers(rpos, rgoal));
+      }
+      if (fdone && rdone) return Ok();
       if (std::chrono::steady_clock::now() > deadline) {
         return Fail(Code::kUnavailable,
                     "the follower (`tandem start`, pid {}) did not catch up within {} s "
                     "(forward at {} of {})",
-                    holder, timeout_s, fpos, fgoal);
+                    holder, timeout_s, fpos.text, fgoal.text);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
 
   // Changes not applied yet, and the age in seconds of the oldest of them.
-  Result<std::pair<int64_t, double>> Lag(Engine& from, std::string_view stream) {
-    TANDEM_ASSIGN_OR_RETURN(int64_t last, from.LastChangeSeq());
-    TANDEM_ASSIGN_OR_RETURN(int64_t pos, state().Position(stream));
+  // Counts change rows that exist, not a distance between positions.
+  Result<std::pair<int64_t, double>> Lag(ChangeSource& from, std::string_view stream) {
+    TANDEM_ASSIGN_OR_RETURN(Position pos, state().Position(stream));
+    TANDEM_ASSIGN_OR_RETURN(int64_t pending, from.Pending(pos));
     double age = 0;
-    if (last > pos) {
-      TANDEM_ASSIGN_OR_RETURN(auto next, from.ReadChanges(pos, 1));
-      if (!next.empty() && next[0].at_micros > 0) age = (NowMicros() - next[0].at_micros) / 1e6;
+    if (pending > 0) {
+      TANDEM_ASSIGN_OR_RETURN(auto next, from.Read(pos, 1));
+      if (!next.changes.empty() && next.changes[0].at_micros > 0) {
+        age = (NowMicros() - next.changes[0].at_micros) / 1e6;
+      }
     }
-    return std::make_pair(std::max<int64_t>(0, last - pos), age);
+    return std::make_pair(pending, age);
   }
 
  private:
@@ -278,7 +287,7 @@ Result<bool> CleanVerifySinceBackfill(Migration& m) {
 }
 
 Status LagGuard(Migration& m, const SwitchOptions& o) {
-  TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source, "forward"));
+  TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source_changes, "forward"));
   if (lag.first > o.max_lag && !o.force) {
     return Fail(Code::kFailedPrecondition,
                 "the change stream is {} changes behind (limit {}): let `tandem start` catch up, "
@@ -314,8 +323,8 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
   }
   if (phase == Phase::kNone || phase == Phase::kStopped) {
     TANDEM_RETURN_IF_ERROR(m->state().ResetBackfill());
-    TANDEM_RETURN_IF_ERROR(m->state().PutPosition("forward", 0));
-    TANDEM_RETURN_IF_ERROR(m->state().PutPosition("reverse", 0));
+    TANDEM_RETURN_IF_ERROR(m->state().PutPosition("forward", Position{}));
+    TANDEM_RETURN_IF_ERROR(m->state().PutPosition("reverse", Position{}));
     TANDEM_RETURN_IF_ERROR(m->state().Put("reverse_installed", "0"));
     TANDEM_RETURN_IF_ERROR(m->state().Put("capture_installed", "0"));
     TANDEM_RETURN_IF_ERROR(m->state().Put("started_at", std::to_string(NowUnix())));
@@ -424,10 +433,10 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
       last_prune = std::chrono::steady_clock::now();
       auto frozen = m->state().Get("frozen");
       if (frozen && (!*frozen || frozen->value().empty())) {
-        if (auto pos = m->state().Position("forward")) (void)m->s().source->PruneChanges(*pos);
+        if (auto pos = m->state().Position("forward")) (void)m->s().source_changes->Prune(*pos);
         auto rev = m->Flag("reverse_installed");
         if (rev && *rev) {
-          if (auto pos = m->state().Position("reverse")) (void)m->s().target->PruneChanges(*pos);
+          if (auto pos = m->state().Position("reverse")) (void)m->s().target_changes->Prune(*pos);
         }
       }
     }
@@ -523,11 +532,11 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
     j["tables"].push_back(jt);
   }
   if (Streaming(p)) {
-    TANDEM_ASSIGN_OR_RETURN(auto lag, m->Lag(*m->s().source, "forward"));
+    TANDEM_ASSIGN_OR_RETURN(auto lag, m->Lag(*m->s().source_changes, "forward"));
     j["forward"] = {{"lag_changes", lag.first}, {"lag_seconds", lag.second}};
     TANDEM_ASSIGN_OR_RETURN(bool rev, m->Flag("reverse_installed"));
     if (rev) {
-      TANDEM_ASSIGN_OR_RETURN(auto rlag, m->Lag(*m->s().target, "reverse"));
+      TANDEM_ASSIGN_OR_RETURN(auto rlag, m->Lag(*m->s().target_changes, "reverse"));
       j["reverse"] = {{"lag_changes", rlag.first}, {"lag_seconds", rlag.second}};
     }
   }
@@ -603,7 +612,7 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
     TANDEM_RETURN_IF_ERROR(reverse->Install());
     TANDEM_ASSIGN_OR_RETURN(bool installed, m->Flag("reverse_installed"));
     if (!installed) {
-      TANDEM_ASSIGN_OR_RETURN(int64_t last, m->s().target->LastChangeSeq());
+      TANDEM_ASSIGN_OR_RETURN(Position last, m->s().target_changes->Last());
       TANDEM_RETURN_IF_ERROR(m->state().PutPosition("reverse", last));
       TANDEM_RETURN_IF_ERROR(m->state().Put("reverse_installed", "1"));
     }
@@ -662,9 +671,9 @@ Result<int> Rollback(const SwitchOptions& o, FILE* out) {
     case Phase::kVerified: {
       // Nothing switched yet: the application never left old. Stop and remove capture.
       TANDEM_RETURN_IF_ERROR(m->SetPhase(Phase::kStopped, "rollback before any switch"));
-      TANDEM_RETURN_IF_ERROR(m->s().source->RemoveCapture());
+      TANDEM_RETURN_IF_ERROR(m->s().source_changes->Remove());
       TANDEM_ASSIGN_OR_RETURN(bool rev, m->Flag("reverse_installed"));
-      if (rev) TANDEM_RETURN_IF_ERROR(m->s().target->RemoveCapture());
+      if (rev) TANDEM_RETURN_IF_ERROR(m->s().target_changes->Remove());
       TANDEM_RETURN_IF_ERROR(RunHook(m->s().cfg, "rollback", HookEnv(Phase::kStopped, "rollback")));
       std::fprintf(out, "migration stopped and capture removed; the target's rows are left in place "
                         "(drop them, or run `tandem start` to begin again)\n");
@@ -684,8 +693,8 @@ Result<int> Finalize(const SwitchOptions& o, FILE* out) {
   }
   TANDEM_RETURN_IF_ERROR(m->CatchUp(o.drain_timeout_s));
   TANDEM_RETURN_IF_ERROR(m->SetPhase(Phase::kFinalized, "finalize"));
-  TANDEM_RETURN_IF_ERROR(m->s().source->RemoveCapture());
-  TANDEM_RETURN_IF_ERROR(m->s().target->RemoveCapture());
+  TANDEM_RETURN_IF_ERROR(m->s().source_changes->Remove());
+  TANDEM_RETURN_IF_ERROR(m->s().target_changes->Remove());
   TANDEM_RETURN_IF_ERROR(RunHook(m->s().cfg, "finalize", HookEnv(Phase::kFinalized, "finalize")));
   std::fprintf(out, "finalized: capture removed from both sides; the old database is retired\n");
   return kExitOk;
