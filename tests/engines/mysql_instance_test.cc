@@ -577,6 +577,112 @@ TEST_F(MysqlCapture, ReaderMovesPastAGapLeftByARollback) {
   EXPECT_EQ(Describe(got), "2:order itemsI(2) ");
 }
 
+// A user with every privilege on its database but not PROCESS, dropped at the end.
+class MysqlWithoutProcess : public MysqlCapture {
+ protected:
+  void SetUp() override {
+    MysqlCapture::SetUp();
+    if (HasFatalFailure()) return;
+    user_ = "np_" + uri_.database.substr(2, 12);
+    for (const char* host : {"127.0.0.1", "localhost"}) {
+      Sql(fmt::format("CREATE USER '{}'@'{}' IDENTIFIED BY 'np-secret'", user_, host));
+      Sql(fmt::format("GRANT ALL ON `{}`.* TO '{}'@'{}'", uri_.database, user_, host));
+    }
+    MysqlUri u = uri_;
+    u.user = user_;
+    auto e = OpenMysql(UriString(u, "np-secret"), "");
+    ASSERT_TRUE(e.has_value()) << e.error().ToString();
+    plain_ = std::move(*e);
+    auto cs = OpenChangeSource(*plain_);
+    ASSERT_TRUE(cs.has_value()) << cs.error().ToString();
+    plain_capture_ = std::move(*cs);
+    static_cast<mysql::MysqlTriggerCapture&>(*plain_capture_)
+        .set_gap_settle(std::chrono::milliseconds(200));
+  }
+  void TearDown() override {
+    plain_capture_.reset();
+    plain_.reset();
+    for (const char* host : {"127.0.0.1", "localhost"}) {
+      (void)raw_.Exec(fmt::format("DROP USER IF EXISTS '{}'@'{}'", user_, host), "drop user");
+    }
+  }
+  std::string user_;
+  std::unique_ptr<Engine> plain_;
+  std::unique_ptr<ChangeSource> plain_capture_;
+};
+
+// Without PROCESS no gap can be proven dead, so capture is refused up front, naming the grant.
+TEST_F(MysqlWithoutProcess, InstallIsRefusedNamingTheGrant) {
+  auto st = plain_capture_->Install({{.table = "pairs", .key = {"a", "b"}}});
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kFailedPrecondition) << st.error().message;
+  EXPECT_NE(st.error().message.find("GRANT PROCESS ON *.* TO '" + user_ + "'"), std::string::npos)
+      << st.error().message;
+}
+
+// A reader without PROCESS never passes a gap it cannot prove dead, however long the gap
+// lasts: it says why instead. (Before, it declared the gap dead after a timeout and skipped
+// the change of a transaction that was merely slow.)
+TEST_F(MysqlWithoutProcess, AReadNeverSkipsAGapItCannotProve) {
+  MysqlConnection slow = Connect();
+  ASSERT_TRUE(slow.Exec("START TRANSACTION", "begin"));
+  ASSERT_TRUE(slow.Exec("INSERT INTO `order items` VALUES (1, 'slow')", "insert"));  // seq 1
+  Sql("INSERT INTO `order items` VALUES (2, 'fast')");                               // seq 2
+  bool told = false;
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
+  while (std::chrono::steady_clock::now() < until) {
+    auto got = plain_capture_->Read({}, 100);
+    if (got) {
+      EXPECT_TRUE(got->changes.empty()) << Describe(got->changes);
+      EXPECT_EQ(got->upto, Position{});
+    } else {
+      EXPECT_EQ(got.error().code, Code::kFailedPrecondition) << got.error().message;
+      EXPECT_NE(got.error().message.find("GRANT PROCESS"), std::string::npos)
+          << got.error().message;
+      told = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(told);
+  ASSERT_TRUE(slow.Exec("COMMIT", "commit"));
+  // The gap filled: nothing to prove, and both changes come in order.
+  auto got = plain_capture_->Read({}, 100);
+  ASSERT_OK(got);
+  EXPECT_EQ(Describe(got->changes), "1:order itemsI(1) 2:order itemsI(2) ");
+}
+
+// The tail case of issue 11 item 7 on MariaDB: seqs handed out to transactions that rolled
+// back, with no change after them, are proven dead (with PROCESS) and passed.
+TEST_F(MysqlCapture, ATailGapOfRolledBackTransactionsIsPassed) {
+  Sql("INSERT INTO `order items` VALUES (1, 'a'), (2, 'b')");  // seqs 1, 2
+  auto first = capture_->Read({}, 100);
+  ASSERT_OK(first);
+  ASSERT_EQ(first->changes.size(), 2u);
+  ASSERT_OK(capture_->Prune(first->upto));
+  MysqlConnection a = Connect(), b = Connect();
+  ASSERT_TRUE(a.Exec("START TRANSACTION", "begin"));
+  ASSERT_TRUE(b.Exec("START TRANSACTION", "begin"));
+  ASSERT_TRUE(a.Exec("UPDATE `order items` SET v = 'x' WHERE `select` = 1", "update"));
+  ASSERT_TRUE(b.Exec("UPDATE `order items` SET v = 'y' WHERE `select` = 2", "update"));
+  ASSERT_TRUE(a.Exec("ROLLBACK", "rollback"));
+  ASSERT_TRUE(b.Exec("ROLLBACK", "rollback"));
+  auto last = capture_->Last();
+  ASSERT_OK(last);
+  EXPECT_EQ(SeqNum(*last), 4);
+  auto pending = capture_->Pending(first->upto);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+  Position pos = first->upto;
+  for (int i = 0; i < 50 && SeqNum(pos) < 4; ++i) {
+    auto got = capture_->Read(pos, 100);
+    ASSERT_OK(got);
+    EXPECT_TRUE(got->changes.empty());
+    pos = got->upto;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(SeqNum(pos), 4);
+}
+
 // Measures the two bulk paths on 200k rows (run with --gtest_also_run_disabled_tests).
 TEST_F(MysqlTest, DISABLED_BenchmarkInsertAgainstLoadData) {
   const int n = 200000;

@@ -563,6 +563,77 @@ TEST_F(PostgresTest, ReadWaitsForAnEarlierSeqThatCommitsLater) {
   EXPECT_EQ(Describe(Changes(4)), "5:order itemsI(5) ");
 }
 
+// Issue 11 item 7: right after capture is installed, two concurrent transactions each update
+// three rows and then fail (one with an error, one with ROLLBACK), and nothing else commits.
+// Their six seqs are a gap no live transaction can fill: the reader must pass it at once, not
+// wait for some later commit, and the lag (changes that exist) is 0, not 6.
+TEST_F(PostgresTest, GapsOfFailedTransactionsAreDeadAtOnceAndNothingIsPending) {
+  MakeItems();
+  Sql("INSERT INTO \"order items\" SELECT g, 'v' FROM generate_series(1, 6) AS g");
+  ASSERT_OK(Install());
+  PgConnection a = Session(), b = Session();
+  Sql(a, "BEGIN");
+  Sql(b, "BEGIN");
+  for (int i = 1; i <= 3; ++i) {
+    Sql(a, fmt::format("UPDATE \"order items\" SET v = 'a' WHERE \"select\" = {}", i));
+    Sql(b, fmt::format("UPDATE \"order items\" SET v = 'b' WHERE \"select\" = {}", i + 3));
+  }
+  EXPECT_FALSE(a.Exec("fail", "SELECT 1 / 0").has_value());  // a fails with an error
+  Sql(a, "ROLLBACK");
+  Sql(b, "ROLLBACK");
+
+  auto last = capture_->Last();
+  ASSERT_OK(last);
+  EXPECT_EQ(SeqNum(*last), 6);  // six seqs were handed out
+  auto pending = capture_->Pending({});
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+
+  auto start = std::chrono::steady_clock::now();
+  Position pos;
+  bool caught_up = false;
+  while (!caught_up && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    auto got = capture_->Read(pos, 1000);
+    ASSERT_OK(got);
+    EXPECT_TRUE(got->changes.empty()) << Describe(got->changes);
+    pos = got->upto;
+    auto covers = capture_->Covers(pos, *last);
+    ASSERT_OK(covers);
+    caught_up = *covers;
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(caught_up) << "still at seq " << SeqNum(pos) << " of " << SeqNum(*last);
+  EXPECT_LT(took, std::chrono::milliseconds(500));
+  pending = capture_->Pending(pos);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+
+  // A change after the dead gap flows at once, and is the only one pending.
+  Sql("UPDATE \"order items\" SET v = 'c' WHERE \"select\" = 1");
+  pending = capture_->Pending(pos);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 1);
+  auto next = capture_->Read(pos, 1000);
+  ASSERT_OK(next);
+  EXPECT_EQ(Describe(next->changes), "7:order itemsU(1) ");
+}
+
+// While a transaction that holds a seq is still open, its gap is not dead: the reader waits.
+TEST_F(PostgresTest, AGapOfAnOpenTransactionIsNotPassed) {
+  MakeItems();
+  ASSERT_OK(Install());
+  PgConnection a = Session();
+  Sql(a, "BEGIN; INSERT INTO \"order items\" VALUES (1, 'a')");  // seq 1, still open
+  for (int i = 0; i < 3; ++i) {
+    auto got = capture_->Read({}, 100);
+    ASSERT_OK(got);
+    EXPECT_TRUE(got->changes.empty());
+    EXPECT_EQ(got->upto, Position{});
+  }
+  Sql(a, "COMMIT");
+  EXPECT_EQ(Describe(Changes()), "1:order itemsI(1) ");
+}
+
 // Writers commit and roll back at random while a reader follows with a checkpoint, as the
 // change stream does: every committed change arrives exactly once, none after its checkpoint
 // has passed it.

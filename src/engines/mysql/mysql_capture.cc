@@ -151,7 +151,13 @@ Result<ChangeBatch> MysqlTriggerCapture::Read(const Position& after, size_t limi
   if (limit == 0) return out;
   MysqlConnection& conn_ = e_.conn_;
   // Proof first, read second: what the proof clears must be judged on a read taken after it.
-  TANDEM_RETURN_IF_ERROR(AdvanceGapProof());
+  // Without the PROCESS privilege there is no proof; that is an error only if the gap still
+  // holds the read back (it may have filled meanwhile).
+  std::optional<Error> no_proof;
+  if (auto st = AdvanceGapProof(); !st) {
+    if (st.error().code != Code::kFailedPrecondition) return std::unexpected(st.error());
+    no_proof = std::move(st.error());
+  }
   auto res = conn_.Query(fmt::format("SELECT `seq`, `tbl`, `op`, `k`, "
                                      "CAST(UNIX_TIMESTAMP(`at`) * 1000000 AS SIGNED) "
                                      "FROM {} WHERE `seq` > {} "
@@ -226,10 +232,18 @@ Result<ChangeBatch> MysqlTriggerCapture::Read(const Position& after, size_t limi
     return out;
   }
   out.upto = SeqPosition(std::max(from, expected - 1));
+  bool held = blocked;
   if (!blocked) {
     // Seqs handed out after the last visible one (open or rolled back): a gap at the tail.
     TANDEM_ASSIGN_OR_RETURN(int64_t last, LastSeq());
-    if (last > expected - 1) watch(last);
+    held = last > expected - 1;
+    if (held) watch(last);
+  }
+  if (!held) {
+    gap_.reset();  // nothing is missing any more
+  } else if (no_proof && out.changes.empty()) {
+    return std::unexpected(no_proof->Context(
+        fmt::format("{}: changes after seq {} wait on a gap", what, std::max(from, expected - 1))));
   }
   return out;
 }
