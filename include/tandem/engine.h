@@ -67,15 +67,6 @@ enum class WriteMode {
   kInsertIfAbsent,  // keeps the row already there
 };
 
-// One captured change: a key of a table was inserted, updated or deleted at `seq`.
-struct Change {
-  int64_t seq = 0;
-  std::string table;
-  char op = 'U';  // 'I', 'U', 'D'
-  Row key;
-  int64_t at_micros = 0;  // when the change was recorded (UTC, µs since epoch); 0 if unknown
-};
-
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -139,22 +130,7 @@ class Engine {
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
 
-  // Change capture (trigger-based by default). Install is idempotent.
-  // `tables` pairs a table with its key columns.
-  struct CaptureTable {
-    std::string table;
-    std::vector<std::string> key;
-  };
-  virtual Status InstallCapture(const std::vector<CaptureTable>& tables) = 0;
-  // Changes with seq > after, ascending, at most `limit`. Never skips a change that a later
-  // call could still see (gaps are waited out by the engine).
-  virtual Result<std::vector<Change>> ReadChanges(int64_t after, size_t limit) = 0;
-  // Highest seq recorded so far (0 when none), for lag.
-  virtual Result<int64_t> LastChangeSeq() = 0;
-  virtual Status PruneChanges(int64_t upto) = 0;
-  virtual Status RemoveCapture() = 0;
-  // Marks this session's own writes so capture does not record them again.
-  virtual Status SetCaptureSuppressed(bool suppressed) = 0;
+  // Change capture is not here: see ChangeSource (tandem/change_source.h).
 };
 
 // Opens a connection from a URI: sqlite:///abs/path.db, sqlite:rel.db, postgres://...,

@@ -18,31 +18,37 @@ int64_t NowMicros() {
 
 }  // namespace
 
-ChangeStream::ChangeStream(std::string name, Engine& from, Engine& to,
+ChangeStream::ChangeStream(std::string name, Engine& from, ChangeSource& changes, Engine& to,
                            const std::vector<mapping::TableTransform>& tables,
                            state::StateStore& state)
-    : name_(std::move(name)), from_(from), to_(to), state_(state) {
+    : name_(std::move(name)), from_(from), changes_(changes), to_(to), state_(state) {
   for (const auto& t : tables) by_table_[t.source_table()] = &t;
 }
 
 Status ChangeStream::Install() {
-  std::vector<Engine::CaptureTable> tables;
+  std::vector<CaptureTable> tables;
   for (const auto& [name, t] : by_table_) tables.push_back({name, t->source_key()});
-  return from_.InstallCapture(tables);
+  return changes_.Install(tables);
 }
 
 Result<int64_t> ChangeStream::Lag() {
-  TANDEM_ASSIGN_OR_RETURN(int64_t last, from_.LastChangeSeq());
-  TANDEM_ASSIGN_OR_RETURN(int64_t pos, state_.Position(name_));
-  return std::max<int64_t>(0, last - pos);
+  TANDEM_ASSIGN_OR_RETURN(Position pos, state_.Position(name_));
+  return changes_.Pending(pos);
 }
 
 Result<PollResult> ChangeStream::Poll(size_t max_changes, const ApplyFilter& filter) {
   PollResult result;
   TANDEM_ASSIGN_OR_RETURN(result.position, state_.Position(name_));
-  TANDEM_ASSIGN_OR_RETURN(auto changes, from_.ReadChanges(result.position, max_changes));
+  TANDEM_ASSIGN_OR_RETURN(ChangeBatch batch, changes_.Read(result.position, max_changes));
+  const std::vector<Change>& changes = batch.changes;
   result.changes = changes.size();
   if (changes.empty()) {
+    // Nothing to apply, but the read may have moved past history proven empty (a gap left
+    // by rolled-back transactions).
+    if (batch.upto != result.position) {
+      result.position = batch.upto;
+      TANDEM_RETURN_IF_ERROR(state_.PutPosition(name_, result.position));
+    }
     result.caught_up = true;
     return result;
   }
@@ -63,7 +69,7 @@ Result<PollResult> ChangeStream::Poll(size_t max_changes, const ApplyFilter& fil
     }
   }
   // The checkpoint moves only after what it covers is committed in `to`.
-  result.position = changes.back().seq;
+  result.position = batch.upto;
   TANDEM_RETURN_IF_ERROR(state_.PutPosition(name_, result.position));
   int64_t now = NowMicros();
   for (const auto& c : changes) {
@@ -136,7 +142,7 @@ Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vec
 }
 
 Result<PollResult> ChangeStream::DrainToNow(double timeout_s, const ApplyFilter& filter) {
-  TANDEM_ASSIGN_OR_RETURN(int64_t goal, from_.LastChangeSeq());
+  TANDEM_ASSIGN_OR_RETURN(Position goal, changes_.Last());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   PollResult total;
   for (;;) {
@@ -147,7 +153,8 @@ Result<PollResult> ChangeStream::DrainToNow(double timeout_s, const ApplyFilter&
     total.rejected += r.rejected;
     total.position = r.position;
     total.lag_micros.insert(total.lag_micros.end(), r.lag_micros.begin(), r.lag_micros.end());
-    if (r.position >= goal) {
+    TANDEM_ASSIGN_OR_RETURN(bool reached, changes_.Covers(r.position, goal));
+    if (reached) {
       total.caught_up = true;
       return total;
     }

@@ -10,6 +10,7 @@
 
 #include "mapping/transform.h"
 #include "state/state_store.h"
+#include "tandem/change_source.h"
 #include "tandem/engine.h"
 
 namespace tandem::capture {
@@ -23,7 +24,7 @@ struct PollResult {
   size_t applied = 0;   // keys upserted or removed
   size_t skipped = 0;   // keys dropped by the filter
   size_t rejected = 0;  // rows that could not land
-  int64_t position = 0; // checkpoint after the poll
+  Position position;     // checkpoint after the poll
   bool caught_up = false;
   std::vector<int64_t> lag_micros;  // per change: applied time minus recorded time
 };
@@ -31,9 +32,11 @@ struct PollResult {
 class ChangeStream {
  public:
   // `name` is the checkpoint name in the state store ("forward" or "reverse"); `from` is where
-  // changes are captured, `to` where they land, through `tables` (keyed by from-side table).
-  // REQUIRES: every argument outlives the stream; `to` has capture suppressed.
-  ChangeStream(std::string name, Engine& from, Engine& to,
+  // changes are captured (by `changes`, a ChangeSource on `from`), `to` where they land,
+  // through `tables` (keyed by from-side table).
+  // REQUIRES: every argument outlives the stream; `to`'s own writes are suppressed
+  // (ChangeSource::SuppressOwnWrites on a source opened on `to`), so they do not echo back.
+  ChangeStream(std::string name, Engine& from, ChangeSource& changes, Engine& to,
                const std::vector<mapping::TableTransform>& tables, state::StateStore& state);
 
   // Installs capture on `from` for every mapped table (idempotent).
@@ -43,10 +46,10 @@ class ChangeStream {
   // a row that cannot land is a reject (and its key is removed from `to`).
   Result<PollResult> Poll(size_t max_changes, const ApplyFilter& filter = {});
 
-  // Polls until the checkpoint reaches the newest change seen at the call, or `timeout_s`.
+  // Polls until the checkpoint covers the newest change recorded at the call, or `timeout_s`.
   Result<PollResult> DrainToNow(double timeout_s, const ApplyFilter& filter = {});
 
-  // Changes recorded but not yet applied.
+  // Changes recorded but not yet applied (change rows that exist after the checkpoint).
   Result<int64_t> Lag();
 
  private:
@@ -55,6 +58,7 @@ class ChangeStream {
 
   std::string name_;
   Engine& from_;
+  ChangeSource& changes_;
   Engine& to_;
   state::StateStore& state_;
   std::map<std::string, const mapping::TableTransform*, std::less<>> by_table_;

@@ -47,4 +47,16 @@ Result<std::unique_ptr<Engine>> OpenEngine(const std::string& uri, const std::st
               RedactUri(uri));
 }
 
+Result<std::unique_ptr<ChangeSource>> OpenChangeSource(Engine& engine, std::string_view method) {
+  if (method != "triggers") {
+    return Fail(Code::kInvalidArgument, "capture method '{}' is not known (known: triggers)",
+                method);
+  }
+  std::string_view kind = engine.kind();
+  if (kind == "sqlite") return OpenSqliteTriggers(engine);
+  if (kind == "postgres") return OpenPostgresTriggers(engine);
+  if (kind == "mysql") return OpenMysqlTriggers(engine);
+  return Fail(Code::kInvalidArgument, "no {} capture for engine '{}'", method, kind);
+}
+
 }  // namespace tandem

@@ -19,14 +19,14 @@ namespace {
 // Removes capture from every side that still has it, recording each removal.
 Status RemoveAllCapture(Migration& m, MigrationState& st, std::string_view step) {
   if (st.capture_old) {
-    if (auto rs = m.s().source->RemoveCapture(); !rs) {
+    if (auto rs = m.s().source_changes->Remove(); !rs) {
       return std::unexpected(rs.error().Context("remove capture from old"));
     }
     st.capture_old = false;
     TANDEM_RETURN_IF_ERROR(m.Save(st, fmt::format("{}: capture removed from old", step)));
   }
   if (st.capture_new) {
-    if (auto rs = m.s().target->RemoveCapture(); !rs) {
+    if (auto rs = m.s().target_changes->Remove(); !rs) {
       return std::unexpected(rs.error().Context("remove capture from new"));
     }
     st.capture_new = false;
@@ -252,7 +252,7 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
     TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kReverse, "switch writes: reverse capture"));
     TANDEM_RETURN_IF_ERROR(reverse->Install());
     if (!st.capture_new) {
-      TANDEM_ASSIGN_OR_RETURN(int64_t last, m.s().target->LastChangeSeq());
+      TANDEM_ASSIGN_OR_RETURN(Position last, m.s().target_changes->Last());
       TANDEM_RETURN_IF_ERROR(m.store().PutPosition("reverse", last));
       st.capture_new = true;
     }

@@ -85,8 +85,8 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
   }
   if (st.phase == Phase::kNone || st.phase == Phase::kStopped) {
     TANDEM_RETURN_IF_ERROR(m->store().ResetBackfill());
-    TANDEM_RETURN_IF_ERROR(m->store().PutPosition("forward", 0));
-    TANDEM_RETURN_IF_ERROR(m->store().PutPosition("reverse", 0));
+    TANDEM_RETURN_IF_ERROR(m->store().PutPosition("forward", Position{}));
+    TANDEM_RETURN_IF_ERROR(m->store().PutPosition("reverse", Position{}));
     st = MigrationState{};
     st.phase = Phase::kBackfill;
     st.started_at = NowUnix();
@@ -197,9 +197,9 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
     // the freeze lock would make the prune wait).
     if (std::chrono::steady_clock::now() - last_prune > std::chrono::seconds(5) && st.frozen.empty()) {
       last_prune = std::chrono::steady_clock::now();
-      if (auto pos = m->store().Position("forward")) (void)m->s().source->PruneChanges(*pos);
+      if (auto pos = m->store().Position("forward")) (void)m->s().source_changes->Prune(*pos);
       if (st.capture_new) {
-        if (auto pos = m->store().Position("reverse")) (void)m->s().target->PruneChanges(*pos);
+        if (auto pos = m->store().Position("reverse")) (void)m->s().target_changes->Prune(*pos);
       }
     }
     if (caught_up) std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_sleep_s));

@@ -20,7 +20,7 @@ Result<bool> CleanVerifySinceBackfill(Migration& m, const MigrationState& st) {
 }
 
 Status LagGuard(Migration& m, const SwitchOptions& o) {
-  TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source, "forward"));
+  TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source_changes, "forward"));
   if (lag.first > o.max_lag && !o.force) {
     return Fail(Code::kFailedPrecondition,
                 "the change stream is {} changes behind (limit {}): let `tandem start` catch up, "

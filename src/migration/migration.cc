@@ -24,10 +24,10 @@ int64_t NowMicros() {
 Result<std::unique_ptr<Migration>> Migration::Open(const std::string& config_path) {
   auto m = std::unique_ptr<Migration>(new Migration());
   TANDEM_ASSIGN_OR_RETURN(m->s_, OpenSession(config_path, true));
-  TANDEM_RETURN_IF_ERROR(m->s_.source->SetCaptureSuppressed(true));
-  TANDEM_RETURN_IF_ERROR(m->s_.target->SetCaptureSuppressed(true));
-  m->forward_ = std::make_unique<capture::ChangeStream>("forward", *m->s_.source, *m->s_.target,
-                                                        m->s_.tables, *m->s_.state);
+  TANDEM_RETURN_IF_ERROR(m->s_.source_changes->SuppressOwnWrites(true));
+  TANDEM_RETURN_IF_ERROR(m->s_.target_changes->SuppressOwnWrites(true));
+  m->forward_ = std::make_unique<capture::ChangeStream>(
+      "forward", *m->s_.source, *m->s_.source_changes, *m->s_.target, m->s_.tables, *m->s_.state);
   return m;
 }
 
@@ -41,8 +41,8 @@ Result<capture::ChangeStream*> Migration::reverse() {
   TANDEM_ASSIGN_OR_RETURN(auto src, s_.source->Introspect());
   TANDEM_ASSIGN_OR_RETURN(auto tgt, s_.target->Introspect());
   TANDEM_ASSIGN_OR_RETURN(reverse_tables_, mapping::CompileAllReverse(s_.cfg, src, tgt));
-  reverse_ = std::make_unique<capture::ChangeStream>("reverse", *s_.target, *s_.source,
-                                                     reverse_tables_, store());
+  reverse_ = std::make_unique<capture::ChangeStream>("reverse", *s_.target, *s_.target_changes,
+                                                     *s_.source, reverse_tables_, store());
   return reverse_.get();
 }
 
@@ -72,36 +72,43 @@ Status Migration::CatchUp(double timeout_s) {
     return Ok();
   }
   // The follower applies; wait until its checkpoints pass what exists now.
-  TANDEM_ASSIGN_OR_RETURN(int64_t fgoal, s_.source->LastChangeSeq());
-  int64_t rgoal = 0;
+  TANDEM_ASSIGN_OR_RETURN(Position fgoal, s_.source_changes->Last());
+  Position rgoal;
   if (rev) {
-    TANDEM_ASSIGN_OR_RETURN(rgoal, s_.target->LastChangeSeq());
+    TANDEM_ASSIGN_OR_RETURN(rgoal, s_.target_changes->Last());
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   for (;;) {
-    TANDEM_ASSIGN_OR_RETURN(int64_t fpos, store().Position("forward"));
-    TANDEM_ASSIGN_OR_RETURN(int64_t rpos, store().Position("reverse"));
-    if (fpos >= fgoal && (!rev || rpos >= rgoal)) return Ok();
+    TANDEM_ASSIGN_OR_RETURN(Position fpos, store().Position("forward"));
+    TANDEM_ASSIGN_OR_RETURN(Position rpos, store().Position("reverse"));
+    TANDEM_ASSIGN_OR_RETURN(bool fdone, s_.source_changes->Covers(fpos, fgoal));
+    bool rdone = true;
+    if (rev) {
+      TANDEM_ASSIGN_OR_RETURN(rdone, s_.target_changes->Covers(rpos, rgoal));
+    }
+    if (fdone && rdone) return Ok();
     if (std::chrono::steady_clock::now() > deadline) {
       return Fail(Code::kDeadlineExceeded,
                   "the follower (`tandem start`, pid {}) did not catch up within {} s "
                   "(forward at {} of {}{})",
-                  holder, timeout_s, fpos, fgoal,
-                  rev ? fmt::format(", reverse at {} of {}", rpos, rgoal) : std::string());
+                  holder, timeout_s, fpos.text, fgoal.text,
+                  rev ? fmt::format(", reverse at {} of {}", rpos.text, rgoal.text) : std::string());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
-Result<std::pair<int64_t, double>> Migration::Lag(Engine& from, std::string_view stream) {
-  TANDEM_ASSIGN_OR_RETURN(int64_t last, from.LastChangeSeq());
-  TANDEM_ASSIGN_OR_RETURN(int64_t pos, store().Position(stream));
+Result<std::pair<int64_t, double>> Migration::Lag(ChangeSource& from, std::string_view stream) {
+  TANDEM_ASSIGN_OR_RETURN(Position pos, store().Position(stream));
+  TANDEM_ASSIGN_OR_RETURN(int64_t pending, from.Pending(pos));
   double age = 0;
-  if (last > pos) {
-    TANDEM_ASSIGN_OR_RETURN(auto next, from.ReadChanges(pos, 1));
-    if (!next.empty() && next[0].at_micros > 0) age = (NowMicros() - next[0].at_micros) / 1e6;
+  if (pending > 0) {
+    TANDEM_ASSIGN_OR_RETURN(auto next, from.Read(pos, 1));
+    if (!next.changes.empty() && next.changes[0].at_micros > 0) {
+      age = (NowMicros() - next.changes[0].at_micros) / 1e6;
+    }
   }
-  return std::make_pair(std::max<int64_t>(0, last - pos), age);
+  return std::make_pair(pending, age);
 }
 
 std::string Migration::SetupFingerprint() const {

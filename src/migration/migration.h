@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "capture/change_stream.h"
+#include "tandem/change_source.h"
 #include "migration/follower_lock.h"
 #include "migration/phase.h"
 #include "migration/session.h"
@@ -38,7 +39,7 @@ class Migration {
   Status CatchUp(double timeout_s);
 
   // Changes not applied yet on a stream, and the age in seconds of the oldest of them.
-  Result<std::pair<int64_t, double>> Lag(Engine& from, std::string_view stream);
+  Result<std::pair<int64_t, double>> Lag(ChangeSource& from, std::string_view stream);
 
   // Refuses to go on when the mapping's URIs, tables or keys differ from those the migration
   // was started with (a resume with an edited key would copy into the wrong ranges).

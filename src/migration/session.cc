@@ -39,6 +39,12 @@ Result<Session> OpenSession(const std::string& config_path, bool with_state) {
   TANDEM_ASSIGN_OR_RETURN(s.cfg, mapping::LoadConfig(config_path));
   TANDEM_ASSIGN_OR_RETURN(s.source, s.OpenSource());
   TANDEM_ASSIGN_OR_RETURN(s.target, s.OpenTarget());
+  auto sc = OpenChangeSource(*s.source);
+  if (!sc) return std::unexpected(sc.error().Context("open the source's change capture"));
+  s.source_changes = std::move(*sc);
+  auto tc = OpenChangeSource(*s.target);
+  if (!tc) return std::unexpected(tc.error().Context("open the target's change capture"));
+  s.target_changes = std::move(*tc);
   auto src = s.source->Introspect();
   if (!src) return std::unexpected(src.error().Context("read the source schema"));
   s.source_schema = std::move(*src);

@@ -10,6 +10,7 @@
 #include "mapping/config.h"
 #include "mapping/transform.h"
 #include "state/state_store.h"
+#include "tandem/change_source.h"
 #include "tandem/engine.h"
 
 namespace tandem::migration {
@@ -26,6 +27,10 @@ int ExitFor(const Error& e);
 struct Session {
   mapping::Config cfg;
   std::unique_ptr<Engine> source, target;
+  // Change capture on each side, through the connection above (declared after it, so
+  // destroyed before it): source_changes feeds the forward stream, target_changes the
+  // reverse one, and each suppresses capture of tandem's own writes on its side.
+  std::unique_ptr<ChangeSource> source_changes, target_changes;
   std::unique_ptr<state::StateStore> state;
   std::vector<TableSchema> source_schema, target_schema;
   std::vector<mapping::TableTransform> tables;

@@ -41,10 +41,10 @@ Status AddLive(Migration& m, const MigrationState& st, json& j) {
     j["tables"].push_back(jt);
   }
   if (Streaming(st.phase)) {
-    TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source, "forward"));
+    TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source_changes, "forward"));
     j["forward"] = {{"lag_changes", lag.first}, {"lag_seconds", lag.second}};
     if (st.capture_new) {
-      TANDEM_ASSIGN_OR_RETURN(auto rlag, m.Lag(*m.s().target, "reverse"));
+      TANDEM_ASSIGN_OR_RETURN(auto rlag, m.Lag(*m.s().target_changes, "reverse"));
       j["reverse"] = {{"lag_changes", rlag.first}, {"lag_seconds", rlag.second}};
     }
   }

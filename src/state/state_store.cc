@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS rejects (
 CREATE INDEX IF NOT EXISTS rejects_by_chunk ON rejects (tbl, chunk);
 CREATE INDEX IF NOT EXISTS rejects_by_key ON rejects (tbl, key);
 CREATE TABLE IF NOT EXISTS positions (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (stream TEXT PRIMARY KEY, position TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
   at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
@@ -260,18 +261,28 @@ Result<int64_t> StateStore::RejectCount(std::string_view table) {
   return rows[0][0].as_int();
 }
 
-Status StateStore::PutPosition(std::string_view stream, int64_t seq) {
+// Positions are opaque text (checkpoints). Stores written before that kept a trigger seq as
+// an integer (positions); such a seq is read back as its decimal text, which is how trigger
+// sources spell their positions.
+Status StateStore::PutPosition(std::string_view stream, const tandem::Position& position) {
   auto r = db_.Execute(
-      "INSERT INTO positions(stream, seq) VALUES (?1, ?2) ON CONFLICT(stream) DO UPDATE SET seq = ?2",
-      {Value::Text(std::string(stream)), Value::Int(seq)});
+      "INSERT INTO checkpoints(stream, position) VALUES (?1, ?2) "
+      "ON CONFLICT(stream) DO UPDATE SET position = ?2",
+      {Value::Text(std::string(stream)), Value::Text(position.text)});
   if (!r) return std::unexpected(r.error());
   return Ok();
 }
 
-Result<int64_t> StateStore::Position(std::string_view stream) {
-  TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT seq FROM positions WHERE stream = ?1",
+Result<tandem::Position> StateStore::Position(std::string_view stream) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT position FROM checkpoints WHERE stream = ?1",
                                                {Value::Text(std::string(stream))}));
-  return rows.empty() ? 0 : rows[0][0].as_int();
+  if (!rows.empty()) return tandem::Position{rows[0][0].as_str()};
+  TANDEM_ASSIGN_OR_RETURN(auto old, db_.Query("SELECT seq FROM positions WHERE stream = ?1",
+                                              {Value::Text(std::string(stream))}));
+  if (old.empty() || old[0][0].kind() != Kind::kInt || old[0][0].as_int() == 0) {
+    return tandem::Position{};
+  }
+  return tandem::Position{std::to_string(old[0][0].as_int())};
 }
 
 Status StateStore::Log(std::string_view kind, std::string_view json) {

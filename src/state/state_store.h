@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engines/sqlite/database.h"
+#include "tandem/change_source.h"
 #include "tandem/engine.h"
 
 namespace tandem::state {
@@ -67,9 +68,10 @@ class StateStore {
   Result<std::vector<Reject>> Rejects(std::string_view table, int limit);
   Result<int64_t> RejectCount(std::string_view table);
 
-  // Change-stream checkpoints by name ("forward", "reverse").
-  Status PutPosition(std::string_view stream, int64_t seq);
-  Result<int64_t> Position(std::string_view stream);
+  // Change-stream checkpoints by name ("forward", "reverse"), stored as the opaque text the
+  // change source gave. A stream never checkpointed is at the default Position (the start).
+  Status PutPosition(std::string_view stream, const tandem::Position& position);
+  Result<tandem::Position> Position(std::string_view stream);
 
   // Appends one event (phase change, switch, verify result) to the history.
   Status Log(std::string_view kind, std::string_view json);

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tandem/change_source.h"
 #include "tandem/engine.h"
 
 namespace tandem::testing {
@@ -31,8 +32,16 @@ class EngineSuite : public ::testing::TestWithParam<EngineTarget> {
   std::unique_ptr<Engine> engine_;
 };
 
-// Changes in a short readable form for assertions: "3:tD('a',1) 4:tI(...)".
+// Changes in a short readable form for assertions: "3:tD('a',1) 4:tI(...)" (the position's
+// text first: trigger sources spell their seq).
 std::string Describe(const std::vector<Change>& changes);
+// The same without positions: "tD('a',1) tI(...)".
+std::string DescribeKeys(const std::vector<Change>& changes);
+
+// Trigger positions in tests, which know what the trigger sources spell.
+inline Position SeqPos(int64_t seq) { return Position{seq == 0 ? "" : std::to_string(seq)}; }
+inline int64_t SeqNum(const Position& p) { return p.text.empty() ? 0 : std::stoll(p.text); }
+inline int64_t SeqNum(const Change& c) { return SeqNum(c.position); }
 
 // Reads KEY=VALUE lines from $TANDEM_TEST_SERVERS/env (written by tests/servers/up.sh).
 // Returns "" when the variable or file is missing.

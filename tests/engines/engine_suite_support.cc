@@ -10,7 +10,16 @@ namespace tandem::testing {
 std::string Describe(const std::vector<Change>& changes) {
   std::string out;
   for (const auto& c : changes) {
-    out += fmt::format("{}:{}{}(", c.seq, c.table, c.op);
+    out += fmt::format("{}:", c.position.text);
+    out += DescribeKeys({c});
+  }
+  return out;
+}
+
+std::string DescribeKeys(const std::vector<Change>& changes) {
+  std::string out;
+  for (const auto& c : changes) {
+    out += fmt::format("{}{}(", c.table, c.op);
     for (size_t i = 0; i < c.key.size(); ++i) out += (i ? "," : "") + c.key[i].ToDisplay();
     out += ") ";
   }

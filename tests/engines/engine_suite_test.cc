@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tandem/change_source.h"
 #include "tandem/engine.h"
 
 namespace tandem::testing {
@@ -408,6 +409,128 @@ TEST_P(EngineSuite, RollbackLeavesNothingAndCommitKeepsEverything) {
   ASSERT_OK(engine_->Commit());
   EXPECT_EQ(CountAll(*engine_, "numbers"), 2);
   EXPECT_FALSE(engine_->Commit().has_value()) << "Commit() without Begin() must fail";
+}
+
+// The trigger ChangeSource on this engine, through its interface only: install, read after a
+// position, last, pending (rows that exist), covers, prune, suppression of tandem's own
+// writes (also inside a transaction), remove.
+TEST_P(EngineSuite, ChangeSourceInstallReadLastPendingPruneSuppressRemove) {
+  MakeNumbers(*engine_, "numbers", 0);
+  auto opened = OpenChangeSource(*engine_);
+  ASSERT_OK(opened);
+  ChangeSource& cs = **opened;
+  EXPECT_EQ(cs.method(), "triggers");
+  // Before install: nothing recorded, nothing pending, and a read says capture is missing.
+  auto last = cs.Last();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, Position{});
+  auto pending = cs.Pending({});
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+  auto missing = cs.Read({}, 10);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, Code::kFailedPrecondition) << missing.error().message;
+
+  ASSERT_OK(cs.Install({{.table = "numbers", .key = {"id"}}}));
+  ASSERT_OK(cs.Install({{.table = "numbers", .key = {"id"}}}));  // idempotent
+  std::vector<Row> rows = {{Value::Int(1), Value::Text("a")},
+                           {Value::Int(2), Value::Text("b")},
+                           {Value::Int(3), Value::Text("c")}};
+  ASSERT_OK(engine_->Write("numbers", {"id", "v"}, {"id"}, rows, WriteMode::kInsert));
+  ASSERT_OK(engine_->Remove("numbers", {"id"}, {{Value::Int(3)}}));
+
+  auto all = cs.Read({}, 100);
+  ASSERT_OK(all);
+  ASSERT_EQ(all->changes.size(), 4u) << Describe(all->changes);
+  EXPECT_EQ(DescribeKeys(all->changes), "numbersI(1) numbersI(2) numbersI(3) numbersD(3) ");
+  const std::vector<Change>& c = all->changes;
+  EXPECT_EQ(all->upto, c.back().position);
+  last = cs.Last();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, c.back().position);
+  for (size_t i = 1; i < c.size(); ++i) {
+    EXPECT_EQ(cs.Covers(c[i].position, c[i - 1].position).value_or(false), true) << i;
+    EXPECT_EQ(cs.Covers(c[i - 1].position, c[i].position).value_or(true), false) << i;
+  }
+  EXPECT_EQ(cs.Covers(c[0].position, Position{}).value_or(false), true);
+  EXPECT_EQ(cs.Covers(Position{"not a position"}, Position{}).error().code,
+            Code::kInvalidArgument);
+
+  // Read after a position, with a limit: upto stops at the last change returned.
+  auto one = cs.Read(c[1].position, 1);
+  ASSERT_OK(one);
+  EXPECT_EQ(DescribeKeys(one->changes), "numbersI(3) ");
+  EXPECT_EQ(one->upto, c[2].position);
+  auto tail = cs.Read(c[3].position, 10);
+  ASSERT_OK(tail);
+  EXPECT_TRUE(tail->changes.empty());
+  EXPECT_EQ(tail->upto, c[3].position);
+
+  pending = cs.Pending({});
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 4);
+  pending = cs.Pending(c[1].position);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 2);
+
+  // Prune forgets what was applied; Last still knows how far the history went.
+  ASSERT_OK(cs.Prune(c[1].position));
+  pending = cs.Pending({});
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 2);
+  auto rest = cs.Read(c[1].position, 100);
+  ASSERT_OK(rest);
+  EXPECT_EQ(DescribeKeys(rest->changes), "numbersI(3) numbersD(3) ");
+  ASSERT_OK(cs.Prune(c[3].position));
+  last = cs.Last();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, c[3].position);
+  pending = cs.Pending(c[3].position);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+
+  // tandem's own writes are not recorded, inside a transaction or not, even one rolled back.
+  ASSERT_OK(cs.SuppressOwnWrites(true));
+  ASSERT_OK(engine_->Write("numbers", {"id", "v"}, {"id"}, {{Value::Int(4), Value::Text("d")}},
+                           WriteMode::kInsert));
+  ASSERT_OK(engine_->Begin());
+  ASSERT_OK(engine_->Write("numbers", {"id", "v"}, {"id"}, {{Value::Int(5), Value::Text("e")}},
+                           WriteMode::kUpsert));
+  ASSERT_OK(engine_->Commit());
+  ASSERT_OK(engine_->Begin());
+  ASSERT_OK(engine_->Remove("numbers", {"id"}, {{Value::Int(5)}}));
+  ASSERT_OK(engine_->Rollback());
+  ASSERT_OK(engine_->Remove("numbers", {"id"}, {{Value::Int(4)}}));
+  pending = cs.Pending(c[3].position);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+  auto none = cs.Read(c[3].position, 100);
+  ASSERT_OK(none);
+  EXPECT_EQ(Describe(none->changes), "");
+  ASSERT_OK(cs.SuppressOwnWrites(false));
+  ASSERT_OK(engine_->Write("numbers", {"id", "v"}, {"id"}, {{Value::Int(6), Value::Text("f")}},
+                           WriteMode::kInsert));
+  auto after = cs.Read(c[3].position, 100);
+  ASSERT_OK(after);
+  EXPECT_EQ(DescribeKeys(after->changes), "numbersI(6) ");
+  pending = cs.Pending(c[3].position);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 1);
+
+  // Remove takes every capture object away, twice is fine, and the rows stay.
+  ASSERT_OK(cs.Remove());
+  ASSERT_OK(cs.Remove());
+  last = cs.Last();
+  ASSERT_OK(last);
+  EXPECT_EQ(*last, Position{});
+  pending = cs.Pending({});
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+  EXPECT_FALSE(cs.Read({}, 10).has_value());
+  EXPECT_EQ(CountAll(*engine_, "numbers"), 4);  // 1, 2, 5 (its removal rolled back), 6
+  auto tables = engine_->Introspect();
+  ASSERT_OK(tables);
+  for (const auto& t : *tables) EXPECT_FALSE(t.name.starts_with("_tandem")) << t.name;
 }
 
 // Writes each portable type's edge values and reads them back: what the engine stores may be

@@ -19,6 +19,7 @@
 #include "engine_suite.h"
 #include "engines/factories.h"
 #include "engines/mysql/mysql_connection.h"
+#include "engines/mysql/mysql_capture.h"
 #include "engines/mysql/mysql_engine.h"
 
 namespace tandem::testing {
@@ -105,6 +106,9 @@ class MysqlTest : public ::testing::Test {
     auto e = OpenMysql(UriString(uri_, uri_.password), "");
     ASSERT_TRUE(e.has_value()) << e.error().ToString();
     tandem_ = std::move(*e);
+    auto cs = OpenChangeSource(*tandem_);
+    ASSERT_TRUE(cs.has_value()) << cs.error().ToString();
+    capture_ = std::move(*cs);
   }
 
   void Sql(const std::string& sql) {
@@ -131,9 +135,14 @@ class MysqlTest : public ::testing::Test {
     return out;
   }
   std::vector<Change> Changes(int64_t after = 0, size_t limit = 1000) {
-    auto c = tandem_->ReadChanges(after, limit);
+    auto c = capture_->Read(SeqPos(after), limit);
     EXPECT_TRUE(c.has_value()) << c.error().ToString();
-    return c.value_or(std::vector<Change>{});
+    return c ? c->changes : std::vector<Change>{};
+  }
+  // The newest seq recorded, through the change source.
+  Result<int64_t> LastSeq() {
+    TANDEM_ASSIGN_OR_RETURN(Position p, capture_->Last());
+    return SeqNum(p);
   }
   const TableSchema* Find(const std::vector<TableSchema>& all, std::string_view name) {
     for (const auto& t : all) {
@@ -145,6 +154,7 @@ class MysqlTest : public ::testing::Test {
   MysqlUri uri_;
   MysqlConnection raw_;
   std::unique_ptr<Engine> tandem_;
+  std::unique_ptr<ChangeSource> capture_;  // on tandem_
 };
 
 TEST_F(MysqlTest, MariadbTypesIntrospectAndReadBack) {
@@ -415,7 +425,7 @@ TEST_F(MysqlTest, MissingTableIsNotFound) {
   auto n = tandem_->Count("nope", {"id"}, {});
   ASSERT_FALSE(n.has_value());
   EXPECT_EQ(n.error().code, Code::kNotFound);
-  auto st = tandem_->InstallCapture({{.table = "nope", .key = {"id"}}});
+  auto st = capture_->Install({{.table = "nope", .key = {"id"}}});
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().code, Code::kNotFound);
   EXPECT_NE(st.error().message.find("nope"), std::string::npos);
@@ -428,10 +438,11 @@ class MysqlCapture : public MysqlTest {
     if (HasFatalFailure()) return;
     Sql("CREATE TABLE `order items` (`select` bigint PRIMARY KEY, v text)");
     Sql("CREATE TABLE pairs (a varchar(20), b int, v text, PRIMARY KEY (a, b))");
-    ASSERT_OK(tandem_->InstallCapture(
+    ASSERT_OK(capture_->Install(
         {{.table = "order items", .key = {"select"}}, {.table = "pairs", .key = {"a", "b"}}}));
     // Gaps are proven dead quickly in tests.
-    Mysql().SetGapTimings(std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
+    static_cast<mysql::MysqlTriggerCapture&>(*capture_).set_gap_settle(
+        std::chrono::milliseconds(200));
   }
 };
 
@@ -447,13 +458,13 @@ TEST_F(MysqlCapture, RecordsInsertsUpdatesDeletesAndKeyChangesFromAnotherConnect
             "1:order itemsI(1) 2:order itemsU(1) 3:order itemsD(1) 4:order itemsU(2) "
             "5:order itemsD(2) 6:pairsI('it's \"x\"',7) 7:pairsD('it's \"x\"',7) "
             "8:pairsU('IT'S \"X\"',7) ");
-  auto last = tandem_->LastChangeSeq();
+  auto last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 8);
   EXPECT_EQ(Describe(Changes(2, 2)), "3:order itemsD(1) 4:order itemsU(2) ");
-  ASSERT_OK(tandem_->PruneChanges(8));
+  ASSERT_OK(capture_->Prune(SeqPos(8)));
   EXPECT_TRUE(Changes().empty());
-  last = tandem_->LastChangeSeq();
+  last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 8);
   Sql("INSERT INTO `order items` VALUES (9, 'z')");
@@ -464,7 +475,7 @@ TEST_F(MysqlCapture, KeysOfEveryKindKeepTheirExactValue) {
   Sql("CREATE TABLE k (f double, bl varbinary(8), ts timestamp(6), bt bit(12), u bigint unsigned,"
       " d decimal(10,3), dt date, PRIMARY KEY (f, bl, ts, bt, u, d, dt))");
   ASSERT_OK(
-      tandem_->InstallCapture({{.table = "k", .key = {"f", "bl", "ts", "bt", "u", "d", "dt"}}}));
+      capture_->Install({{.table = "k", .key = {"f", "bl", "ts", "bt", "u", "d", "dt"}}}));
   // Written from a session in another time zone: TIMESTAMP keys are recorded as UTC anyway.
   Sql("SET time_zone = '+05:00'");
   Sql("INSERT INTO k VALUES (0.1e0 + 0.2e0, X'00FF27', '2024-01-01 05:00:00.5', b'101', "
@@ -486,7 +497,7 @@ TEST_F(MysqlCapture, KeysOfEveryKindKeepTheirExactValue) {
 }
 
 TEST_F(MysqlCapture, SuppressedWritesAreNotRecorded) {
-  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(capture_->SuppressOwnWrites(true));
   ASSERT_OK(tandem_->Write("order items", {"select", "v"}, {"select"},
                            {{Value::Int(1), Value::Text("t")}, {Value::Int(2), Value::Text("t")}},
                            WriteMode::kUpsert));
@@ -500,7 +511,7 @@ TEST_F(MysqlCapture, SuppressedWritesAreNotRecorded) {
   // Another session (the application) is still captured.
   Sql("INSERT INTO `order items` VALUES (5, 'app')");
   EXPECT_EQ(Describe(Changes()), "1:order itemsI(5) ");
-  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
+  ASSERT_OK(capture_->SuppressOwnWrites(false));
   ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
                            {{Value::Text("r"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
   EXPECT_EQ(Describe(Changes(1)), "2:pairsI('r',1) ");
@@ -509,15 +520,15 @@ TEST_F(MysqlCapture, SuppressedWritesAreNotRecorded) {
 TEST_F(MysqlCapture, InstallIsIdempotentAndRemoveLeavesUserDataIntact) {
   Sql("CREATE TABLE audit (n int)");
   Sql("CREATE TRIGGER user_audit AFTER INSERT ON pairs FOR EACH ROW INSERT INTO audit VALUES (1)");
-  ASSERT_OK(tandem_->InstallCapture({{.table = "pairs", .key = {"a", "b"}}}));
+  ASSERT_OK(capture_->Install({{.table = "pairs", .key = {"a", "b"}}}));
   Sql("INSERT INTO pairs VALUES ('a', 1, 'x')");
   EXPECT_EQ(Changes().size(), 1u);  // recorded once, not once per install
   auto schemas = tandem_->Introspect();
   ASSERT_OK(schemas);
   for (const auto& s : *schemas) EXPECT_FALSE(s.name.starts_with("_tandem")) << s.name;
 
-  ASSERT_OK(tandem_->RemoveCapture());
-  ASSERT_OK(tandem_->RemoveCapture());
+  ASSERT_OK(capture_->Remove());
+  ASSERT_OK(capture_->Remove());
   auto res = raw_.Query(
       "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE "
       "TRIGGER_SCHEMA = DATABASE()",
@@ -525,10 +536,10 @@ TEST_F(MysqlCapture, InstallIsIdempotentAndRemoveLeavesUserDataIntact) {
   ASSERT_OK(res);
   EXPECT_STREQ(res->Next()[0], "1");  // the user's trigger stays
   Sql("INSERT INTO pairs VALUES ('b', 2, 'y')");
-  auto last = tandem_->LastChangeSeq();
+  auto last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 0);
-  auto changes = tandem_->ReadChanges(0, 10);
+  auto changes = capture_->Read({}, 10);
   ASSERT_FALSE(changes.has_value());
   EXPECT_EQ(changes.error().code, Code::kFailedPrecondition);
 }
@@ -564,6 +575,112 @@ TEST_F(MysqlCapture, ReaderMovesPastAGapLeftByARollback) {
     got = Changes();
   }
   EXPECT_EQ(Describe(got), "2:order itemsI(2) ");
+}
+
+// A user with every privilege on its database but not PROCESS, dropped at the end.
+class MysqlWithoutProcess : public MysqlCapture {
+ protected:
+  void SetUp() override {
+    MysqlCapture::SetUp();
+    if (HasFatalFailure()) return;
+    user_ = "np_" + uri_.database.substr(2, 12);
+    for (const char* host : {"127.0.0.1", "localhost"}) {
+      Sql(fmt::format("CREATE USER '{}'@'{}' IDENTIFIED BY 'np-secret'", user_, host));
+      Sql(fmt::format("GRANT ALL ON `{}`.* TO '{}'@'{}'", uri_.database, user_, host));
+    }
+    MysqlUri u = uri_;
+    u.user = user_;
+    auto e = OpenMysql(UriString(u, "np-secret"), "");
+    ASSERT_TRUE(e.has_value()) << e.error().ToString();
+    plain_ = std::move(*e);
+    auto cs = OpenChangeSource(*plain_);
+    ASSERT_TRUE(cs.has_value()) << cs.error().ToString();
+    plain_capture_ = std::move(*cs);
+    static_cast<mysql::MysqlTriggerCapture&>(*plain_capture_)
+        .set_gap_settle(std::chrono::milliseconds(200));
+  }
+  void TearDown() override {
+    plain_capture_.reset();
+    plain_.reset();
+    for (const char* host : {"127.0.0.1", "localhost"}) {
+      (void)raw_.Exec(fmt::format("DROP USER IF EXISTS '{}'@'{}'", user_, host), "drop user");
+    }
+  }
+  std::string user_;
+  std::unique_ptr<Engine> plain_;
+  std::unique_ptr<ChangeSource> plain_capture_;
+};
+
+// Without PROCESS no gap can be proven dead, so capture is refused up front, naming the grant.
+TEST_F(MysqlWithoutProcess, InstallIsRefusedNamingTheGrant) {
+  auto st = plain_capture_->Install({{.table = "pairs", .key = {"a", "b"}}});
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kFailedPrecondition) << st.error().message;
+  EXPECT_NE(st.error().message.find("GRANT PROCESS ON *.* TO '" + user_ + "'"), std::string::npos)
+      << st.error().message;
+}
+
+// A reader without PROCESS never passes a gap it cannot prove dead, however long the gap
+// lasts: it says why instead. (Before, it declared the gap dead after a timeout and skipped
+// the change of a transaction that was merely slow.)
+TEST_F(MysqlWithoutProcess, AReadNeverSkipsAGapItCannotProve) {
+  MysqlConnection slow = Connect();
+  ASSERT_TRUE(slow.Exec("START TRANSACTION", "begin"));
+  ASSERT_TRUE(slow.Exec("INSERT INTO `order items` VALUES (1, 'slow')", "insert"));  // seq 1
+  Sql("INSERT INTO `order items` VALUES (2, 'fast')");                               // seq 2
+  bool told = false;
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
+  while (std::chrono::steady_clock::now() < until) {
+    auto got = plain_capture_->Read({}, 100);
+    if (got) {
+      EXPECT_TRUE(got->changes.empty()) << Describe(got->changes);
+      EXPECT_EQ(got->upto, Position{});
+    } else {
+      EXPECT_EQ(got.error().code, Code::kFailedPrecondition) << got.error().message;
+      EXPECT_NE(got.error().message.find("GRANT PROCESS"), std::string::npos)
+          << got.error().message;
+      told = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(told);
+  ASSERT_TRUE(slow.Exec("COMMIT", "commit"));
+  // The gap filled: nothing to prove, and both changes come in order.
+  auto got = plain_capture_->Read({}, 100);
+  ASSERT_OK(got);
+  EXPECT_EQ(Describe(got->changes), "1:order itemsI(1) 2:order itemsI(2) ");
+}
+
+// The tail case of issue 11 item 7 on MariaDB: seqs handed out to transactions that rolled
+// back, with no change after them, are proven dead (with PROCESS) and passed.
+TEST_F(MysqlCapture, ATailGapOfRolledBackTransactionsIsPassed) {
+  Sql("INSERT INTO `order items` VALUES (1, 'a'), (2, 'b')");  // seqs 1, 2
+  auto first = capture_->Read({}, 100);
+  ASSERT_OK(first);
+  ASSERT_EQ(first->changes.size(), 2u);
+  ASSERT_OK(capture_->Prune(first->upto));
+  MysqlConnection a = Connect(), b = Connect();
+  ASSERT_TRUE(a.Exec("START TRANSACTION", "begin"));
+  ASSERT_TRUE(b.Exec("START TRANSACTION", "begin"));
+  ASSERT_TRUE(a.Exec("UPDATE `order items` SET v = 'x' WHERE `select` = 1", "update"));
+  ASSERT_TRUE(b.Exec("UPDATE `order items` SET v = 'y' WHERE `select` = 2", "update"));
+  ASSERT_TRUE(a.Exec("ROLLBACK", "rollback"));
+  ASSERT_TRUE(b.Exec("ROLLBACK", "rollback"));
+  auto last = capture_->Last();
+  ASSERT_OK(last);
+  EXPECT_EQ(SeqNum(*last), 4);
+  auto pending = capture_->Pending(first->upto);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+  Position pos = first->upto;
+  for (int i = 0; i < 50 && SeqNum(pos) < 4; ++i) {
+    auto got = capture_->Read(pos, 100);
+    ASSERT_OK(got);
+    EXPECT_TRUE(got->changes.empty());
+    pos = got->upto;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(SeqNum(pos), 4);
 }
 
 // Measures the two bulk paths on 200k rows (run with --gtest_also_run_disabled_tests).

@@ -107,6 +107,9 @@ class PostgresTest : public ::testing::Test {
     auto t = OpenEngine(uri_, "");
     ASSERT_TRUE(t.has_value()) << t.error().ToString();
     tandem_ = std::move(*t);
+    auto cs = OpenChangeSource(*tandem_);
+    ASSERT_TRUE(cs.has_value()) << cs.error().ToString();
+    capture_ = std::move(*cs);
     auto a = OpenEngine(uri_, "");
     ASSERT_TRUE(a.has_value()) << a.error().ToString();
     app_ = std::move(*a);
@@ -126,9 +129,14 @@ class PostgresTest : public ::testing::Test {
   }
 
   std::vector<Change> Changes(int64_t after = 0, size_t limit = 1000) {
-    auto c = tandem_->ReadChanges(after, limit);
+    auto c = capture_->Read(SeqPos(after), limit);
     EXPECT_TRUE(c.has_value()) << c.error().ToString();
-    return c.value_or(std::vector<Change>{});
+    return c ? c->changes : std::vector<Change>{};
+  }
+  // The newest seq recorded, through the change source.
+  Result<int64_t> LastSeq() {
+    TANDEM_ASSIGN_OR_RETURN(Position p, capture_->Last());
+    return SeqNum(p);
   }
 
   std::vector<Row> ScanAll(const std::string& table, const std::vector<std::string>& cols,
@@ -149,12 +157,13 @@ class PostgresTest : public ::testing::Test {
     Sql("CREATE TABLE pairs (a text, b bigint, v text, PRIMARY KEY (a, b))");
   }
   Status Install() {
-    return tandem_->InstallCapture(
+    return capture_->Install(
         {{.table = "order items", .key = {"select"}}, {.table = "pairs", .key = {"a", "b"}}});
   }
 
   std::string uri_;
   std::unique_ptr<Engine> tandem_, app_;
+  std::unique_ptr<ChangeSource> capture_;  // on tandem_
   PgConnection sql_;
 };
 
@@ -480,22 +489,22 @@ TEST_F(PostgresTest, CaptureRecordsChangesFromOtherConnections) {
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   EXPECT_LT(std::abs(now - got[0].at_micros), int64_t{600} * 1000000) << got[0].at_micros;
-  auto last = tandem_->LastChangeSeq();
+  auto last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 7);
   EXPECT_EQ(Describe(Changes(2, 2)), "3:order itemsD(1) 4:order itemsU(2) ");
-  ASSERT_OK(tandem_->PruneChanges(7));
+  ASSERT_OK(capture_->Prune(SeqPos(7)));
   EXPECT_TRUE(Changes().empty());
-  last = tandem_->LastChangeSeq();
+  last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 7);
 
-  ASSERT_OK(tandem_->RemoveCapture());
-  ASSERT_OK(tandem_->RemoveCapture());
-  last = tandem_->LastChangeSeq();
+  ASSERT_OK(capture_->Remove());
+  ASSERT_OK(capture_->Remove());
+  last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 0);
-  EXPECT_FALSE(tandem_->ReadChanges(0, 10).has_value());
+  EXPECT_FALSE(capture_->Read({}, 10).has_value());
   auto left = sql_.Exec("list", "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal");
   ASSERT_TRUE(left.has_value()) << left.error().ToString();
   EXPECT_EQ(left->value(0, 0), "0");
@@ -504,7 +513,7 @@ TEST_F(PostgresTest, CaptureRecordsChangesFromOtherConnections) {
 TEST_F(PostgresTest, CapturedKeysKeepTheirTypeAndExactValue) {
   Sql("CREATE TABLE typed (ts timestamp, n numeric(40,20), b bytea, f float8, u uuid, "
       "tz timestamptz, PRIMARY KEY (ts, n, b, f, u, tz))");
-  ASSERT_OK(tandem_->InstallCapture({{.table = "typed", .key = {"ts", "n", "b", "f", "u", "tz"}}}));
+  ASSERT_OK(capture_->Install({{.table = "typed", .key = {"ts", "n", "b", "f", "u", "tz"}}}));
   Row key = {Value::Timestamp(*ParseTimestamp("2024-02-29 12:34:56.000123")),
              Value::Decimal("12345678901234567890.12345678901234567890"),
              Value::Bytes(std::string("\0\xff", 2)),
@@ -526,7 +535,7 @@ TEST_F(PostgresTest, CapturedKeysKeepTheirTypeAndExactValue) {
 
 // Transactions commit out of seq order: A takes seq 1 but commits after B's seq 2. The reader
 // must not hand out 2 (and move a checkpoint past 1) until A is done.
-TEST_F(PostgresTest, ReadChangesWaitsForAnEarlierSeqThatCommitsLater) {
+TEST_F(PostgresTest, ReadWaitsForAnEarlierSeqThatCommitsLater) {
   MakeItems();
   ASSERT_OK(Install());
   PgConnection a = Session(), b = Session();
@@ -552,6 +561,77 @@ TEST_F(PostgresTest, ReadChangesWaitsForAnEarlierSeqThatCommitsLater) {
   // A change after the dead gap flows at once.
   Sql(b, "INSERT INTO \"order items\" VALUES (5, 'b')");
   EXPECT_EQ(Describe(Changes(4)), "5:order itemsI(5) ");
+}
+
+// Issue 11 item 7: right after capture is installed, two concurrent transactions each update
+// three rows and then fail (one with an error, one with ROLLBACK), and nothing else commits.
+// Their six seqs are a gap no live transaction can fill: the reader must pass it at once, not
+// wait for some later commit, and the lag (changes that exist) is 0, not 6.
+TEST_F(PostgresTest, GapsOfFailedTransactionsAreDeadAtOnceAndNothingIsPending) {
+  MakeItems();
+  Sql("INSERT INTO \"order items\" SELECT g, 'v' FROM generate_series(1, 6) AS g");
+  ASSERT_OK(Install());
+  PgConnection a = Session(), b = Session();
+  Sql(a, "BEGIN");
+  Sql(b, "BEGIN");
+  for (int i = 1; i <= 3; ++i) {
+    Sql(a, fmt::format("UPDATE \"order items\" SET v = 'a' WHERE \"select\" = {}", i));
+    Sql(b, fmt::format("UPDATE \"order items\" SET v = 'b' WHERE \"select\" = {}", i + 3));
+  }
+  EXPECT_FALSE(a.Exec("fail", "SELECT 1 / 0").has_value());  // a fails with an error
+  Sql(a, "ROLLBACK");
+  Sql(b, "ROLLBACK");
+
+  auto last = capture_->Last();
+  ASSERT_OK(last);
+  EXPECT_EQ(SeqNum(*last), 6);  // six seqs were handed out
+  auto pending = capture_->Pending({});
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+
+  auto start = std::chrono::steady_clock::now();
+  Position pos;
+  bool caught_up = false;
+  while (!caught_up && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    auto got = capture_->Read(pos, 1000);
+    ASSERT_OK(got);
+    EXPECT_TRUE(got->changes.empty()) << Describe(got->changes);
+    pos = got->upto;
+    auto covers = capture_->Covers(pos, *last);
+    ASSERT_OK(covers);
+    caught_up = *covers;
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(caught_up) << "still at seq " << SeqNum(pos) << " of " << SeqNum(*last);
+  EXPECT_LT(took, std::chrono::milliseconds(500));
+  pending = capture_->Pending(pos);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 0);
+
+  // A change after the dead gap flows at once, and is the only one pending.
+  Sql("UPDATE \"order items\" SET v = 'c' WHERE \"select\" = 1");
+  pending = capture_->Pending(pos);
+  ASSERT_OK(pending);
+  EXPECT_EQ(*pending, 1);
+  auto next = capture_->Read(pos, 1000);
+  ASSERT_OK(next);
+  EXPECT_EQ(Describe(next->changes), "7:order itemsU(1) ");
+}
+
+// While a transaction that holds a seq is still open, its gap is not dead: the reader waits.
+TEST_F(PostgresTest, AGapOfAnOpenTransactionIsNotPassed) {
+  MakeItems();
+  ASSERT_OK(Install());
+  PgConnection a = Session();
+  Sql(a, "BEGIN; INSERT INTO \"order items\" VALUES (1, 'a')");  // seq 1, still open
+  for (int i = 0; i < 3; ++i) {
+    auto got = capture_->Read({}, 100);
+    ASSERT_OK(got);
+    EXPECT_TRUE(got->changes.empty());
+    EXPECT_EQ(got->upto, Position{});
+  }
+  Sql(a, "COMMIT");
+  EXPECT_EQ(Describe(Changes()), "1:order itemsI(1) ");
 }
 
 // Writers commit and roll back at random while a reader follows with a checkpoint, as the
@@ -586,19 +666,21 @@ TEST_F(PostgresTest, ConcurrentWritersNeverLoseAChange) {
     });
   }
   std::multiset<int64_t> seen;
-  int64_t checkpoint = 0;
+  Position checkpoint;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     bool done = running == 0;
-    auto got = tandem_->ReadChanges(checkpoint, 37);
+    auto got = capture_->Read(checkpoint, 37);
     ASSERT_TRUE(got.has_value()) << got.error().ToString();
-    for (const auto& c : *got) {
-      ASSERT_GT(c.seq, checkpoint);
-      checkpoint = c.seq;
+    for (const auto& c : got->changes) {
+      ASSERT_GT(SeqNum(c), SeqNum(checkpoint));
       seen.insert(c.key[0].as_int());
     }
-    if (done && got->empty() && seen.size() >= committed.size()) break;
-    if (got->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // The checkpoint follows upto, as the change stream's does, past gaps proven dead too.
+    ASSERT_GE(SeqNum(got->upto), SeqNum(checkpoint));
+    checkpoint = got->upto;
+    if (done && got->changes.empty() && seen.size() >= committed.size()) break;
+    if (got->changes.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   for (auto& t : writers) t.join();
   EXPECT_EQ(seen.size(), committed.size());
@@ -610,7 +692,7 @@ TEST_F(PostgresTest, SuppressedWritesAreNotCapturedAndSkipForeignKeyChecks) {
   Sql("CREATE TABLE parent (id int PRIMARY KEY); "
       "CREATE TABLE child (id int PRIMARY KEY, pid int REFERENCES parent (id))");
   ASSERT_OK(Install());
-  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(capture_->SuppressOwnWrites(true));
   ASSERT_OK(tandem_->Write("order items", {"select", "v"}, {"select"},
                            {{Value::Int(1), Value::Text("t")}, {Value::Int(2), Value::Text("t")}},
                            WriteMode::kUpsert));
@@ -625,8 +707,8 @@ TEST_F(PostgresTest, SuppressedWritesAreNotCapturedAndSkipForeignKeyChecks) {
                            WriteMode::kInsert));
   // Suppression set inside a rolled-back transaction still holds for the session.
   ASSERT_OK(tandem_->Begin());
-  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
-  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(capture_->SuppressOwnWrites(false));
+  ASSERT_OK(capture_->SuppressOwnWrites(true));
   ASSERT_OK(tandem_->Rollback());
   ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
                            {{Value::Text("y"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
@@ -638,10 +720,10 @@ TEST_F(PostgresTest, SuppressedWritesAreNotCapturedAndSkipForeignKeyChecks) {
   ASSERT_EQ(got.size(), 1u) << Describe(got);
   EXPECT_EQ(got[0].key, Row{Value::Int(5)});
 
-  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
+  ASSERT_OK(capture_->SuppressOwnWrites(false));
   ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
                            {{Value::Text("r"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
-  EXPECT_EQ(Describe(Changes(got[0].seq)), fmt::format("{}:pairsI('r',1) ", got[0].seq + 1));
+  EXPECT_EQ(Describe(Changes(SeqNum(got[0]))), fmt::format("{}:pairsI('r',1) ", SeqNum(got[0]) + 1));
   // Foreign keys are checked again.
   auto orphan = tandem_->Write("child", {"id", "pid"}, {"id"}, {{Value::Int(2), Value::Int(43)}},
                                WriteMode::kInsert);
@@ -651,7 +733,7 @@ TEST_F(PostgresTest, SuppressedWritesAreNotCapturedAndSkipForeignKeyChecks) {
 }
 
 TEST_F(PostgresTest, CaptureOnAMissingTableFails) {
-  auto st = tandem_->InstallCapture({{.table = "nope", .key = {"id"}}});
+  auto st = capture_->Install({{.table = "nope", .key = {"id"}}});
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().code, Code::kNotFound);
   EXPECT_NE(st.error().message.find("nope"), std::string::npos) << st.error().message;

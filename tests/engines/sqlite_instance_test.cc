@@ -67,6 +67,9 @@ class SqliteCapture : public ::testing::Test {
     auto t = OpenSqlite(path_);
     ASSERT_TRUE(t.has_value()) << t.error().ToString();
     tandem_ = std::move(*t);
+    auto cs = OpenChangeSource(*tandem_);
+    ASSERT_TRUE(cs.has_value()) << cs.error().ToString();
+    capture_ = std::move(*cs);
     TableSchema items{.name = "order items",
                       .columns = {{.name = "select", .type = T("bigint"), .nullable = false},
                                   {.name = "v", .type = T("text")}}};
@@ -81,7 +84,7 @@ class SqliteCapture : public ::testing::Test {
   }
 
   Status Install() {
-    return tandem_->InstallCapture(
+    return capture_->Install(
         {{.table = "order items", .key = {"select"}}, {.table = "pairs", .key = {"a", "b"}}});
   }
 
@@ -106,13 +109,19 @@ class SqliteCapture : public ::testing::Test {
   }
 
   std::vector<Change> Changes(int64_t after = 0, size_t limit = 1000) {
-    auto c = tandem_->ReadChanges(after, limit);
+    auto c = capture_->Read(SeqPos(after), limit);
     EXPECT_TRUE(c.has_value()) << c.error().ToString();
-    return c.value_or(std::vector<Change>{});
+    return c ? c->changes : std::vector<Change>{};
+  }
+  // The newest seq recorded, through the change source.
+  Result<int64_t> LastSeq() {
+    TANDEM_ASSIGN_OR_RETURN(Position p, capture_->Last());
+    return SeqNum(p);
   }
 
   std::string path_;
   std::unique_ptr<Engine> app_, tandem_;
+  std::unique_ptr<ChangeSource> capture_;  // on tandem_
 };
 
 TEST_F(SqliteCapture, RecordsInsertsUpdatesDeletesAndKeyChangesFromAnotherConnection) {
@@ -129,16 +138,16 @@ TEST_F(SqliteCapture, RecordsInsertsUpdatesDeletesAndKeyChangesFromAnotherConnec
             "5:order itemsU(2) 6:order itemsD(2) 7:pairsI('it's \"x\"',7) ");
   ASSERT_EQ(got.size(), 7u);
   EXPECT_EQ(got[6].key, (Row{Value::Text("it's \"x\""), Value::Int(7)}));
-  auto last = tandem_->LastChangeSeq();
+  auto last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 7);
 
   // Paging: after and limit.
   EXPECT_EQ(Describe(Changes(2, 2)), "3:order itemsD(1) 4:order itemsU(2) ");
   // Prune keeps the sequence: new changes continue after the pruned ones.
-  ASSERT_OK(tandem_->PruneChanges(7));
+  ASSERT_OK(capture_->Prune(SeqPos(7)));
   EXPECT_TRUE(Changes().empty());
-  last = tandem_->LastChangeSeq();
+  last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 7);
   ASSERT_OK(AppWrite(9, "z"));
@@ -147,7 +156,7 @@ TEST_F(SqliteCapture, RecordsInsertsUpdatesDeletesAndKeyChangesFromAnotherConnec
 
 TEST_F(SqliteCapture, KeysKeepTheirExactValue) {
   Sql("CREATE TABLE r (k REAL PRIMARY KEY); CREATE TABLE bl (k BLOB PRIMARY KEY)");
-  ASSERT_OK(tandem_->InstallCapture({{.table = "r", .key = {"k"}}, {.table = "bl", .key = {"k"}}}));
+  ASSERT_OK(capture_->Install({{.table = "r", .key = {"k"}}, {.table = "bl", .key = {"k"}}}));
   double awkward = 0.1 + 0.2;  // 0.30000000000000004: 15 digits would make it 0.3
   ASSERT_OK(app_->Write("r", {"k"}, {"k"}, {{Value::Float(awkward)}}, WriteMode::kInsert));
   ASSERT_OK(app_->Write("bl", {"k"}, {"k"}, {{Value::Bytes(std::string("\0\xff", 2))}},
@@ -164,7 +173,7 @@ TEST_F(SqliteCapture, KeysKeepTheirExactValue) {
 
 TEST_F(SqliteCapture, SuppressedWritesAreNotRecorded) {
   ASSERT_OK(Install());
-  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(capture_->SuppressOwnWrites(true));
   // Each kind of write tandem makes, in its own auto-transaction and in an explicit one.
   ASSERT_OK(tandem_->Write("order items", {"select", "v"}, {"select"},
                            {{Value::Int(1), Value::Text("t")}, {Value::Int(2), Value::Text("t")}},
@@ -189,15 +198,15 @@ TEST_F(SqliteCapture, SuppressedWritesAreNotRecorded) {
   ASSERT_OK(tandem_->Begin());
   ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
                            {{Value::Text("q"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
-  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
+  ASSERT_OK(capture_->SuppressOwnWrites(false));
   ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
                            {{Value::Text("r"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
   ASSERT_OK(tandem_->Commit());
   EXPECT_EQ(Describe(Changes(1)), "2:pairsI('r',1) ");
-  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(capture_->SuppressOwnWrites(true));
   ASSERT_OK(tandem_->Begin());
-  ASSERT_OK(tandem_->SetCaptureSuppressed(false));
-  ASSERT_OK(tandem_->SetCaptureSuppressed(true));
+  ASSERT_OK(capture_->SuppressOwnWrites(false));
+  ASSERT_OK(capture_->SuppressOwnWrites(true));
   ASSERT_OK(tandem_->Write("pairs", {"a", "b", "v"}, {"a", "b"},
                            {{Value::Text("s"), Value::Int(1), Value::Null()}}, WriteMode::kInsert));
   ASSERT_OK(tandem_->Commit());
@@ -220,21 +229,21 @@ TEST_F(SqliteCapture, InstallIsIdempotentAndRemoveLeavesUserDataIntact) {
   ASSERT_OK(schemas);
   for (const auto& s : *schemas) EXPECT_FALSE(s.name.starts_with("_tandem")) << s.name;
 
-  ASSERT_OK(tandem_->RemoveCapture());
-  ASSERT_OK(tandem_->RemoveCapture());  // nothing left to remove is fine
+  ASSERT_OK(capture_->Remove());
+  ASSERT_OK(capture_->Remove());  // nothing left to remove is fine
   EXPECT_EQ(Query("SELECT name FROM sqlite_master WHERE name LIKE '%tandem%'").size(), 0u);
   EXPECT_EQ(Query("SELECT name FROM sqlite_master WHERE type = 'trigger'").size(), 1u);
   EXPECT_EQ(Query("SELECT * FROM \"order items\" ORDER BY 1").size(), 2u);
   ASSERT_OK(AppWrite(3, "after"));  // the application's writes still work
   EXPECT_EQ(Query("SELECT * FROM \"order items\"").size(), 3u);
-  auto last = tandem_->LastChangeSeq();
+  auto last = LastSeq();
   ASSERT_OK(last);
   EXPECT_EQ(*last, 0);
-  EXPECT_FALSE(tandem_->ReadChanges(0, 10).has_value());
+  EXPECT_FALSE(capture_->Read({}, 10).has_value());
 }
 
 TEST_F(SqliteCapture, CaptureOnAMissingTableFails) {
-  auto st = tandem_->InstallCapture({{.table = "nope", .key = {"id"}}});
+  auto st = capture_->Install({{.table = "nope", .key = {"id"}}});
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().code, Code::kNotFound);
   EXPECT_NE(st.error().message.find("nope"), std::string::npos);

@@ -65,10 +65,14 @@ TEST(ChunkRule, DropsChangesForUnstartedChunksAppliesForDoneOnes) {
   ASSERT_TRUE(tables) << tables.error().message;
   auto state = state::StateStore::Open("sqlite:state.db", dir.string());
   ASSERT_TRUE(state);
-  ASSERT_TRUE(source->SetCaptureSuppressed(true));
-  ASSERT_TRUE(target->SetCaptureSuppressed(true));
+  auto source_changes = OpenChangeSource(*source);
+  ASSERT_TRUE(source_changes);
+  auto target_changes = OpenChangeSource(*target);
+  ASSERT_TRUE(target_changes);
+  ASSERT_TRUE((*source_changes)->SuppressOwnWrites(true));
+  ASSERT_TRUE((*target_changes)->SuppressOwnWrites(true));
 
-  capture::ChangeStream forward("forward", *source, *target, *tables, *state);
+  capture::ChangeStream forward("forward", *source, **source_changes, *target, *tables, *state);
   ASSERT_TRUE(forward.Install());
   NoProgress progress;
   copy::Backfill backfill(*tables, *source, *target, *state, progress, {.chunk_rows = 25});

@@ -1,34 +1,29 @@
-// Trigger-based change capture for MariaDB.
-//
-// AFTER INSERT/UPDATE/DELETE triggers on each captured table append (seq, table, op, key) to
-// _tandem_changes, where seq is an AUTO_INCREMENT. Sessions that set @tandem_capture_off = 1
-// (tandem's own writers, SetCaptureSuppressed) are not recorded.
-//
-// Sequence gaps. A seq is allocated when the row is inserted but becomes visible when its
-// transaction commits, so seq 5 can appear after seq 6 has been read; a rolled-back
-// transaction leaves a gap that never fills. ReadChanges therefore stops before the first gap
-// and moves past it only once the gap is proven dead:
-//   1. The gap is seen: every missing seq below the highest seq read (the horizon) had already
-//      been allocated, so whichever transaction holds it was open at that moment.
-//   2. After `gap_settle_` (1 s: information_schema.INNODB_TRX is a cache refreshed every
-//      100 ms) the engine takes the set of open transactions that have written rows. Any
-//      transaction holding a missing seq is in that set or has already ended.
-//   3. Once none of that set is still open, every transaction that could hold a missing seq
-//      has committed or rolled back; the next read sees all that committed, and what is still
-//      missing below the horizon is dead.
-// Reading INNODB_TRX needs the PROCESS privilege. Without it the engine falls back to a
-// timeout (`gap_fallback_`, 10 s after the gap was seen), which skips a change only if a
-// transaction stays open longer than that after writing it: documented, not proven.
 #include <nlohmann/json.hpp>
 
 #include "engines/mysql/mysql_dialect.h"
+#include "engines/factories.h"
+#include "engines/mysql/mysql_capture.h"
 #include "engines/mysql/mysql_engine.h"
 
-namespace tandem::mysql {
+namespace tandem {
 
-Status MysqlEngine::InstallCapture(const std::vector<CaptureTable>& tables) {
+Result<std::unique_ptr<ChangeSource>> OpenMysqlTriggers(Engine& engine) {
+  auto* e = dynamic_cast<mysql::MysqlEngine*>(&engine);
+  if (!e) {
+    return Fail(Code::kInvalidArgument, "mysql triggers: {} is not a MariaDB engine",
+                engine.Describe());
+  }
+  return std::unique_ptr<ChangeSource>(new mysql::MysqlTriggerCapture(*e));
+}
+
+namespace mysql {
+
+Status MysqlTriggerCapture::Install(const std::vector<CaptureTable>& tables) {
   std::string what = "install capture";
-  if (in_txn_) {
+  // Without PROCESS no gap could ever be proven dead (mysql_capture.h): refuse up front.
+  TANDEM_RETURN_IF_ERROR(OpenWriters());
+  MysqlConnection& conn_ = e_.conn_;
+  if (e_.in_txn_) {
     return Fail(Code::kFailedPrecondition,
                 "{}: DDL would commit the open transaction; install outside Begin()", what);
   }
@@ -39,7 +34,7 @@ Status MysqlEngine::InstallCapture(const std::vector<CaptureTable>& tables) {
     if (t.key.empty()) {
       return Fail(Code::kFailedPrecondition, "{}: no key columns to record", twhat);
     }
-    TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, Table(t.table));
+    TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, e_.Table(t.table));
     std::vector<CaptureKeyColumn> key;
     nlohmann::json names = nlohmann::json::array();
     for (const auto& k : t.key) {
@@ -58,19 +53,21 @@ Status MysqlEngine::InstallCapture(const std::vector<CaptureTable>& tables) {
     for (char op : {'I', 'U', 'D'}) {
       // MariaDB replaces a trigger atomically; elsewhere there is a short window without one,
       // acceptable because capture is installed before the backfill starts reading.
-      if (!is_mariadb_) {
+      if (!e_.is_mariadb_) {
         TANDEM_RETURN_IF_ERROR(conn_.Exec(
             fmt::format("DROP TRIGGER IF EXISTS {}", QuoteIdent(TriggerName(t.table, op))), twhat));
       }
       TANDEM_RETURN_IF_ERROR(
-          conn_.Exec(TriggerSql(t.table, table_literal, op, key, is_mariadb_), twhat));
+          conn_.Exec(TriggerSql(t.table, table_literal, op, key, e_.is_mariadb_), twhat));
     }
     capture_keys_[t.table] = std::move(key);
   }
   return Ok();
 }
 
-Result<const std::vector<CaptureKeyColumn>*> MysqlEngine::CaptureKey(const std::string& table) {
+Result<const std::vector<CaptureKeyColumn>*> MysqlTriggerCapture::CaptureKey(
+    const std::string& table) {
+  MysqlConnection& conn_ = e_.conn_;
   if (auto it = capture_keys_.find(table); it != capture_keys_.end()) return &it->second;
   std::string what = "read capture keys";
   TANDEM_ASSIGN_OR_RETURN(MysqlResult res,
@@ -80,7 +77,7 @@ Result<const std::vector<CaptureKeyColumn>*> MysqlEngine::CaptureKey(const std::
   std::vector<CaptureKeyColumn> key;
   if (MYSQL_ROW row = res.Next()) {
     auto names = nlohmann::json::parse(std::string(row[0], res.lengths()[0]), nullptr, false);
-    auto info = Table(table);
+    auto info = e_.Table(table);
     if (!names.is_array()) {
       return Fail(Code::kDataLoss, "{}: bad key list for {}", what, QuoteIdent(table));
     }
@@ -97,12 +94,31 @@ Result<const std::vector<CaptureKeyColumn>*> MysqlEngine::CaptureKey(const std::
   return &(capture_keys_[table] = std::move(key));
 }
 
-Result<std::set<std::string>> MysqlEngine::OpenWriters() {
-  TANDEM_ASSIGN_OR_RETURN(MysqlResult res,
-                          conn_.Query("SELECT trx_id FROM information_schema.INNODB_TRX "
+Result<std::set<std::string>> MysqlTriggerCapture::OpenWriters() {
+  MysqlConnection& conn_ = e_.conn_;
+  auto listed = conn_.Query("SELECT trx_id FROM information_schema.INNODB_TRX "
                                       "WHERE trx_mysql_thread_id <> CONNECTION_ID() "
                                       "AND (trx_rows_modified > 0 OR trx_state = 'LOCK WAIT')",
-                                      "list open transactions"));
+                                      "list open transactions");
+  if (!listed) {
+    if (listed.error().code != Code::kFailedPrecondition) return std::unexpected(listed.error());
+    std::string who = "the tandem user";
+    if (auto me = conn_.Query("SELECT CURRENT_USER()", "current user")) {
+      if (MYSQL_ROW row = me->Next(); row && row[0]) {
+        std::string u(row[0]);
+        auto at = u.rfind('@');
+        who = at == std::string::npos
+                  ? conn_.Quoted(u)
+                  : conn_.Quoted(u.substr(0, at)) + "@" + conn_.Quoted(u.substr(at + 1));
+      }
+    }
+    return Fail(Code::kFailedPrecondition,
+                "mysql capture on {}: proving a gap in the change sequence dead needs the PROCESS "
+                "privilege (to read information_schema.INNODB_TRX), without it a change could be "
+                "skipped; run: GRANT PROCESS ON *.* TO {} ({})",
+                e_.uri_.Redacted(), who, listed.error().message);
+  }
+  MysqlResult& res = *listed;
   std::set<std::string> out;
   while (MYSQL_ROW row = res.Next()) {
     if (row[0]) out.emplace(row[0], res.lengths()[0]);
@@ -110,23 +126,16 @@ Result<std::set<std::string>> MysqlEngine::OpenWriters() {
   return out;
 }
 
-Status MysqlEngine::AdvanceGapProof() {
+Status MysqlTriggerCapture::AdvanceGapProof() {
   if (!gap_) return Ok();
   auto waited = std::chrono::steady_clock::now() - gap_->seen_at;
   if (waited < gap_settle_) return Ok();
-  auto writers = OpenWriters();
-  if (!writers) {
-    if (writers.error().code != Code::kFailedPrecondition) return std::unexpected(writers.error());
-    if (waited >= gap_fallback_) {  // no PROCESS privilege: the documented timeout
-      dead_upto_ = std::max(dead_upto_, gap_->horizon);
-      gap_.reset();
-    }
-    return Ok();
-  }
+  // No proof without the open-transaction list: the gap waits and the caller is told why.
+  TANDEM_ASSIGN_OR_RETURN(auto writers, OpenWriters());
   if (!gap_->writers) {
-    gap_->writers = std::move(*writers);
+    gap_->writers = std::move(writers);
   } else {
-    std::erase_if(*gap_->writers, [&](const std::string& id) { return !writers->contains(id); });
+    std::erase_if(*gap_->writers, [&](const std::string& id) { return !writers.contains(id); });
   }
   if (gap_->writers->empty()) {
     dead_upto_ = std::max(dead_upto_, gap_->horizon);
@@ -135,22 +144,30 @@ Status MysqlEngine::AdvanceGapProof() {
   return Ok();
 }
 
-Result<std::vector<Change>> MysqlEngine::ReadChanges(int64_t after, size_t limit) {
-  std::vector<Change> out;
-  if (limit == 0) return out;
+Result<ChangeBatch> MysqlTriggerCapture::Read(const Position& after, size_t limit) {
   std::string what = "read changes";
+  TANDEM_ASSIGN_OR_RETURN(int64_t from, SeqOf(after, what));
+  ChangeBatch out{.upto = after};
+  if (limit == 0) return out;
+  MysqlConnection& conn_ = e_.conn_;
   // Proof first, read second: what the proof clears must be judged on a read taken after it.
-  TANDEM_RETURN_IF_ERROR(AdvanceGapProof());
+  // Without the PROCESS privilege there is no proof; that is an error only if the gap still
+  // holds the read back (it may have filled meanwhile).
+  std::optional<Error> no_proof;
+  if (auto st = AdvanceGapProof(); !st) {
+    if (st.error().code != Code::kFailedPrecondition) return std::unexpected(st.error());
+    no_proof = std::move(st.error());
+  }
   auto res = conn_.Query(fmt::format("SELECT `seq`, `tbl`, `op`, `k`, "
                                      "CAST(UNIX_TIMESTAMP(`at`) * 1000000 AS SIGNED) "
                                      "FROM {} WHERE `seq` > {} "
                                      "ORDER BY `seq` LIMIT {}",
-                                     QuoteIdent(kChangeTable), after, limit),
+                                     QuoteIdent(kChangeTable), from, limit),
                          what);
   if (!res) {
     if (res.error().code == Code::kNotFound) {
       return Fail(Code::kFailedPrecondition, "{}: change capture is not installed in {}", what,
-                  uri_.Redacted());
+                  e_.uri_.Redacted());
     }
     return std::unexpected(res.error());
   }
@@ -171,14 +188,19 @@ Result<std::vector<Change>> MysqlEngine::ReadChanges(int64_t after, size_t limit
                 .at_micros = row[4] ? std::stoll(row[4]) : 0};
     raw.push_back(std::move(r));
   }
-  int64_t expected = after + 1;
+  auto watch = [&](int64_t horizon) {
+    if (gap_) return;
+    gap_.emplace();
+    gap_->horizon = horizon;
+    gap_->seen_at = std::chrono::steady_clock::now();
+  };
+  // Seqs below `expected` are returned or proven dead.
+  int64_t expected = std::max(from, dead_upto_) + 1;
+  bool blocked = false;
   for (RawChange& r : raw) {
-    if (r.seq != expected && r.seq - 1 > dead_upto_) {
-      if (!gap_) {
-        gap_.emplace();
-        gap_->horizon = raw.back().seq;
-        gap_->seen_at = std::chrono::steady_clock::now();
-      }
+    if (r.seq != expected && r.seq > dead_upto_) {
+      watch(raw.back().seq);
+      blocked = true;
       break;
     }
     TANDEM_ASSIGN_OR_RETURN(const std::vector<CaptureKeyColumn>* key, CaptureKey(r.table));
@@ -188,7 +210,7 @@ Result<std::vector<Change>> MysqlEngine::ReadChanges(int64_t after, size_t limit
                   QuoteIdent(r.table), r.key);
     }
     Change c;
-    c.seq = r.seq;
+    c.position = SeqPosition(r.seq);
     c.table = std::move(r.table);
     c.op = r.op;
     c.at_micros = r.at_micros;
@@ -202,22 +224,42 @@ Result<std::vector<Change>> MysqlEngine::ReadChanges(int64_t after, size_t limit
         c.key.push_back(DecodeCaptured(s, codec));
       }
     }
-    out.push_back(std::move(c));
-    expected = r.seq + 1;
+    out.changes.push_back(std::move(c));
+    expected = std::max(r.seq, dead_upto_) + 1;
+  }
+  if (out.changes.size() >= limit) {
+    out.upto = out.changes.back().position;  // more may follow: upto must not pass them
+    return out;
+  }
+  out.upto = SeqPosition(std::max(from, expected - 1));
+  bool held = blocked;
+  if (!blocked) {
+    // Seqs handed out after the last visible one (open or rolled back): a gap at the tail.
+    TANDEM_ASSIGN_OR_RETURN(int64_t last, LastSeq());
+    held = last > expected - 1;
+    if (held) watch(last);
+  }
+  if (!held) {
+    gap_.reset();  // nothing is missing any more
+  } else if (no_proof && out.changes.empty()) {
+    return std::unexpected(no_proof->Context(
+        fmt::format("{}: changes after seq {} wait on a gap", what, std::max(from, expected - 1))));
   }
   return out;
 }
 
-Result<int64_t> MysqlEngine::LastChangeSeq() {
+Result<int64_t> MysqlTriggerCapture::LastSeq() {
   std::string what = "read last change";
+  MysqlConnection& conn_ = e_.conn_;
   auto res = conn_.Query(fmt::format("SELECT MAX(`seq`) FROM {}", QuoteIdent(kChangeTable)), what);
   if (!res) {
     if (res.error().code == Code::kNotFound) return 0;
     return std::unexpected(res.error());
   }
-  MYSQL_ROW row = res->Next();
-  if (row && row[0]) return std::stoll(row[0]);
-  // Everything pruned: the counter still knows how far it got (persisted since MariaDB 10.2).
+  int64_t last = 0;
+  if (MYSQL_ROW row = res->Next(); row && row[0]) last = std::stoll(row[0]);
+  // The counter knows what it handed out beyond the visible rows: open or rolled-back
+  // transactions, or rows already pruned (persisted since MariaDB 10.2).
   TANDEM_ASSIGN_OR_RETURN(
       MysqlResult ai,
       conn_.Query(fmt::format("SELECT AUTO_INCREMENT FROM information_schema.TABLES "
@@ -225,14 +267,34 @@ Result<int64_t> MysqlEngine::LastChangeSeq() {
                               conn_.Quoted(kChangeTable)),
                   what));
   MYSQL_ROW r = ai.Next();
-  if (r && r[0]) return std::max<int64_t>(0, std::stoll(r[0]) - 1);
-  return 0;
+  if (r && r[0]) last = std::max<int64_t>(last, std::stoll(r[0]) - 1);
+  return last;
 }
 
-Status MysqlEngine::PruneChanges(int64_t upto) {
+Result<Position> MysqlTriggerCapture::Last() {
+  TANDEM_ASSIGN_OR_RETURN(int64_t last, LastSeq());
+  return SeqPosition(last);
+}
+
+Result<int64_t> MysqlTriggerCapture::Pending(const Position& after) {
+  std::string what = "count pending changes";
+  TANDEM_ASSIGN_OR_RETURN(int64_t from, SeqOf(after, what));
+  auto res = e_.conn_.Query(
+      fmt::format("SELECT COUNT(*) FROM {} WHERE `seq` > {}", QuoteIdent(kChangeTable), from),
+      what);
+  if (!res) {
+    if (res.error().code == Code::kNotFound) return int64_t{0};
+    return std::unexpected(res.error());
+  }
+  MYSQL_ROW row = res->Next();
+  return row && row[0] ? std::stoll(row[0]) : int64_t{0};
+}
+
+Status MysqlTriggerCapture::Prune(const Position& upto) {
   std::string what = "prune changes";
+  TANDEM_ASSIGN_OR_RETURN(int64_t seq, SeqOf(upto, what));
   auto stmt = MysqlStmt::Prepare(
-      conn_.get(),
+      e_.conn_.get(),
       fmt::format("DELETE FROM {} WHERE `seq` <= ? LIMIT 10000", QuoteIdent(kChangeTable)), what);
   if (!stmt) {
     if (stmt.error().code == Code::kNotFound) return Ok();  // nothing was ever captured
@@ -240,15 +302,16 @@ Status MysqlEngine::PruneChanges(int64_t upto) {
   }
   // Bounded deletes keep each transaction (and its undo log) small on a busy change table.
   while (true) {
-    TANDEM_ASSIGN_OR_RETURN(uint64_t n, stmt->Execute({upto}, what));
+    TANDEM_ASSIGN_OR_RETURN(uint64_t n, stmt->Execute({seq}, what));
     if (n < 10000) break;
   }
   return Ok();
 }
 
-Status MysqlEngine::RemoveCapture() {
+Status MysqlTriggerCapture::Remove() {
   std::string what = "remove capture";
-  if (in_txn_) {
+  MysqlConnection& conn_ = e_.conn_;
+  if (e_.in_txn_) {
     return Fail(Code::kFailedPrecondition,
                 "{}: DDL would commit the open transaction; remove outside Begin()", what);
   }
@@ -275,4 +338,5 @@ Status MysqlEngine::RemoveCapture() {
   return Ok();
 }
 
-}  // namespace tandem::mysql
+}  // namespace mysql
+}  // namespace tandem

@@ -71,12 +71,9 @@ class MysqlEngine : public Engine {
   Status Begin() override;
   Status Commit() override;
   Status Rollback() override;
-  Status InstallCapture(const std::vector<CaptureTable>& tables) override;
-  Result<std::vector<Change>> ReadChanges(int64_t after, size_t limit) override;
-  Result<int64_t> LastChangeSeq() override;
-  Status PruneChanges(int64_t upto) override;
-  Status RemoveCapture() override;
-  Status SetCaptureSuppressed(bool suppressed) override;
+  // Marks this session's writes as tandem's own (@tandem_capture_off, which the capture
+  // triggers check); called by MysqlTriggerCapture::SuppressOwnWrites.
+  Status SetCaptureSuppressed(bool suppressed);
 
   // Exposed for tests and benchmarks; not part of the Engine seam.
   MysqlConnection& connection() { return conn_; }
@@ -84,14 +81,6 @@ class MysqlEngine : public Engine {
   // kInsert goes through LOAD DATA LOCAL (measured faster) unless this is false; the
   // benchmark turns it off to measure multi-row INSERT.
   void set_load_data(bool on) { load_data_ = on; }
-  // How long a sequence gap must be watched before the open-transaction check counts (the
-  // InnoDB transaction list is a cache refreshed every 100 ms), and how long to wait when
-  // that list cannot be read (no PROCESS privilege). Tests shorten them.
-  void SetGapTimings(std::chrono::milliseconds settle, std::chrono::milliseconds fallback) {
-    gap_settle_ = settle;
-    gap_fallback_ = fallback;
-  }
-
   // Decodes one text-protocol field; public so the reader can share it.
   Value Decode(const char* data, unsigned long len, const ColumnCodec& codec) const;
   // Renders `v` as a SQL literal (text escaped by the driver).
@@ -102,6 +91,9 @@ class MysqlEngine : public Engine {
   Result<const TableInfo*> Table(const std::string& table);
 
  private:
+  // The trigger capture shares this connection (mysql_capture.h).
+  friend class MysqlTriggerCapture;
+
   MysqlEngine(MysqlUri uri, MysqlConnection conn);
   Status PrepareSession();
   Result<std::map<std::string, TableInfo>> LoadColumns(const std::string* only_table);
@@ -126,11 +118,6 @@ class MysqlEngine : public Engine {
                   const std::vector<Row>& rows, const std::vector<int>& key_pos,
                   std::string_view what);
   static bool LoadDataRefused(unsigned err);
-  // Sequence-gap bookkeeping for ReadChanges (see mysql_capture.cc).
-  Status AdvanceGapProof();
-  Result<std::set<std::string>> OpenWriters();
-  // Key columns of a captured table, from _tandem_capture (cached).
-  Result<const std::vector<CaptureKeyColumn>*> CaptureKey(const std::string& table);
 
   MysqlUri uri_;
   MysqlConnection conn_;
@@ -141,18 +128,6 @@ class MysqlEngine : public Engine {
   bool in_txn_ = false;
   bool load_data_ = true;                    // false once the server refused LOAD DATA LOCAL
   std::map<std::string, TableInfo> tables_;  // column cache, cleared by DDL through this engine
-
-  // A sequence gap under watch: every seq <= horizon had been allocated when it was seen.
-  struct GapWatch {
-    int64_t horizon = 0;
-    std::chrono::steady_clock::time_point seen_at;
-    std::optional<std::set<std::string>> writers;  // open writing transactions, once taken
-  };
-  std::optional<GapWatch> gap_;
-  std::map<std::string, std::vector<CaptureKeyColumn>> capture_keys_;
-  int64_t dead_upto_ = 0;  // missing seqs <= this are proven rolled back
-  std::chrono::milliseconds gap_settle_{1000};
-  std::chrono::milliseconds gap_fallback_{10000};
 };
 
 }  // namespace tandem::mysql

@@ -445,13 +445,23 @@ std::string CaptureTriggerDdl(std::string_view schema, std::string_view table) {
 
 std::string ReadChangesSql(std::string_view schema) {
   // pg_current_snapshot() is the statement's own snapshot, so the xmin returned describes
-  // exactly the rows this statement sees.
+  // exactly the rows this statement sees. The one-row subquery s makes the answer never
+  // empty: with no change after $1 it is one row whose seq is NULL, still carrying the
+  // snapshot and the sequence's last value (a gap at the tail is a gap too).
   return fmt::format(
-      "SELECT c.seq, c.tbl, c.op, e.v, pg_snapshot_xmin(pg_current_snapshot())::text, c.at\n"
-      "FROM (SELECT seq, tbl, op, key, at FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2) AS c\n"
+      "SELECT c.seq, c.tbl, c.op, e.v, s.xmin, c.at, s.last\n"
+      "FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,\n"
+      "             coalesce(pg_sequence_last_value(pg_get_serial_sequence($3, 'seq')::regclass),"
+      " 0) AS last OFFSET 0) AS s\n"
+      "LEFT JOIN (SELECT seq, tbl, op, key, at FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2) AS c"
+      " ON true\n"
       "LEFT JOIN LATERAL jsonb_array_elements_text(c.key) WITH ORDINALITY AS e(v, i) ON true\n"
       "ORDER BY c.seq, e.i",
       Qualified(schema, kChangeTable));
+}
+
+std::string PendingChangesSql(std::string_view schema) {
+  return fmt::format("SELECT count(*) FROM {} WHERE seq > $1", Qualified(schema, kChangeTable));
 }
 
 std::string CaptureKeyTypesSql(std::string_view schema) {
@@ -476,11 +486,9 @@ std::string SeqWatermarkSql() {
 }
 
 std::string LastChangeSeqSql(std::string_view schema) {
-  // After a prune empties the table, the sequence still knows the last seq handed out.
-  return fmt::format(
-      "SELECT coalesce((SELECT max(seq) FROM {}), "
-      "pg_sequence_last_value(pg_get_serial_sequence($1, 'seq')::regclass), 0)",
-      Qualified(schema, kChangeTable));
+  // Every seq handed out, committed or not: a reader has caught up once it has passed them
+  // all (the rolled-back ones are passed once proven dead). Survives a prune.
+  return "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence($1, 'seq')::regclass), 0)";
 }
 
 std::string PruneChangesSql(std::string_view schema) {

@@ -131,13 +131,18 @@ std::string KeyColumnTypesSql();
 // DROP TRIGGER IF EXISTS + CREATE TRIGGER (works before PostgreSQL 14's CREATE OR REPLACE).
 std::string CaptureTriggerDdl(std::string_view schema, std::string_view table);
 // Changes after $1 (at most $2), one row per key element in order, with the snapshot xmin of
-// the reading statement: seq, tbl, op, element text, xmin, at.
+// the reading statement and the change sequence's last value ($3 = qualified change table):
+// seq, tbl, op, element text, xmin, at, last. Always at least one row (seq NULL: no change).
 std::string ReadChangesSql(std::string_view schema);
+// How many change rows exist after $1.
+std::string PendingChangesSql(std::string_view schema);
 // The key column types of every captured table: tbl, ordinal, base type oid. $1 = schema.
 std::string CaptureKeyTypesSql(std::string_view schema);
 // The highest seq handed out so far and then a new transaction id: every seq at or below the
 // first was issued to a transaction whose id is below the second. $1 = qualified change table.
 std::string SeqWatermarkSql();
+// The last seq handed out (committed, open or rolled back), 0 when none. $1 = qualified
+// change table.
 std::string LastChangeSeqSql(std::string_view schema);
 std::string PruneChangesSql(std::string_view schema);
 // Tables of schema $1 that carry tandem's capture trigger: relname.

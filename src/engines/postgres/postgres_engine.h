@@ -18,7 +18,7 @@
 //   INSERT ... ON CONFLICT. Inside a caller's
 //   transaction each Write runs under a savepoint, so a failed Write leaves the transaction
 //   usable and nothing of the failed call visible.
-// - Capture is trigger-based (see InstallCapture and ReadChanges for the gap rule).
+// - Capture is trigger-based (pg_capture.h, which also holds the gap rule).
 // - SetCaptureSuppressed(true) marks the session as tandem's applier: capture triggers skip
 //   it and, when the role may set it, session_replication_role=replica turns off ordinary
 //   triggers and foreign-key checks for it (DESIGN.md: a child row may arrive before its
@@ -26,6 +26,7 @@
 //   is right only for a session whose writes must not be captured anyway.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,17 +71,18 @@ class PostgresEngine final : public Engine {
   Status Commit() override;
   Status Rollback() override;
 
-  Status InstallCapture(const std::vector<CaptureTable>& tables) override;
-  Result<std::vector<Change>> ReadChanges(int64_t after, size_t limit) override;
-  Result<int64_t> LastChangeSeq() override;
-  Status PruneChanges(int64_t upto) override;
-  Status RemoveCapture() override;
-  Status SetCaptureSuppressed(bool suppressed) override;
+  // Marks the session as tandem's applier (see the top of this file); called by
+  // PgTriggerCapture::SuppressOwnWrites. It lasts for the session: a rollback that undoes
+  // the setting sets it again.
+  Status SetCaptureSuppressed(bool suppressed);
 
   // The schema this engine reads and writes.
   const std::string& schema() const { return schema_; }
 
  private:
+  // The trigger capture shares this connection (pg_capture.h).
+  friend class PgTriggerCapture;
+
   PostgresEngine(PgConnection conn, std::string uri)
       : conn_(std::move(conn)), uri_(std::move(uri)) {}
 
@@ -91,6 +93,7 @@ class PostgresEngine final : public Engine {
   // transaction. On failure everything `body` did is rolled back and its error returned.
   template <typename Fn>
   Status Atomically(std::string_view what, Fn&& body);
+  Status AtomicallyFn(std::string_view what, const std::function<Status()>& body);
   // Streams rows (only those listed in `order`, or all when empty) through COPY `copy_sql`.
   Status CopyRows(std::string_view what, const std::string& copy_sql, const std::vector<Row>& rows,
                   const std::vector<size_t>& order);
@@ -105,7 +108,6 @@ class PostgresEngine final : public Engine {
   // pg_class.reltuples, or -1 when the table was never analysed.
   Result<int64_t> PlannerEstimate(std::string_view what, const std::string& table);
   Status ApplySessionSettings();
-  Status LoadCaptureKeyTypes();
 
   PgConnection conn_;
   std::string uri_;
@@ -116,15 +118,7 @@ class PostgresEngine final : public Engine {
   // True when SetCaptureSuppressed ran inside the open transaction, whose rollback undoes it.
   bool settings_in_txn_ = false;
 
-  // ReadChanges state (see ReadChanges). Only ever conservative: a fresh engine re-derives it.
   std::string copy_buf_;  // one batch in COPY binary format, reused between writes
-  std::map<std::string, std::vector<TypeOid>> key_types_;  // captured table -> key types
-  int64_t final_upto_ = 0;  // every seq <= final_upto_ is final: visible now or never
-  struct Watermark {
-    int64_t seq = 0;  // every seq <= seq was handed to a transaction with id < xid
-    uint64_t xid = 0;
-  };
-  std::optional<Watermark> watermark_;
 };
 
 }  // namespace tandem::pg

@@ -26,24 +26,6 @@ size_t KeyGroup(size_t key_columns) {
   return std::clamp<size_t>(32000 / std::max<size_t>(key_columns, 1), 1, 500);
 }
 
-// Rewrites "sqlite: <words>" as "sqlite: <op> <table>: <words>".
-Error In(Error e, std::string_view op, std::string_view table) {
-  std::string_view words = e.message;
-  if (words.starts_with("sqlite: ")) words.remove_prefix(8);
-  if (table.empty()) {
-    e.message = fmt::format("sqlite: {}: {}", op, words);
-  } else {
-    e.message = fmt::format("sqlite: {} {}: {}", op, table, words);
-  }
-  return e;
-}
-
-template <typename T>
-Result<T> In(Result<T> r, std::string_view op, std::string_view table) {
-  if (!r) return std::unexpected(In(std::move(r.error()), op, table));
-  return r;
-}
-
 std::string KeyText(const Row& key) {
   std::string out = "(";
   for (size_t i = 0; i < key.size(); ++i) {
@@ -166,39 +148,6 @@ class SqliteRowReader final : public RowReader {
   Status status_;
 };
 
-// Decodes one key element written by the capture trigger (see KeyJson in sqlite_dialect.cc).
-Result<Value> DecodeKeyElement(const Row& r) {
-  const std::string& type = r[3].as_str();
-  const Value& atom = r[4];
-  if (type == "integer" || type == "text") return atom;
-  if (type == "real") return atom.kind() == Kind::kFloat ? atom : Value::Float(atom.as_int());
-  if (type == "null") return Value::Null();
-  if (type == "true" || type == "false") return Value::Int(type == "true");
-  if (type == "array" && r[5].kind() == Kind::kText && r[6].kind() == Kind::kText) {
-    const std::string& tag = r[5].as_str();
-    const std::string& text = r[6].as_str();
-    if (tag == "x" && text.size() % 2 == 0) {
-      std::string bytes;
-      bytes.reserve(text.size() / 2);
-      for (size_t i = 0; i < text.size(); i += 2) {
-        unsigned v = 0;
-        auto res = std::from_chars(text.data() + i, text.data() + i + 2, v, 16);
-        if (res.ec != std::errc() || res.ptr != text.data() + i + 2) break;
-        bytes += static_cast<char>(v);
-      }
-      if (bytes.size() == text.size() / 2) return Value::Bytes(std::move(bytes));
-    } else if (tag == "r") {
-      if (text == "Inf") return Value::Float(std::numeric_limits<double>::infinity());
-      if (text == "-Inf") return Value::Float(-std::numeric_limits<double>::infinity());
-      double d = 0;
-      auto res = std::from_chars(text.data(), text.data() + text.size(), d);
-      if (res.ec == std::errc() && res.ptr == text.data() + text.size()) return Value::Float(d);
-    }
-  }
-  return Fail(Code::kDataLoss, "sqlite: read changes: change {} has an unreadable key element ({})",
-              r[0].as_int(), type);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SqliteEngine>> SqliteEngine::Open(const std::string& path) {
@@ -316,6 +265,11 @@ Status SqliteEngine::Atomically(std::string_view op, std::string_view table, Bod
     return std::unexpected(In(c.error(), op, table));
   }
   return Ok();
+}
+
+Status SqliteEngine::AtomicallyFn(std::string_view op, std::string_view table,
+                                  const std::function<Status()>& body) {
+  return Atomically(op, table, body);
 }
 
 // ---- introspection ---------------------------------------------------------------------
@@ -644,123 +598,6 @@ Status SqliteEngine::CreateTable(const TableSchema& table) {
   if (auto st = db_.Exec(CreateTableSql(table)); !st) {
     return std::unexpected(In(st.error(), "create table", table.name));
   }
-  return Ok();
-}
-
-// ---- capture ---------------------------------------------------------------------------
-
-Status SqliteEngine::InstallCapture(const std::vector<CaptureTable>& tables) {
-  for (const auto& t : tables) TANDEM_RETURN_IF_ERROR(CheckKey("install capture", t.table, t.key));
-  // One transaction: the triggers are replaced without a moment in which a write goes
-  // unrecorded.
-  TANDEM_RETURN_IF_ERROR(Atomically("install capture", "", [&]() -> Status {
-    if (auto st = db_.Exec(CaptureTablesSql()); !st) {
-      return std::unexpected(In(st.error(), "install capture", kChangesTable));
-    }
-    // A marker row can only be left behind by a bug; one would silence capture for everyone.
-    if (!marker_) {
-      auto del = db_.Execute(fmt::format("DELETE FROM {}", QuoteIdent(kCaptureOffTable)));
-      if (!del) return std::unexpected(In(del.error(), "install capture", kCaptureOffTable));
-    }
-    for (const auto& t : tables) {
-      TANDEM_ASSIGN_OR_RETURN(bool exists, In(TableExists(t.table), "install capture", t.table));
-      if (!exists) {
-        return Fail(Code::kNotFound, "sqlite: install capture {}: no such table", t.table);
-      }
-      for (const auto& sql : CaptureTriggerSql(t.table, t.key)) {
-        if (auto st = db_.Exec(sql); !st) {
-          return std::unexpected(In(st.error(), "install capture", t.table));
-        }
-      }
-    }
-    return Ok();
-  }));
-  // Installed inside a transaction begun while suppressed: the new table needs its marker.
-  if (in_txn_ && suppressed_ && !marker_) return SetCaptureMarker(true);
-  return Ok();
-}
-
-Result<std::vector<Change>> SqliteEngine::ReadChanges(int64_t after, size_t limit) {
-  std::vector<Change> out;
-  if (limit == 0) return out;
-  TANDEM_ASSIGN_OR_RETURN(bool installed, In(TableExists(kChangesTable), "read changes", ""));
-  if (!installed) {
-    return Fail(Code::kFailedPrecondition,
-                "sqlite: read changes: capture is not installed ({} is missing)", kChangesTable);
-  }
-  // No gap can fill in later: SQLite has one writer at a time and AUTOINCREMENT hands out seq
-  // inside the write transaction, so seq order is commit order.
-  int64_t lim = limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
-  TANDEM_ASSIGN_OR_RETURN(auto rows,
-                          In(db_.Query(ReadChangesSql(), {Value::Int(after), Value::Int(lim)}),
-                             "read changes", kChangesTable));
-  for (const auto& r : rows) {
-    int64_t seq = r[0].as_int();
-    if (out.empty() || out.back().seq != seq) {
-      Change c;
-      c.seq = seq;
-      c.table = r[1].as_str();
-      c.op = r[2].as_str().empty() ? 'U' : r[2].as_str()[0];
-      if (r[7].kind() == Kind::kInt) c.at_micros = r[7].as_int();  // julianday, ms precision
-      out.push_back(std::move(c));
-    }
-    TANDEM_ASSIGN_OR_RETURN(Value v, DecodeKeyElement(r));
-    out.back().key.push_back(std::move(v));
-  }
-  return out;
-}
-
-Result<int64_t> SqliteEngine::LastChangeSeq() {
-  TANDEM_ASSIGN_OR_RETURN(bool installed, In(TableExists(kChangesTable), "last change", ""));
-  if (!installed) return 0;
-  // sqlite_sequence remembers the highest seq even after PruneChanges emptied the table.
-  TANDEM_ASSIGN_OR_RETURN(
-      auto rows,
-      In(db_.Query(fmt::format("SELECT max(coalesce((SELECT max(seq) FROM {}), 0), "
-                               "coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))",
-                               QuoteIdent(kChangesTable)),
-                   {Value::Text(std::string(kChangesTable))}),
-         "last change", kChangesTable));
-  return rows.at(0).at(0).as_int();
-}
-
-Status SqliteEngine::PruneChanges(int64_t upto) {
-  TANDEM_ASSIGN_OR_RETURN(bool installed, In(TableExists(kChangesTable), "prune changes", ""));
-  if (!installed) return Ok();
-  return Atomically("prune changes", kChangesTable, [&]() -> Status {
-    auto n = db_.Execute(fmt::format("DELETE FROM {} WHERE seq <= ?", QuoteIdent(kChangesTable)),
-                         {Value::Int(upto)});
-    if (!n) return std::unexpected(In(n.error(), "prune changes", kChangesTable));
-    return Ok();
-  });
-}
-
-Status SqliteEngine::RemoveCapture() {
-  TANDEM_RETURN_IF_ERROR(Atomically("remove capture", "", [&]() -> Status {
-    // Only the triggers InstallCapture made: named _tandem_<table>_ins|upd|del on that table.
-    TANDEM_ASSIGN_OR_RETURN(
-        auto triggers,
-        In(db_.Query("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'"),
-           "remove capture", ""));
-    for (const auto& r : triggers) {
-      const std::string& name = r[0].as_str();
-      const std::string& tbl = r[1].as_str();
-      bool ours = false;
-      for (const char* op : {"ins", "upd", "del"})
-        ours = ours || name == CaptureTriggerName(tbl, op);
-      if (!ours) continue;
-      if (auto st = db_.Exec("DROP TRIGGER IF EXISTS " + QuoteIdent(name)); !st) {
-        return std::unexpected(In(st.error(), "remove capture", tbl));
-      }
-    }
-    for (auto t : {kChangesTable, kCaptureOffTable}) {
-      if (auto st = db_.Exec("DROP TABLE IF EXISTS " + QuoteIdent(t)); !st) {
-        return std::unexpected(In(st.error(), "remove capture", t));
-      }
-    }
-    marker_ = false;
-    return Ok();
-  }));
   return Ok();
 }
 

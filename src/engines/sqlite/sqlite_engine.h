@@ -5,13 +5,14 @@
 // Writes use one prepared statement per call in one transaction; scans use keyset pages with
 // row values ("(a, b) > (?, ?)"), which SQLite answers from the key's index.
 //
-// Capture uses triggers that append to _tandem_changes. SQLite has one writer at a time, so
+// Capture (sqlite_capture.h) uses triggers that append to _tandem_changes. SQLite has one writer at a time, so
 // sequence numbers are assigned in commit order and a reader never sees a gap fill in later;
 // and a connection suppresses its own capture by keeping a row in _tandem_capture_off for the
 // length of each of its write transactions, deleted again before COMMIT, so no other
 // connection ever sees it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,24 @@
 #include "tandem/engine.h"
 
 namespace tandem::sqlite {
+
+// Rewrites "sqlite: <words>" as "sqlite: <op> <table>: <words>".
+inline Error In(Error e, std::string_view op, std::string_view table) {
+  std::string_view words = e.message;
+  if (words.starts_with("sqlite: ")) words.remove_prefix(8);
+  if (table.empty()) {
+    e.message = fmt::format("sqlite: {}: {}", op, words);
+  } else {
+    e.message = fmt::format("sqlite: {} {}: {}", op, table, words);
+  }
+  return e;
+}
+
+template <typename T>
+Result<T> In(Result<T> r, std::string_view op, std::string_view table) {
+  if (!r) return std::unexpected(In(std::move(r.error()), op, table));
+  return r;
+}
 
 class SqliteEngine final : public Engine {
  public:
@@ -56,20 +75,22 @@ class SqliteEngine final : public Engine {
   Status Commit() override;
   Status Rollback() override;
 
-  Status InstallCapture(const std::vector<CaptureTable>& tables) override;
-  Result<std::vector<Change>> ReadChanges(int64_t after, size_t limit) override;
-  Result<int64_t> LastChangeSeq() override;
-  Status PruneChanges(int64_t upto) override;
-  Status RemoveCapture() override;
-  Status SetCaptureSuppressed(bool suppressed) override;
+  // Marks this connection's writes as tandem's own so capture does not record them (see
+  // the top of this file); called by SqliteTriggerCapture::SuppressOwnWrites.
+  Status SetCaptureSuppressed(bool suppressed);
 
  private:
+  // The trigger capture shares this connection and its transaction state.
+  friend class SqliteTriggerCapture;
+
   explicit SqliteEngine(Database db) : db_(std::move(db)) {}
 
   // Runs `body` atomically: inside the open transaction under a savepoint, or in a
   // transaction of its own. Errors are reported as "sqlite: <op> <table>: ...".
   template <typename Body>
   Status Atomically(std::string_view op, std::string_view table, Body&& body);
+  Status AtomicallyFn(std::string_view op, std::string_view table,
+                      const std::function<Status()>& body);
   // Inserts (on) or deletes (off) this connection's row in _tandem_capture_off, when that
   // table exists. REQUIRES: a transaction is open.
   Status SetCaptureMarker(bool on);
