@@ -37,9 +37,16 @@ struct Error {
   std::string ToString() const;
 };
 
+// A value or the Error that prevented it. [[nodiscard]]: an ignored error does not compile
+// quietly (libstdc++'s std::expected is not marked so); discard one on purpose with (void).
 template <typename T>
-using Result = std::expected<T, Error>;
-using Status = std::expected<void, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using std::expected<T, Error>::expected;
+  Result(const std::expected<T, Error>& e) : std::expected<T, Error>(e) {}
+  Result(std::expected<T, Error>&& e) : std::expected<T, Error>(std::move(e)) {}
+};
+using Status = Result<void>;
 
 inline Status Ok() { return {}; }
 
