@@ -125,6 +125,24 @@ class Engine {
   // Creates a table from a portable description (engine types derived from portable ones).
   virtual Status CreateTable(const TableSchema& table) = 0;
 
+  // Connection loss. A call that fails because the connection is gone returns kUnavailable;
+  // the engine then reports ConnectionLost() until Reconnect() succeeds.
+  //
+  // True when this engine saw its connection fail (a kUnavailable error came from it) and has
+  // not re-opened it since. A killed connection that has not been used since is not known to
+  // be lost yet: the next call finds out.
+  virtual bool ConnectionLost() const { return false; }
+  // Re-opens the connection from the URI (and password) the engine was opened with and
+  // re-applies every session setting it had: the engine's fixed session settings (time zone,
+  // formats, sql_mode, foreign-key checks...) and SetCaptureSuppressed's last value. Readers
+  // from Scan() made before the call must not be used again. An open transaction is gone: its
+  // work was never committed (a unit of work that failed with kUnavailable is redone whole).
+  // On success the engine is as freshly opened, with the same settings. On failure (kUnavailable
+  // while the server is still away) the engine stays lost and Reconnect() may be called again.
+  // SQLite has no connection to lose: a no-op.
+  // REQUIRES: no call on this engine is running in another thread.
+  virtual Status Reconnect() { return Ok(); }
+
   // Transactions. Nested Begin() is an error.
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;

@@ -124,21 +124,27 @@ Status Backfill::CopyChunkWithRetry(const mapping::TableTransform& t, state::Chu
   TANDEM_RETURN_IF_ERROR(state_.MarkCopying(c.table, c.index));
   c.status = state::ChunkStatus::kCopying;
   bool isolate = false;
-  for (int attempt = 0;; ++attempt) {
-    auto st = CopyChunk(t, c, isolate);
-    if (st) return st;
-    // The target refused some row of the batch: redo the chunk row by row so that only the
-    // refused rows become rejects, each with the target's own words.
-    if (st.error().code == Code::kInvalidArgument && !isolate) {
-      isolate = true;
-      continue;
+  auto copy = [&]() -> Status {
+    for (int attempt = 0;; ++attempt) {
+      auto st = CopyChunk(t, c, isolate);
+      if (st) return st;
+      // The target refused some row of the batch: redo the chunk row by row so that only the
+      // refused rows become rejects, each with the target's own words.
+      if (st.error().code == Code::kInvalidArgument && !isolate) {
+        isolate = true;
+        continue;
+      }
+      if (st.error().code == Code::kAborted && attempt < options_.max_retries) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+        continue;
+      }
+      return st;
     }
-    if (st.error().code == Code::kAborted && attempt < options_.max_retries) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
-      continue;
-    }
-    return st;
-  }
+  };
+  // A chunk is one target transaction that makes its range equal to what it read, so a chunk
+  // cut short by a lost connection is simply copied again once the connection is back.
+  const Side sides[] = {{"source", &source_}, {"target", &target_}};
+  return RunReconnecting(copy, sides, options_.backoff, options_.on_reconnect);
 }
 
 Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bool isolate_rows) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engines/reconnect.h"
 #include "mapping/transform.h"
 #include "state/state_store.h"
 #include "tandem/engine.h"
@@ -37,6 +38,9 @@ struct BackfillOptions {
   int64_t chunk_rows = 50000;
   size_t batch_rows = 10000;
   int max_retries = 5;  // for aborted (busy, deadlock) chunks
+  // A chunk that fails with kUnavailable is redone after the lost side reconnects.
+  Backoff backoff{};
+  ReconnectObserver on_reconnect{};  // each attempt (the caller emits the event)
 };
 
 class Backfill {

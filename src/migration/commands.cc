@@ -118,7 +118,7 @@ Result<int> Copy(const CopyOptions& o, FILE* out, FILE* err) {
                 st.phase == Phase::kWriteNew || st.phase == Phase::kFinalized ? " and the application" : "");
   }
   auto progress = MakeProgress(err);
-  copy::Backfill backfill = s.MakeBackfill(*progress);
+  copy::Backfill backfill = s.MakeBackfill(*progress, ReportReconnects(err, *s.state, "copy"));
   // A finished copy run again starts over; an unfinished one resumes from its checkpoints.
   TANDEM_ASSIGN_OR_RETURN(auto totals, s.state->Totals());
   bool unfinished = false;

@@ -3,11 +3,13 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "copy/backfill.h"
+#include "engines/reconnect.h"
 #include "migration/migration.h"
 #include "migration/progress.h"
 #include "migration/runbook.h"
@@ -105,11 +107,20 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
     lags.insert(lags.end(), more.begin(), more.end());
     if (lags.size() > 200000) lags.erase(lags.begin(), lags.end() - 100000);
   };
+  // A lost connection (the server restarted, a DBA killed tandem's session) is re-opened with
+  // backoff and the interrupted chunk or change batch redone; each attempt is an event and the
+  // last one is kept in the state store for `status`.
+  const Side sides[] = {{"source", m->s().source.get()}, {"target", m->s().target.get()}};
+  ReconnectObserver on_reconnect = ReportReconnects(err, m->store(), "start");
+  Backoff backoff{.cancelled = [] { return g_stop.load(); }};
+  auto reconnecting = [&](const std::function<Status()>& unit) {
+    return RunReconnecting(unit, sides, backoff, on_reconnect);
+  };
   if (st.phase == Phase::kBackfill) {
     // Capture starts before the first row is copied.
     TANDEM_RETURN_IF_ERROR(InstallForward(*m, st, err));
     auto progress = MakeProgress(err);
-    copy::Backfill backfill = m->s().MakeBackfill(*progress);
+    copy::Backfill backfill = m->s().MakeBackfill(*progress, on_reconnect);
     TANDEM_RETURN_IF_ERROR(backfill.PrepareTargets());
     TANDEM_RETURN_IF_ERROR(backfill.Plan());
     auto chunk_rule = [&](std::string_view table, const Row& key) {
@@ -119,9 +130,11 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
       if (g_stop) return Fail(Code::kAborted, "interrupted");
       TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
       if (Ending(now)) return Fail(Code::kAborted, "rolled back");
-      TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
-      record(r.lag_micros);
-      return Ok();
+      return reconnecting([&]() -> Status {
+        TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
+        record(r.lag_micros);
+        return Ok();
+      });
     });
     if (!reports) {
       if (g_stop) {
@@ -138,8 +151,11 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
       }
       return std::unexpected(reports.error());
     }
-    TANDEM_ASSIGN_OR_RETURN(auto drained, m->forward().DrainToNow(3600));
-    (void)drained;
+    TANDEM_RETURN_IF_ERROR(reconnecting([&]() -> Status {
+      TANDEM_ASSIGN_OR_RETURN(auto drained, m->forward().DrainToNow(3600));
+      (void)drained;
+      return Ok();
+    }));
     {
       // Under the switch lock, so a `rollback` running meanwhile is not overwritten.
       TANDEM_ASSIGN_OR_RETURN(auto switch_lock, TakeSwitchLock(m->state_path(), true));
@@ -181,11 +197,14 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
       }
       return Ok();
     };
-    if (auto ss = step(); !ss) {
+    // A change batch is redone whole after a reconnect: applying a change twice is harmless.
+    if (auto ss = reconnecting(step); !ss) {
+      if (g_stop) break;
       TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
       if (Ending(now)) break;
-      // A busy or frozen side is a reason to wait, not to stop following.
-      if (ss.error().code == Code::kAborted || ss.error().code == Code::kUnavailable) {
+      // A busy or frozen side is a reason to wait, not to stop following. A connection that
+      // stayed lost past the backoff's bound ends the follower with the last error.
+      if (ss.error().code == Code::kAborted) {
         EmitEvent(err, "retry", json{{"error", ss.error().message}}.dump());
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;

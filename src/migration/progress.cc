@@ -99,4 +99,20 @@ std::unique_ptr<copy::Progress> MakeProgress(FILE* out) {
   return std::make_unique<JsonLines>(out);
 }
 
+ReconnectObserver ReportReconnects(FILE* err, state::StateStore& store, std::string command) {
+  return [err, &store, command = std::move(command)](const ReconnectAttempt& a) {
+    double now = std::chrono::duration<double>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    nlohmann::json j = {{"command", command},       {"side", a.side},
+                        {"attempt", a.attempt},     {"error", a.error},
+                        {"waited_s", a.waited_s},   {"reconnected", a.reconnected},
+                        {"reconnect_error", a.reconnect_error}};
+    EmitEvent(err, "reconnect", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    j["at"] = now;
+    (void)store.Put(kLastReconnectKey,
+                    j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
+}
+
 }  // namespace tandem::migration

@@ -22,9 +22,11 @@ Result<std::unique_ptr<Engine>> Session::OpenTarget() const {
   return e;
 }
 
-copy::Backfill Session::MakeBackfill(copy::Progress& progress) {
+copy::Backfill Session::MakeBackfill(copy::Progress& progress, ReconnectObserver on_reconnect) {
   return copy::Backfill(tables, *source, *target, *state, progress,
-                        {.chunk_rows = cfg.chunk_rows, .batch_rows = static_cast<size_t>(cfg.batch_rows)});
+                        {.chunk_rows = cfg.chunk_rows,
+                         .batch_rows = static_cast<size_t>(cfg.batch_rows),
+                         .on_reconnect = std::move(on_reconnect)});
 }
 
 const mapping::TableTransform* Session::FindTable(std::string_view source_table) const {

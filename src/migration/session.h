@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "copy/backfill.h"
+#include "engines/reconnect.h"
 #include "mapping/config.h"
 #include "mapping/transform.h"
 #include "state/state_store.h"
@@ -39,8 +40,9 @@ struct Session {
   Result<std::unique_ptr<Engine>> OpenSource() const;
   Result<std::unique_ptr<Engine>> OpenTarget() const;
   const mapping::TableTransform* FindTable(std::string_view source_table) const;
-  // A backfill of every mapped table with the mapping's `options`.
-  copy::Backfill MakeBackfill(copy::Progress& progress);
+  // A backfill of every mapped table with the mapping's `options`; a chunk cut short by a
+  // lost connection is copied again after reconnecting, each attempt told to `on_reconnect`.
+  copy::Backfill MakeBackfill(copy::Progress& progress, ReconnectObserver on_reconnect = {});
 };
 
 // Loads the mapping, connects to both sides, introspects them and compiles the mapping.

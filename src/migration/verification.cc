@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engines/reconnect.h"
 #include "migration/migration.h"
+#include "migration/progress.h"
 #include "migration/runbook.h"
 #include "verify/verifier.h"
 
@@ -34,11 +36,18 @@ Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(auto st0, m->Load());
   TANDEM_RETURN_IF_ERROR(m->CheckSetup(st0));
   double started = NowUnix();
-  TANDEM_RETURN_IF_ERROR(m->CatchUp(300));
+  // A lost connection is re-opened with backoff and the interrupted range compared again.
+  ReconnectObserver on_reconnect = ReportReconnects(err, m->store(), "verify");
+  const Side sides[] = {{"source", m->s().source.get()}, {"target", m->s().target.get()}};
+  auto catch_up = [&]() -> Status {
+    return RunReconnecting([&]() { return m->CatchUp(300); }, sides, Backoff{}, on_reconnect);
+  };
+  TANDEM_RETURN_IF_ERROR(catch_up());
   verify::Verifier v(m->s().tables, *m->s().source, *m->s().target, m->store(),
                      {.range_rows = m->s().cfg.chunk_rows,
                       .batch_rows = static_cast<size_t>(m->s().cfg.batch_rows),
-                      .catch_up = [&]() { return m->CatchUp(300); }});
+                      .catch_up = catch_up,
+                      .on_reconnect = on_reconnect});
   TANDEM_ASSIGN_OR_RETURN(auto report, v.Run());
   for (const auto& t : report.tables) {
     std::string name = t.source_table == t.target_table ? t.source_table
@@ -81,7 +90,6 @@ Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
     st.phase = Phase::kDualWrite;
     TANDEM_RETURN_IF_ERROR(m->Save(st, "verify found differences"));
   }
-  (void)err;
   return report.differences ? kExitProblems : kExitOk;
 }
 

@@ -100,7 +100,11 @@ Result<Report> Verifier::Run() {
       auto& tr = report.tables[i];
       if (tr.differences.empty()) continue;
       TANDEM_ASSIGN_OR_RETURN(auto rejected, RejectedKeys(tables_[i]));
-      TANDEM_ASSIGN_OR_RETURN(auto remaining, Recheck(tables_[i], tr.differences, rejected));
+      std::vector<Difference> remaining;
+      TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
+        TANDEM_ASSIGN_OR_RETURN(remaining, Recheck(tables_[i], tr.differences, rejected));
+        return Ok();
+      }));
       report.transient += static_cast<int64_t>(tr.differences.size() - remaining.size());
       tr.differences = std::move(remaining);
     }
@@ -123,15 +127,33 @@ Result<TableResult> Verifier::VerifyTable(const mapping::TableTransform& t) {
   out.source_table = t.source_table();
   out.target_table = t.target_table();
   TANDEM_ASSIGN_OR_RETURN(auto rejected, RejectedKeys(t));
-  TANDEM_ASSIGN_OR_RETURN(
-      auto ranges, t.key_ranges_portable()
-                       ? PlanRanges(source_, t.source_table(), t.source_key(), options_.range_rows)
-                       : Result<std::vector<KeyRange>>(std::vector<KeyRange>{KeyRange{}}));
+  std::vector<KeyRange> ranges{KeyRange{}};
+  if (t.key_ranges_portable()) {
+    TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
+      TANDEM_ASSIGN_OR_RETURN(
+          ranges, PlanRanges(source_, t.source_table(), t.source_key(), options_.range_rows));
+      return Ok();
+    }));
+  }
   for (const auto& r : ranges) {
-    TANDEM_RETURN_IF_ERROR(CompareRange(t, r, rejected, out));
+    // A range compared again starts from nothing: what a cut-short attempt counted is dropped.
+    TableResult part;
+    TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
+      part = TableResult{};
+      return CompareRange(t, r, rejected, part);
+    }));
+    out.source_rows += part.source_rows;
+    out.target_rows += part.target_rows;
+    out.rejected += part.rejected;
+    for (auto& d : part.differences) out.differences.push_back(std::move(d));
     ++out.ranges;
   }
   return out;
+}
+
+Status Verifier::Reconnecting(const std::function<Status()>& unit) {
+  const Side sides[] = {{"source", &source_}, {"target", &target_}};
+  return RunReconnecting(unit, sides, options_.backoff, options_.on_reconnect);
 }
 
 namespace {

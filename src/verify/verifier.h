@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engines/reconnect.h"
 #include "mapping/transform.h"
 #include "state/state_store.h"
 #include "tandem/engine.h"
@@ -56,6 +57,10 @@ struct Options {
   int max_rechecks = 5;
   // Brings the change stream up to the writes made so far; called before each re-check.
   std::function<Status()> catch_up;
+  // A range (or a re-check) cut short by a lost connection is compared again after the lost
+  // side reconnects; each attempt is told to `on_reconnect`.
+  Backoff backoff{};
+  ReconnectObserver on_reconnect{};
 };
 
 class Verifier {
@@ -77,6 +82,8 @@ class Verifier {
                                           const std::vector<Difference>& diffs,
                                           const std::set<std::string>& rejected_keys);
   Result<std::set<std::string>> RejectedKeys(const mapping::TableTransform& t);
+  // Runs a unit of reads again after reconnecting, while it fails with kUnavailable.
+  Status Reconnecting(const std::function<Status()>& unit);
 
   const std::vector<mapping::TableTransform>& tables_;
   Engine& source_;

@@ -235,6 +235,7 @@ MysqlConnection& MysqlConnection::operator=(MysqlConnection&& o) noexcept {
   if (this != &o) {
     if (conn_) mysql_close(conn_);
     conn_ = std::exchange(o.conn_, nullptr);
+    lost_ = std::exchange(o.lost_, false);
   }
   return *this;
 }
@@ -279,7 +280,9 @@ Result<MysqlConnection> MysqlConnection::Connect(const MysqlUri& uri) {
 }
 
 Error MysqlConnection::LastError(std::string_view what) const {
-  return MakeMysqlError(mysql_errno(conn_), mysql_sqlstate(conn_), mysql_error(conn_), what);
+  Error e = MakeMysqlError(mysql_errno(conn_), mysql_sqlstate(conn_), mysql_error(conn_), what);
+  if (e.code == Code::kUnavailable) lost_ = true;
+  return e;
 }
 
 Result<uint64_t> MysqlConnection::Exec(std::string_view sql, std::string_view what) {

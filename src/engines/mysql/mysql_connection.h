@@ -100,7 +100,8 @@ class MysqlStmt {
 class MysqlConnection {
  public:
   MysqlConnection() = default;
-  MysqlConnection(MysqlConnection&& o) noexcept : conn_(std::exchange(o.conn_, nullptr)) {}
+  MysqlConnection(MysqlConnection&& o) noexcept
+      : conn_(std::exchange(o.conn_, nullptr)), lost_(std::exchange(o.lost_, false)) {}
   MysqlConnection& operator=(MysqlConnection&& o) noexcept;
   MysqlConnection(const MysqlConnection&) = delete;
   MysqlConnection& operator=(const MysqlConnection&) = delete;
@@ -133,11 +134,15 @@ class MysqlConnection {
   Error LastError(std::string_view what) const;
   unsigned last_errno() const { return mysql_errno(conn_); }
   unsigned warning_count() const { return mysql_warning_count(conn_); }
+  // True once an error of this connection was kUnavailable (server gone, connection lost or
+  // killed): only a new connection helps then.
+  bool lost() const { return lost_; }
 
  private:
   explicit MysqlConnection(MYSQL* conn) : conn_(conn) {}
 
   MYSQL* conn_ = nullptr;
+  mutable bool lost_ = false;  // set by LastError on a kUnavailable error
 };
 
 }  // namespace tandem::mysql

@@ -139,6 +139,15 @@ Result<std::unique_ptr<MysqlEngine>> MysqlEngine::Open(const MysqlUri& uri) {
   return engine;
 }
 
+Status MysqlEngine::Reconnect() {
+  TANDEM_ASSIGN_OR_RETURN(MysqlConnection fresh, MysqlConnection::Connect(uri_));
+  conn_ = std::move(fresh);  // closes the lost connection; an open transaction died with it
+  in_txn_ = false;
+  TANDEM_RETURN_IF_ERROR(PrepareSession());
+  if (suppressed_) TANDEM_RETURN_IF_ERROR(SetCaptureSuppressed(true));
+  return Ok();
+}
+
 Status MysqlEngine::PrepareSession() {
   std::string what = fmt::format("prepare session on {}", uri_.Redacted());
   server_version_ = mysql_get_server_version(conn_.get());
@@ -895,6 +904,7 @@ Status MysqlEngine::SetCaptureSuppressed(bool suppressed) {
   auto r = conn_.Exec(suppressed ? "SET @tandem_capture_off = 1" : "SET @tandem_capture_off = NULL",
                       "set capture suppression");
   if (!r) return std::unexpected(r.error());
+  suppressed_ = suppressed;
   return Ok();
 }
 

@@ -74,6 +74,10 @@ class MysqlEngine : public Engine {
   // Marks this session's writes as tandem's own (@tandem_capture_off, which the capture
   // triggers check); called by MysqlTriggerCapture::SuppressOwnWrites.
   Status SetCaptureSuppressed(bool suppressed);
+  bool ConnectionLost() const override { return conn_.lost(); }
+  // Connects again with the URI of Open, then PrepareSession (time zone, sql_mode,
+  // foreign_key_checks, character set) and the last SetCaptureSuppressed.
+  Status Reconnect() override;
 
   // Exposed for tests and benchmarks; not part of the Engine seam.
   MysqlConnection& connection() { return conn_; }
@@ -126,6 +130,7 @@ class MysqlEngine : public Engine {
   size_t max_statement_bytes_ = 1 << 20;
   QuoteFn quote_;  // the driver's escaping, for AppendLiteral
   bool in_txn_ = false;
+  bool suppressed_ = false;  // SetCaptureSuppressed's last value, re-applied by Reconnect
   bool load_data_ = true;                    // false once the server refused LOAD DATA LOCAL
   std::map<std::string, TableInfo> tables_;  // column cache, cleared by DDL through this engine
 };

@@ -123,6 +123,7 @@ Error PgConnection::ErrorFrom(std::string_view what, const PGresult* res) const 
     code = Code::kUnavailable;
   }
   if (PQstatus(conn_) == CONNECTION_BAD) code = Code::kUnavailable;
+  if (code == Code::kUnavailable) lost_ = true;
   return Error{code, Scrub(std::string(what) + ": " + msg)};
 }
 

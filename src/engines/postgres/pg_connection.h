@@ -62,12 +62,15 @@ class PgConnection {
  public:
   PgConnection() = default;
   PgConnection(PgConnection&& other) noexcept
-      : conn_(std::exchange(other.conn_, nullptr)), secret_(std::move(other.secret_)) {}
+      : conn_(std::exchange(other.conn_, nullptr)),
+        secret_(std::move(other.secret_)),
+        lost_(std::exchange(other.lost_, false)) {}
   PgConnection& operator=(PgConnection&& other) noexcept {
     if (this != &other) {
       Close();
       conn_ = std::exchange(other.conn_, nullptr);
       secret_ = std::move(other.secret_);
+      lost_ = std::exchange(other.lost_, false);
     }
     return *this;
   }
@@ -104,6 +107,9 @@ class PgConnection {
   // True inside a transaction block that has failed and must be rolled back.
   bool transaction_failed() const;
   PGconn* get() const { return conn_; }
+  // True once an error of this connection was kUnavailable (the server closed it, the network
+  // broke, or libpq marked it CONNECTION_BAD): only a new connection helps then.
+  bool lost() const { return lost_ || !conn_ || PQstatus(conn_) == CONNECTION_BAD; }
 
  private:
   void Close() {
@@ -124,6 +130,7 @@ class PgConnection {
   PGconn* conn_ = nullptr;
   char* copy_buf_ = nullptr;  // the last row GetCopyRow returned
   std::string secret_;  // the password, only to scrub it from any message that echoes it
+  mutable bool lost_ = false;  // set by ErrorFrom on a kUnavailable error
 };
 
 }  // namespace tandem::pg

@@ -172,9 +172,19 @@ Result<std::vector<Param>> KeyBatchParams(const std::string& what, size_t width,
 Result<std::unique_ptr<PostgresEngine>> PostgresEngine::Open(const std::string& uri,
                                                              const std::string& password) {
   TANDEM_ASSIGN_OR_RETURN(PgConnection conn, PgConnection::Open(uri, password));
-  std::unique_ptr<PostgresEngine> e(new PostgresEngine(std::move(conn), uri));
+  std::unique_ptr<PostgresEngine> e(new PostgresEngine(std::move(conn), uri, password));
   TANDEM_RETURN_IF_ERROR(e->ApplySessionSettings());
   return e;
+}
+
+Status PostgresEngine::Reconnect() {
+  TANDEM_ASSIGN_OR_RETURN(PgConnection fresh, PgConnection::Open(uri_, password_));
+  conn_ = std::move(fresh);  // closes the lost connection; an open transaction died with it
+  settings_in_txn_ = false;
+  TANDEM_RETURN_IF_ERROR(ApplySessionSettings());
+  // Not captured again, and replica mode (no FK checks) as before the loss.
+  if (suppressed_) TANDEM_RETURN_IF_ERROR(SetCaptureSuppressed(true));
+  return Ok();
 }
 
 Status PostgresEngine::ApplySessionSettings() {

@@ -75,6 +75,10 @@ class PostgresEngine final : public Engine {
   // PgTriggerCapture::SuppressOwnWrites. It lasts for the session: a rollback that undoes
   // the setting sets it again.
   Status SetCaptureSuppressed(bool suppressed);
+  bool ConnectionLost() const override { return conn_.lost(); }
+  // Opens a new connection with the URI and password of Open, then ApplySessionSettings and
+  // the last SetCaptureSuppressed; the old connection is closed only once the new one works.
+  Status Reconnect() override;
 
   // The schema this engine reads and writes.
   const std::string& schema() const { return schema_; }
@@ -83,8 +87,8 @@ class PostgresEngine final : public Engine {
   // The trigger capture shares this connection (pg_capture.h).
   friend class PgTriggerCapture;
 
-  PostgresEngine(PgConnection conn, std::string uri)
-      : conn_(std::move(conn)), uri_(std::move(uri)) {}
+  PostgresEngine(PgConnection conn, std::string uri, std::string password)
+      : conn_(std::move(conn)), uri_(std::move(uri)), password_(std::move(password)) {}
 
   std::string Table(const std::string& name) const;
   // "postgres <op> <table>" for messages.
@@ -111,6 +115,7 @@ class PostgresEngine final : public Engine {
 
   PgConnection conn_;
   std::string uri_;
+  std::string password_;  // used only when the URI has none (see PgConnection::Open)
   std::string schema_;
   // Whether this role may set session_replication_role (superuser, or granted in PG 15+).
   bool can_replica_ = false;

@@ -1,0 +1,403 @@
+// Fault injection (STYLE.md "Tests"): the backfill, verify and the change stream against a
+// connection that is lost or a transaction that aborts, through FaultEngine on real SQLite
+// files; and Reconnect() of the PostgreSQL and MariaDB engines after the server killed their
+// session (pg_terminate_backend, KILL), on the throwaway test servers.
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "capture/change_stream.h"
+#include "copy/backfill.h"
+#include "engine_suite.h"
+#include "engines/mysql/mysql_connection.h"
+#include "engines/postgres/pg_connection.h"
+#include "engines/reconnect.h"
+#include "tandem/change_source.h"
+#include "fault_engine.h"
+#include "mapping/config.h"
+#include "mapping/transform.h"
+#include "state/state_store.h"
+#include "verify/verifier.h"
+
+namespace tandem::faults {
+namespace {
+
+using namespace std::chrono_literals;
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const auto& _r = (expr);                              \
+    ASSERT_TRUE(_r.has_value()) << _r.error().ToString(); \
+  } while (0)
+
+class NoProgress : public copy::Progress {
+ public:
+  void TableStarted(std::string_view, int64_t, int) override {}
+  void Advanced(std::string_view, int64_t, int64_t) override {}
+  void TableFinished(const copy::TableReport&) override {}
+};
+
+// Short waits so a test retries in milliseconds.
+Backoff Quick() { return Backoff{.first = 1ms, .most = 5ms, .give_up_after = 2s}; }
+
+std::unique_ptr<Engine> OpenSqlite(const std::string& path) {
+  auto e = OpenEngine("sqlite:" + path, "/");
+  EXPECT_TRUE(e) << e.error().ToString();
+  return std::move(*e);
+}
+
+// Every row of `table` in key order, as text: the oracle both sides are compared with.
+std::vector<std::string> Dump(Engine& e, const std::string& table) {
+  auto reader = e.Scan({table, {"id", "v"}, {"id"}, KeyRange{}, 1000});
+  EXPECT_TRUE(reader) << reader.error().ToString();
+  std::vector<std::string> out;
+  std::vector<Row> batch;
+  while ((*reader)->Next(batch)) {
+    for (const auto& r : batch) out.push_back(r[0].ToDisplay() + "|" + r[1].ToDisplay());
+  }
+  EXPECT_TRUE((*reader)->status());
+  return out;
+}
+
+// A source of 100 rows (every 10th v NULL) and an empty target, both SQLite files, with the
+// mapping `id -> id, v -> v` (v NULL is a reject when `reject_nulls`).
+class Faults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           fmt::format("tandem-faults-{}-{}", ::getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    source_ = OpenSqlite((dir_ / "src.db").string());
+    app_ = OpenSqlite((dir_ / "src.db").string());
+    target_ = OpenSqlite((dir_ / "dst.db").string());
+    schema_ = TableSchema{.name = "t"};
+    schema_.columns = {{.name = "id", .type = {.kind = Kind::kInt}, .nullable = false},
+                       {.name = "v", .type = {.kind = Kind::kText}}};
+    schema_.primary_key = {"id"};
+    ASSERT_OK(source_->CreateTable(schema_));
+    ASSERT_OK(target_->CreateTable(schema_));
+    std::vector<Row> rows;
+    for (int i = 1; i <= 100; ++i) {
+      rows.push_back({Value::Int(i), i % 10 == 0 ? Value::Null() : Value::Text(fmt::format("v{}", i))});
+    }
+    ASSERT_OK(source_->Write("t", {"id", "v"}, {"id"}, rows, WriteMode::kInsert));
+    auto state = state::StateStore::Open("sqlite:state.db", dir_.string());
+    ASSERT_OK(state);
+    state_ = std::make_unique<state::StateStore>(std::move(*state));
+    fsource_ = std::make_unique<FaultEngine>(*source_);
+    ftarget_ = std::make_unique<FaultEngine>(*target_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void Compile(bool reject_nulls) {
+    auto cfg = mapping::ParseConfig(
+        fmt::format("source: sqlite:src.db\ntarget: sqlite:dst.db\ntables:\n  - source: t\n"
+                    "    columns:\n      id: {{to: id}}\n      v: {{to: v{}}}\n",
+                    reject_nulls ? ", on_null: reject" : ""),
+        (dir_ / "tandem.yaml").string());
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    auto tables = mapping::CompileAll(*cfg, {schema_}, {schema_});
+    ASSERT_TRUE(tables) << tables.error().message;
+    tables_ = std::move(*tables);
+  }
+
+  Result<std::vector<copy::TableReport>> Backfill(int64_t chunk_rows = 25) {
+    copy::Backfill b(tables_, *fsource_, *ftarget_, *state_, progress_,
+                     {.chunk_rows = chunk_rows,
+                      .batch_rows = 10,
+                      .backoff = Quick(),
+                      .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
+    TANDEM_RETURN_IF_ERROR(b.Plan());
+    return b.Run();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Engine> source_, app_, target_;
+  TableSchema schema_;
+  std::unique_ptr<state::StateStore> state_;
+  std::unique_ptr<FaultEngine> fsource_, ftarget_;
+  std::vector<mapping::TableTransform> tables_;
+  NoProgress progress_;
+  std::vector<ReconnectAttempt> attempts_;
+};
+
+TEST_F(Faults, BackfillChunkWriteLosesTargetConnectionThenReconnectsAndRetries) {
+  Compile(false);
+  // The third Write (second chunk, second batch) loses the connection for good.
+  ftarget_->FailOn(Method::kWrite, 3, Code::kUnavailable, /*dies=*/true);
+  auto r = Backfill();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(ftarget_->reconnects(), 1);
+  ASSERT_EQ(attempts_.size(), 1u);
+  EXPECT_EQ(attempts_[0].side, "target");
+  EXPECT_EQ(attempts_[0].attempt, 1);
+  EXPECT_TRUE(attempts_[0].reconnected);
+  EXPECT_NE(attempts_[0].error.find("injected"), std::string::npos) << attempts_[0].error;
+  EXPECT_EQ(fsource_->reconnects(), 0) << "the source was never lost";
+  EXPECT_EQ(Dump(*target_, "t"), Dump(*source_, "t"));
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].source_rows, 100);
+  EXPECT_EQ((*r)[0].written, 100);
+}
+
+TEST_F(Faults, BackfillSourceScanLostMidChunkReconnectsTheSourceOnly) {
+  Compile(false);
+  fsource_->FailOn(Method::kNext, 4, Code::kUnavailable, /*dies=*/true);
+  auto r = Backfill();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(fsource_->reconnects(), 1);
+  EXPECT_EQ(ftarget_->reconnects(), 0);
+  ASSERT_EQ(attempts_.size(), 1u);
+  EXPECT_EQ(attempts_[0].side, "source");
+  EXPECT_EQ(Dump(*target_, "t"), Dump(*source_, "t"));
+}
+
+TEST_F(Faults, BackfillAbortedCommitIsRetried) {
+  Compile(false);
+  ftarget_->FailOn(Method::kCommit, 2, Code::kAborted);
+  auto r = Backfill();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(ftarget_->injected(), 1);
+  EXPECT_TRUE(attempts_.empty()) << "an abort is retried without reconnecting";
+  EXPECT_EQ(Dump(*target_, "t"), Dump(*source_, "t"));
+}
+
+TEST_F(Faults, BackfillRetriedChunksKeepSourceEqualsTargetPlusRejected) {
+  Compile(/*reject_nulls=*/true);
+  ftarget_->FailOn(Method::kWrite, 2, Code::kUnavailable, /*dies=*/true);
+  ftarget_->FailOn(Method::kCommit, 3, Code::kAborted);
+  auto r = Backfill();
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  const auto& t = (*r)[0];
+  EXPECT_EQ(t.source_rows, 100);
+  EXPECT_EQ(t.rejected, 10);
+  EXPECT_EQ(t.written, 90);
+  EXPECT_EQ(t.source_rows, t.written + t.rejected);
+  auto count = target_->Count("t", {"id"}, {});
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 90);
+  auto rejects = state_->Rejects("t", 1000);
+  ASSERT_OK(rejects);
+  EXPECT_EQ(rejects->size(), 10u) << "a retried chunk must not store its rejects twice";
+}
+
+TEST_F(Faults, BackfillGivesUpWithTheLastErrorWhenTheServerStaysAway) {
+  Compile(false);
+  ftarget_->FailOn(Method::kWrite, 1, Code::kUnavailable, /*dies=*/true);
+  ftarget_->FailReconnects(1000000);
+  copy::Backfill b(tables_, *fsource_, *ftarget_, *state_, progress_,
+                   {.chunk_rows = 25,
+                    .backoff = {.first = 1ms, .most = 20ms, .give_up_after = 300ms},
+                    .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
+  ASSERT_OK(b.Plan());
+  auto started = std::chrono::steady_clock::now();
+  auto r = b.Run();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
+  EXPECT_NE(r.error().message.find("gave up after"), std::string::npos) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  ASSERT_GE(attempts_.size(), 3u);
+  EXPECT_FALSE(attempts_.back().reconnected);
+  EXPECT_NE(attempts_.back().reconnect_error.find("connection refused"), std::string::npos);
+  for (size_t i = 1; i < attempts_.size(); ++i) {
+    EXPECT_GE(attempts_[i].waited_s, attempts_[i - 1].waited_s) << "backoff never shrinks";
+  }
+  // Then the server is back: the same backfill resumes and completes.
+  ftarget_->FailReconnects(0);
+  auto again = Backfill();
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(Dump(*target_, "t"), Dump(*source_, "t"));
+}
+
+TEST_F(Faults, BackfillDoesNotRetryOtherErrors) {
+  Compile(false);
+  ftarget_->FailOn(Method::kRemoveRange, 1, Code::kFailedPrecondition);
+  auto r = Backfill();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kFailedPrecondition);
+  EXPECT_TRUE(attempts_.empty());
+}
+
+TEST_F(Faults, VerifyScanLostMidRangeIsComparedAgainWithTheSameReport) {
+  Compile(false);
+  ASSERT_TRUE(Backfill());
+  // One planted difference, so the report has something to keep.
+  ASSERT_OK(target_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(42), Value::Text("planted")}},
+                           WriteMode::kUpsert));
+  auto verify = [&](Engine& source, Engine& target) {
+    verify::Verifier v(tables_, source, target, *state_,
+                       {.range_rows = 30,
+                        .batch_rows = 10,
+                        .backoff = Quick(),
+                        .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
+    return v.Run();
+  };
+  auto clean = verify(*source_, *target_);
+  ASSERT_TRUE(clean) << clean.error().ToString();
+  ASSERT_EQ(clean->differences, 1);
+  attempts_.clear();
+  // The target's scan dies half way through the second range, the source's in the third.
+  ftarget_->FailOn(Method::kNext, 5, Code::kUnavailable, /*dies=*/true);
+  fsource_->FailOn(Method::kNext, 10, Code::kUnavailable, /*dies=*/true);
+  auto faulty = verify(*fsource_, *ftarget_);
+  ASSERT_TRUE(faulty) << faulty.error().ToString();
+  EXPECT_EQ(ftarget_->reconnects(), 1);
+  EXPECT_EQ(fsource_->reconnects(), 1);
+  EXPECT_EQ(attempts_.size(), 2u);
+  auto a = clean->ToJson(), b = faulty->ToJson();
+  a.erase("seconds");
+  b.erase("seconds");
+  EXPECT_EQ(a.dump(), b.dump()) << "a range compared again must count once";
+}
+
+TEST_F(Faults, ChangeStreamApplyLostOnTheTargetIsRedoneAfterReconnect) {
+  Compile(false);
+  // Capture works on the real engines (a ChangeSource shares its engine's connection); the
+  // stream fetches rows and writes through the faulty wrappers.
+  auto src_changes = OpenChangeSource(*source_);
+  ASSERT_OK(src_changes);
+  auto tgt_changes = OpenChangeSource(*target_);
+  ASSERT_OK(tgt_changes);
+  ASSERT_OK((*src_changes)->SuppressOwnWrites(true));
+  ASSERT_OK((*tgt_changes)->SuppressOwnWrites(true));
+  capture::ChangeStream forward("forward", *fsource_, **src_changes, *ftarget_, tables_, *state_);
+  ASSERT_OK(forward.Install());
+  ASSERT_TRUE(Backfill(1000));
+  ASSERT_OK(app_->Write("t", {"id", "v"}, {"id"},
+                        {{Value::Int(5), Value::Text("new5")}, {Value::Int(1000), Value::Text("new")}},
+                        WriteMode::kUpsert));
+  ASSERT_OK(app_->Remove("t", {"id"}, {{Value::Int(60)}}));
+  const Side sides[] = {{"source", fsource_.get()}, {"target", ftarget_.get()}};
+  // Without reconnecting, the lost connection is an error the caller must handle...
+  ftarget_->FailOn(Method::kWrite, 1, Code::kUnavailable, /*dies=*/true);
+  auto lost = forward.Poll(1000);
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().code, Code::kUnavailable);
+  EXPECT_TRUE(ftarget_->ConnectionLost());
+  // ...and the batch redone after the reconnect lands every change; so does a source lost
+  // while reading the change rows back.
+  fsource_->FailOn(Method::kFetch, 1, Code::kUnavailable, /*dies=*/true);
+  ASSERT_OK(RunReconnecting(
+      [&]() -> Status {
+        TANDEM_ASSIGN_OR_RETURN(auto r, forward.Poll(1000));
+        (void)r;
+        return Ok();
+      },
+      sides, Quick(), [this](const ReconnectAttempt& a) { attempts_.push_back(a); }));
+  EXPECT_EQ(ftarget_->reconnects(), 1);
+  EXPECT_EQ(fsource_->reconnects(), 1);
+  EXPECT_EQ(Dump(*target_, "t"), Dump(*source_, "t"));
+  auto lag = forward.Lag();
+  ASSERT_OK(lag);
+  EXPECT_EQ(*lag, 0);
+}
+
+// ---- the real servers ------------------------------------------------------------------
+//
+// A session killed by the server: the next call fails with kUnavailable, the engine says it is
+// lost, Reconnect() re-opens it with its settings: capture stays suppressed (a write through
+// the reconnected engine is not captured), and the session's time zone is UTC again.
+
+std::string WithDatabase(const std::string& admin, const std::string& db) {
+  size_t host = admin.find("://");
+  size_t slash = admin.find('/', host == std::string::npos ? 0 : host + 3);
+  size_t query = admin.find('?');
+  std::string base = admin.substr(0, std::min(slash, query));
+  std::string params = query == std::string::npos ? "" : admin.substr(query);
+  return base + "/" + db + params;
+}
+
+// `open_app` opens the application's connection once tandem's session has been killed.
+void ExpectReconnectKeepsSuppression(Engine& tandem, const std::function<void()>& kill,
+                                     const std::function<Result<std::unique_ptr<Engine>>()>& open_app) {
+  TableSchema t{.name = "r"};
+  t.columns = {{.name = "id", .type = {.kind = Kind::kInt}, .nullable = false},
+               {.name = "v", .type = {.kind = Kind::kText}}};
+  t.primary_key = {"id"};
+  ASSERT_OK(tandem.CreateTable(t));
+  auto capture = OpenChangeSource(tandem);
+  ASSERT_OK(capture);
+  ASSERT_OK((*capture)->Install({{"r", {"id"}}}));
+  ASSERT_OK((*capture)->SuppressOwnWrites(true));
+  kill();
+  auto gone = tandem.Count("r", {"id"}, {});
+  ASSERT_FALSE(gone) << "the session was killed";
+  EXPECT_EQ(gone.error().code, Code::kUnavailable) << gone.error().ToString();
+  EXPECT_TRUE(tandem.ConnectionLost());
+  ASSERT_OK(tandem.Reconnect());
+  EXPECT_FALSE(tandem.ConnectionLost());
+  ASSERT_OK(tandem.Write("r", {"id", "v"}, {"id"}, {{Value::Int(1), Value::Text("tandem")}},
+                         WriteMode::kInsert));
+  auto app = open_app();
+  ASSERT_OK(app);
+  ASSERT_OK((*app)->Write("r", {"id", "v"}, {"id"}, {{Value::Int(2), Value::Text("app")}},
+                      WriteMode::kInsert));
+  auto changes = (*capture)->Read(Position{}, 100);
+  ASSERT_OK(changes);
+  ASSERT_EQ(changes->changes.size(), 1u) << "tandem's own write after the reconnect was captured";
+  EXPECT_EQ(changes->changes[0].key[0].ToDisplay(), "2");
+}
+
+TEST(PostgresReconnect, TerminatedBackendReconnectsWithItsSettings) {
+  std::string admin = testing::TestServerVar("TANDEM_TEST_PG");
+  ASSERT_FALSE(admin.empty()) << "TANDEM_TEST_PG is not set (tests/servers/pg-up.sh)";
+  auto conn = pg::PgConnection::Open(admin, "");
+  ASSERT_OK(conn);
+  std::string db = fmt::format("faults_{}", ::getpid());
+  (void)conn->Exec("drop", fmt::format("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", db));
+  ASSERT_OK(conn->Exec("create", fmt::format("CREATE DATABASE \"{}\"", db)));
+  {
+    auto tandem = OpenEngine(WithDatabase(admin, db), "");
+    ASSERT_OK(tandem);
+    auto sql = pg::PgConnection::Open(WithDatabase(admin, db), "");
+    ASSERT_OK(sql);
+    ExpectReconnectKeepsSuppression(**tandem, [&] {
+      // Every session of the database but `sql` and this one: tandem's.
+      auto r = conn->Exec("kill",
+                          fmt::format("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = '{}' AND pid <> {} AND pid <> "
+                                      "pg_backend_pid() AND application_name = 'tandem' AND "
+                                      "backend_type = 'client backend'",
+                                      db, PQbackendPID(sql->get())));
+      ASSERT_OK(r);
+    }, [&] { return OpenEngine(WithDatabase(admin, db), ""); });
+  }
+  (void)conn->Exec("drop", fmt::format("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", db));
+}
+
+TEST(MariadbReconnect, KilledConnectionReconnectsWithItsSettings) {
+  std::string uri = testing::TestServerVar("TANDEM_TEST_MYSQL");
+  ASSERT_FALSE(uri.empty()) << "TANDEM_TEST_MYSQL is not set (tests/servers/mariadb-up.sh)";
+  auto parsed = mysql::ParseMysqlUri(uri, "");
+  ASSERT_OK(parsed);
+  auto admin = mysql::MysqlConnection::Connect(*parsed);
+  ASSERT_OK(admin);
+  std::string db = fmt::format("faults_{}", ::getpid());
+  ASSERT_OK(admin->Exec("DROP DATABASE IF EXISTS `" + db + "`", "drop"));
+  ASSERT_OK(admin->Exec("CREATE DATABASE `" + db + "`", "create"));
+  std::string dburi = WithDatabase(uri, db);
+  {
+    auto tandem = OpenEngine(dburi, "");
+    ASSERT_OK(tandem);
+    // The only session on the database is tandem's.
+    auto ids = admin->Query(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" + db + "' ORDER BY ID", "ids");
+    ASSERT_OK(ids);
+    MYSQL_ROW row = ids->Next();
+    ASSERT_NE(row, nullptr);
+    std::string tandem_id = row[0];
+    ExpectReconnectKeepsSuppression(
+        **tandem, [&] { ASSERT_OK(admin->Exec("KILL " + tandem_id, "kill")); },
+        [&] { return OpenEngine(dburi, ""); });
+  }
+  ASSERT_OK(admin->Exec("DROP DATABASE IF EXISTS `" + db + "`", "drop"));
+}
+
+}  // namespace
+}  // namespace tandem::faults
