@@ -5,6 +5,7 @@
 
 #include "migration/guards.h"
 #include "migration/migration.h"
+#include "migration/progress.h"
 #include "migration/runbook.h"
 
 namespace tandem::migration {
@@ -72,6 +73,10 @@ Result<json> StateOnly(const std::string& config_path, MigrationState& st,
   if (auto v = store.Get("last_verify"); v && *v) {
     auto lv = json::parse(**v, nullptr, false);
     if (!lv.is_discarded()) j["last_verify"] = lv;
+  }
+  if (auto v = store.Get(kLastReconnectKey); v && *v) {
+    auto lr = json::parse(**v, nullptr, false);
+    if (!lr.is_discarded()) j["last_reconnect"] = lr;
   }
   TANDEM_ASSIGN_OR_RETURN(auto follower, FollowerLock::Holder(store.db().path()));
   j["follower"] = follower ? json(*follower) : json(nullptr);
@@ -143,6 +148,16 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
     std::fprintf(out, "  %s stream: lag %lld changes, %.1f s\n", s,
                  static_cast<long long>(j[s]["lag_changes"].get<int64_t>()),
                  j[s]["lag_seconds"].get<double>());
+  }
+  if (j.contains("last_reconnect")) {
+    const json& lr = j["last_reconnect"];
+    std::time_t at = static_cast<std::time_t>(lr.value("at", 0.0));
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&at));
+    std::fprintf(out, "  last reconnect: %s by %s to the %s (attempt %d, %s): %s\n", when,
+                 lr.value("command", "?").c_str(), lr.value("side", "?").c_str(), lr.value("attempt", 0),
+                 lr.value("reconnected", false) ? "reconnected" : "still failing",
+                 lr.value("error", "").c_str());
   }
   if (j.contains("last_verify")) {
     std::fprintf(out, "  last verify: %s, %lld differences\n", j["last_verify"].value("at", "?").c_str(),

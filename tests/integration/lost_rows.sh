@@ -84,3 +84,46 @@ expect_exit 3 copy -c app.yaml
 grep -q "is following this migration" err || fail "copy while a follower runs: $(cat err)"
 kill $follower; wait $follower || true
 pass "tandem copy refuses under a running migration and while a follower runs"
+
+# A resume with an edited key or table is refused with the reason (the setup recorded at start).
+sqlite3 keyed.db "CREATE TABLE k (a INTEGER NOT NULL, b INTEGER NOT NULL, v TEXT, PRIMARY KEY (a, b));
+  INSERT INTO k VALUES (1, 1, 'x'), (1, 2, 'y'), (2, 1, 'z');"
+cat > keyed.yaml <<'YAML'
+source: sqlite:keyed.db
+target: sqlite:keyed_new.db
+tables:
+  - source: k
+    columns:
+      a: {to: a, type: bigint}
+      b: {to: b, type: bigint}
+      v: {to: v, type: text}
+YAML
+expect_exit 0 start -c keyed.yaml --until-synced
+sed -i 's/  - source: k$/  - source: k\n    key: [b, a]/' keyed.yaml
+expect_exit 3 start -c keyed.yaml --until-synced
+grep -q 'table k now has key \["b","a"\] (it was \["a","b"\])' err || fail "an edited key on resume: $(cat err)"
+expect_exit 3 verify -c keyed.yaml
+grep -q "no longer matches the migration in progress" err || fail "verify with an edited key: $(cat err)"
+pass "a resume with an edited key is refused, naming the table and both keys"
+
+# status with a server down shows what the state store knows (it used to exit 3 with nothing).
+create_db postgres down
+pg_cli "$(db_uri postgres down)" -c "CREATE TABLE d (id int PRIMARY KEY, v text); INSERT INTO d VALUES (1, 'a');" >/dev/null
+cat > down.yaml <<YAML
+source: $(tandem_uri postgres down)
+target: sqlite:down_new.db
+tables:
+  - source: d
+    columns:
+      id: {to: id, type: bigint}
+      v: {to: v, type: text}
+YAML
+expect_exit 0 start -c down.yaml --until-synced
+sed -i "s#^source: .*#source: postgres://nobody@127.0.0.1:1/none#" down.yaml
+# The mapping now points at a port where nothing listens: status still reports the phase.
+expect_exit 1 status -c down.yaml
+grep -q "phase: dual-write" out || fail "status without the source: $(cat out)"
+grep -q "databases not reachable" out || fail "status does not say the source is unreachable: $(cat out)"
+expect_exit 1 status -c down.yaml --json
+grep -q '"unreachable"' out || fail "status --json without the source: $(cat out)"
+pass "status with the source down shows the phase and what the state store knows (exit 1)"
