@@ -87,13 +87,16 @@ Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vec
   std::vector<Row> upserts, removals;
   std::vector<state::Reject> rejects;
   std::vector<Row> landed;  // source keys whose earlier rejects are void now
+  std::vector<size_t> origin;  // upserts[i] came from rows[origin[i]]
   Row mapped;
   std::string reason;
-  for (const auto& in : rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& in = rows[i];
     Row key = t.SourceKey(in);
     present.insert(key);
     if (t.Apply(in, mapped, reason)) {
       upserts.push_back(std::move(mapped));
+      origin.push_back(i);
       landed.push_back(std::move(key));
     } else {
       // The new version cannot land: the old version must not stay behind in `to`.
@@ -121,7 +124,11 @@ Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vec
   };
   if (auto st = body(); !st) {
     (void)to_.Rollback();
-    return st;
+    if (st.error().code != Code::kInvalidArgument) return st;
+    // The receiving side refused some row of the batch (a constraint, a value it cannot
+    // hold): apply row by row, so that only the refused rows become rejects, each with the
+    // server's words, and their old versions are removed. Nothing stops the stream.
+    TANDEM_RETURN_IF_ERROR(ApplyRowByRow(t, rows, upserts, origin, removals, landed, rejects));
   }
   result.applied += upserts.size() + removals.size() - rejects.size();
   result.rejected += rejects.size();
@@ -138,6 +145,43 @@ Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vec
     TANDEM_RETURN_IF_ERROR(state_.PutStreamReject(r));
     it->second = true;
   }
+  return Ok();
+}
+
+Status ChangeStream::ApplyRowByRow(const mapping::TableTransform& t, const std::vector<Row>& rows,
+                                   const std::vector<Row>& upserts, const std::vector<size_t>& origin,
+                                   const std::vector<Row>& removals, std::vector<Row>& landed,
+                                   std::vector<state::Reject>& rejects) {
+  auto atomically = [&](const std::function<Status()>& body) -> Status {
+    TANDEM_RETURN_IF_ERROR(to_.Begin());
+    if (auto st = body(); !st) {
+      (void)to_.Rollback();
+      return st;
+    }
+    return to_.Commit();
+  };
+  if (!removals.empty()) {
+    TANDEM_RETURN_IF_ERROR(atomically([&] { return to_.Remove(t.target_table(), t.target_key(), removals); }));
+  }
+  std::set<Row> refused;
+  for (size_t i = 0; i < upserts.size(); ++i) {
+    auto st = atomically([&] {
+      return to_.Write(t.target_table(), t.target_columns(), t.target_key(), {upserts[i]},
+                       WriteMode::kUpsert);
+    });
+    if (st) continue;
+    if (st.error().code != Code::kInvalidArgument) return st;
+    const Row& in = rows[origin[i]];
+    Row key = t.SourceKey(in);
+    TANDEM_ASSIGN_OR_RETURN(Row tk, t.TargetKey(key));
+    TANDEM_RETURN_IF_ERROR(atomically([&] { return to_.Remove(t.target_table(), t.target_key(), {tk}); }));
+    rejects.push_back({t.source_table(), -1, key,
+                       fmt::format("{} refused the row: {}", name_ == "reverse" ? "old" : "new",
+                                   st.error().message),
+                       RowToReadableJson(in, t.source_columns()).dump(), ""});
+    refused.insert(std::move(key));
+  }
+  std::erase_if(landed, [&](const Row& k) { return refused.contains(k); });
   return Ok();
 }
 

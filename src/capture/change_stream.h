@@ -55,6 +55,12 @@ class ChangeStream {
  private:
   Status ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
                     PollResult& result);
+  // After `to` refused a batch: the removals, then each upsert in its own transaction; a
+  // refused row becomes a reject (its key removed from `to`, dropped from `landed`).
+  Status ApplyRowByRow(const mapping::TableTransform& t, const std::vector<Row>& rows,
+                       const std::vector<Row>& upserts, const std::vector<size_t>& origin,
+                       const std::vector<Row>& removals, std::vector<Row>& landed,
+                       std::vector<state::Reject>& rejects);
 
   std::string name_;
   Engine& from_;

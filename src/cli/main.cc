@@ -96,6 +96,8 @@ int main(int argc, char** argv) {
     c->add_flag("--force", sw.force, "override the guards");
     c->add_option("--max-lag", sw.max_lag, "refuse when more changes than this are unapplied");
     c->add_option("--drain-timeout", sw.drain_timeout_s, "seconds to wait for the stream to drain");
+    c->add_option("--probe-timeout", sw.probe_timeout_s,
+                  "seconds switch writes waits for the follower to run the reverse stream");
   };
   auto* cmd_switch = app.add_subcommand("switch", "move reads or writes to the new database");
   cmd_switch->require_subcommand(1);

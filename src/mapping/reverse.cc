@@ -16,6 +16,15 @@ std::optional<TableTransform> CompileReverse(const TableMap& fwd, const TableSch
   for (const auto& cm : fwd.columns) {
     if (cm.drop_reason) continue;
     const Column* sc = source.Find(cm.source);
+    if (sc && sc->generated) {
+      // Old computes it from its other columns: the reverse stream must not write it.
+      ColumnMap r;
+      r.source = cm.target;
+      r.drop_reason = fmt::format("generated in {}.{}: computed by the old database", fwd.source, cm.source);
+      covered.insert(cm.target);
+      rev.columns.push_back(std::move(r));
+      continue;
+    }
     ColumnMap r;
     r.source = cm.target;
     r.target = cm.source;

@@ -2,6 +2,11 @@
 // Step: the state names the step and its stage before each action, under the switch lock, so
 // that a command killed at any point is finished or undone by the next one
 // (RecoverInterrupted) and no write is lost on either side.
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "migration/freeze.h"
@@ -139,6 +144,40 @@ Status RecoverLocked(Migration& m, MigrationState& st, FILE* out, Step* finished
   return Ok();
 }
 
+// Proves that the running follower polls the reverse stream (its mapping compiles against
+// the live schemas, its change table reads) before the application's writes move to new:
+// the follower echoes a token once a reverse poll succeeded. Without a follower, says that
+// changes on new reach old only once one runs.
+Status ProbeReverse(Migration& m, MigrationState& st, const SwitchOptions& o, FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(auto holder, FollowerLock::Holder(m.state_path()));
+  if (!holder) {
+    std::fprintf(out, "note: no `tandem start` is running: writes made on new reach old only once "
+                      "one runs (or at `tandem rollback`)\n");
+    return Ok();
+  }
+  st.probe = fmt::format("{}-{}", ::getpid(), std::chrono::steady_clock::now().time_since_epoch().count());
+  TANDEM_RETURN_IF_ERROR(m.Save(st, "switch writes: probing the reverse stream"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.probe_timeout_s);
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(auto ack, m.store().Get(kProbeAckKey));
+    if (ack && *ack == st.probe) break;
+    TANDEM_ASSIGN_OR_RETURN(auto ferr, m.store().Get(kFollowerErrorKey));
+    if (ferr && !ferr->empty()) {
+      auto e = json::parse(*ferr, nullptr, false);
+      return Fail(Code::kFailedPrecondition, "the follower stopped on the reverse stream: {}",
+                  e.is_discarded() ? *ferr : e.value("error", *ferr));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Fail(Code::kDeadlineExceeded,
+                  "the follower (`tandem start`, pid {}) did not run the reverse stream within {} s",
+                  *holder, o.probe_timeout_s);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  st.probe.clear();
+  return Ok();
+}
+
 // Opens the migration for a switch command: takes the switch lock, recovers an interrupted
 // step, and checks that the mapping still matches the migration.
 // `finished` is the step that recovery carried to its end: a command whose own step it was
@@ -256,6 +295,7 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
       TANDEM_RETURN_IF_ERROR(m.store().PutPosition("reverse", last));
       st.capture_new = true;
     }
+    TANDEM_RETURN_IF_ERROR(ProbeReverse(m, st, o, out));
     st.phase = Phase::kWriteNew;
     TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kHooking, "switch writes"));
     if (auto hs = RunHook(m.s().cfg, "writes", HookEnv(Phase::kWriteNew, "switch-writes")); !hs) {
@@ -266,6 +306,7 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
     return SaveStage(m, st, Stage::kUnfreezing, "switch writes: hook done");
   };
   if (auto cs = cutover(); !cs) {
+    st.probe.clear();
     (void)(*freeze)->Release(m, st);
     (void)EndStep(m, st, "switch writes aborted");
     return std::unexpected(cs.error().Context("switch writes (aborted, writes stay on old)"));

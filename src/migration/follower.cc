@@ -6,6 +6,8 @@
 #include <functional>
 #include <thread>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "copy/backfill.h"
@@ -58,8 +60,13 @@ Status InstallForward(Migration& m, MigrationState& st, FILE* err) {
   return m.Save(st, "capture installed on old");
 }
 
+// The follower proper, once it holds the follower lock.
+Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* out, FILE* err);
+
 }  // namespace
 
+// A follower that stops on an error leaves the error in the state store, so that `status`
+// shows a stopped follower with its reason instead of a lag that only grows.
 Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path));
   bool got = false;
@@ -77,6 +84,18 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
                 "draining its streams)",
                 holder);
   }
+  (void)m->store().Put(kFollowerErrorKey, "");
+  auto r = Follow(o, m, out, err);
+  if (!r) {
+    json e = {{"at", NowUnix()}, {"pid", static_cast<int64_t>(::getpid())}, {"error", r.error().message}};
+    (void)m->store().Put(kFollowerErrorKey, e.dump());
+  }
+  return r;
+}
+
+namespace {
+
+Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* out, FILE* err) {
   // A switch killed half way is finished or undone first; one running now needs this
   // follower to drain, so it is left alone.
   TANDEM_RETURN_IF_ERROR(RecoverInterrupted(*m, out, /*allow_running=*/true));
@@ -194,6 +213,8 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
         caught_up &= rr.caught_up;
         applied += static_cast<int64_t>(rr.applied);
         record(rr.lag_micros);
+        // `switch writes` waits for this before it moves the application's writes.
+        if (!st.probe.empty()) TANDEM_RETURN_IF_ERROR(m->store().Put(kProbeAckKey, st.probe));
       }
       return Ok();
     };
@@ -236,5 +257,7 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
                Percentile(lags, 0.5), Percentile(lags, 0.99), lags.size());
   return kExitOk;
 }
+
+}  // namespace
 
 }  // namespace tandem::migration

@@ -54,6 +54,11 @@ class Migration {
   std::vector<mapping::TableTransform> reverse_tables_;
 };
 
+// State keys beside the migration record: the follower's last fatal error ({"at", "pid",
+// "error"}; empty while one runs) and its answer to `switch writes`' probe.
+inline constexpr std::string_view kFollowerErrorKey = "follower_error";
+inline constexpr std::string_view kProbeAckKey = "probe_ack";
+
 // The switch lock: held by a command for the whole of a multi-action step (switch, rollback,
 // finalize), so a step found in the state while nobody holds the lock was interrupted.
 Result<FollowerLock> TakeSwitchLock(const std::string& state_path, bool wait);

@@ -99,7 +99,7 @@ json ToJson(const MigrationState& s) {
               {"capture_new", s.capture_new},    {"frozen", s.frozen},
               {"step", StepName(s.step)},        {"stage", StageName(s.stage)},
               {"started_at", s.started_at},      {"backfill_done_at", s.backfill_done_at},
-              {"setup", s.setup}};
+              {"setup", s.setup},                {"probe", s.probe}};
 }
 
 }  // namespace
@@ -122,6 +122,7 @@ Result<MigrationState> LoadState(state::StateStore& store) {
     s.started_at = j.value("started_at", 0.0);
     s.backfill_done_at = j.value("backfill_done_at", 0.0);
     s.setup = j.value("setup", "");
+    s.probe = j.value("probe", "");
     return s;
   }
   // A store from before the typed record: loose keys.

@@ -60,6 +60,9 @@ struct MigrationState {
   double started_at = 0;        // unix seconds of the `tandem start` that began the migration
   double backfill_done_at = 0;  // unix seconds; 0 while backfilling
   std::string setup;            // what the migration was started with (SetupFingerprint)
+  // A token `switch writes` asks the follower to echo (state key "probe_ack") once it has
+  // polled the reverse stream: proof that the reverse stream runs before writes move.
+  std::string probe;
 };
 
 // Reads the state (a store written by an older tandem keeps loose keys: they are read too).

@@ -38,6 +38,7 @@ struct SwitchOptions {
   bool force = false;           // override the guards
   int64_t max_lag = 1000;       // changes not yet applied, above which a switch refuses
   double drain_timeout_s = 60;  // how long a switch waits for the stream to drain
+  double probe_timeout_s = 15;  // how long switch writes waits for the follower's reverse poll
 };
 Result<int> SwitchReads(const SwitchOptions& o, FILE* out);
 Result<int> SwitchWrites(const SwitchOptions& o, FILE* out);

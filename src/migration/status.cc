@@ -74,6 +74,10 @@ Result<json> StateOnly(const std::string& config_path, MigrationState& st,
     auto lv = json::parse(**v, nullptr, false);
     if (!lv.is_discarded()) j["last_verify"] = lv;
   }
+  if (auto v = store.Get(kFollowerErrorKey); v && *v && !(*v)->empty()) {
+    auto fe = json::parse(**v, nullptr, false);
+    if (!fe.is_discarded()) j["follower_error"] = fe;
+  }
   if (auto v = store.Get(kLastReconnectKey); v && *v) {
     auto lr = json::parse(**v, nullptr, false);
     if (!lr.is_discarded()) j["last_reconnect"] = lr;
@@ -125,6 +129,15 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
   std::fprintf(out, "phase: %s (reads %s, writes %s)%s\n", std::string(PhaseName(st.phase)).c_str(),
                reads.c_str(), writes.c_str(), follower.c_str());
   if (!st.frozen.empty()) std::fprintf(out, "  writes on %s are frozen\n", st.frozen.c_str());
+  if (j.contains("follower_error") && j["follower"].is_null()) {
+    const json& fe = j["follower_error"];
+    std::time_t at = static_cast<std::time_t>(fe.value("at", 0.0));
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&at));
+    std::fprintf(out, "  FOLLOWER STOPPED at %s (pid %lld) with an error: %s\n  (changes are not "
+                      "applied until `tandem start` runs again)\n",
+                 when, static_cast<long long>(fe.value("pid", int64_t{0})), fe.value("error", "").c_str());
+  }
   if (switch_running) {
     std::fprintf(out, "  pid %s is running %s (stage %s)\n", j["switch_running"].get<std::string>().c_str(),
                  std::string(StepName(st.step)).c_str(), std::string(StageName(st.stage)).c_str());
