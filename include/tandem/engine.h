@@ -122,8 +122,38 @@ class Engine {
   virtual Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
                              const KeyRange& range) = 0;
 
-  // Creates a table from a portable description (engine types derived from portable ones).
+  // Creates a table from a portable description (engine types derived from portable ones),
+  // with each column's default_value, identity and (where the engine keeps them only in
+  // CREATE TABLE, as SQLite does) its checks and foreign keys. Indexes are not created here.
   virtual Status CreateTable(const TableSchema& table) = 0;
+
+  // The application's schema beyond tables (DESIGN.md, "The new side is a database the
+  // application can run on").
+  //
+  // What tandem does not move, by kind and name: views, triggers other than tandem's own,
+  // routines, events, materialized views, standalone sequences. Never tandem's own objects.
+  virtual Result<std::vector<UnmigratedObject>> ListUnmigrated() {
+    return std::vector<UnmigratedObject>{};
+  }
+  // The statement CreateTable(table) runs, for `tandem schema` (no connection needed).
+  virtual std::string CreateTableDdl(const TableSchema& table) const { return ""; }
+  // The statements BuildObject(table, object) runs when the object is missing, in order
+  // (PostgreSQL: a foreign key or check is added NOT VALID, then validated). Empty when the
+  // object lives in CREATE TABLE on this engine (SQLite foreign keys and checks).
+  virtual std::vector<std::string> ObjectDdl(const TableSchema& table,
+                                             const SchemaObject& object) const {
+    return {};
+  }
+  // Builds one object of `table` after its rows are in, unless an object of that name is
+  // already there (so a re-run only builds what is missing or failed). SQLite foreign keys
+  // declared in CREATE TABLE are checked instead (pragma foreign_key_check). On failure
+  // (kFailedPrecondition): the message names the table, the object, the server's words and up
+  // to 5 colliding keys (a unique index) or orphan keys (a foreign key); nothing half-built
+  // stays behind. REQUIRES: no open transaction.
+  virtual Status BuildObject(const TableSchema& table, const SchemaObject& object) {
+    return Fail(Code::kInternal, "{}: building {} {} is not supported", kind(),
+                object.KindName(), object.name());
+  }
 
   // Connection loss. A call that fails because the connection is gone returns kUnavailable;
   // the engine then reports ConnectionLost() until Reconnect() succeeds.

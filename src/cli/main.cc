@@ -57,6 +57,12 @@ int main(int argc, char** argv) {
   cmd_copy->add_flag("--restart", copy.restart, "forget checkpoints and copy everything again");
   cmd_copy->callback([&] { run = [&] { return tandem::migration::Copy(copy, stdout, stderr); }; });
 
+  tandem::migration::SchemaOptions schema;
+  auto* cmd_schema = app.add_subcommand("schema", "print the target DDL in the order it will run");
+  cmd_schema->add_option("-c,--config", schema.config_path, "mapping file");
+  cmd_schema->add_option("--sql", schema.sql_path, "also write the DDL to this file");
+  cmd_schema->callback([&] { run = [&] { return tandem::migration::Schema(schema, stdout); }; });
+
   std::string reject_table;
   int reject_limit = 100;
   auto* cmd_rejects = app.add_subcommand("rejects", "list rows that could not land, with reasons");

@@ -7,6 +7,8 @@
 
 #include "core/row_json.h"
 
+#include <nlohmann/json.hpp>
+
 namespace tandem::copy {
 
 Backfill::Backfill(const std::vector<mapping::TableTransform>& tables, Engine& source,
@@ -80,8 +82,53 @@ bool Backfill::AllDone() const {
   return true;
 }
 
+Status Backfill::BuildObjects(const std::set<std::string>& loaded) {
+  std::set<std::string> copied;
+  for (const auto& t : tables_) copied.insert(t.target_table());
+  for (const auto& t : tables_) {
+    if (!loaded.contains(t.target_table())) continue;
+    for (const auto& o : ObjectsOf(t.planned_target())) {
+      if (o.kind == SchemaObject::Kind::kForeignKey &&
+          copied.contains(o.foreign_key.ref_table) && !loaded.contains(o.foreign_key.ref_table)) {
+        continue;  // its parent's rows are not in yet
+      }
+      if (!tried_.emplace(t.target_table(), o.name()).second) continue;
+      auto st = target_.BuildObject(t.planned_target(), o);
+      if (st) continue;
+      if (st.error().code == Code::kUnavailable) {
+        tried_.erase({t.target_table(), o.name()});
+        return st;
+      }
+      failures_.push_back({t.target_table(), std::string(o.KindName()), o.name(), st.error().message});
+    }
+  }
+  return Ok();
+}
+
+Status Backfill::SaveFailures() {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& f : failures_) {
+    j.push_back({{"table", f.table}, {"kind", f.kind}, {"object", f.object}, {"error", f.error}});
+  }
+  return state_.Put(kSchemaFailuresKey, j.dump());
+}
+
+Status Backfill::BuildAllObjects() {
+  tried_.clear();
+  failures_.clear();
+  std::set<std::string> all;
+  for (const auto& t : tables_) all.insert(t.target_table());
+  const Side sides[] = {{"target", &target_}};
+  TANDEM_RETURN_IF_ERROR(RunReconnecting([&] { return BuildObjects(all); }, sides,
+                                         options_.backoff, options_.on_reconnect));
+  return SaveFailures();
+}
+
 Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& between_chunks) {
   std::vector<TableReport> reports;
+  std::set<std::string> loaded;
+  tried_.clear();
+  failures_.clear();
   for (auto& p : plans_) {
     const auto& t = *p.transform;
     auto started = std::chrono::steady_clock::now();
@@ -116,7 +163,14 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     progress_.TableFinished(report);
     reports.push_back(report);
+    // Indexes and foreign keys are built after the rows are in (bulk loading without them is
+    // faster); a foreign key waits for the table it references.
+    loaded.insert(t.target_table());
+    const Side sides[] = {{"target", &target_}};
+    TANDEM_RETURN_IF_ERROR(RunReconnecting([&] { return BuildObjects(loaded); }, sides,
+                                           options_.backoff, options_.on_reconnect));
   }
+  TANDEM_RETURN_IF_ERROR(SaveFailures());
   return reports;
 }
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,19 @@ class Progress {
   virtual void TableFinished(const TableReport& report) = 0;
 };
 
+// A mapped index, check or foreign key that could not be built on the target.
+struct ObjectFailure {
+  std::string table;   // target table
+  std::string kind;    // "index", "unique index", "check", "foreign key"
+  std::string object;  // its name in the mapping
+  std::string error;   // the server's words, with sample colliding or orphan keys
+};
+
+// The state store key holding the failures of the last build pass: a JSON array of
+// {"table", "kind", "object", "error"}; "[]" when everything is built. `switch reads` refuses
+// while an object listed there is still in the mapping.
+inline constexpr std::string_view kSchemaFailuresKey = "schema.failed";
+
 struct BackfillOptions {
   int64_t chunk_rows = 50000;
   size_t batch_rows = 10000;
@@ -60,6 +74,12 @@ class Backfill {
   // change stream uses it to apply what changed meanwhile.
   Result<std::vector<TableReport>> Run(const std::function<Status()>& between_chunks = {});
 
+  // Builds every mapped object of every table that is not on the target yet (a re-run after
+  // the backfill: what failed before is tried again), then records the failures.
+  Status BuildAllObjects();
+  // The failures of the last build (Run or BuildAllObjects); the rest was built.
+  const std::vector<ObjectFailure>& object_failures() const { return failures_; }
+
   // True when the chunk holding `key` of source `table` is already copied (changes to it must
   // be applied); false when it is not started yet (its copy will read the newest row).
   bool ChunkDone(std::string_view table, const Row& key) const;
@@ -79,6 +99,11 @@ class Backfill {
     std::vector<state::Reject> rejects;
   };
   Status CopyChunk(const mapping::TableTransform& t, state::Chunk& chunk, bool isolate_rows);
+  // Builds the objects of the tables in `loaded` not tried yet: indexes and checks of a loaded
+  // table, foreign keys once the table they reference is loaded too (or is not copied here).
+  // A failure is recorded, not returned; a lost connection is returned.
+  Status BuildObjects(const std::set<std::string>& loaded);
+  Status SaveFailures();
   Status CopyChunkWithRetry(const mapping::TableTransform& t, state::Chunk& chunk);
 
   const std::vector<mapping::TableTransform>& tables_;
@@ -88,6 +113,8 @@ class Backfill {
   Progress& progress_;
   BackfillOptions options_;
   std::vector<TablePlan> plans_;
+  std::set<std::pair<std::string, std::string>> tried_;  // (target table, object name)
+  std::vector<ObjectFailure> failures_;
   // Written pieces travel back to the reader, which refills them, from one chunk to the next:
   // their rows and values keep their buffers, and memory is allocated and freed on one thread
   // (malloc and free across threads were a third of a copy's CPU before).

@@ -9,6 +9,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/text.h"
+
 namespace tandem::mapping {
 
 std::string Where::ToString() const { return fmt::format("{}:{}", file, line); }
@@ -172,7 +174,7 @@ class Parser {
     }
     OnlyKeys(spec, key,
              {"to", "type", "transform", "on_null", "default", "map", "on_unmapped", "drop",
-              "reverse"});
+              "reverse", "identity", "on_update"});
     if (spec["drop"]) {
       auto reason = Scalar(spec["drop"], key + ".drop");
       if (reason && reason->empty()) Problem(spec["drop"], key + ".drop", "a drop needs a reason");
@@ -187,7 +189,16 @@ class Parser {
     }
     c.target = Scalar(spec["to"], key + ".to").value_or("");
     if (spec["type"]) c.type = Type(spec["type"], key + ".type");
-    if (auto d = spec["default"]) c.default_value = ScalarValue(d, key + ".default");
+    if (auto d = spec["default"]) ParseDefault(d, key + ".default", c);
+    if (auto id = spec["identity"]) c.identity = Bool(id, key + ".identity");
+    if (auto on = spec["on_update"]) {
+      std::string v = AsciiLower(Scalar(on, key + ".on_update").value_or(""));
+      if (v == "current_timestamp") {
+        c.on_update_current_timestamp = true;
+      } else {
+        Problem(on, key + ".on_update", fmt::format("'{}' is not current_timestamp", v));
+      }
+    }
     if (auto on = spec["on_null"]) {
       std::string v = Scalar(on, key + ".on_null").value_or("");
       if (v == "keep") c.on_null = OnNull::kKeep;
@@ -195,7 +206,7 @@ class Parser {
       else if (v == "reject") c.on_null = OnNull::kReject;
       else Problem(on, key + ".on_null", fmt::format("'{}' is not keep, default or reject", v));
       if (c.on_null == OnNull::kDefault && !c.default_value) {
-        Problem(on, key + ".on_null", "on_null: default needs a 'default:' value");
+        Problem(on, key + ".on_null", "on_null: default needs a constant 'default:' value");
       }
     }
     if (auto tr = spec["transform"]) {
@@ -226,6 +237,160 @@ class Parser {
     }
     if (auto r = spec["reverse"]) c.reverse = Scalar(r, key + ".reverse");
     out.columns.push_back(std::move(c));
+  }
+
+  bool Bool(const YAML::Node& n, const std::string& key) {
+    if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) return n.Scalar() == "true";
+    Problem(n, key, "expected true or false");
+    return false;
+  }
+
+  std::vector<std::string> Names(const YAML::Node& n, const std::string& key) {
+    std::vector<std::string> out;
+    if (n.IsScalar()) return {n.Scalar()};
+    if (!n.IsSequence()) {
+      Problem(n, key, fmt::format("expected a list of column names, got {}", KindOf(n)));
+      return out;
+    }
+    for (const auto& x : n) {
+      if (auto s = Scalar(x, key + "[]")) out.push_back(*s);
+    }
+    return out;
+  }
+
+  // `default:` a constant, an unquoted current_timestamp / current_date / current_time, or
+  // {sql: "target SQL"}.
+  void ParseDefault(const YAML::Node& d, const std::string& key, ColumnMap& c) {
+    ColumnDefault def;
+    if (d.IsMap()) {
+      OnlyKeys(d, key, {"sql"});
+      if (!d["sql"]) {
+        Problem(d, key, "expected a constant, current_timestamp, or {sql: \"...\"}");
+        return;
+      }
+      def.kind = ColumnDefault::Kind::kExpression;
+      def.expression = Scalar(d["sql"], key + ".sql").value_or("");
+      c.target_default = def;
+      return;
+    }
+    std::string low = d.IsScalar() && d.Tag() != "!" ? AsciiLower(d.Scalar()) : "";
+    if (low == "current_timestamp" || low == "now()") {
+      def.kind = ColumnDefault::Kind::kCurrentTimestamp;
+    } else if (low == "current_date") {
+      def.kind = ColumnDefault::Kind::kCurrentDate;
+    } else if (low == "current_time") {
+      def.kind = ColumnDefault::Kind::kCurrentTime;
+    } else {
+      c.default_value = ScalarValue(d, key);
+      def.literal = *c.default_value;
+    }
+    c.target_default = def;
+  }
+
+  void ParseIndexes(const YAML::Node& list, const std::string& key, TableMap& tm) {
+    if (!list.IsSequence()) {
+      Problem(list, key, "expected a list of {name: ..., columns: [...]}");
+      return;
+    }
+    for (const auto& n : list) {
+      if (!IsMap(n, key + "[]", "a map {name: ..., columns: [...]}")) continue;
+      std::string ikey = key + "." + (n["name"] && n["name"].IsScalar() ? n["name"].Scalar() : "[]");
+      OnlyKeys(n, ikey, {"name", "columns", "unique", "where", "expression", "using"});
+      IndexMap im;
+      im.where = At(n);
+      if (!n["name"]) Problem(n, ikey, "an index needs a 'name:'");
+      else im.index.name = Scalar(n["name"], ikey + ".name").value_or("");
+      if (n["unique"]) im.index.unique = Bool(n["unique"], ikey + ".unique");
+      if (n["where"]) im.index.where = Scalar(n["where"], ikey + ".where").value_or("");
+      if (n["using"]) im.index.method = Scalar(n["using"], ikey + ".using").value_or("");
+      if (n["columns"]) {
+        for (const auto& text : Names(n["columns"], ikey + ".columns")) {
+          // "name", "name desc", "name(20)", "name(20) desc".
+          IndexPart p;
+          std::string t(TrimSpace(text));
+          std::string low = AsciiLower(t);
+          if (low.ends_with(" desc")) {
+            p.descending = true;
+            t = std::string(TrimSpace(t.substr(0, t.size() - 5)));
+          } else if (low.ends_with(" asc")) {
+            t = std::string(TrimSpace(t.substr(0, t.size() - 4)));
+          }
+          if (t.ends_with(")") && t.find('(') != std::string::npos) {
+            size_t open = t.rfind('(');
+            std::string digits = t.substr(open + 1, t.size() - open - 2);
+            if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+              p.prefix_length = std::stoi(digits);
+              t = std::string(TrimSpace(t.substr(0, open)));
+            }
+          }
+          p.column = t;
+          im.index.parts.push_back(std::move(p));
+        }
+      }
+      if (n["expression"]) {
+        IndexPart p;
+        p.expression = Scalar(n["expression"], ikey + ".expression").value_or("");
+        im.index.parts.push_back(std::move(p));
+      }
+      if (im.index.parts.empty()) Problem(n, ikey, "an index needs 'columns:' or 'expression:'");
+      tm.indexes.push_back(std::move(im));
+    }
+  }
+
+  void ParseForeignKeys(const YAML::Node& list, const std::string& key, TableMap& tm) {
+    if (!list.IsSequence()) {
+      Problem(list, key, "expected a list of {name: ..., columns: [...], references: table, ref_columns: [...]}");
+      return;
+    }
+    for (const auto& n : list) {
+      if (!IsMap(n, key + "[]", "a map {name: ..., columns: [...], references: ...}")) continue;
+      std::string fkey = key + "." + (n["name"] && n["name"].IsScalar() ? n["name"].Scalar() : "[]");
+      OnlyKeys(n, fkey, {"name", "columns", "references", "ref_columns", "on_delete", "on_update"});
+      ForeignKeyMap fm;
+      fm.where = At(n);
+      for (const char* k : {"name", "columns", "references", "ref_columns"}) {
+        if (!n[k]) Problem(n, fkey, fmt::format("a foreign key needs '{}:'", k));
+      }
+      if (n["name"]) fm.fk.name = Scalar(n["name"], fkey + ".name").value_or("");
+      if (n["columns"]) fm.fk.columns = Names(n["columns"], fkey + ".columns");
+      if (n["references"]) fm.fk.ref_table = Scalar(n["references"], fkey + ".references").value_or("");
+      if (n["ref_columns"]) fm.fk.ref_columns = Names(n["ref_columns"], fkey + ".ref_columns");
+      if (fm.fk.columns.size() != fm.fk.ref_columns.size()) {
+        Problem(n, fkey, fmt::format("{} columns but {} ref_columns", fm.fk.columns.size(),
+                                     fm.fk.ref_columns.size()));
+      }
+      for (const char* k : {"on_delete", "on_update"}) {
+        if (!n[k]) continue;
+        std::string v = Scalar(n[k], fkey + "." + k).value_or("");
+        auto a = ParseFkAction(v);
+        if (!a) {
+          Problem(n[k], fkey + "." + k,
+                  fmt::format("'{}' is not no_action, restrict, cascade, set_null or set_default", v));
+          continue;
+        }
+        (std::string_view(k) == "on_delete" ? fm.fk.on_delete : fm.fk.on_update) = *a;
+      }
+      tm.foreign_keys.push_back(std::move(fm));
+    }
+  }
+
+  void ParseChecks(const YAML::Node& list, const std::string& key, TableMap& tm) {
+    if (!list.IsSequence()) {
+      Problem(list, key, "expected a list of {name: ..., check: \"SQL\"}");
+      return;
+    }
+    for (const auto& n : list) {
+      if (!IsMap(n, key + "[]", "a map {name: ..., check: \"SQL\"}")) continue;
+      std::string ckey = key + "." + (n["name"] && n["name"].IsScalar() ? n["name"].Scalar() : "[]");
+      OnlyKeys(n, ckey, {"name", "check"});
+      CheckMap cm;
+      cm.where = At(n);
+      if (!n["name"]) Problem(n, ckey, "a check needs a 'name:'");
+      else cm.check.name = Scalar(n["name"], ckey + ".name").value_or("");
+      if (!n["check"]) Problem(n, ckey, "a check needs 'check:' (an SQL condition)");
+      else cm.check.expression = Scalar(n["check"], ckey + ".check").value_or("");
+      tm.checks.push_back(std::move(cm));
+    }
   }
 
   void ParseStep(const YAML::Node& step, const std::string& key, ColumnMap& c) {
@@ -262,7 +427,8 @@ class Parser {
     }
     tm.source = Scalar(t["source"], "tables[].source").value_or("");
     std::string key = fmt::format("tables.{}", tm.source);
-    OnlyKeys(t, key, {"source", "target", "key", "columns", "add", "drop"});
+    OnlyKeys(t, key, {"source", "target", "key", "columns", "add", "drop", "indexes",
+                      "foreign_keys", "checks"});
     if (auto d = t["drop"]) {
       tm.drop_reason = Scalar(d, key + ".drop").value_or("");
       if (tm.drop_reason->empty()) Problem(d, key + ".drop", "a dropped table needs a reason");
@@ -315,6 +481,9 @@ class Parser {
         tm.adds.push_back(std::move(a));
       }
     }
+    if (auto ix = t["indexes"]; ix && !ix.IsNull()) ParseIndexes(ix, key + ".indexes", tm);
+    if (auto fk = t["foreign_keys"]; fk && !fk.IsNull()) ParseForeignKeys(fk, key + ".foreign_keys", tm);
+    if (auto ch = t["checks"]; ch && !ch.IsNull()) ParseChecks(ch, key + ".checks", tm);
     cfg.tables.push_back(std::move(tm));
   }
 

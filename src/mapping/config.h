@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tandem/schema.h"
 #include "tandem/value.h"
 
 namespace tandem::mapping {
@@ -37,6 +38,29 @@ struct ColumnMap {
   std::vector<std::pair<std::string, std::optional<std::string>>> value_map;  // from -> to/NULL
   OnUnmapped on_unmapped = OnUnmapped::kKeep;
   std::optional<std::string> reverse;      // how to invert a non-invertible transform
+  // `default:` is also the target column's DEFAULT: a constant (then default_value holds it
+  // too), current_timestamp / current_date / current_time (unquoted), or {sql: "..."} in the
+  // target engine's own terms.
+  std::optional<ColumnDefault> target_default;
+  bool identity = false;                   // `identity: true`: the target picks ids
+  bool on_update_current_timestamp = false;  // `on_update: current_timestamp` (MariaDB)
+  Where where;
+};
+
+// `indexes:` of a table. Columns are *source* columns (a rename by `to:` follows);
+// `where:` and `expression:` are SQL of the target engine.
+struct IndexMap {
+  Index index;
+  Where where;
+};
+// `foreign_keys:`: columns and `references:` (table and ref_columns) in source terms.
+struct ForeignKeyMap {
+  ForeignKey fk;
+  Where where;
+};
+// `checks:`: SQL of the target engine, in target column names.
+struct CheckMap {
+  Check check;
   Where where;
 };
 
@@ -54,6 +78,9 @@ struct TableMap {
   std::vector<std::string> key;  // source key columns; empty: the source primary key
   std::vector<ColumnMap> columns;
   std::vector<AddColumn> adds;
+  std::vector<IndexMap> indexes;
+  std::vector<ForeignKeyMap> foreign_keys;
+  std::vector<CheckMap> checks;
   Where where;
 
   const ColumnMap* FindColumn(std::string_view source_column) const;

@@ -1,6 +1,7 @@
 #include "mapping/draft.h"
 
 #include <regex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -23,17 +24,107 @@ std::string YamlScalar(std::string_view s) {
   return out + "\"";
 }
 
+namespace {
+
+// Always double-quoted (a text default must not read as current_timestamp or a number).
+std::string YamlQuoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string YamlList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + YamlScalar(i);
+  return "[" + out + "]";
+}
+
+}  // namespace
+
+std::optional<std::string> TranslateSql(std::string_view expr, std::string_view from,
+                                        std::string_view to) {
+  std::string e(expr);
+  if (from == to || from.empty() || to.empty()) return e;
+  if (from == "postgres") {
+    static const std::regex kCast(
+        "::(character varying|timestamp with(out)? time zone|time with(out)? time zone|double "
+        "precision|bit varying|\"[^\"]+\"|[A-Za-z_][A-Za-z0-9_]*)(\\(\\d+(,\\d+)?\\))?(\\[\\])?");
+    e = std::regex_replace(e, kCast, "");
+    static const std::regex kAnyArray("= ANY \\(+ARRAY\\[([^\\]]*)\\]\\)+");
+    e = std::regex_replace(e, kAnyArray, "IN ($1)");
+    static const std::regex kNotLike(" !~~ "), kLike(" ~~ ");
+    e = std::regex_replace(e, kNotLike, " NOT LIKE ");
+    e = std::regex_replace(e, kLike, " LIKE ");
+    if (e.find("::") != std::string::npos || e.find("ARRAY[") != std::string::npos ||
+        e.find('~') != std::string::npos) {
+      return std::nullopt;
+    }
+  }
+  // Identifier quotes: MariaDB's backticks, everyone else's double quotes.
+  char from_q = from == "mysql" ? '`' : '"', to_q = to == "mysql" ? '`' : '"';
+  if (from_q != to_q) {
+    bool in_literal = false;
+    for (char& c : e) {
+      if (c == '\'') in_literal = !in_literal;
+      if (in_literal) continue;
+      if (c == from_q) c = to_q;
+      else if (c == to_q) return std::nullopt;  // an odd character inside a name
+    }
+  }
+  return e;
+}
+
 std::string DraftYaml(const std::string& source_uri, const std::string& target_uri,
                       const std::vector<TableSchema>& tables,
                       const std::function<std::string(const PortableType&)>& target_type) {
+  return DraftYaml(source_uri, target_uri, tables, DraftEngines{.target_type = target_type});
+}
+
+std::string DraftYaml(const std::string& source_uri, const std::string& target_uri,
+                      const std::vector<TableSchema>& tables, const DraftEngines& engines) {
+  const std::string& from = engines.source_kind;
+  const std::string& to = engines.target_kind;
+  bool same = from == to;
   std::string y;
   y += "# tandem mapping, drafted by `tandem init`. Every source column is listed: map it\n";
   y += "# ({to: name, type: t, transform: [trim, lower], on_null: keep|default|reject}) or drop it\n";
   y += "# with a reason ({drop: \"why\"}). Passwords belong in TANDEM_SOURCE_PASSWORD and\n";
   y += "# TANDEM_TARGET_PASSWORD, not here.\n";
+  y += "#\n";
+  y += "# The target is built for the application: `default:` (a constant, current_timestamp,\n";
+  y += "# current_date, or {sql: \"target SQL\"}) and `identity: true` on columns; per table\n";
+  y += "# `indexes:`, `foreign_keys:` and `checks:`, built after the table's rows are copied\n";
+  y += "# (`tandem schema` prints the DDL). Indexes and foreign keys name source columns and\n";
+  y += "# tables, so a rename by `to:` follows; `where:`, `expression:` and `check:` are SQL of\n";
+  y += "# the target. Edit an entry to change it; delete its line to not build it.\n";
+  if (!engines.unmigrated.empty()) {
+    y += "#\n# Not migrated (tandem does not move these; recreate them on the target if the\n";
+    y += "# application needs them):\n";
+    for (const auto& u : engines.unmigrated) {
+      y += fmt::format("#   {} {}{}\n", u.kind, u.name, u.table.empty() ? "" : " (on " + u.table + ")");
+    }
+  }
   y += fmt::format("source: {}\n", YamlScalar(source_uri));
   y += fmt::format("target: {}\n", YamlScalar(target_uri));
   y += "tables:\n";
+  // Index names are per schema on PostgreSQL and SQLite (shared with tables there), foreign
+  // key names per database on MariaDB: one set of names for the whole draft.
+  std::set<std::string> used;
+  for (const auto& t : tables) used.insert(t.name);
+  auto unique_name = [&](const std::string& table, const std::string& name) {
+    std::string n = name;
+    if (used.contains(n)) n = table + "_" + name;
+    for (int i = 2; used.contains(n); ++i) n = fmt::format("{}_{}{}", table, name, i);
+    used.insert(n);
+    return n;
+  };
   for (const auto& t : tables) {
     y += fmt::format("  - source: {}\n", YamlScalar(t.name));
     y += fmt::format("    target: {}\n", YamlScalar(t.name));
@@ -45,19 +136,140 @@ std::string DraftYaml(const std::string& source_uri, const std::string& target_u
       for (const auto& c : t.primary_key) k += (k.empty() ? "" : ", ") + YamlScalar(c);
       y += fmt::format("    key: [{}]\n", k);
     }
+    std::vector<std::string> untranslated;
     y += "    columns:\n";
     for (const auto& c : t.columns) {
       std::string type = c.type.ToString();
       if (type.find(',') != std::string::npos) type = "\"" + type + "\"";  // flow-map comma
       std::string note;
-      if (target_type) {
-        std::string engine_type = target_type(c.type);
+      if (engines.target_type) {
+        std::string engine_type = engines.target_type(c.type);
         if (!engine_type.empty()) note = "  # target: " + engine_type;
       }
       if (c.generated) note += note.empty() ? "  # generated in the source" : "; generated in the source";
-      y += fmt::format("      {}: {{to: {}, type: {}}}{}\n", YamlScalar(c.name), YamlScalar(c.name),
-                       type, note);
+      std::string extra;
+      if (c.identity && c.type.kind == Kind::kInt) {
+        extra += ", identity: true";
+      } else if (c.default_value && !c.generated) {
+        const ColumnDefault& d = *c.default_value;
+        using K = ColumnDefault::Kind;
+        switch (d.kind) {
+          case K::kCurrentTimestamp: extra += ", default: current_timestamp"; break;
+          case K::kCurrentDate: extra += ", default: current_date"; break;
+          case K::kCurrentTime: extra += ", default: current_time"; break;
+          case K::kExpression:
+            if (same && !from.empty()) {
+              extra += ", default: {sql: " + YamlQuoted(d.expression) + "}";
+            } else {
+              untranslated.push_back(fmt::format(
+                  "default of {} is {} SQL ({}): write `default: {{sql: \"...\"}}` for {}", c.name,
+                  from, d.expression, to));
+            }
+            break;
+          case K::kLiteral:
+            if (d.literal.is_null()) break;
+            if (d.literal.kind() == Kind::kInt) {
+              extra += fmt::format(", default: {}", d.literal.as_int());
+            } else if (d.literal.kind() == Kind::kBool) {
+              extra += d.literal.as_bool() ? ", default: true" : ", default: false";
+            } else {
+              extra += ", default: " + YamlQuoted(d.literal.as_str());
+            }
+            break;
+        }
+      }
+      if (c.on_update_current_timestamp) {
+        if (to == "mysql" || to.empty()) {
+          extra += ", on_update: current_timestamp";
+        } else {
+          untranslated.push_back(fmt::format(
+              "{} is set to current_timestamp on every update in the source (ON UPDATE); {} has "
+              "no such clause: the application must set it, or add a trigger on the target",
+              c.name, to));
+        }
+      }
+      y += fmt::format("      {}: {{to: {}, type: {}{}}}{}\n", YamlScalar(c.name), YamlScalar(c.name),
+                       type, extra, note);
     }
+    std::vector<std::string> index_lines;
+    for (const auto& ix : t.indexes) {
+      std::string why;
+      if (!ix.method.empty() && (!same || to == "mysql")) {
+        why = fmt::format("{} index {}: a {} index exists only in {}", ix.method, ix.name, ix.method, from);
+      }
+      std::vector<std::string> cols;
+      std::string expression, where;
+      for (const auto& p : ix.parts) {
+        if (!p.expression.empty()) {
+          if (ix.parts.size() > 1) {
+            why = fmt::format("index {} mixes columns and expressions; tandem drafts only one "
+                              "expression per index", ix.name);
+            break;
+          }
+          auto e = to == "mysql" && !same ? std::nullopt : TranslateSql(p.expression, from, to);
+          if (!e) {
+            why = fmt::format("expression index {} ({}) cannot be translated to {}", ix.name, p.expression, to);
+            break;
+          }
+          expression = *e;
+          continue;
+        }
+        std::string part = p.column;
+        if (p.prefix_length > 0 && (to == "mysql" || to.empty())) part += fmt::format("({})", p.prefix_length);
+        if (p.descending) part += " desc";
+        cols.push_back(part);
+      }
+      if (!ix.where.empty() && why.empty()) {
+        auto w = to == "mysql" ? std::nullopt : TranslateSql(ix.where, from, to);
+        if (!w) {
+          why = fmt::format("partial index {} (WHERE {}): {}", ix.name, ix.where,
+                            to == "mysql" ? "MariaDB has no partial indexes" : "the predicate cannot be translated");
+        } else {
+          where = *w;
+        }
+      }
+      if (!why.empty()) {
+        untranslated.push_back(why);
+        continue;
+      }
+      std::string line = "{name: " + YamlScalar(unique_name(t.name, ix.name));
+      if (!cols.empty()) line += ", columns: " + YamlList(cols);
+      if (!expression.empty()) line += ", expression: " + YamlQuoted(expression);
+      if (ix.unique) line += ", unique: true";
+      if (!where.empty()) line += ", where: " + YamlQuoted(where);
+      if (!ix.method.empty()) line += ", using: " + YamlScalar(ix.method);
+      index_lines.push_back(line + "}");
+    }
+    if (!index_lines.empty()) {
+      y += "    indexes:\n";
+      for (const auto& l : index_lines) y += "      - " + l + "\n";
+    }
+    if (!t.foreign_keys.empty()) {
+      y += "    foreign_keys:\n";
+      for (const auto& fk : t.foreign_keys) {
+        std::string name = fk.name.empty() ? t.name + "_" + fk.columns[0] + "_fkey" : fk.name;
+        y += fmt::format("      - {{name: {}, columns: {}, references: {}, ref_columns: {}, "
+                         "on_delete: {}, on_update: {}}}\n",
+                         YamlScalar(unique_name(t.name, name)), YamlList(fk.columns),
+                         YamlScalar(fk.ref_table), YamlList(fk.ref_columns),
+                         FkActionName(fk.on_delete), FkActionName(fk.on_update));
+      }
+    }
+    std::vector<std::string> check_lines;
+    for (const auto& ch : t.check_constraints) {
+      auto e = TranslateSql(ch.expression, from, to);
+      if (!e) {
+        untranslated.push_back(fmt::format("check {} ({}) cannot be translated from {} to {}",
+                                           ch.name, ch.expression, from, to));
+        continue;
+      }
+      check_lines.push_back(fmt::format("{{name: {}, check: {}}}", YamlScalar(ch.name), YamlQuoted(*e)));
+    }
+    if (!check_lines.empty()) {
+      y += "    checks:\n";
+      for (const auto& l : check_lines) y += "      - " + l + "\n";
+    }
+    for (const auto& u : untranslated) y += "    # not migrated: " + u + "\n";
   }
   return y;
 }

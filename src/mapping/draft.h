@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,24 @@ namespace tandem::mapping {
 std::string DraftYaml(const std::string& source_uri, const std::string& target_uri,
                       const std::vector<TableSchema>& tables,
                       const std::function<std::string(const PortableType&)>& target_type = {});
+
+// What the draft needs to know about the two engines.
+struct DraftEngines {
+  std::string source_kind, target_kind;  // "sqlite", "postgres", "mysql"; "" when unknown
+  std::function<std::string(const PortableType&)> target_type;
+  std::vector<UnmigratedObject> unmigrated;  // listed as comments at the top
+};
+// The draft with each table's defaults, identities, indexes, foreign keys and checks,
+// translated to the target engine. What cannot be translated is written as a comment that
+// says why, and is left out of the mapping.
+std::string DraftYaml(const std::string& source_uri, const std::string& target_uri,
+                      const std::vector<TableSchema>& tables, const DraftEngines& engines);
+
+// An SQL condition (a CHECK, a partial index predicate) written for engine `from`, rewritten
+// for engine `to`: identifier quotes, PostgreSQL casts ('a'::text), = ANY (ARRAY[...]) as
+// IN (...), ~~ as LIKE. nullopt when something engine-specific is left.
+std::optional<std::string> TranslateSql(std::string_view expr, std::string_view from,
+                                        std::string_view to);
 
 // Quotes a YAML scalar when it needs it (spaces, reserved words like `yes` or `null`, ...).
 std::string YamlScalar(std::string_view s);

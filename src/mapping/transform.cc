@@ -36,7 +36,8 @@ bool CastPossible(Kind from, Kind to) {
 std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
                                                       const TableSchema& source,
                                                       const TableSchema* target,
-                                                      std::vector<std::string>& problems) {
+                                                      std::vector<std::string>& problems,
+                                                      const Config* cfg) {
   size_t before = problems.size();
   auto problem = [&](const Where& w, std::string msg) {
     problems.push_back(fmt::format("{}: {}", w.ToString(), msg));
@@ -214,6 +215,88 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     for (const auto& k : t.target_key_) {
       if (c.name == k) c.nullable = false;
     }
+  }
+  // Defaults and identities of the columns.
+  for (size_t i = 0; i < t.fields_.size(); ++i) {
+    const Field& f = t.fields_[i];
+    if (f.spec_index < 0) continue;
+    const ColumnMap& cm = t.map_.columns[f.spec_index];
+    Column& c = t.planned_.columns[i];
+    c.default_value = cm.target_default;
+    c.identity = cm.identity;
+    c.on_update_current_timestamp = cm.on_update_current_timestamp;
+    if (cm.identity && f.type.kind != Kind::kInt) {
+      problem(cm.where, fmt::format("column {}.{}: identity: true needs an integer type, not {}",
+                                    map.source, cm.source, f.type.ToString()));
+    }
+    if (cm.identity && cm.target_default) {
+      problem(cm.where, fmt::format("column {}.{}: an identity column takes no default:",
+                                    map.source, cm.source));
+    }
+  }
+  // Indexes and foreign keys name source columns: each becomes its target column.
+  auto target_column = [&](const Where& w, std::string_view what, const TableMap& m,
+                           const std::string& column) -> std::optional<std::string> {
+    const ColumnMap* cm = m.FindColumn(column);
+    if (!cm) {
+      problem(w, fmt::format("{}: column {}.{} is not a source column", what, m.source, column));
+      return std::nullopt;
+    }
+    if (cm->drop_reason) {
+      problem(w, fmt::format("{}: column {}.{} is dropped: map it, or delete the {} from the "
+                             "mapping",
+                             what, m.source, column, what));
+      return std::nullopt;
+    }
+    return cm->target;
+  };
+  std::set<std::string> object_names;
+  for (const auto& im : map.indexes) {
+    Index ix = im.index;
+    std::string what = fmt::format("index {}", ix.name);
+    if (!object_names.insert(ix.name).second) {
+      problem(im.where, fmt::format("{}: the table has two objects of that name", what));
+    }
+    for (auto& p : ix.parts) {
+      if (p.column.empty()) continue;
+      if (auto c = target_column(im.where, what, map, p.column)) p.column = *c;
+    }
+    t.planned_.indexes.push_back(std::move(ix));
+  }
+  for (const auto& cm : map.checks) {
+    if (!object_names.insert(cm.check.name).second) {
+      problem(cm.where, fmt::format("check {}: the table has two objects of that name", cm.check.name));
+    }
+    t.planned_.check_constraints.push_back(cm.check);
+    t.planned_.checks.push_back(cm.check.expression);
+  }
+  for (const auto& fm : map.foreign_keys) {
+    ForeignKey fk = fm.fk;
+    std::string what = fmt::format("foreign key {}", fk.name);
+    if (!object_names.insert(fk.name).second) {
+      problem(fm.where, fmt::format("{}: the table has two objects of that name", what));
+    }
+    for (auto& c : fk.columns) {
+      if (auto tc = target_column(fm.where, what, map, c)) c = *tc;
+    }
+    if (cfg) {
+      const TableMap* ref = cfg->FindBySource(fk.ref_table);
+      if (!ref) {
+        problem(fm.where, fmt::format("{}: references {}, which is not a source table of the "
+                                      "mapping",
+                                      what, fk.ref_table));
+      } else if (ref->drop_reason) {
+        problem(fm.where, fmt::format("{}: references {}, which the mapping drops: delete the "
+                                      "foreign key",
+                                      what, fk.ref_table));
+      } else {
+        fk.ref_table = ref->target;
+        for (auto& c : fk.ref_columns) {
+          if (auto tc = target_column(fm.where, what, *ref, c)) c = *tc;
+        }
+      }
+    }
+    t.planned_.foreign_keys.push_back(std::move(fk));
   }
   if (problems.size() != before) return std::nullopt;
   return t;
@@ -397,7 +480,7 @@ Result<std::vector<TableTransform>> CompileAll(const Config& cfg,
                                      tm.where.ToString(), tm.target));
       continue;
     }
-    auto t = TableTransform::Compile(tm, *s, FindTable(target, tm.target), problems);
+    auto t = TableTransform::Compile(tm, *s, FindTable(target, tm.target), problems, &cfg);
     if (t) out.push_back(std::move(*t));
   }
   if (!problems.empty()) {

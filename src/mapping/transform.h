@@ -17,9 +17,11 @@ class TableTransform {
   // Checks `map` against `source` and `target` (nullptr: the target table does not exist and
   // will be created from planned_target()). Appends every problem found to `problems`, each
   // naming the file line, table and column; returns nullopt when there was any.
+  // `cfg` (when given) resolves the tables that foreign keys reference to their target names.
   static std::optional<TableTransform> Compile(const TableMap& map, const TableSchema& source,
                                                const TableSchema* target,
-                                               std::vector<std::string>& problems);
+                                               std::vector<std::string>& problems,
+                                               const Config* cfg = nullptr);
 
   const std::string& source_table() const { return source_table_; }
   const std::string& target_table() const { return target_table_; }
@@ -30,7 +32,9 @@ class TableTransform {
   const std::vector<std::string>& target_columns() const { return target_columns_; }
   const std::vector<PortableType>& target_types() const { return target_types_; }
   const std::vector<std::string>& target_key() const { return target_key_; }
-  // The target table as tandem would create it.
+  // The target table as tandem would create it, with the mapping's defaults, identities,
+  // indexes, checks and foreign keys in target names (built on the target whether tandem
+  // created the table or not; those already there are skipped by name).
   const TableSchema& planned_target() const { return planned_; }
   // True when every key column sorts by bytes on both sides (tables tandem creates do), so a
   // key range holds the same rows in source and target. When false, copy and verify treat the

@@ -34,9 +34,15 @@ Result<int> Init(const InitOptions& o, FILE* out) {
   }
   // The file keeps no password: tandem reads them from TANDEM_SOURCE/TARGET_PASSWORD.
   bool source_pw = false, target_pw = false;
-  std::string yaml = mapping::DraftYaml(
-      StripPassword(o.source, &source_pw), StripPassword(o.target, &target_pw), *tables,
-      [&](const PortableType& t) { return EngineTypeName(target_kind, t); });
+  auto unmigrated = (*source)->ListUnmigrated();
+  if (!unmigrated) return std::unexpected(unmigrated.error().Context("list what is not migrated"));
+  mapping::DraftEngines engines{
+      .source_kind = std::string((*source)->kind()),
+      .target_kind = target_kind,
+      .target_type = [&](const PortableType& t) { return EngineTypeName(target_kind, t); },
+      .unmigrated = *unmigrated};
+  std::string yaml = mapping::DraftYaml(StripPassword(o.source, &source_pw),
+                                        StripPassword(o.target, &target_pw), *tables, engines);
   std::ofstream f(o.output);
   f << yaml;
   if (!f.flush()) return Fail(Code::kFailedPrecondition, "cannot write {}", o.output);
@@ -57,6 +63,10 @@ Result<int> Init(const InitOptions& o, FILE* out) {
   if (keyless) {
     std::fprintf(out, "%zu table(s) have no primary key: fill in their `key:` before copying\n",
                  keyless);
+  }
+  for (const auto& u : *unmigrated) {
+    std::fprintf(out, "not migrated: %s %s%s\n", u.kind.c_str(), u.name.c_str(),
+                 u.table.empty() ? "" : (" (on " + u.table + ")").c_str());
   }
   return kExitOk;
 }
@@ -87,6 +97,15 @@ Result<int> Check(const std::string& config_path, FILE* out) {
                    t.source_table().c_str());
     }
   }
+  TANDEM_ASSIGN_OR_RETURN(auto unmigrated, s.source->ListUnmigrated());
+  for (const auto& u : unmigrated) {
+    std::fprintf(out, "not migrated: %s %s%s\n", u.kind.c_str(), u.name.c_str(),
+                 u.table.empty() ? "" : (" (on " + u.table + ")").c_str());
+  }
+  size_t objects = 0;
+  for (const auto& t : s.tables) objects += ObjectsOf(t.planned_target()).size();
+  std::fprintf(out, "%zu index(es), check(s) and foreign key(s) will be built on the target\n",
+               objects);
   std::fprintf(out,
                "mapping OK: %zu tables (%zu dropped), %zu columns mapped, %zu dropped with a "
                "reason; %zu target table(s) will be created\n",
@@ -134,6 +153,9 @@ Result<int> Copy(const CopyOptions& o, FILE* out, FILE* err) {
   TANDEM_RETURN_IF_ERROR(backfill.Plan());
   auto started = std::chrono::steady_clock::now();
   TANDEM_ASSIGN_OR_RETURN(auto reports, backfill.Run());
+  if (!backfill.object_failures().empty()) {
+    std::fprintf(out, "%s", DescribeObjectFailures(backfill.object_failures()).c_str());
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   // The invariant, checked against the databases themselves: source = target + rejected.
@@ -174,7 +196,53 @@ Result<int> Copy(const CopyOptions& o, FILE* out, FILE* err) {
   if (broken) {
     return Fail(Code::kDataLoss, "row counts do not add up: source != target + rejected (see above)");
   }
-  return total_rejected ? kExitProblems : kExitOk;
+  return total_rejected || !backfill.object_failures().empty() ? kExitProblems : kExitOk;
+}
+
+std::string DescribeObjectFailures(const std::vector<copy::ObjectFailure>& failures) {
+  std::string out;
+  for (const auto& f : failures) {
+    out += fmt::format("NOT BUILT: {} {} on {}: {}\n", f.kind, f.object, f.table, f.error);
+  }
+  if (!failures.empty()) {
+    out += fmt::format("{} object(s) not built: fix the data (or edit or delete the entry in the "
+                       "mapping) and run the command again; `switch reads` refuses until then\n",
+                       failures.size());
+  }
+  return out;
+}
+
+Result<int> Schema(const SchemaOptions& o, FILE* out) {
+  TANDEM_ASSIGN_OR_RETURN(Session s, OpenSession(o.config_path, false));
+  std::string ddl = fmt::format("-- target DDL of {}, in the order `tandem copy` and `tandem start` "
+                                "run it\n-- tables first; indexes, checks and foreign keys after "
+                                "each table's rows are copied\n",
+                                o.config_path);
+  for (const auto& t : s.tables) {
+    if (t.target_exists()) {
+      ddl += fmt::format("-- table {} exists on the target: not created\n", t.target_table());
+    } else {
+      ddl += s.target->CreateTableDdl(t.planned_target()) + ";\n";
+    }
+  }
+  for (const auto& t : s.tables) {
+    ddl += fmt::format("\n-- after {} is copied\n", t.target_table());
+    for (const auto& obj : ObjectsOf(t.planned_target())) {
+      auto stmts = s.target->ObjectDdl(t.planned_target(), obj);
+      if (stmts.empty()) {
+        ddl += fmt::format("-- {} {}: declared in CREATE TABLE on {}; checked here\n",
+                           obj.KindName(), obj.name(), s.target->kind());
+      }
+      for (const auto& stmt : stmts) ddl += stmt + ";\n";
+    }
+  }
+  std::fputs(ddl.c_str(), out);
+  if (!o.sql_path.empty()) {
+    std::ofstream f(o.sql_path);
+    f << ddl;
+    if (!f.flush()) return Fail(Code::kFailedPrecondition, "cannot write {}", o.sql_path);
+  }
+  return kExitOk;
 }
 
 Result<int> ShowRejects(const std::string& config_path, const std::string& table, int limit,

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "copy/backfill.h"
 #include "tandem/error.h"
 
 namespace tandem::migration {
@@ -26,6 +27,17 @@ struct CopyOptions {
 // Creates missing target tables, copies every table in chunks (resuming an unfinished copy),
 // prints per table: source rows, written, rejected. 1 when there were rejects.
 Result<int> Copy(const CopyOptions& options, FILE* out, FILE* err);
+
+struct SchemaOptions {
+  std::string config_path = "tandem.yaml";
+  std::string sql_path;  // also write the DDL here ("" for none)
+};
+// Prints the target DDL in the order copy and start run it: every table, then per table its
+// indexes, checks and foreign keys. Connects to read both schemas; changes nothing.
+Result<int> Schema(const SchemaOptions& options, FILE* out);
+
+// Prints the objects the last build could not make, from the state store; empty when none.
+std::string DescribeObjectFailures(const std::vector<copy::ObjectFailure>& failures);
 
 // Lists stored rejects (all tables, or one) with their key and reason.
 Result<int> ShowRejects(const std::string& config_path, const std::string& table, int limit,

@@ -251,6 +251,7 @@ Result<int> SwitchReads(const SwitchOptions& o, FILE* out) {
     return Fail(Code::kFailedPrecondition,
                 "no clean `tandem verify` since the backfill finished: run it (or pass --force)");
   }
+  TANDEM_RETURN_IF_ERROR(SchemaGuard(m, o));
   TANDEM_RETURN_IF_ERROR(LagGuard(m, o));
   TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "reads", HookEnv(Phase::kReadNew, "switch-reads")));
   st.phase = Phase::kReadNew;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "copy/backfill.h"
+#include "migration/commands.h"
 #include "engines/reconnect.h"
 #include "migration/migration.h"
 #include "migration/progress.h"
@@ -135,6 +136,18 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
   auto reconnecting = [&](const std::function<Status()>& unit) {
     return RunReconnecting(unit, sides, backoff, on_reconnect);
   };
+  if (st.phase != Phase::kBackfill && !Ending(st) && st.phase != Phase::kFinalized) {
+    // Objects that failed to build before (the user fixed the data or the mapping since).
+    TANDEM_ASSIGN_OR_RETURN(auto failed, m->store().Get(copy::kSchemaFailuresKey));
+    if (failed && *failed != "[]") {
+      auto progress = MakeProgress(err);
+      copy::Backfill build = m->s().MakeBackfill(*progress, on_reconnect);
+      TANDEM_RETURN_IF_ERROR(build.BuildAllObjects());
+      std::fprintf(out, "%s", build.object_failures().empty()
+                                  ? "every mapped index, check and foreign key is built\n"
+                                  : DescribeObjectFailures(build.object_failures()).c_str());
+    }
+  }
   if (st.phase == Phase::kBackfill) {
     // Capture starts before the first row is copied.
     TANDEM_RETURN_IF_ERROR(InstallForward(*m, st, err));
@@ -155,6 +168,9 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
         return Ok();
       });
     });
+    if (reports && !backfill.object_failures().empty()) {
+      std::fprintf(out, "%s", DescribeObjectFailures(backfill.object_failures()).c_str());
+    }
     if (!reports) {
       if (g_stop) {
         std::fprintf(out, "stopped during the backfill; run `tandem start` again to resume\n");

@@ -30,4 +30,29 @@ Status LagGuard(Migration& m, const SwitchOptions& o) {
   return Ok();
 }
 
+Status SchemaGuard(Migration& m, const SwitchOptions& o) {
+  TANDEM_ASSIGN_OR_RETURN(auto text, m.store().Get(copy::kSchemaFailuresKey));
+  if (!text || o.force) return Ok();
+  auto failed = nlohmann::json::parse(*text, nullptr, false);
+  if (!failed.is_array()) return Ok();
+  std::string still;
+  for (const auto& f : failed) {
+    std::string table = f.value("table", ""), object = f.value("object", "");
+    for (const auto& t : m.s().tables) {
+      if (t.target_table() != table) continue;
+      for (const auto& obj : ObjectsOf(t.planned_target())) {
+        if (obj.name() == object) {
+          still += fmt::format("\n  {} {} on {}: {}", f.value("kind", ""), object, table,
+                               f.value("error", ""));
+        }
+      }
+    }
+  }
+  if (still.empty()) return Ok();
+  return Fail(Code::kFailedPrecondition,
+              "the target is missing objects the application relies on:{}\nfix the data and run "
+              "`tandem start` again (it retries them), delete them from the mapping, or pass --force",
+              still);
+}
+
 }  // namespace tandem::migration

@@ -20,4 +20,9 @@ Result<bool> CleanVerifySinceBackfill(Migration& m, const MigrationState& st);
 // behind, unless o.force.
 Status LagGuard(Migration& m, const SwitchOptions& o);
 
+// Refuses (kFailedPrecondition) while an index, check or foreign key of the mapping failed to
+// build on the target (state key copy::kSchemaFailuresKey), unless o.force. A failed object
+// since deleted from the mapping no longer counts.
+Status SchemaGuard(Migration& m, const SwitchOptions& o);
+
 }  // namespace tandem::migration

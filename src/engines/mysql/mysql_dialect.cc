@@ -161,6 +161,14 @@ std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt) {
   std::vector<std::vector<std::string>> keys;
   if (!table.primary_key.empty()) keys.push_back(table.primary_key);
   for (const auto& u : table.unique_keys) keys.push_back(u);
+  for (const auto& ix : table.indexes) {
+    if (!ix.unique) continue;
+    std::vector<std::string> cols;
+    for (const auto& p : ix.parts) {
+      if (!p.column.empty() && p.prefix_length == 0) cols.push_back(p.column);
+    }
+    keys.push_back(std::move(cols));
+  }
   auto unbounded = [&](const std::string& name) {
     const Column* c = table.Find(name);
     return c &&
@@ -187,6 +195,17 @@ std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt) {
     MysqlColumnType mt = MysqlTypeFor(c.type, to);
     std::string line = fmt::format("  {} {}", QuoteIdent(c.name), mt.sql);
     line += (c.nullable || c.generated) ? " NULL" : " NOT NULL";
+    if (c.identity && c.type.kind == Kind::kInt) {
+      line += " AUTO_INCREMENT";
+    } else if (c.default_value && !c.generated) {
+      if (std::string d = DefaultSql(*c.default_value, c.type, mt.sql); !d.empty()) {
+        line += " DEFAULT " + d;
+      }
+    }
+    if (c.on_update_current_timestamp &&
+        (c.type.kind == Kind::kTimestamp || c.type.kind == Kind::kTimestampTz)) {
+      line += " ON UPDATE " + DefaultSql({.kind = ColumnDefault::Kind::kCurrentTimestamp}, c.type, mt.sql);
+    }
     if (!mt.comment.empty()) line += " COMMENT " + QuoteConstant(mt.comment);
     lines.push_back(std::move(line));
   }
@@ -197,6 +216,7 @@ std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt) {
     lines.push_back(fmt::format("  UNIQUE KEY ({})", JoinIdents(u)));
   }
   for (const auto& fk : table.foreign_keys) {
+    if (!fk.name.empty()) continue;  // a named foreign key is built after the copy
     lines.push_back(fmt::format("  FOREIGN KEY ({}) REFERENCES {} ({})", JoinIdents(fk.columns),
                                 QuoteIdent(fk.ref_table), JoinIdents(fk.ref_columns)));
   }
@@ -207,6 +227,78 @@ std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt) {
   }
   return fmt::format("CREATE TABLE {} (\n{}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={}",
                      QuoteIdent(table.name), body, opt.collation);
+}
+
+std::string DefaultSql(const ColumnDefault& d, const PortableType& type,
+                       std::string_view column_sql) {
+  using K = ColumnDefault::Kind;
+  switch (d.kind) {
+    case K::kCurrentTimestamp: {
+      if (type.kind == Kind::kDate) return "(curdate())";
+      if (type.kind != Kind::kTimestamp && type.kind != Kind::kTimestampTz) return "";
+      // datetime(6) DEFAULT CURRENT_TIMESTAMP(6): the same fractional digits.
+      size_t open = column_sql.find('(');
+      if (open == std::string_view::npos) return "CURRENT_TIMESTAMP";
+      return "CURRENT_TIMESTAMP" + std::string(column_sql.substr(open, column_sql.find(')') - open + 1));
+    }
+    case K::kCurrentDate: return "(curdate())";
+    case K::kCurrentTime: return "(curtime())";
+    case K::kExpression: return "(" + d.expression + ")";
+    case K::kLiteral: break;
+  }
+  const Value& v = d.literal;
+  if (v.is_null()) return "NULL";
+  if (v.kind() == Kind::kInt) return std::to_string(v.as_int());
+  if (v.kind() == Kind::kBool) return v.as_bool() ? "1" : "0";
+  std::string t = v.kind() == Kind::kText ? v.as_str() : v.ToDisplay();
+  if (type.kind == Kind::kBool) {
+    if (t == "true" || t == "t") return "1";
+    if (t == "false" || t == "f") return "0";
+  }
+  return QuoteConstant(t);
+}
+
+std::string CreateIndexSql(const TableSchema& table, const Index& ix) {
+  auto unbounded = [&](const IndexPart& p) {
+    const Column* c = p.column.empty() ? nullptr : table.Find(p.column);
+    return c && ((c->type.kind == Kind::kText && c->type.length < 0) ||
+                 c->type.kind == Kind::kBytes || c->type.kind == Kind::kJson);
+  };
+  int n_unbounded = 0;
+  for (const auto& p : ix.parts) n_unbounded += unbounded(p) && p.prefix_length == 0;
+  std::string parts;
+  for (const auto& p : ix.parts) {
+    std::string one = p.expression.empty() ? QuoteIdent(p.column) : "(" + p.expression + ")";
+    int prefix = p.prefix_length;
+    if (prefix == 0 && !ix.unique && unbounded(p)) prefix = 768 / std::max(1, n_unbounded);
+    if (prefix > 0) one += fmt::format("({})", prefix);
+    if (p.descending) one += " DESC";
+    parts += (parts.empty() ? "" : ", ") + one;
+  }
+  return fmt::format("CREATE {}INDEX IF NOT EXISTS {} ON {} ({})", ix.unique ? "UNIQUE " : "",
+                     QuoteIdent(ix.name), QuoteIdent(table.name), parts);
+}
+
+std::string AddForeignKeySql(std::string_view table, const ForeignKey& fk) {
+  return fmt::format("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON "
+                     "DELETE {} ON UPDATE {}",
+                     QuoteIdent(table), QuoteIdent(fk.name), JoinIdents(fk.columns),
+                     QuoteIdent(fk.ref_table), JoinIdents(fk.ref_columns),
+                     FkActionSql(fk.on_delete), FkActionSql(fk.on_update));
+}
+
+std::string AddCheckSql(std::string_view table, const Check& check) {
+  return fmt::format("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({})", QuoteIdent(table),
+                     QuoteIdent(check.name), check.expression);
+}
+
+std::string ObjectExistsSql(std::string_view table_literal, std::string_view name_literal) {
+  return fmt::format(
+      "SELECT (SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+      "AND TABLE_NAME = {0} AND INDEX_NAME = {1}) + (SELECT COUNT(*) FROM "
+      "information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME "
+      "= {0} AND CONSTRAINT_NAME = {1})",
+      table_literal, name_literal);
 }
 
 std::string CreateChangeTableSql() {

@@ -77,7 +77,25 @@ struct CreateOptions {
 // unique keys, foreign keys; InnoDB, utf8mb4. Defaults and CHECK expressions are engine text
 // of the source engine and are not carried over; generated columns become plain nullable
 // columns (their values are copied). Unbounded text in a key becomes varchar(768 / n).
+// Columns keep their default_value (CURRENT_TIMESTAMP with the column's fractional digits),
+// `identity` (AUTO_INCREMENT) and ON UPDATE CURRENT_TIMESTAMP; columns of a unique index count
+// as key columns (unbounded text becomes varchar so it can be indexed whole). Named foreign
+// keys and checks are built later (AddForeignKeySql, AddCheckSql).
 std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt);
+// The DEFAULT clause text for a portable default on a column declared `column_sql`
+// ("datetime(6)" gives CURRENT_TIMESTAMP(6)); "" when none fits.
+std::string DefaultSql(const ColumnDefault& d, const PortableType& type, std::string_view column_sql);
+// CREATE [UNIQUE] INDEX IF NOT EXISTS `n` ON `t` (`a`(20), `b` DESC). A non-unique index on
+// unbounded text or bytes indexes a prefix (InnoDB keys hold at most 3072 bytes). Partial
+// predicates do not exist in MariaDB and are left out.
+std::string CreateIndexSql(const TableSchema& table, const Index& ix);
+// ALTER TABLE `t` ADD CONSTRAINT `n` FOREIGN KEY (...) REFERENCES `r` (...) ON DELETE .. ON
+// UPDATE ... The session runs with foreign_key_checks = 0, so existing rows are not checked
+// here: the engine looks for orphans first (OrphanKeysSql).
+std::string AddForeignKeySql(std::string_view table, const ForeignKey& fk);
+std::string AddCheckSql(std::string_view table, const Check& check);
+// How many indexes or constraints named $name table $table has (names as SQL literals).
+std::string ObjectExistsSql(std::string_view table_literal, std::string_view name_literal);
 
 // ---- capture --------------------------------------------------------------------------
 

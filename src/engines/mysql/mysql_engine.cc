@@ -311,7 +311,18 @@ Result<std::vector<TableSchema>> MysqlEngine::Introspect() {
   for (auto& [name, info] : columns) {
     auto it = index.find(name);
     if (it == index.end()) continue;  // a view
-    for (const ColumnInfo& c : info.columns) tables[it->second].columns.push_back(ColumnFor(c));
+    for (const ColumnInfo& c : info.columns) {
+      Column col = ColumnFor(c);
+      std::string extra = AsciiLower(c.extra);
+      col.identity = extra.find("auto_increment") != std::string::npos;
+      col.on_update_current_timestamp = extra.find("on update current_timestamp") != std::string::npos;
+      // MariaDB shows "NULL" for a nullable column without a default: no default at all.
+      if (c.default_value && !col.identity && !col.generated &&
+          !(col.nullable && AsciiLower(*c.default_value) == "null")) {
+        col.default_value = ParsePortableDefault(*c.default_value);
+      }
+      tables[it->second].columns.push_back(std::move(col));
+    }
     tables_.insert_or_assign(name, std::move(info));
   }
 
@@ -347,6 +358,7 @@ Result<std::vector<TableSchema>> MysqlEngine::Introspect() {
       if (!same) {
         t.foreign_keys.emplace_back();
         t.foreign_keys.back().ref_table = Field(row, len, 4);
+        t.foreign_keys.back().name = constraint;
       }
       t.foreign_keys.back().columns.push_back(column);
       t.foreign_keys.back().ref_columns.push_back(Field(row, len, 5));
@@ -374,9 +386,82 @@ Result<std::vector<TableSchema>> MysqlEngine::Introspect() {
       // MariaDB's own check behind a JSON column is the json type, not a user constraint.
       if (clause == "json_valid(" + QuoteIdent(name) + ")") continue;
       tables[it->second].checks.push_back(clause);
+      tables[it->second].check_constraints.push_back({name, clause});
     }
   }
+
+  TANDEM_ASSIGN_OR_RETURN(
+      MysqlResult rules,
+      conn_.Query("SELECT TABLE_NAME, CONSTRAINT_NAME, DELETE_RULE, UPDATE_RULE FROM "
+                  "information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
+                  what));
+  while (MYSQL_ROW row = rules.Next()) {
+    const unsigned long* len = rules.lengths();
+    auto it = index.find(Field(row, len, 0));
+    if (it == index.end()) continue;
+    for (auto& fk : tables[it->second].foreign_keys) {
+      if (fk.name != Field(row, len, 1)) continue;
+      fk.on_delete = ParseFkAction(Field(row, len, 2)).value_or(FkAction::kNoAction);
+      fk.on_update = ParseFkAction(Field(row, len, 3)).value_or(FkAction::kNoAction);
+    }
+  }
+
+  // Secondary indexes: STATISTICS has one row per part, with its prefix length (SUB_PART) and
+  // order (COLLATION 'D' for a descending part, MariaDB 10.8+).
+  TANDEM_ASSIGN_OR_RETURN(
+      MysqlResult stats,
+      conn_.Query("SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, COLLATION, "
+                  "INDEX_TYPE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+                  "AND INDEX_NAME <> 'PRIMARY' ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+                  what));
+  std::string last_index;
+  last_table.clear();
+  while (MYSQL_ROW row = stats.Next()) {
+    const unsigned long* len = stats.lengths();
+    std::string table = Field(row, len, 0), name = Field(row, len, 1);
+    auto it = index.find(table);
+    if (it == index.end()) continue;
+    TableSchema& t = tables[it->second];
+    if (table != last_table || name != last_index) {
+      Index ix;
+      ix.name = name;
+      ix.unique = Field(row, len, 2) == "0";
+      ix.constraint = ix.unique;
+      std::string type = AsciiLower(Field(row, len, 6));
+      if (type != "btree" && type != "hash") ix.method = type;  // fulltext, spatial
+      t.indexes.push_back(std::move(ix));
+    }
+    last_table = table;
+    last_index = name;
+    IndexPart p;
+    p.column = Field(row, len, 3);
+    p.prefix_length = static_cast<int>(FieldInt(row, 4, 0));
+    p.descending = Field(row, len, 5) == "D";
+    t.indexes.back().parts.push_back(std::move(p));
+  }
   return tables;
+}
+
+Result<std::vector<UnmigratedObject>> MysqlEngine::ListUnmigrated() {
+  std::string what = "list views, triggers, routines and events";
+  TANDEM_ASSIGN_OR_RETURN(
+      MysqlResult res,
+      conn_.Query("SELECT 'view', TABLE_NAME, '' FROM information_schema.VIEWS WHERE "
+                  "TABLE_SCHEMA = DATABASE() "
+                  "UNION ALL SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE FROM "
+                  "information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND "
+                  "TRIGGER_NAME NOT LIKE '\\_tandem\\_%' ESCAPE '\\' "
+                  "UNION ALL SELECT LOWER(ROUTINE_TYPE), ROUTINE_NAME, '' FROM "
+                  "information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() "
+                  "UNION ALL SELECT 'event', EVENT_NAME, '' FROM information_schema.EVENTS WHERE "
+                  "EVENT_SCHEMA = DATABASE() ORDER BY 1, 2",
+                  what));
+  std::vector<UnmigratedObject> out;
+  while (MYSQL_ROW row = res.Next()) {
+    const unsigned long* len = res.lengths();
+    out.push_back({Field(row, len, 0), Field(row, len, 1), Field(row, len, 2)});
+  }
+  return out;
 }
 
 // ---- reading --------------------------------------------------------------------------
@@ -865,6 +950,13 @@ Status MysqlEngine::CreateTable(const TableSchema& table) {
     return Fail(Code::kFailedPrecondition,
                 "{}: DDL would commit the open transaction; create tables outside Begin()", what);
   }
+  tables_.erase(table.name);
+  auto r = conn_.Exec(CreateTableDdl(table), what);
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
+std::string MysqlEngine::CreateTableDdl(const TableSchema& table) const {
   CreateOptions opt;
   if (is_mariadb_) {
     opt.uuid_type = server_version_ >= 100700;
@@ -873,9 +965,73 @@ Status MysqlEngine::CreateTable(const TableSchema& table) {
     opt.uuid_type = false;
     opt.collation = server_version_ >= 80000 ? "utf8mb4_0900_bin" : "utf8mb4_bin";
   }
-  tables_.erase(table.name);
-  auto r = conn_.Exec(CreateTableSql(table, opt), what);
-  if (!r) return std::unexpected(r.error());
+  return CreateTableSql(table, opt);
+}
+
+std::vector<std::string> MysqlEngine::ObjectDdl(const TableSchema& table,
+                                                const SchemaObject& o) const {
+  switch (o.kind) {
+    case SchemaObject::Kind::kIndex: return {CreateIndexSql(table, o.index)};
+    case SchemaObject::Kind::kCheck: return {AddCheckSql(table.name, o.check)};
+    case SchemaObject::Kind::kForeignKey: return {AddForeignKeySql(table.name, o.foreign_key)};
+  }
+  return {};
+}
+
+namespace {
+
+std::string MysqlTableName(const void*, std::string_view t) { return QuoteIdent(t); }
+std::string MysqlColumnName(std::string_view c) { return QuoteIdent(c); }
+
+}  // namespace
+
+Status MysqlEngine::BuildObject(const TableSchema& table, const SchemaObject& o) {
+  std::string what = fmt::format("build {} {} on {}", o.KindName(), QuoteIdent(o.name()),
+                                 QuoteIdent(table.name));
+  if (in_txn_) {
+    return Fail(Code::kFailedPrecondition, "{}: DDL would commit the open transaction", what);
+  }
+  TANDEM_ASSIGN_OR_RETURN(
+      MysqlResult ex, conn_.Query(ObjectExistsSql(conn_.Quoted(table.name), conn_.Quoted(o.name())), what));
+  if (MYSQL_ROW row = ex.Next(); row && FieldInt(row, 0, 0) > 0) return Ok();
+  SqlNames q{&MysqlTableName, &MysqlColumnName, nullptr};
+  auto sample = [&](const std::string& sql, bool with_count) -> std::string {
+    auto res = conn_.Query(sql, what);
+    if (!res) return "";
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    unsigned n = res->num_fields();
+    while (MYSQL_ROW row = res->Next()) {
+      auto& r = rows.emplace_back();
+      const unsigned long* len = res->lengths();
+      for (unsigned c = 0; c < n; ++c) {
+        r.push_back(row[c] ? std::optional<std::string>(Field(row, len, c)) : std::nullopt);
+      }
+    }
+    return SampleKeysText(rows, with_count);
+  };
+  // foreign_key_checks = 0 in tandem's session: MariaDB would add the key without looking at
+  // the rows, so the orphans are looked for here.
+  if (o.kind == SchemaObject::Kind::kForeignKey) {
+    std::string orphans = sample(OrphanKeysSql(q, table.name, o.foreign_key, 5), false);
+    if (!orphans.empty()) {
+      return Fail(Code::kFailedPrecondition, "{}: rows of {} reference no row of {}; orphan keys: {}",
+                  what, QuoteIdent(table.name), QuoteIdent(o.foreign_key.ref_table), orphans);
+    }
+  }
+  for (const auto& sql : ObjectDdl(table, o)) {
+    auto r = conn_.Exec(sql, what);
+    if (r) continue;
+    if (r.error().code == Code::kUnavailable) return std::unexpected(r.error());
+    std::string msg = r.error().message;
+    if (o.kind == SchemaObject::Kind::kIndex && o.index.unique) {
+      std::vector<std::string> cols;
+      for (const auto& p : o.index.parts) cols.push_back(p.column);
+      if (std::string keys = sample(DuplicateKeysSql(q, table.name, cols, 5), true); !keys.empty()) {
+        msg += "; colliding keys: " + keys;
+      }
+    }
+    return Fail(Code::kFailedPrecondition, "{}", msg);
+  }
   return Ok();
 }
 

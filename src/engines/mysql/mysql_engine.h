@@ -51,6 +51,11 @@ class MysqlEngine : public Engine {
   std::string Describe() const override { return uri_.Redacted(); }
 
   Result<std::vector<TableSchema>> Introspect() override;
+  Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
+  std::string CreateTableDdl(const TableSchema& table) const override;
+  std::vector<std::string> ObjectDdl(const TableSchema& table,
+                                     const SchemaObject& object) const override;
+  Status BuildObject(const TableSchema& table, const SchemaObject& object) override;
   Result<std::unique_ptr<RowReader>> Scan(const ScanRequest& req) override;
   Result<std::vector<Row>> Split(const std::string& table, const std::vector<std::string>& key,
                                  int n) override;

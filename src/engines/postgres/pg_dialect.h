@@ -103,6 +103,31 @@ std::string MergeFromStageSql(std::string_view table, std::string_view stage,
 // carried over: generated columns become plain columns that receive the copied values.
 std::string CreateTableSql(std::string_view schema, const TableSchema& table);
 
+// The DEFAULT clause text for a portable default on a column of `type` ("" when none fits).
+std::string DefaultSql(const ColumnDefault& d, const PortableType& type);
+// CREATE [UNIQUE] INDEX IF NOT EXISTS "name" ON "s"."t" USING method ("a", "b" DESC, (expr))
+// [WHERE predicate]. Prefix lengths (MariaDB's) do not exist here and are left out.
+std::string CreateIndexSql(std::string_view schema, std::string_view table, const Index& ix);
+// ALTER TABLE ... ADD CONSTRAINT "name" FOREIGN KEY ... ON DELETE .. ON UPDATE .. NOT VALID,
+// then ALTER TABLE ... VALIDATE CONSTRAINT "name": existing rows are checked without holding
+// a lock that blocks writes for the whole check.
+std::vector<std::string> AddForeignKeySql(std::string_view schema, std::string_view table,
+                                          const ForeignKey& fk);
+// The same two steps for a CHECK.
+std::vector<std::string> AddCheckSql(std::string_view schema, std::string_view table,
+                                     const Check& check);
+// ALTER TABLE ... DROP CONSTRAINT IF EXISTS "name" (undoes a NOT VALID constraint whose
+// validation failed, so a re-run tries it again).
+std::string DropConstraintSql(std::string_view schema, std::string_view table, std::string_view name);
+// true when schema $1 has an index named $2 or table $3 (qualified, quoted) a constraint $2.
+std::string ObjectExistsSql();
+// Introspection: secondary indexes of schema $1 (not primary keys, nor exclusion constraints):
+// table, index, unique, is a UNIQUE constraint, predicate, parts as JSON
+// [[column or null, part text, descending], ...], access method.
+std::string IntrospectIndexesSql();
+// Introspection: what tandem does not move in schema $1: kind, name, table.
+std::string IntrospectUnmigratedSql();
+
 // Introspection: every column of the user tables in schema $1.
 std::string IntrospectColumnsSql();
 // Introspection: primary, unique, foreign and check constraints plus unique indexes of $1.

@@ -290,6 +290,12 @@ Result<std::vector<TableSchema>> PostgresEngine::Introspect() {
     ParseNumber(cols.value(r, 6), oid);
     ParseNumber(cols.value(r, 7), typmod);
     c.type = PortableFromPg(oid, typmod);
+    // attidentity 'a'/'d', or a serial's nextval(...) default: the engine picks the value.
+    c.identity = !cols.value(r, 9).empty() ||
+                 (c.default_expr && c.default_expr->starts_with("nextval("));
+    if (c.default_expr && !c.identity && !c.generated) {
+      c.default_value = ParsePortableDefault(*c.default_expr);
+    }
     t.columns.push_back(std::move(c));
   }
 
@@ -318,14 +324,137 @@ Result<std::vector<TableSchema>> PostgresEngine::Introspect() {
       }
     } else if (type == "f") {
       TANDEM_ASSIGN_OR_RETURN(std::vector<std::string> ref_columns, names(r, 4));
+      auto action = [](std::string_view a) {
+        return a == "r" ? FkAction::kRestrict : a == "c" ? FkAction::kCascade
+             : a == "n" ? FkAction::kSetNull : a == "d" ? FkAction::kSetDefault
+                        : FkAction::kNoAction;
+      };
       t.foreign_keys.push_back(ForeignKey{.columns = std::move(columns),
                                           .ref_table = std::string(cons.value(r, 3)),
-                                          .ref_columns = std::move(ref_columns)});
+                                          .ref_columns = std::move(ref_columns),
+                                          .name = std::string(cons.value(r, 6)),
+                                          .on_delete = action(cons.value(r, 7)),
+                                          .on_update = action(cons.value(r, 8))});
     } else if (type == "c") {
       t.checks.push_back(CheckExpression(cons.value(r, 5)));
+      t.check_constraints.push_back(
+          Check{std::string(cons.value(r, 6)), t.checks.back()});
     }
   }
+
+  TANDEM_ASSIGN_OR_RETURN(PgResult ixs, conn_.ExecParams(what, IntrospectIndexesSql(), {schema_}));
+  for (int r = 0; r < ixs.rows(); ++r) {
+    auto it = index.find(std::string(ixs.value(r, 0)));
+    if (it == index.end()) continue;
+    Index ix;
+    ix.name = std::string(ixs.value(r, 1));
+    ix.unique = ixs.value(r, 2) == "t";
+    ix.constraint = ixs.value(r, 3) == "t";
+    if (!ixs.is_null(r, 4)) ix.where = std::string(ixs.value(r, 4));
+    if (ixs.value(r, 6) != "btree") ix.method = std::string(ixs.value(r, 6));
+    try {
+      for (const auto& part : nlohmann::json::parse(ixs.value(r, 5))) {
+        IndexPart p;
+        if (part[0].is_string()) {
+          p.column = part[0].get<std::string>();
+        } else {
+          p.expression = part[1].get<std::string>();
+        }
+        p.descending = part[2].get<bool>();
+        ix.parts.push_back(std::move(p));
+      }
+    } catch (const std::exception& ex) {
+      return Fail(Code::kInternal, "{}: bad parts of index {}: {}", what, ix.name, ex.what());
+    }
+    tables[it->second].indexes.push_back(std::move(ix));
+  }
   return tables;
+}
+
+Result<std::vector<UnmigratedObject>> PostgresEngine::ListUnmigrated() {
+  std::string what = fmt::format("postgres list views, triggers and routines of schema {}", schema_);
+  TANDEM_ASSIGN_OR_RETURN(PgResult res, conn_.ExecParams(what, IntrospectUnmigratedSql(), {schema_}));
+  std::vector<UnmigratedObject> out;
+  for (int r = 0; r < res.rows(); ++r) {
+    out.push_back({std::string(res.value(r, 0)), std::string(res.value(r, 1)),
+                   std::string(res.value(r, 2))});
+  }
+  return out;
+}
+
+std::string PostgresEngine::CreateTableDdl(const TableSchema& table) const {
+  return CreateTableSql(schema_, table);
+}
+
+std::vector<std::string> PostgresEngine::ObjectDdl(const TableSchema& table,
+                                                   const SchemaObject& o) const {
+  switch (o.kind) {
+    case SchemaObject::Kind::kIndex: return {CreateIndexSql(schema_, table.name, o.index)};
+    case SchemaObject::Kind::kCheck: return AddCheckSql(schema_, table.name, o.check);
+    case SchemaObject::Kind::kForeignKey: return AddForeignKeySql(schema_, table.name, o.foreign_key);
+  }
+  return {};
+}
+
+namespace {
+
+std::string PgTableName(const void* schema, std::string_view table) {
+  return Qualified(*static_cast<const std::string*>(schema), table);
+}
+std::string PgColumnName(std::string_view c) { return QuoteIdent(c); }
+
+}  // namespace
+
+Status PostgresEngine::BuildObject(const TableSchema& table, const SchemaObject& o) {
+  std::string what = What(fmt::format("build {} {} on", o.KindName(), QuoteIdent(o.name())), table.name);
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult exists,
+      conn_.ExecParams(what, ObjectExistsSql(), {schema_, o.name(), Qualified(schema_, table.name)}));
+  if (exists.rows() == 1 && exists.value(0, 0) == "t") return Ok();
+  Status failed = Ok();
+  for (const auto& sql : ObjectDdl(table, o)) {
+    if (auto r = conn_.Exec(what, sql); !r) {
+      failed = std::unexpected(r.error());
+      break;
+    }
+  }
+  if (failed) return Ok();
+  if (failed.error().code == Code::kUnavailable) return failed;
+  // Nothing half-built stays: a NOT VALID constraint would pass for built on the next run.
+  if (o.kind != SchemaObject::Kind::kIndex) {
+    (void)conn_.Exec(what, DropConstraintSql(schema_, table.name, o.name()));
+  }
+  SqlNames q{&PgTableName, &PgColumnName, &schema_};
+  std::string sample;
+  if (o.kind == SchemaObject::Kind::kIndex && o.index.unique) {
+    std::vector<std::string> cols;
+    for (const auto& p : o.index.parts) {
+      if (!p.column.empty()) cols.push_back(p.column);
+    }
+    if (!cols.empty() && cols.size() == o.index.parts.size() && o.index.where.empty()) {
+      sample = DuplicateKeysSql(q, table.name, cols, 5);
+    }
+  } else if (o.kind == SchemaObject::Kind::kForeignKey) {
+    sample = OrphanKeysSql(q, table.name, o.foreign_key, 5);
+  }
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  if (!sample.empty()) {
+    if (auto res = conn_.Exec(what, sample); res) {
+      for (int r = 0; r < res->rows(); ++r) {
+        auto& row = rows.emplace_back();
+        for (int c = 0; c < res->cols(); ++c) {
+          row.push_back(res->is_null(r, c) ? std::nullopt
+                                           : std::optional<std::string>(res->value(r, c)));
+        }
+      }
+    }
+  }
+  std::string keys = SampleKeysText(rows, o.kind == SchemaObject::Kind::kIndex);
+  std::string msg = failed.error().message;
+  if (!keys.empty()) {
+    msg += fmt::format("; {} keys: {}", o.kind == SchemaObject::Kind::kIndex ? "colliding" : "orphan", keys);
+  }
+  return Fail(Code::kFailedPrecondition, "{}", msg);
 }
 
 // ---- reading ------------------------------------------------------------------------------

@@ -80,6 +80,12 @@ class PostgresEngine final : public Engine {
   // the last SetCaptureSuppressed; the old connection is closed only once the new one works.
   Status Reconnect() override;
 
+  Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
+  std::string CreateTableDdl(const TableSchema& table) const override;
+  std::vector<std::string> ObjectDdl(const TableSchema& table,
+                                     const SchemaObject& object) const override;
+  Status BuildObject(const TableSchema& table, const SchemaObject& object) override;
+
   // The schema this engine reads and writes.
   const std::string& schema() const { return schema_; }
 

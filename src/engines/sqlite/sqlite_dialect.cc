@@ -330,6 +330,22 @@ std::optional<std::string> PortableDefault(std::string_view expr) {
   return std::nullopt;
 }
 
+std::string DefaultSql(const ColumnDefault& d) {
+  using K = ColumnDefault::Kind;
+  switch (d.kind) {
+    case K::kCurrentTimestamp: return "CURRENT_TIMESTAMP";
+    case K::kCurrentDate: return "CURRENT_DATE";
+    case K::kCurrentTime: return "CURRENT_TIME";
+    case K::kExpression: return "(" + d.expression + ")";
+    case K::kLiteral: break;
+  }
+  const Value& v = d.literal;
+  if (v.is_null()) return "NULL";
+  if (v.kind() == Kind::kInt) return std::to_string(v.as_int());
+  if (v.kind() == Kind::kBool) return v.as_bool() ? "1" : "0";
+  return QuoteLiteral(v.kind() == Kind::kText ? v.as_str() : v.ToDisplay());
+}
+
 std::string CreateTableSql(const TableSchema& table) {
   std::string sql = "CREATE TABLE " + QuoteIdent(table.name) + " (";
   bool first = true;
@@ -338,25 +354,91 @@ std::string CreateTableSql(const TableSchema& table) {
     sql += part;
     first = false;
   };
+  bool inline_key = false;
   for (const auto& c : table.columns) {
     std::string def = QuoteIdent(c.name);
     bool in_key = std::find(table.primary_key.begin(), table.primary_key.end(), c.name) !=
                   table.primary_key.end();
+    if (c.identity && c.type.kind == Kind::kInt && table.primary_key.size() == 1 && in_key) {
+      add(def + " INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL");
+      inline_key = true;
+      continue;
+    }
     std::string type = SqliteTypeFor(c.type, in_key);
     if (!type.empty()) def += " " + type;
     if (!c.nullable) def += " NOT NULL";
-    if (c.default_expr && !c.generated) {
+    if (c.default_value && !c.generated) {
+      if (std::string d = DefaultSql(*c.default_value); !d.empty()) def += " DEFAULT " + d;
+    } else if (c.default_expr && !c.generated) {
       if (auto d = PortableDefault(*c.default_expr)) def += " DEFAULT " + *d;
     }
     add(def);
   }
-  if (!table.primary_key.empty()) add("PRIMARY KEY (" + IdentList(table.primary_key) + ")");
+  if (!table.primary_key.empty() && !inline_key) {
+    add("PRIMARY KEY (" + IdentList(table.primary_key) + ")");
+  }
   for (const auto& u : table.unique_keys) add("UNIQUE (" + IdentList(u) + ")");
+  for (const auto& ch : table.check_constraints) {
+    add((ch.name.empty() ? "" : "CONSTRAINT " + QuoteIdent(ch.name) + " ") + "CHECK (" +
+        ch.expression + ")");
+  }
   for (const auto& fk : table.foreign_keys) {
-    add("FOREIGN KEY (" + IdentList(fk.columns) + ") REFERENCES " + QuoteIdent(fk.ref_table) +
-        " (" + IdentList(fk.ref_columns) + ")");
+    std::string line = (fk.name.empty() ? "" : "CONSTRAINT " + QuoteIdent(fk.name) + " ") +
+                       "FOREIGN KEY (" + IdentList(fk.columns) + ") REFERENCES " +
+                       QuoteIdent(fk.ref_table) + " (" + IdentList(fk.ref_columns) + ")";
+    if (fk.on_delete != FkAction::kNoAction) line += " ON DELETE " + std::string(FkActionSql(fk.on_delete));
+    if (fk.on_update != FkAction::kNoAction) line += " ON UPDATE " + std::string(FkActionSql(fk.on_update));
+    add(line);
   }
   return sql + "\n)";
+}
+
+std::string CreateIndexSql(std::string_view table, const Index& ix) {
+  std::string parts;
+  for (const auto& p : ix.parts) {
+    std::string one = p.expression.empty() ? QuoteIdent(p.column) : "(" + p.expression + ")";
+    if (p.descending) one += " DESC";
+    parts += (parts.empty() ? "" : ", ") + one;
+  }
+  std::string sql = "CREATE " + std::string(ix.unique ? "UNIQUE " : "") + "INDEX IF NOT EXISTS " +
+                    QuoteIdent(ix.name) + " ON " + QuoteIdent(table) + " (" + parts + ")";
+  if (!ix.where.empty()) sql += " WHERE " + ix.where;
+  return sql;
+}
+
+std::string ForeignKeyCheckSql() {
+  return "SELECT rowid, \"parent\", fkid FROM pragma_foreign_key_check(?1)";
+}
+
+void SplitIndexSql(std::string_view sql, std::vector<std::string>& parts, std::string& where) {
+  parts.clear();
+  where.clear();
+  size_t open = sql.find('(');
+  if (open == std::string_view::npos) return;
+  int depth = 0;
+  char quote = 0;
+  size_t start = open + 1, i = open;
+  for (; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"' || c == '`' || c == '[') {
+      quote = c == '[' ? ']' : c;
+      continue;
+    }
+    if (c == '(') ++depth;
+    if (c == ')' && --depth == 0) break;
+    if (c == ',' && depth == 1) {
+      parts.emplace_back(TrimSpace(sql.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (i >= sql.size()) return;
+  parts.emplace_back(TrimSpace(sql.substr(start, i - start)));
+  std::string_view rest = TrimSpace(sql.substr(i + 1));
+  if (AsciiUpper(rest.substr(0, 5)) == "WHERE") where = std::string(TrimSpace(rest.substr(5)));
 }
 
 std::vector<std::string> ExtractChecks(std::string_view sql) {

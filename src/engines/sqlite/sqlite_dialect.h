@@ -89,7 +89,20 @@ std::optional<std::string> PortableDefault(std::string_view expr);
 // CREATE TABLE from a portable description: columns with SQLite types, NOT NULL, literal
 // defaults, PRIMARY KEY, UNIQUE and FOREIGN KEY clauses. Generated columns become plain
 // columns (their expression is engine text); CHECKs are left out for the same reason.
+// A column with `identity` that is the whole primary key becomes INTEGER PRIMARY KEY
+// AUTOINCREMENT (ids never reused, like a sequence). Portable defaults (default_value) are
+// preferred over default_expr. Every foreign key (with its actions) and every named check is
+// declared here: SQLite cannot add them to an existing table.
 std::string CreateTableSql(const TableSchema& table);
+// The DEFAULT clause text for a portable default ("" when none fits).
+std::string DefaultSql(const ColumnDefault& d);
+// CREATE [UNIQUE] INDEX IF NOT EXISTS "n" ON "t" ("a", "b" DESC, (expr)) [WHERE predicate].
+std::string CreateIndexSql(std::string_view table, const Index& ix);
+// The orphans of table ?1's foreign keys: pragma_foreign_key_check's rowid and parent, with
+// the child columns of foreign key number `fk_id` selected by the caller.
+std::string ForeignKeyCheckSql();
+// The pieces of CREATE INDEX text: each part's text (top-level commas) and the WHERE predicate.
+void SplitIndexSql(std::string_view sql, std::vector<std::string>& parts, std::string& where);
 // The CHECK (...) expressions of a CREATE TABLE statement, as written.
 std::vector<std::string> ExtractChecks(std::string_view create_sql);
 

@@ -310,6 +310,7 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
     if (!r[3].is_null()) c.default_expr = r[3].as_str();
     // hidden: 2 = VIRTUAL generated, 3 = STORED generated (1 is a virtual table's hidden column).
     c.generated = r[5].as_int() >= 2;
+    if (c.default_expr && !c.generated) c.default_value = ParsePortableDefault(*c.default_expr);
     if (r[4].as_int() > 0) pk.emplace_back(r[4].as_int(), c.name);
     t.columns.push_back(std::move(c));
   }
@@ -324,6 +325,8 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
       bool rowid_alias =
           !without_rowid && t.primary_key.size() == 1 && AsciiUpper(c.engine_type) == "INTEGER";
       if (in_pk && (without_rowid || rowid_alias)) c.nullable = false;
+      // The rowid alias takes the next rowid when an insert gives none.
+      if (in_pk && rowid_alias) c.identity = true;
     }
   }
 
@@ -344,6 +347,48 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
         }
       }
       continue;
+    }
+    {
+      // Every secondary index, with its parts in order; expression parts and a partial
+      // predicate are taken from the CREATE INDEX text.
+      Index index;
+      index.name = ix[0].as_str();
+      index.unique = ix[1].as_int() != 0;
+      index.constraint = ix[2].as_str() == "u";
+      TANDEM_ASSIGN_OR_RETURN(
+          auto xparts,
+          where(db_.Query("SELECT name, \"desc\" FROM pragma_index_xinfo(?) WHERE key = 1 "
+                          "ORDER BY seqno",
+                          {ix[0]})));
+      std::vector<std::string> texts;
+      TANDEM_ASSIGN_OR_RETURN(
+          auto isql, where(db_.Query("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+                                     {ix[0]})));
+      if (!isql.empty() && isql[0][0].kind() == Kind::kText) {
+        SplitIndexSql(isql[0][0].as_str(), texts, index.where);
+      }
+      for (size_t i = 0; i < xparts.size(); ++i) {
+        IndexPart part;
+        part.descending = xparts[i][1].as_int() != 0;
+        if (!xparts[i][0].is_null()) {
+          part.column = xparts[i][0].as_str();
+        } else if (i < texts.size()) {
+          std::string e = texts[i];
+          std::string up = AsciiUpper(e);
+          for (std::string_view suffix : {" DESC", " ASC"}) {
+            if (up.ends_with(suffix)) e = std::string(TrimSpace(e.substr(0, e.size() - suffix.size())));
+          }
+          part.expression = e;
+        }
+        index.parts.push_back(std::move(part));
+      }
+      // sqlite_autoindex_* (a UNIQUE constraint) cannot be created under that name elsewhere.
+      if (AsciiLower(index.name).starts_with("sqlite_")) {
+        index.name = name;
+        for (const auto& part : index.parts) index.name += "_" + part.column;
+        index.name += "_key";
+      }
+      t.indexes.push_back(std::move(index));
     }
     if (ix[1].as_int() == 0 || ix[3].as_int() != 0) continue;
     TANDEM_ASSIGN_OR_RETURN(
@@ -372,13 +417,15 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
   t.unique_keys = std::move(uniq);
 
   TANDEM_ASSIGN_OR_RETURN(auto fks,
-                          where(db_.Query("SELECT id, \"table\", \"from\", \"to\" "
-                                          "FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+                          where(db_.Query("SELECT id, \"table\", \"from\", \"to\", on_delete, "
+                                          "on_update FROM pragma_foreign_key_list(?) ORDER BY id, seq",
                                           p)));
   std::map<int64_t, ForeignKey> by_id;
   for (const auto& r : fks) {
     ForeignKey& fk = by_id[r[0].as_int()];
     fk.ref_table = r[1].as_str();
+    fk.on_delete = ParseFkAction(r[4].as_str()).value_or(FkAction::kNoAction);
+    fk.on_update = ParseFkAction(r[5].as_str()).value_or(FkAction::kNoAction);
     fk.columns.push_back(r[2].as_str());
     fk.ref_columns.push_back(r[3].is_null() ? "" : r[3].as_str());
   }
@@ -393,6 +440,10 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
         for (size_t i = 0; i < ppk.size(); ++i) fk.ref_columns[i] = ppk[i][0].as_str();
       }
     }
+    // SQLite keeps no name for a foreign key: PostgreSQL's default name.
+    fk.name = name;
+    for (const auto& c : fk.columns) fk.name += "_" + c;
+    fk.name += "_fkey";
     t.foreign_keys.push_back(std::move(fk));
   }
 
@@ -400,7 +451,89 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
       auto sql,
       where(db_.Query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", p)));
   if (!sql.empty() && sql[0][0].kind() == Kind::kText) t.checks = ExtractChecks(sql[0][0].as_str());
+  for (size_t i = 0; i < t.checks.size(); ++i) {
+    std::string check_name = t.checks.size() == 1 ? name + "_check" : fmt::format("{}_check{}", name, i + 1);
+    t.check_constraints.push_back({check_name, t.checks[i]});
+  }
   return t;
+}
+
+Result<std::vector<UnmigratedObject>> SqliteEngine::ListUnmigrated() {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows, In(db_.Query("SELECT type, name, tbl_name FROM sqlite_master WHERE type IN "
+                              "('view', 'trigger') AND name NOT LIKE '\\_tandem\\_%' ESCAPE '\\' "
+                              "ORDER BY type, name"),
+                    "list views and triggers", ""));
+  std::vector<UnmigratedObject> out;
+  for (const auto& r : rows) {
+    std::string kind = r[0].as_str();
+    out.push_back({kind, r[1].as_str(), kind == "trigger" ? r[2].as_str() : ""});
+  }
+  return out;
+}
+
+std::string SqliteEngine::CreateTableDdl(const TableSchema& table) const {
+  return CreateTableSql(table);
+}
+
+std::vector<std::string> SqliteEngine::ObjectDdl(const TableSchema& table,
+                                                 const SchemaObject& o) const {
+  if (o.kind == SchemaObject::Kind::kIndex) return {CreateIndexSql(table.name, o.index)};
+  return {};  // foreign keys and checks are part of CREATE TABLE
+}
+
+Status SqliteEngine::BuildObject(const TableSchema& table, const SchemaObject& o) {
+  std::string what = fmt::format("sqlite: build {} {} on {}", o.KindName(), QuoteIdent(o.name()),
+                                 QuoteIdent(table.name));
+  if (o.kind == SchemaObject::Kind::kCheck) return Ok();  // checked row by row as rows land
+  if (o.kind == SchemaObject::Kind::kForeignKey) {
+    // Declared in CREATE TABLE and not enforced in tandem's session: look for orphans.
+    const ForeignKey& fk = o.foreign_key;
+    std::string cols;
+    for (const auto& c : fk.columns) cols += (cols.empty() ? "" : ", ") + QuoteIdent(c);
+    TANDEM_ASSIGN_OR_RETURN(
+        auto orphans,
+        In(db_.Query(fmt::format("SELECT DISTINCT {} FROM {} WHERE rowid IN (SELECT rowid FROM "
+                                 "pragma_foreign_key_check(?) WHERE \"parent\" = ?) LIMIT 5",
+                                 cols, QuoteIdent(table.name)),
+                     {Value::Text(table.name), Value::Text(fk.ref_table)}),
+           "check foreign key", table.name));
+    if (orphans.empty()) return Ok();
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    for (const auto& r : orphans) {
+      auto& row = rows.emplace_back();
+      for (const auto& v : r) row.push_back(v.is_null() ? std::nullopt : std::optional<std::string>(v.ToDisplay()));
+    }
+    return Fail(Code::kFailedPrecondition, "{}: rows reference no row of {}; orphan keys: {}", what,
+                QuoteIdent(fk.ref_table), SampleKeysText(rows, false));
+  }
+  TANDEM_ASSIGN_OR_RETURN(
+      auto exists, In(db_.Query("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                                {Value::Text(o.index.name)}),
+                      "build index", table.name));
+  if (!exists.empty()) return Ok();
+  for (const auto& sql : ObjectDdl(table, o)) {
+    auto st = db_.Exec(sql);
+    if (st) continue;
+    std::string msg = fmt::format("{}: {}", what, st.error().message);
+    std::vector<std::string> cols;
+    for (const auto& part : o.index.parts) cols.push_back(part.column);
+    if (o.index.unique && o.index.where.empty() &&
+        std::find(cols.begin(), cols.end(), "") == cols.end()) {
+      SqlNames q{[](const void*, std::string_view t) { return QuoteIdent(t); },
+                 [](std::string_view c) { return QuoteIdent(c); }};
+      if (auto dup = db_.Query(DuplicateKeysSql(q, table.name, cols, 5)); dup && !dup->empty()) {
+        std::vector<std::vector<std::optional<std::string>>> rows;
+        for (const auto& r : *dup) {
+          auto& row = rows.emplace_back();
+          for (const auto& v : r) row.push_back(v.is_null() ? std::nullopt : std::optional<std::string>(v.ToDisplay()));
+        }
+        msg += "; colliding keys: " + SampleKeysText(rows, true);
+      }
+    }
+    return Fail(Code::kFailedPrecondition, "{}", msg);
+  }
+  return Ok();
 }
 
 // ---- reading ---------------------------------------------------------------------------

@@ -68,6 +68,11 @@ class SqliteEngine final : public Engine {
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
                      const KeyRange& range) override;
   Status CreateTable(const TableSchema& table) override;
+  Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
+  std::string CreateTableDdl(const TableSchema& table) const override;
+  std::vector<std::string> ObjectDdl(const TableSchema& table,
+                                     const SchemaObject& object) const override;
+  Status BuildObject(const TableSchema& table, const SchemaObject& object) override;
 
   // BEGIN IMMEDIATE: the write lock is taken at once, so a transaction never fails half-way
   // with SQLITE_BUSY on its first write. Rollback without an open transaction is a no-op.
