@@ -27,7 +27,7 @@ Status RemoveAllCapture(Migration& m, MigrationState& st, std::string_view step)
     if (auto rs = m.s().source_changes->Remove(); !rs) {
       return std::unexpected(rs.error().Context("remove capture from old"));
     }
-    st.capture_old = false;
+    st.capture_old = st.capture_old_ready = false;
     TANDEM_RETURN_IF_ERROR(m.Save(st, fmt::format("{}: capture removed from old", step)));
   }
   if (st.capture_new) {
@@ -288,7 +288,8 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
   }
   auto cutover = [&]() -> Status {
     TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "switch writes: draining"));
-    TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s));
+    // Everything written on old reaches new; the reverse stream goes on after the unfreeze.
+    TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s, Migration::Streams::kForward));
     TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kReverse, "switch writes: reverse capture"));
     TANDEM_RETURN_IF_ERROR(reverse->Install());
     if (!st.capture_new) {
@@ -342,7 +343,8 @@ Result<int> Rollback(const SwitchOptions& o, FILE* out) {
       }
       auto back = [&]() -> Status {
         TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "rollback: draining"));
-        TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s));
+        // Everything written on new reaches old; the forward stream goes on after the unfreeze.
+        TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s, Migration::Streams::kReverse));
         st.phase = Phase::kReadNew;
         TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kHooking, "rollback of switch writes"));
         if (auto hs = RunHook(m.s().cfg, "writes", HookEnv(Phase::kReadNew, "rollback")); !hs) {
