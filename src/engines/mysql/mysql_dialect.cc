@@ -107,6 +107,24 @@ std::string CountSql(std::string_view table, std::string_view where) {
   return fmt::format("SELECT COUNT(*) FROM {}{}", QuoteIdent(table), where);
 }
 
+std::string AutoIncrementSql(std::string_view table) {
+  return fmt::format(
+      "SELECT c.COLUMN_NAME, t.AUTO_INCREMENT FROM information_schema.COLUMNS c "
+      "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
+      "AND t.TABLE_NAME = c.TABLE_NAME "
+      "WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = {} "
+      "AND c.EXTRA LIKE '%auto_increment%'",
+      QuoteConstant(table));
+}
+
+std::string MaxValueSql(std::string_view table, std::string_view column) {
+  return fmt::format("SELECT MAX({}) FROM {}", QuoteIdent(column), QuoteIdent(table));
+}
+
+std::string SetAutoIncrementSql(std::string_view table, int64_t next) {
+  return fmt::format("ALTER TABLE {} AUTO_INCREMENT = {}", QuoteIdent(table), next);
+}
+
 std::string DeleteSql(std::string_view table, std::string_view where) {
   return fmt::format("DELETE FROM {}{}", QuoteIdent(table), where);
 }

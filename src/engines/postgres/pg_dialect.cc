@@ -172,6 +172,55 @@ std::string SplitSql(std::string_view table, const std::vector<std::string>& key
       ColumnList(key), table);
 }
 
+std::string SequenceColumnsSql() {
+  // Identity and serial columns: the sequence depends on the column ('i' internal, 'a' auto).
+  // Standalone sequences: the column's default (pg_attrdef) depends on the sequence ('n').
+  return "SELECT a.attname, CASE WHEN a.attidentity <> '' THEN 'i' ELSE 'a' END, sn.nspname, "
+         "s.relname, q.seqincrement "
+         "FROM pg_catalog.pg_class t "
+         "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace "
+         "JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
+         "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass "
+         "AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid "
+         "AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i') "
+         "JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+         "JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace "
+         "JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid "
+         "WHERE tn.nspname = $1 AND t.relname = $2 "
+         "UNION ALL "
+         "SELECT a.attname, 'n', sn.nspname, s.relname, q.seqincrement "
+         "FROM pg_catalog.pg_class t "
+         "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace "
+         "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = t.oid "
+         "JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = ad.adnum "
+         "AND NOT a.attisdropped "
+         "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass "
+         "AND d.objid = ad.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass "
+         "JOIN pg_catalog.pg_class s ON s.oid = d.refobjid AND s.relkind = 'S' "
+         "JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace "
+         "JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid "
+         "WHERE tn.nspname = $1 AND t.relname = $2 AND NOT EXISTS ("
+         "SELECT 1 FROM pg_catalog.pg_depend o WHERE o.classid = 'pg_catalog.pg_class'::regclass "
+         "AND o.objid = s.oid AND o.refobjid = t.oid AND o.refobjsubid = a.attnum "
+         "AND o.deptype IN ('a', 'i')) "
+         "ORDER BY 1";
+}
+
+std::string SequenceStateSql(std::string_view schema, std::string_view sequence) {
+  return fmt::format("SELECT last_value, is_called FROM {}", Qualified(schema, sequence));
+}
+
+std::string AdvanceSequenceSql(std::string_view schema, std::string_view sequence) {
+  return fmt::format(
+      "SELECT pg_catalog.setval($1::regclass, $2::bigint, false) FROM {} "
+      "WHERE CASE WHEN is_called THEN last_value + $3::bigint ELSE last_value END < $2::bigint",
+      Qualified(schema, sequence));
+}
+
+std::string MaxValueSql(std::string_view table, std::string_view column) {
+  return fmt::format("SELECT max({}) FROM {}", QuoteIdent(column), table);
+}
+
 std::string EstimatedRowsSql() {
   return "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END "
          "FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass";
