@@ -396,8 +396,11 @@ std::string TriggerSql(std::string_view table, std::string_view table_literal, c
         "      END IF;\n",
         insert, old_key, new_key, table_literal);
   }
+  // A trigger runs with its definer's privileges (MariaDB has no SQL SECURITY INVOKER for
+  // triggers): the definer is named as the user tandem connects as, so the application's
+  // user needs no privilege on the change table, whoever installs capture.
   return fmt::format(
-      "CREATE {}TRIGGER {} AFTER {} ON {} FOR EACH ROW\n"
+      "CREATE {}DEFINER = CURRENT_USER TRIGGER {} AFTER {} ON {} FOR EACH ROW\n"
       "  BEGIN\n"
       "    IF NOT (@tandem_capture_off <=> 1) THEN\n"
       "{}"

@@ -234,7 +234,8 @@ Result<std::map<std::string, TableInfo>> MysqlEngine::LoadColumns(const std::str
       MysqlResult res,
       conn_.Query("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
                   "COLUMN_DEFAULT, EXTRA, COLUMN_COMMENT, CHARACTER_MAXIMUM_LENGTH, "
-                  "NUMERIC_PRECISION, NUMERIC_SCALE, COLLATION_NAME FROM information_schema.COLUMNS "
+                  "NUMERIC_PRECISION, NUMERIC_SCALE, COLLATION_NAME, DATETIME_PRECISION "
+                  "FROM information_schema.COLUMNS "
                   "WHERE TABLE_SCHEMA = DATABASE()" +
                       table_filter + " ORDER BY TABLE_NAME, ORDINAL_POSITION",
                   what));
@@ -256,6 +257,7 @@ Result<std::map<std::string, TableInfo>> MysqlEngine::LoadColumns(const std::str
     c.numeric_precision = FieldInt(row, 9);
     c.numeric_scale = FieldInt(row, 10);
     if (row[11]) c.collation = Field(row, len, 11);
+    c.datetime_precision = FieldInt(row, 12);
     c.json_check = json_columns.contains({table, c.name});
     TableInfo& info = out[table];
     info.name = table;

@@ -169,6 +169,13 @@ std::string CaptureFunctionDdl(std::string_view schema, std::string_view table,
                                const std::vector<std::string>& key, bool float_key);
 // The key columns of table $1 (qualified, quoted) with their base type oid, in key order given
 // as $2::text[]: attname, type oid. No rows when the table does not exist.
+// What the connecting role has for capture: one row per name in $2 (text[]) within schema $1:
+// name, exists, the role may act as the table's owner, has SELECT, INSERT, UPDATE, DELETE,
+// the owner's name, current_user, has USAGE and CREATE on the schema.
+std::string CapturePrivilegesSql();
+// Takes every privilege on tandem's capture objects in `schema` (the change and capture
+// tables, the change sequence, the capture functions) from everyone but their owner.
+std::string RevokeCaptureAccessSql(std::string_view schema);
 std::string KeyColumnTypesSql();
 // DROP TRIGGER IF EXISTS + CREATE TRIGGER (works before PostgreSQL 14's CREATE OR REPLACE).
 std::string CaptureTriggerDdl(std::string_view schema, std::string_view table);
