@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -67,22 +68,39 @@ Status EndStep(Migration& m, MigrationState& st, std::string_view why) {
   return m.Save(st, why);
 }
 
-// The second half of `switch writes`, from the writes hook on.
-Status FinishSwitchWrites(Migration& m, MigrationState& st, bool run_hook) {
-  if (run_hook) {
-    TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "writes", HookEnv(Phase::kWriteNew, "switch-writes")));
+// Finishes a switch of writes killed once its phase was written (stages hooking, unfreezing).
+// Its freeze died with it (a SQLite write lock) or is still held (hooks), and the hook may not
+// have moved every writer: writes may have gone on on the frozen side meanwhile. They must
+// reach the other side before the hook moves writes there (else the stream would later carry
+// an older row over a newer one), so the freeze is taken anew, the frozen side's stream
+// drained, and only then the hook run again. On failure the fresh freeze is released and the
+// step stays recorded for the next command.
+Status FinishFrozen(Migration& m, MigrationState& st, const std::string& side, Phase to,
+                    const char* action, Migration::Streams drain) {
+  TANDEM_ASSIGN_OR_RETURN(auto freeze, Freeze::Take(m, st, side));
+  auto body = [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(m.CatchUp(60, drain));
+    TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "writes", HookEnv(to, action)));
+    return SaveStage(m, st, Stage::kUnfreezing, fmt::format("{}: hook done", action));
+  };
+  if (auto bs = body(); !bs) {
+    (void)freeze->Release(m, st);
+    return bs;
   }
-  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kUnfreezing, "switch writes: hook done"));
-  TANDEM_RETURN_IF_ERROR(ReleaseLeftFreeze(m, st));
+  TANDEM_ASSIGN_OR_RETURN(double ms, freeze->Release(m, st));
+  (void)ms;
+  return Ok();
+}
+
+Status FinishSwitchWrites(Migration& m, MigrationState& st) {
+  TANDEM_RETURN_IF_ERROR(FinishFrozen(m, st, "old", Phase::kWriteNew, "switch-writes",
+                                      Migration::Streams::kForward));
   return EndStep(m, st, "switch writes done");
 }
 
-Status FinishRollbackWrites(Migration& m, MigrationState& st, bool run_hook) {
-  if (run_hook) {
-    TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "writes", HookEnv(Phase::kReadNew, "rollback")));
-  }
-  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kUnfreezing, "rollback: hook done"));
-  TANDEM_RETURN_IF_ERROR(ReleaseLeftFreeze(m, st));
+Status FinishRollbackWrites(Migration& m, MigrationState& st) {
+  TANDEM_RETURN_IF_ERROR(FinishFrozen(m, st, "new", Phase::kReadNew, "rollback",
+                                      Migration::Streams::kReverse));
   TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "rollback", HookEnv(Phase::kReadNew, "rollback")));
   return EndStep(m, st, "rollback of switch writes done");
 }
@@ -123,7 +141,7 @@ Status RecoverLocked(Migration& m, MigrationState& st, FILE* out, Step* finished
   switch (st.step) {
     case Step::kSwitchWrites:
       if (st.stage == Stage::kHooking || st.stage == Stage::kUnfreezing) {
-        done = FinishSwitchWrites(m, st, st.stage == Stage::kHooking);
+        done = FinishSwitchWrites(m, st);
       } else {
         done = ReleaseLeftFreeze(m, st);
         if (done) done = EndStep(m, st, "interrupted switch writes undone");
@@ -131,7 +149,7 @@ Status RecoverLocked(Migration& m, MigrationState& st, FILE* out, Step* finished
       break;
     case Step::kRollbackWrites:
       if (st.stage == Stage::kHooking || st.stage == Stage::kUnfreezing) {
-        done = FinishRollbackWrites(m, st, st.stage == Stage::kHooking);
+        done = FinishRollbackWrites(m, st);
       } else {
         done = ReleaseLeftFreeze(m, st);
         if (done) done = EndStep(m, st, "interrupted rollback undone");
@@ -192,6 +210,56 @@ Status ProbeReverse(Migration& m, MigrationState& st, const SwitchOptions& o, FI
   return Ok();
 }
 
+// A switch of writes, run with one side frozen: freeze, drain the stream into the other
+// side, move that side's sequences, `before_hook`, write the phase, run the writes hook, then
+// unfreeze. Each stage is recorded before its action. On failure the freeze is released, the
+// phase stays where it was, and the step ends (the error says where writes stay).
+struct FrozenSwitch {
+  Step step;
+  const char* name;    // for messages: "switch writes", "rollback"
+  const char* action;  // TANDEM_ACTION of the hooks
+  std::string frozen;  // "old" or "new": the side whose writes are frozen
+  Phase to;            // the phase once writes moved
+  Migration::Streams drain;
+  const char* aborted;
+  std::function<Status()> before_hook = {};
+};
+
+Result<double> RunFrozenSwitch(Migration& m, MigrationState& st, const SwitchOptions& o,
+                               const FrozenSwitch& f, double& sequence_ms, FILE* out) {
+  Phase before = st.phase;
+  st.step = f.step;
+  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kFreezing, fmt::format("{}: freezing {}", f.name, f.frozen)));
+  auto freeze = Freeze::Take(m, st, f.frozen);
+  if (!freeze) {
+    (void)EndStep(m, st, fmt::format("{}: freeze failed", f.name));
+    return std::unexpected(freeze.error().Context(fmt::format("{} ({})", f.name, f.aborted)));
+  }
+  auto body = [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, fmt::format("{}: draining", f.name)));
+    // Everything written on the frozen side reaches the other one; the stream into the frozen
+    // side goes on after the unfreeze.
+    TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s, f.drain));
+    TANDEM_RETURN_IF_ERROR(MoveSequences(m, f.frozen == "old" ? "new" : "old", sequence_ms, out));
+    if (f.before_hook) TANDEM_RETURN_IF_ERROR(f.before_hook());
+    st.phase = f.to;
+    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kHooking, f.name));
+    if (auto hs = RunHook(m.s().cfg, "writes", HookEnv(f.to, f.action)); !hs) {
+      st.phase = before;
+      (void)m.Save(st, fmt::format("writes hook failed during {}", f.name));
+      return hs;
+    }
+    return SaveStage(m, st, Stage::kUnfreezing, fmt::format("{}: hook done", f.name));
+  };
+  if (auto bs = body(); !bs) {
+    st.probe.clear();
+    (void)(*freeze)->Release(m, st);
+    (void)EndStep(m, st, fmt::format("{} aborted", f.name));
+    return std::unexpected(bs.error().Context(fmt::format("{} ({})", f.name, f.aborted)));
+  }
+  return (*freeze)->Release(m, st);
+}
+
 // Opens the migration for a switch command: takes the switch lock, recovers an interrupted
 // step, and checks that the mapping still matches the migration.
 // `finished` is the step that recovery carried to its end: a command whose own step it was
@@ -222,12 +290,12 @@ std::string DescribeRecovery(const MigrationState& st) {
       return st.frozen.empty() ? "" : fmt::format("writes on {} are still frozen: the next command unfreezes them", st.frozen);
     case Step::kSwitchWrites:
       return late ? fmt::format("`switch writes` was interrupted at stage {}: the next command finishes it "
-                                "(writes hook to new, unfreeze old)", StageName(st.stage))
+                                "(freeze and drain old again, writes hook to new, unfreeze old)", StageName(st.stage))
                   : fmt::format("`switch writes` was interrupted at stage {}: the next command undoes it "
                                 "(unfreeze old; writes stay on old)", StageName(st.stage));
     case Step::kRollbackWrites:
       return late ? fmt::format("`rollback` was interrupted at stage {}: the next command finishes it "
-                                "(writes hook to old, unfreeze new)", StageName(st.stage))
+                                "(freeze and drain new again, writes hook to old, unfreeze new)", StageName(st.stage))
                   : fmt::format("`rollback` was interrupted at stage {}: the next command undoes it "
                                 "(unfreeze new; writes stay on new)", StageName(st.stage));
     case Step::kStop:
@@ -292,44 +360,25 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
   TANDEM_ASSIGN_OR_RETURN(auto* reverse, m.reverse());
   TANDEM_RETURN_IF_ERROR(LagGuard(m, o));
 
-  Phase before = st.phase;
-  st.step = Step::kSwitchWrites;
-  TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kFreezing, "switch writes: freezing old"));
-  auto freeze = Freeze::Take(m, st, "old");
-  if (!freeze) {
-    (void)EndStep(m, st, "switch writes: freeze failed");
-    return std::unexpected(freeze.error().Context("switch writes (aborted, writes stay on old)"));
-  }
   double sequence_ms = 0;
-  auto cutover = [&]() -> Status {
-    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "switch writes: draining"));
-    // Everything written on old reaches new; the reverse stream goes on after the unfreeze.
-    TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s, Migration::Streams::kForward));
-    TANDEM_RETURN_IF_ERROR(MoveSequences(m, "new", sequence_ms, out));
-    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kReverse, "switch writes: reverse capture"));
-    TANDEM_RETURN_IF_ERROR(reverse->Install());
-    if (!st.capture_new) {
-      TANDEM_ASSIGN_OR_RETURN(Position last, m.s().target_changes->Last());
-      TANDEM_RETURN_IF_ERROR(m.store().PutPosition("reverse", last));
-      st.capture_new = true;
-    }
-    TANDEM_RETURN_IF_ERROR(ProbeReverse(m, st, o, out));
-    st.phase = Phase::kWriteNew;
-    TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kHooking, "switch writes"));
-    if (auto hs = RunHook(m.s().cfg, "writes", HookEnv(Phase::kWriteNew, "switch-writes")); !hs) {
-      st.phase = before;
-      (void)m.Save(st, "writes hook failed");
-      return hs;
-    }
-    return SaveStage(m, st, Stage::kUnfreezing, "switch writes: hook done");
-  };
-  if (auto cs = cutover(); !cs) {
-    st.probe.clear();
-    (void)(*freeze)->Release(m, st);
-    (void)EndStep(m, st, "switch writes aborted");
-    return std::unexpected(cs.error().Context("switch writes (aborted, writes stay on old)"));
-  }
-  TANDEM_ASSIGN_OR_RETURN(double ms, (*freeze)->Release(m, st));
+  FrozenSwitch f{.step = Step::kSwitchWrites,
+                 .name = "switch writes",
+                 .action = "switch-writes",
+                 .frozen = "old",
+                 .to = Phase::kWriteNew,
+                 .drain = Migration::Streams::kForward,
+                 .aborted = "aborted, writes stay on old",
+                 .before_hook = [&]() -> Status {
+                   TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kReverse, "switch writes: reverse capture"));
+                   TANDEM_RETURN_IF_ERROR(reverse->Install());
+                   if (!st.capture_new) {
+                     TANDEM_ASSIGN_OR_RETURN(Position last, m.s().target_changes->Last());
+                     TANDEM_RETURN_IF_ERROR(m.store().PutPosition("reverse", last));
+                     st.capture_new = true;
+                   }
+                   return ProbeReverse(m, st, o, out);
+                 }};
+  TANDEM_ASSIGN_OR_RETURN(double ms, RunFrozenSwitch(m, st, o, f, sequence_ms, out));
   TANDEM_RETURN_IF_ERROR(EndStep(m, st, "switch writes done"));
   TANDEM_RETURN_IF_ERROR(m.store().Log("switch-writes",
                                        json{{"freeze_ms", ms}, {"sequence_ms", sequence_ms}}.dump()));
@@ -354,34 +403,15 @@ Result<int> Rollback(const SwitchOptions& o, FILE* out) {
   }
   switch (st.phase) {
     case Phase::kWriteNew: {
-      st.step = Step::kRollbackWrites;
-      TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kFreezing, "rollback: freezing new"));
-      auto freeze = Freeze::Take(m, st, "new");
-      if (!freeze) {
-        (void)EndStep(m, st, "rollback: freeze failed");
-        return std::unexpected(freeze.error().Context("rollback (aborted, writes stay on new)"));
-      }
       double sequence_ms = 0;
-      auto back = [&]() -> Status {
-        TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "rollback: draining"));
-        // Everything written on new reaches old; the forward stream goes on after the unfreeze.
-        TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s, Migration::Streams::kReverse));
-        TANDEM_RETURN_IF_ERROR(MoveSequences(m, "old", sequence_ms, out));
-        st.phase = Phase::kReadNew;
-        TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kHooking, "rollback of switch writes"));
-        if (auto hs = RunHook(m.s().cfg, "writes", HookEnv(Phase::kReadNew, "rollback")); !hs) {
-          st.phase = Phase::kWriteNew;
-          (void)m.Save(st, "writes hook failed during rollback");
-          return hs;
-        }
-        return SaveStage(m, st, Stage::kUnfreezing, "rollback: hook done");
-      };
-      if (auto bs = back(); !bs) {
-        (void)(*freeze)->Release(m, st);
-        (void)EndStep(m, st, "rollback aborted");
-        return std::unexpected(bs.error().Context("rollback (aborted, writes stay on new)"));
-      }
-      TANDEM_ASSIGN_OR_RETURN(double ms, (*freeze)->Release(m, st));
+      FrozenSwitch f{.step = Step::kRollbackWrites,
+                     .name = "rollback",
+                     .action = "rollback",
+                     .frozen = "new",
+                     .to = Phase::kReadNew,
+                     .drain = Migration::Streams::kReverse,
+                     .aborted = "aborted, writes stay on new"};
+      TANDEM_ASSIGN_OR_RETURN(double ms, RunFrozenSwitch(m, st, o, f, sequence_ms, out));
       TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "rollback", HookEnv(Phase::kReadNew, "rollback")));
       TANDEM_RETURN_IF_ERROR(EndStep(m, st, "rollback of switch writes done"));
       TANDEM_RETURN_IF_ERROR(m.store().Log(

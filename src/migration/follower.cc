@@ -74,6 +74,10 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
 // shows a stopped follower with its reason instead of a lag that only grows.
 Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path));
+  // A switch killed half way is finished or undone first (before this process follows: the
+  // recovery may drain the streams itself); one running now needs this follower to drain, so
+  // it is left alone.
+  TANDEM_RETURN_IF_ERROR(RecoverInterrupted(*m, out, /*allow_running=*/true));
   bool got = false;
   std::string holder;
   TANDEM_ASSIGN_OR_RETURN(auto lock, FollowerLock::TryAcquire(m->state_path(), got, holder));
@@ -101,9 +105,6 @@ Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
 namespace {
 
 Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* out, FILE* err) {
-  // A switch killed half way is finished or undone first; one running now needs this
-  // follower to drain, so it is left alone.
-  TANDEM_RETURN_IF_ERROR(RecoverInterrupted(*m, out, /*allow_running=*/true));
   TANDEM_ASSIGN_OR_RETURN(auto st, m->Load());
   if (st.phase == Phase::kFinalized) {
     std::fprintf(out, "the migration is finalized; nothing to follow\n");
