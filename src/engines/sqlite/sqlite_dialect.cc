@@ -581,4 +581,10 @@ std::string ReadChangesSql() {
       QuoteIdent(kChangesTable));
 }
 
+std::string AddColumnSql(std::string_view table, const Column& column) {
+  std::string type = SqliteTypeFor(column.type);
+  return "ALTER TABLE " + QuoteIdent(table) + " ADD COLUMN " + QuoteIdent(column.name) +
+         (type.empty() ? "" : " " + type);
+}
+
 }  // namespace tandem::sqlite
