@@ -165,6 +165,16 @@ std::string DescribeChanges(std::string_view table, const std::vector<ColumnChan
   return out;
 }
 
+std::vector<ColumnChange> Relevant(std::vector<ColumnChange> changes, const TableMap* map) {
+  if (!map) return changes;
+  std::erase_if(changes, [&](const ColumnChange& c) {
+    if (c.what != ColumnChange::What::kDropped && c.what != ColumnChange::What::kRetyped) return false;
+    const ColumnMap* cm = map->FindColumn(c.column);
+    return cm && cm->drop_reason;
+  });
+  return changes;
+}
+
 bool OnlyDrops(const std::vector<ColumnChange>& changes) {
   return std::all_of(changes.begin(), changes.end(),
                      [](const ColumnChange& c) { return c.what == ColumnChange::What::kDropped; });
@@ -173,13 +183,13 @@ bool OnlyDrops(const std::vector<ColumnChange>& changes) {
 TableSchema FitToMapping(const TableSchema& live, const TableMap& map, const TableSchema* target,
                          std::vector<ColumnChange>& changes) {
   TableSchema fit = live;
-  std::vector<Column> was;  // the columns as the mapping knew them
   fit.columns.clear();
   for (const auto& c : live.columns) {
     if (map.FindColumn(c.name)) fit.columns.push_back(c);
   }
   for (const auto& cm : map.columns) {
     if (Named(live.columns, cm.source)) continue;
+    // A column the mapping drops may go (nothing of it is read): put back, but no change.
     Column c;
     c.name = cm.source;
     const Column* tc = target && !cm.drop_reason ? target->Find(cm.target) : nullptr;
@@ -188,7 +198,7 @@ TableSchema FitToMapping(const TableSchema& live, const TableMap& map, const Tab
     fit.columns.push_back(std::move(c));
   }
   // What the mapping knew: the fitted columns; what there is: the live ones.
-  changes = DiffColumns(fit.columns, live.columns);
+  changes = Relevant(DiffColumns(fit.columns, live.columns), &map);
   for (auto& ch : changes) {
     if (ch.what == ColumnChange::What::kDropped) ch.was_type = ch.portable.ToString();
   }

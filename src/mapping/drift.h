@@ -38,6 +38,10 @@ std::string SuggestedMapping(const ColumnChange& change, const TableMap* map);
 std::string DescribeChanges(std::string_view table, const std::vector<ColumnChange>& changes,
                             const TableMap* map, std::string_view file = "tandem.yaml");
 
+// `changes` without those that do not matter to `map`: a column it drops going away or
+// changing type.
+std::vector<ColumnChange> Relevant(std::vector<ColumnChange> changes, const TableMap* map);
+
 // True when every change is a dropped column: the table needs no copy again once mapped
 // (the target keeps the column), only its held changes applied.
 bool OnlyDrops(const std::vector<ColumnChange>& changes);
@@ -46,7 +50,8 @@ bool OnlyDrops(const std::vector<ColumnChange>& changes);
 // change still compiles and its table can be held instead of failing the whole migration:
 // columns the mapping does not name are left out, mapped columns that are gone are put back
 // with the mapping's type (else the target column's, else text). `changes` gets what was
-// left out or put back (no retypes: those compile, and are noticed by the follower).
+// left out or put back and matters (Relevant: not a column the mapping drops; no retypes:
+// those compile, and are noticed by the follower).
 TableSchema FitToMapping(const TableSchema& live, const TableMap& map, const TableSchema* target,
                          std::vector<ColumnChange>& changes);
 

@@ -28,8 +28,9 @@ Result<std::unique_ptr<Engine>> Session::OpenTarget() const {
   return e;
 }
 
-copy::Backfill Session::MakeBackfill(copy::Progress& progress, ReconnectObserver on_reconnect) {
-  return copy::Backfill(tables, *source, *target, *state, progress,
+copy::Backfill Session::MakeBackfill(copy::Progress& progress, ReconnectObserver on_reconnect,
+                                     const std::vector<mapping::TableTransform>* only) {
+  return copy::Backfill(only ? *only : tables, *source, *target, *state, progress,
                         {.chunk_rows = cfg.chunk_rows,
                          .batch_rows = static_cast<size_t>(cfg.batch_rows),
                          .on_reconnect = std::move(on_reconnect)});
@@ -42,9 +43,11 @@ const mapping::TableTransform* Session::FindTable(std::string_view source_table)
   return nullptr;
 }
 
-namespace {
+Status PutRecopyTables(state::StateStore& store, const std::set<std::string>& tables) {
+  return store.Put(kRecopyKey, nlohmann::json(tables).dump());
+}
 
-Result<std::set<std::string>> ReadRecopy(state::StateStore& store) {
+Result<std::set<std::string>> RecopyTables(state::StateStore& store) {
   std::set<std::string> out;
   TANDEM_ASSIGN_OR_RETURN(auto v, store.Get(kRecopyKey));
   if (!v) return out;
@@ -56,6 +59,8 @@ Result<std::set<std::string>> ReadRecopy(state::StateStore& store) {
   }
   return out;
 }
+
+namespace {
 
 // Mapped columns that the existing target table lacks are added to it (nullable), each table
 // listed for a copy again first when a migration is in progress (its rows copied so far lack
@@ -72,10 +77,8 @@ Status AddMappedColumns(Session& s, bool in_progress) {
       const Column* sc = src->Find(cm.source);
       if (!sc) continue;
       if (in_progress) {
-        TANDEM_ASSIGN_OR_RETURN(auto recopy, ReadRecopy(*s.state));
-        if (recopy.insert(tm.source).second) {
-          TANDEM_RETURN_IF_ERROR(s.state->Put(kRecopyKey, nlohmann::json(recopy).dump()));
-        }
+        TANDEM_ASSIGN_OR_RETURN(auto recopy, RecopyTables(*s.state));
+        if (recopy.insert(tm.source).second) TANDEM_RETURN_IF_ERROR(PutRecopyTables(*s.state, recopy));
       }
       Column c;
       c.name = cm.target;
@@ -132,18 +135,19 @@ Result<Session> OpenSession(const std::string& config_path, bool with_state, boo
   if (!compiled && streaming) {
     // A migration in progress: a table whose columns changed is held, not the end of it.
     std::vector<TableSchema> fitted = s.source_schema;
+    bool refit = false;
     for (const auto& tm : s.cfg.tables) {
       if (tm.drop_reason) continue;
       for (auto& t : fitted) {
         if (t.name != tm.source) continue;
         std::vector<mapping::ColumnChange> changes;
         TableSchema fit = mapping::FitToMapping(t, tm, mapping::FindTable(s.target_schema, tm.target), changes);
-        if (changes.empty()) continue;
+        refit |= fit.columns.size() != t.columns.size() || !changes.empty();
         t = std::move(fit);
-        s.drifted.emplace_back(tm.source, std::move(changes));
+        if (!changes.empty()) s.drifted.emplace_back(tm.source, std::move(changes));
       }
     }
-    if (!s.drifted.empty()) {
+    if (refit) {
       if (auto again = mapping::CompileAll(s.cfg, fitted, s.target_schema)) {
         s.source_schema = std::move(fitted);
         compiled = std::move(again);
