@@ -144,6 +144,14 @@ Status ChangeStream::Hold(std::string_view table, const std::vector<mapping::Col
   return Ok();
 }
 
+Status ChangeStream::Release(std::string_view table) {
+  TANDEM_RETURN_IF_ERROR(state_.ClearHold(name_, table));
+  held_.erase(std::string(table));
+  if (by_table_.contains(table)) replay_.insert(std::string(table));
+  checked_at_.erase(std::string(table));
+  return Ok();
+}
+
 Result<bool> ChangeStream::CheckColumns(std::string_view table, bool force) {
   auto it = compiled_.find(table);
   if (it == compiled_.end()) return false;
@@ -160,6 +168,7 @@ Result<bool> ChangeStream::CheckColumns(std::string_view table, bool force) {
   } else {
     changes = mapping::DiffColumns(it->second, *live);
   }
+  changes = mapping::Relevant(std::move(changes), cfg_ ? cfg_->FindBySource(table) : nullptr);
   if (changes.empty()) return false;
   TANDEM_RETURN_IF_ERROR(Hold(table, changes));
   return true;

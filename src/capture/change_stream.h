@@ -76,6 +76,9 @@ class ChangeStream {
                       std::chrono::milliseconds recheck = std::chrono::milliseconds(300));
   // Holds `table` from now on (recorded in the state store, told to the observer).
   Status Hold(std::string_view table, const std::vector<mapping::ColumnChange>& changes);
+  // Ends the hold of `table` (its mapping fits its columns again): the keys kept for it are
+  // applied by the next polls, under their filter.
+  Status Release(std::string_view table);
   bool Held(std::string_view table) const { return held_.contains(table); }
   // Keys kept for tables no longer held, still to apply (each poll applies some).
   bool Replaying() const { return !replay_.empty(); }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,9 @@ struct Session {
   const mapping::TableTransform* FindTable(std::string_view source_table) const;
   // A backfill of every mapped table with the mapping's `options`; a chunk cut short by a
   // lost connection is copied again after reconnecting, each attempt told to `on_reconnect`.
-  copy::Backfill MakeBackfill(copy::Progress& progress, ReconnectObserver on_reconnect = {});
+  // With `only`, of those tables (REQUIRES: `only` outlives the Backfill).
+  copy::Backfill MakeBackfill(copy::Progress& progress, ReconnectObserver on_reconnect = {},
+                              const std::vector<mapping::TableTransform>* only = nullptr);
 };
 
 // Loads the mapping, connects to both sides, introspects them and compiles the mapping.
@@ -65,5 +68,7 @@ Result<Session> OpenSession(const std::string& config_path, bool with_state,
 // plan is reset by the next `tandem start`, which copies them under the chunk rule while the
 // other tables keep streaming.
 inline constexpr std::string_view kRecopyKey = "schema.recopy";
+Result<std::set<std::string>> RecopyTables(state::StateStore& store);
+Status PutRecopyTables(state::StateStore& store, const std::set<std::string>& tables);
 
 }  // namespace tandem::migration
