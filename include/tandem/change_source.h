@@ -48,6 +48,12 @@ struct CaptureTable {
   std::vector<std::string> key;
 };
 
+// A privilege that the role tandem connects as lacks, and the statement that grants it.
+struct MissingGrant {
+  std::string what;   // "CREATE on schema public", with why tandem needs it
+  std::string grant;  // the statement to run, e.g. GRANT CREATE ON SCHEMA "public" TO "tandem";
+};
+
 // Change capture on one database. Works through the Engine it was opened on (see
 // OpenChangeSource) and, like it, is not thread-safe.
 class ChangeSource {
@@ -95,6 +101,15 @@ class ChangeSource {
   // Trigger capture uses a session setting the triggers check; it lasts for the session and
   // survives the engine's transactions.
   virtual Status SuppressOwnWrites(bool suppressed) = 0;
+
+  // What the role this source connects as lacks to install and remove capture on `tables`
+  // and to read and write their rows (tables that do not exist yet are created by tandem and
+  // need nothing). Empty when nothing is missing, and on engines without roles (SQLite).
+  // The application's own roles need nothing: capture runs with tandem's privileges.
+  virtual Result<std::vector<MissingGrant>> MissingGrants(const std::vector<std::string>& tables) {
+    (void)tables;
+    return std::vector<MissingGrant>{};
+  }
 };
 
 // Opens the change source of `method` on `engine` (one of the engines OpenEngine returns).

@@ -67,6 +67,35 @@ enum class WriteMode {
   kInsertIfAbsent,  // keeps the row already there
 };
 
+// A column whose value the database picks when an insert leaves it out, with the counter
+// behind it (DESIGN.md: at `switch writes` every identity and sequence on new is moved past
+// the highest value in use on either side).
+enum class SequenceKind {
+  kIdentity,             // PostgreSQL GENERATED ... AS IDENTITY
+  kSerial,               // PostgreSQL serial: a sequence owned by the column, nextval() default
+  kSequenceDefault,      // PostgreSQL DEFAULT nextval('a standalone sequence')
+  kAutoIncrement,        // MariaDB AUTO_INCREMENT
+  kRowid,                // SQLite INTEGER PRIMARY KEY without AUTOINCREMENT: max(rowid)+1
+  kSqliteAutoincrement,  // SQLite AUTOINCREMENT: max(sqlite_sequence, max(rowid))+1
+};
+std::string_view SequenceKindName(SequenceKind k);
+
+struct SequenceColumn {
+  std::string table;
+  std::string column;
+  SequenceKind kind = SequenceKind::kAutoIncrement;
+  // The counter, for messages and for AdvanceSequence: PostgreSQL the sequence's schema and
+  // name ("public.orders_id_seq", unquoted parts joined by '.'); MariaDB and SQLite the table.
+  std::string sequence_schema;  // PostgreSQL only
+  std::string sequence;
+  int64_t increment = 1;
+  // The value the next insert without this column would get, read when the list was made.
+  int64_t next = 1;
+  // False when nothing can be moved because the engine always takes max+1 (SQLite rowid
+  // aliases): such a column cannot collide once its table holds every row.
+  bool settable = true;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -187,6 +216,32 @@ class Engine {
   // SQLite has no connection to lose: a no-op.
   // REQUIRES: no call on this engine is running in another thread.
   virtual Status Reconnect() { return Ok(); }
+
+  // Sequences (identity, serial, nextval() defaults, AUTO_INCREMENT, SQLite rowid).
+  //
+  // The columns of `table` whose values the database picks, each with its counter's next
+  // value now. Empty when the table has none. kNotFound when the table does not exist.
+  // Engines that do not implement this fail with kFailedPrecondition.
+  virtual Result<std::vector<SequenceColumn>> SequenceColumns(const std::string& table) {
+    return Fail(Code::kFailedPrecondition, "{}: sequences are not supported", Describe());
+  }
+  // The highest value of `column` in `table`; nullopt when the table has no non-NULL value.
+  // kInvalidArgument when a value is not an integer (a text key mapped onto a serial).
+  virtual Result<std::optional<int64_t>> MaxInteger(const std::string& table,
+                                                    const std::string& column) {
+    return Fail(Code::kFailedPrecondition, "{}: sequences are not supported", Describe());
+  }
+  // Moves the counter of `seq` (as SequenceColumns returned it) so that the next insert that
+  // leaves the column out gets at least `next`. Never backwards: when the counter is already
+  // at or past `next` (read again now, not from `seq.next`) nothing changes. Returns the next
+  // value after the call. Idempotent, so it is safe to repeat after a crash.
+  // For a column that is not settable (SQLite rowid) nothing changes and the value returned
+  // is max(rowid)+1.
+  // REQUIRES: nothing else inserts into the table meanwhile (the caller has frozen or not yet
+  // opened it to the application), or the returned value may already be taken.
+  virtual Result<int64_t> AdvanceSequence(const SequenceColumn& seq, int64_t next) {
+    return Fail(Code::kFailedPrecondition, "{}: sequences are not supported", Describe());
+  }
 
   // Transactions. Nested Begin() is an error.
   virtual Status Begin() = 0;

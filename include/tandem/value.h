@@ -100,7 +100,7 @@ using Row = std::vector<Value>;
 struct PortableType {
   Kind kind = Kind::kText;
   int length = -1;     // text: max characters (varchar(n)); -1 unbounded
-  int precision = -1;  // decimal precision; -1 unbounded
+  int precision = -1;  // decimal precision; time/timestamp(tz): fraction digits 0-5; -1 unbounded (6)
   int scale = -1;      // decimal scale; -1 unbounded
   int int_bytes = 8;   // kInt: 2, 4 or 8
 

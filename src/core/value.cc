@@ -414,6 +414,11 @@ std::string PortableType::ToString() const {
       if (scale < 0) return fmt::format("decimal({})", precision);
       return fmt::format("decimal({},{})", precision, scale);
     case Kind::kText: return length < 0 ? "text" : fmt::format("varchar({})", length);
+    case Kind::kTime:
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz:
+      if (precision >= 0 && precision < 6) return fmt::format("{}({})", KindName(kind), precision);
+      return std::string(KindName(kind));
     default: return std::string(KindName(kind));
   }
 }
@@ -465,9 +470,15 @@ Result<PortableType> ParsePortableType(std::string_view name) {
     return t;
   } else if (base == "bytes" || base == "blob" || base == "bytea") t.kind = Kind::kBytes;
   else if (base == "date") t.kind = Kind::kDate;
-  else if (base == "time") t.kind = Kind::kTime;
-  else if (base == "timestamp" || base == "datetime") t.kind = Kind::kTimestamp;
-  else if (base == "timestamptz") t.kind = Kind::kTimestampTz;
+  else if (base == "time" || base == "timestamp" || base == "datetime" || base == "timestamptz") {
+    t.kind = base == "time" ? Kind::kTime : base == "timestamptz" ? Kind::kTimestampTz : Kind::kTimestamp;
+    // Fraction digits: timestamp(0) holds whole seconds; 6 (microseconds) is the default.
+    if (args.size() > 1 || (args.size() == 1 && (args[0] < 0 || args[0] > 6))) {
+      return Fail(Code::kInvalidArgument, "bad type '{}' (fraction digits are 0 to 6)", name);
+    }
+    if (args.size() == 1 && args[0] < 6) t.precision = args[0];
+    return t;
+  }
   else if (base == "json" || base == "jsonb") t.kind = Kind::kJson;
   else if (base == "uuid") t.kind = Kind::kUuid;
   else {
@@ -592,7 +603,37 @@ Result<Value> ToText(const Value& v, const PortableType& t) {
 
 }  // namespace
 
+namespace {
+
+Result<Value> CastToExact(const Value& v, const PortableType& t);
+
+// A time or timestamp with more fraction digits than the type holds is not rounded: the
+// column would keep a different value than the source has.
+Result<Value> CheckFraction(Result<Value> r, const Value& v, const PortableType& t) {
+  if (!r || r->is_null() || t.precision < 0 || t.precision >= 6) return r;
+  int64_t unit = 1;
+  for (int i = t.precision; i < 6; ++i) unit *= 10;
+  int64_t us = r->as_int();
+  if (us % unit != 0) {
+    return NoFit(v, fmt::format("has fractional seconds (.{:06d}) that {} cannot hold",
+                                static_cast<int>(((us % 1000000) + 1000000) % 1000000),
+                                t.ToString()));
+  }
+  return r;
+}
+
+}  // namespace
+
 Result<Value> CastTo(const Value& v, const PortableType& t) {
+  if (t.kind == Kind::kTime || t.kind == Kind::kTimestamp || t.kind == Kind::kTimestampTz) {
+    return CheckFraction(CastToExact(v, t), v, t);
+  }
+  return CastToExact(v, t);
+}
+
+namespace {
+
+Result<Value> CastToExact(const Value& v, const PortableType& t) {
   if (v.is_null()) return v;
   switch (t.kind) {
     case Kind::kNull: return Value::Null();
@@ -704,4 +745,5 @@ Result<Value> CastTo(const Value& v, const PortableType& t) {
   return Fail(Code::kInternal, "unhandled cast to {}", t.ToString());
 }
 
+}  // namespace
 }  // namespace tandem

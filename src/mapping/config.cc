@@ -65,18 +65,18 @@ class Parser {
     return false;
   }
 
-  // A whole number in [1, max] (options.chunk_rows: 0 would divide by zero later).
-  std::optional<int> PositiveInt(const YAML::Node& n, std::string_view key, int max) {
+  // A whole number in [min, max] (options.chunk_rows: 0 would divide by zero later).
+  std::optional<int> PositiveInt(const YAML::Node& n, std::string_view key, int max, int min = 1) {
     if (!n.IsScalar()) {
-      Problem(n, key, fmt::format("expected a whole number from 1 to {}, got {}", max, KindOf(n)));
+      Problem(n, key, fmt::format("expected a whole number from {} to {}, got {}", min, max, KindOf(n)));
       return std::nullopt;
     }
     const std::string& text = n.Scalar();
     const std::string* s = &text;
     int v = 0;
     auto r = std::from_chars(s->data(), s->data() + s->size(), v);
-    if (r.ec != std::errc() || r.ptr != s->data() + s->size() || v < 1 || v > max) {
-      Problem(n, key, fmt::format("expected a whole number from 1 to {}, got '{}'", max, *s));
+    if (r.ec != std::errc() || r.ptr != s->data() + s->size() || v < min || v > max) {
+      Problem(n, key, fmt::format("expected a whole number from {} to {}, got '{}'", min, max, *s));
       return std::nullopt;
     }
     return v;
@@ -525,13 +525,19 @@ class Parser {
         }
       }
       if (auto o = root["options"]; o && IsMap(o, "options", "a map {chunk_rows: n, ...}")) {
-        OnlyKeys(o, "options", {"chunk_rows", "batch_rows"});
+        OnlyKeys(o, "options", {"chunk_rows", "batch_rows", "sequence_headroom"});
         constexpr int kMaxRows = 100'000'000;
         if (o["chunk_rows"]) {
           cfg.chunk_rows = PositiveInt(o["chunk_rows"], "options.chunk_rows", kMaxRows).value_or(cfg.chunk_rows);
         }
         if (o["batch_rows"]) {
           cfg.batch_rows = PositiveInt(o["batch_rows"], "options.batch_rows", kMaxRows).value_or(cfg.batch_rows);
+        }
+        if (auto h = o["sequence_headroom"]) {
+          // 0 is allowed: the next value is then exactly one past the highest in use.
+          constexpr int kMaxHeadroom = 1'000'000'000;
+          cfg.sequence_headroom = PositiveInt(h, "options.sequence_headroom", kMaxHeadroom, 0)
+                                      .value_or(cfg.sequence_headroom);
         }
       }
       if (!root["tables"]) {

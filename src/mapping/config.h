@@ -96,6 +96,10 @@ struct Config {
   std::map<std::string, std::string> hooks;  // reads, writes, rollback, freeze, unfreeze
   int chunk_rows = 50000;
   int batch_rows = 10000;
+  // options.sequence_headroom: how far past the highest value in use on either side a switch
+  // moves each sequence (a margin for values handed out but not yet visible, cached
+  // sequence values, auto_increment_increment > 1).
+  int64_t sequence_headroom = 1000;
   std::vector<TableMap> tables;
 
   const TableMap* FindBySource(std::string_view source_table) const;

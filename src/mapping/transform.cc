@@ -312,6 +312,9 @@ bool AlreadyFits(const Value& v, const PortableType& type) {
     case Kind::kText: return type.length < 0 && IsValidUtf8(v.as_str());
     case Kind::kDecimal: return type.scale < 0 && type.precision < 0;
     case Kind::kJson: return false;  // CastTo validates documents
+    case Kind::kTime:
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz: return type.precision < 0;  // else CastTo checks the fraction
     default: return true;
   }
 }

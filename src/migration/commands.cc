@@ -4,11 +4,15 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
+#include <optional>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "copy/backfill.h"
 #include "core/row_json.h"
+#include "core/text.h"
 #include "mapping/draft.h"
 #include "migration/follower_lock.h"
 #include "migration/phase.h"
@@ -71,6 +75,99 @@ Result<int> Init(const InitOptions& o, FILE* out) {
   return kExitOk;
 }
 
+namespace {
+
+// Prints what tandem's own role lacks on each side, with the GRANT to run; false when
+// something is missing. Capture is installed on old at `start` and on new at `switch writes`,
+// so both sides are asked for everything.
+Result<bool> CheckGrants(Session& s, FILE* out) {
+  std::vector<std::string> old_tables, new_tables;
+  for (const auto& t : s.tables) {
+    old_tables.push_back(t.source_table());
+    if (t.target_exists()) new_tables.push_back(t.target_table());
+  }
+  bool ok = true;
+  for (auto [side, changes, tables] :
+       {std::tuple{"old", s.source_changes.get(), &old_tables},
+        std::tuple{"new", s.target_changes.get(), &new_tables}}) {
+    auto missing = changes->MissingGrants(*tables);
+    if (!missing) return std::unexpected(missing.error().Context(fmt::format("check {}", side)));
+    for (const auto& m : *missing) {
+      std::fprintf(out, "missing on %s: %s\n    run: %s\n", side, m.what.c_str(), m.grant.c_str());
+      ok = false;
+    }
+  }
+  if (ok) std::fprintf(out, "privileges OK: tandem's role has what it needs on old and new\n");
+  return ok;
+}
+
+// A target name as the engine keeps it: PostgreSQL cuts identifiers to 63 bytes (on a
+// character boundary) without a word, so two long names can become one; MariaDB refuses
+// names over 64 characters. SQLite has no limit. nullopt: the name is kept whole.
+std::optional<std::string> StoredIdentifier(std::string_view engine, const std::string& name) {
+  if (engine == "postgres" && name.size() > 63) {
+    size_t n = 63;
+    while (n > 0 && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;
+    return name.substr(0, n);
+  }
+  if (engine == "mysql" && Utf8Length(name) > 64) return std::string();  // refused
+  return std::nullopt;
+}
+
+// A name that fits the limit and stays distinct: a prefix and a hash of the whole name.
+std::string ProposeIdentifier(const std::string& name) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : name) h = (h ^ c) * 16777619u;
+  size_t keep = 50;  // 50 + "_" + 8 hex = 59: under both limits, in bytes and in characters
+  while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;
+  return fmt::format("{}_{:08x}", name.substr(0, keep), h);
+}
+
+// Target tables and columns that the target engine would merge or refuse because of its
+// identifier length limit, each with a rename to write in tandem.yaml.
+std::vector<std::string> IdentifierProblems(const Session& s) {
+  std::string_view engine = s.target->kind();
+  std::vector<std::string> problems;
+  auto scan = [&](const std::string& what, const std::vector<std::string>& names,
+                  const std::string& hint) {
+    std::map<std::string, std::vector<std::string>> by_stored;
+    for (const auto& n : names) {
+      auto stored = StoredIdentifier(engine, n);
+      if (!stored) continue;
+      if (stored->empty()) {
+        problems.push_back(fmt::format(
+            "{} '{}' is longer than MariaDB's 64 characters; rename it in tandem.yaml, e.g. {}: "
+            "{}",
+            what, n, hint, ProposeIdentifier(n)));
+        continue;
+      }
+      by_stored[*stored].push_back(n);
+    }
+    for (const auto& [stored, group] : by_stored) {
+      if (group.size() < 2) continue;
+      std::string list, renames;
+      for (const auto& n : group) {
+        list += (list.empty() ? "'" : ", '") + n + "'";
+        renames += fmt::format("{}    '{}' -> {}: {}", renames.empty() ? "" : "\n", n, hint,
+                               ProposeIdentifier(n));
+      }
+      problems.push_back(fmt::format(
+          "{}s {} are one identifier on PostgreSQL, which cuts names to 63 bytes (both become "
+          "'{}'); rename them in tandem.yaml, e.g.:\n{}",
+          what, list, stored, renames));
+    }
+  };
+  std::vector<std::string> tables;
+  for (const auto& t : s.tables) {
+    tables.push_back(t.target_table());
+    scan(fmt::format("target table {}: column", t.target_table()), t.target_columns(), "to");
+  }
+  scan("target table", tables, "target");
+  return problems;
+}
+
+}  // namespace
+
 Result<int> Check(const std::string& config_path, FILE* out) {
   TANDEM_ASSIGN_OR_RETURN(Session s, OpenSession(config_path, false));
   size_t mapped = 0, dropped = 0, created = 0, dropped_tables = 0;
@@ -97,6 +194,11 @@ Result<int> Check(const std::string& config_path, FILE* out) {
                    t.source_table().c_str());
     }
   }
+  if (auto problems = IdentifierProblems(s); !problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += "\n  " + p;
+    return Fail(Code::kInvalidArgument, "target identifiers collide or are too long:{}", all);
+  }
   TANDEM_ASSIGN_OR_RETURN(auto unmigrated, s.source->ListUnmigrated());
   for (const auto& u : unmigrated) {
     std::fprintf(out, "not migrated: %s %s%s\n", u.kind.c_str(), u.name.c_str(),
@@ -110,6 +212,12 @@ Result<int> Check(const std::string& config_path, FILE* out) {
                "mapping OK: %zu tables (%zu dropped), %zu columns mapped, %zu dropped with a "
                "reason; %zu target table(s) will be created\n",
                s.tables.size(), dropped_tables, mapped, dropped, created);
+  TANDEM_ASSIGN_OR_RETURN(bool grants_ok, CheckGrants(s, out));
+  if (!grants_ok) {
+    return Fail(Code::kFailedPrecondition,
+                "tandem's role lacks privileges it needs (see above); the application's roles "
+                "need none");
+  }
   return kExitOk;
 }
 

@@ -14,6 +14,7 @@
 #include "migration/hooks.h"
 #include "migration/migration.h"
 #include "migration/runbook.h"
+#include "migration/sequences.h"
 
 namespace tandem::migration {
 
@@ -27,7 +28,7 @@ Status RemoveAllCapture(Migration& m, MigrationState& st, std::string_view step)
     if (auto rs = m.s().source_changes->Remove(); !rs) {
       return std::unexpected(rs.error().Context("remove capture from old"));
     }
-    st.capture_old = false;
+    st.capture_old = st.capture_old_ready = false;
     TANDEM_RETURN_IF_ERROR(m.Save(st, fmt::format("{}: capture removed from old", step)));
   }
   if (st.capture_new) {
@@ -44,6 +45,19 @@ Status SaveStage(Migration& m, MigrationState& st, Stage stage, std::string_view
   st.stage = stage;
   TANDEM_RETURN_IF_ERROR(m.Save(st, why));
   CrashPoint(fmt::format("{}:{}", StepName(st.step), StageName(stage)));
+  return Ok();
+}
+
+// Moves the sequences of `side` past what either side has used, timed (the time is part of
+// the write pause). No stage of its own: a move never goes backwards and repeating it moves
+// nothing more, so a command killed here is undone (unfreeze; writes stay where they were,
+// the counters merely ahead) or re-run without harm.
+Status MoveSequences(Migration& m, const std::string& side, double& ms, FILE* out) {
+  auto started = std::chrono::steady_clock::now();
+  TANDEM_ASSIGN_OR_RETURN(auto moves, SyncSequences(m, side));
+  ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  TANDEM_RETURN_IF_ERROR(RecordSequenceSync(m, side, moves, ms, out));
+  CrashPoint(fmt::format("sequences:{}", side));
   return Ok();
 }
 
@@ -286,9 +300,12 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
     (void)EndStep(m, st, "switch writes: freeze failed");
     return std::unexpected(freeze.error().Context("switch writes (aborted, writes stay on old)"));
   }
+  double sequence_ms = 0;
   auto cutover = [&]() -> Status {
     TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "switch writes: draining"));
-    TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s));
+    // Everything written on old reaches new; the reverse stream goes on after the unfreeze.
+    TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s, Migration::Streams::kForward));
+    TANDEM_RETURN_IF_ERROR(MoveSequences(m, "new", sequence_ms, out));
     TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kReverse, "switch writes: reverse capture"));
     TANDEM_RETURN_IF_ERROR(reverse->Install());
     if (!st.capture_new) {
@@ -314,8 +331,12 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
   }
   TANDEM_ASSIGN_OR_RETURN(double ms, (*freeze)->Release(m, st));
   TANDEM_RETURN_IF_ERROR(EndStep(m, st, "switch writes done"));
-  TANDEM_RETURN_IF_ERROR(m.store().Log("switch-writes", json{{"freeze_ms", ms}}.dump()));
-  std::fprintf(out, "writes switched to new; phase write-new; writes on old were frozen for %.0f ms\n", ms);
+  TANDEM_RETURN_IF_ERROR(m.store().Log("switch-writes",
+                                       json{{"freeze_ms", ms}, {"sequence_ms", sequence_ms}}.dump()));
+  std::fprintf(out,
+               "writes switched to new; phase write-new; writes on old were frozen for %.0f ms "
+               "(%.1f ms of it moving sequences on new)\n",
+               ms, sequence_ms);
   return kExitOk;
 }
 
@@ -340,9 +361,12 @@ Result<int> Rollback(const SwitchOptions& o, FILE* out) {
         (void)EndStep(m, st, "rollback: freeze failed");
         return std::unexpected(freeze.error().Context("rollback (aborted, writes stay on new)"));
       }
+      double sequence_ms = 0;
       auto back = [&]() -> Status {
         TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kDraining, "rollback: draining"));
-        TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s));
+        // Everything written on new reaches old; the forward stream goes on after the unfreeze.
+        TANDEM_RETURN_IF_ERROR(m.CatchUp(o.drain_timeout_s, Migration::Streams::kReverse));
+        TANDEM_RETURN_IF_ERROR(MoveSequences(m, "old", sequence_ms, out));
         st.phase = Phase::kReadNew;
         TANDEM_RETURN_IF_ERROR(SaveStage(m, st, Stage::kHooking, "rollback of switch writes"));
         if (auto hs = RunHook(m.s().cfg, "writes", HookEnv(Phase::kReadNew, "rollback")); !hs) {
@@ -360,7 +384,12 @@ Result<int> Rollback(const SwitchOptions& o, FILE* out) {
       TANDEM_ASSIGN_OR_RETURN(double ms, (*freeze)->Release(m, st));
       TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "rollback", HookEnv(Phase::kReadNew, "rollback")));
       TANDEM_RETURN_IF_ERROR(EndStep(m, st, "rollback of switch writes done"));
-      std::fprintf(out, "writes rolled back to old; phase read-new; writes on new were frozen for %.0f ms\n", ms);
+      TANDEM_RETURN_IF_ERROR(m.store().Log(
+          "rollback-writes", json{{"freeze_ms", ms}, {"sequence_ms", sequence_ms}}.dump()));
+      std::fprintf(out,
+                   "writes rolled back to old; phase read-new; writes on new were frozen for %.0f "
+                   "ms (%.1f ms of it moving sequences on old)\n",
+                   ms, sequence_ms);
       return kExitOk;
     }
     case Phase::kReadNew: {

@@ -48,10 +48,13 @@ bool Ending(const MigrationState& st) {
 // Installs forward capture, once per migration: the intent is recorded first, so a kill
 // during the install leaves a state whose rollback removes what was installed.
 Status InstallForward(Migration& m, MigrationState& st, FILE* err) {
-  if (st.capture_old) return Ok();
+  // A kill during the install (MariaDB DDL commits table by table) leaves capture_old set
+  // but not ready: the install runs again (it is idempotent) before any row is copied.
+  if (st.capture_old_ready) return Ok();
   for (int attempt = 0;; ++attempt) {
     st.capture_old = true;
     TANDEM_RETURN_IF_ERROR(m.Save(st, "installing capture on old"));
+    CrashPoint("start:installing");
     auto is = m.forward().Install();
     if (is) break;
     // Installing takes locks on every captured table (DDL): a lost deadlock is retried.
@@ -59,6 +62,7 @@ Status InstallForward(Migration& m, MigrationState& st, FILE* err) {
     EmitEvent(err, "retry", json{{"error", is.error().message}}.dump());
     std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
   }
+  st.capture_old_ready = true;
   return m.Save(st, "capture installed on old");
 }
 
@@ -361,12 +365,24 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
     TANDEM_ASSIGN_OR_RETURN(st, m->Load());
     if (Ending(st)) break;
     bool caught_up = true;
+    // A stream is not applied into a frozen side: a SQLite freeze is a write lock that would
+    // hold tandem's writes too, and the switch drains only the other stream.
     auto step = [&]() -> Status {
-      TANDEM_ASSIGN_OR_RETURN(auto f, m->forward().Poll(5000));
-      caught_up &= f.caught_up;
-      applied += static_cast<int64_t>(f.applied);
-      record(f.lag_micros);
-      if (st.capture_new) {
+      if (st.frozen != "new") {
+        TANDEM_ASSIGN_OR_RETURN(auto f, m->forward().Poll(5000));
+        caught_up &= f.caught_up;
+        applied += static_cast<int64_t>(f.applied);
+        record(f.lag_micros);
+      }
+      if (st.capture_new && st.frozen == "old" && !st.probe.empty()) {
+        // `switch writes` holds old frozen while it asks: prove the stream without applying
+        // (its mapping compiles against the live schemas and its change table reads).
+        TANDEM_ASSIGN_OR_RETURN(auto* r, m->reverse());
+        TANDEM_ASSIGN_OR_RETURN(int64_t pending, r->Lag());
+        (void)pending;
+        TANDEM_RETURN_IF_ERROR(m->store().Put(kProbeAckKey, st.probe));
+      }
+      if (st.capture_new && st.frozen != "old") {
         TANDEM_ASSIGN_OR_RETURN(auto* r, m->reverse());
         TANDEM_ASSIGN_OR_RETURN(auto rr, r->Poll(5000));
         caught_up &= rr.caught_up;

@@ -53,10 +53,11 @@ Result<capture::ChangeStream*> Migration::reverse() {
   return reverse_.get();
 }
 
-Status Migration::CatchUp(double timeout_s) {
+Status Migration::CatchUp(double timeout_s, Streams which) {
   TANDEM_ASSIGN_OR_RETURN(auto st, Load());
   if (!Streaming(st.phase)) return Ok();
-  bool rev = st.capture_new;
+  bool fwd = which != Streams::kReverse;
+  bool rev = st.capture_new && which != Streams::kForward;
   bool got = false;
   std::string holder;
   TANDEM_ASSIGN_OR_RETURN(auto lock, FollowerLock::TryAcquire(state_path(), got, holder));
@@ -65,9 +66,11 @@ Status Migration::CatchUp(double timeout_s) {
       return Fail(Code::kFailedPrecondition,
                   "the backfill is not finished and no `tandem start` is running: run it first");
     }
-    TANDEM_ASSIGN_OR_RETURN(auto f, forward().DrainToNow(timeout_s));
-    if (!f.caught_up) {
-      return Fail(Code::kDeadlineExceeded, "the forward stream did not catch up within {} s", timeout_s);
+    if (fwd) {
+      TANDEM_ASSIGN_OR_RETURN(auto f, forward().DrainToNow(timeout_s));
+      if (!f.caught_up) {
+        return Fail(Code::kDeadlineExceeded, "the forward stream did not catch up within {} s", timeout_s);
+      }
     }
     if (rev) {
       TANDEM_ASSIGN_OR_RETURN(auto* r, reverse());
@@ -88,7 +91,10 @@ Status Migration::CatchUp(double timeout_s) {
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(Position fpos, store().Position("forward"));
     TANDEM_ASSIGN_OR_RETURN(Position rpos, store().Position("reverse"));
-    TANDEM_ASSIGN_OR_RETURN(bool fdone, s_.source_changes->Covers(fpos, fgoal));
+    bool fdone = true;
+    if (fwd) {
+      TANDEM_ASSIGN_OR_RETURN(fdone, s_.source_changes->Covers(fpos, fgoal));
+    }
     bool rdone = true;
     if (rev) {
       TANDEM_ASSIGN_OR_RETURN(rdone, s_.target_changes->Covers(rpos, rgoal));

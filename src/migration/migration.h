@@ -42,8 +42,11 @@ class Migration {
 
   // Brings every installed stream up to the changes recorded so far: by waiting for the
   // follower (`tandem start`) when one runs, or by applying them here. Fails with
-  // kDeadlineExceeded when `timeout_s` passes first.
-  Status CatchUp(double timeout_s);
+  // kDeadlineExceeded when `timeout_s` passes first. A switch drains only the stream that
+  // writes into the side it did not freeze: the frozen side cannot take tandem's writes
+  // either when the freeze is a SQLite write lock.
+  enum class Streams { kBoth, kForward, kReverse };
+  Status CatchUp(double timeout_s, Streams which = Streams::kBoth);
 
   // Changes not applied yet on a stream, and the age in seconds of the oldest of them.
   Result<std::pair<int64_t, double>> Lag(ChangeSource& from, std::string_view stream);

@@ -96,6 +96,7 @@ constexpr Stage kStages[] = {Stage::kNone,    Stage::kFreezing,   Stage::kDraini
 
 json ToJson(const MigrationState& s) {
   return json{{"phase", PhaseName(s.phase)},     {"capture_old", s.capture_old},
+              {"capture_old_ready", s.capture_old_ready},
               {"capture_new", s.capture_new},    {"frozen", s.frozen},
               {"step", StepName(s.step)},        {"stage", StageName(s.stage)},
               {"started_at", s.started_at},      {"backfill_done_at", s.backfill_done_at},
@@ -115,6 +116,7 @@ Result<MigrationState> LoadState(state::StateStore& store) {
     }
     s.phase = ParsePhase(j.value("phase", "none"));
     s.capture_old = j.value("capture_old", false);
+    s.capture_old_ready = j.value("capture_old_ready", false);
     s.capture_new = j.value("capture_new", false);
     s.frozen = j.value("frozen", "");
     s.step = ParseName(j.value("step", "none"), kSteps, StepName);
@@ -131,7 +133,7 @@ Result<MigrationState> LoadState(state::StateStore& store) {
     return r && *r ? **r : std::string();
   };
   s.phase = ParsePhase(get("phase"));
-  s.capture_old = get("capture_installed") == "1";
+  s.capture_old = s.capture_old_ready = get("capture_installed") == "1";
   s.capture_new = get("reverse_installed") == "1";
   s.frozen = get("frozen");
   if (auto t = get("started_at"); !t.empty()) s.started_at = std::atof(t.c_str());

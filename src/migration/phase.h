@@ -52,7 +52,8 @@ std::string_view StageName(Stage s);
 
 struct MigrationState {
   Phase phase = Phase::kNone;
-  bool capture_old = false;  // forward capture installed on old (the source)
+  bool capture_old = false;  // forward capture may be installed on old (set before installing)
+  bool capture_old_ready = false;  // ... and its install completed on every table
   bool capture_new = false;  // reverse capture installed on new (the target)
   std::string frozen;        // "", "old" or "new": a freeze that may be held
   Step step = Step::kNone;

@@ -7,6 +7,7 @@
 #include "migration/migration.h"
 #include "migration/progress.h"
 #include "migration/runbook.h"
+#include "migration/sequences.h"
 
 namespace tandem::migration {
 
@@ -22,6 +23,42 @@ void to_json(json& j, const MigrationState& st) {
 }
 
 namespace {
+
+// The next value of each sequence-fed column on new and of its mapped column on old, read
+// now. Best effort: an engine that cannot tell leaves the table without "sequences".
+void AddSequences(Migration& m, const mapping::TableTransform& t, json& jt) {
+  auto on_new = m.s().target->SequenceColumns(t.target_table());
+  auto on_old = m.s().source->SequenceColumns(t.source_table());
+  if (!on_new || !on_old) return;
+  const mapping::TableMap* map = m.s().cfg.FindBySource(t.source_table());
+  json seqs = json::array();
+  auto source_of = [&](const std::string& target_column) -> std::string {
+    if (!map) return "";
+    for (const auto& c : map->columns) {
+      if (!c.drop_reason && c.target == target_column) return c.source;
+    }
+    return "";
+  };
+  std::vector<bool> old_shown(on_old->size(), false);
+  for (const auto& n : *on_new) {
+    json s = {{"new_column", n.column}, {"new_kind", SequenceKindName(n.kind)}, {"new_next", n.next}};
+    std::string src = source_of(n.column);
+    for (size_t i = 0; i < on_old->size(); ++i) {
+      if ((*on_old)[i].column != src) continue;
+      s["old_column"] = src;
+      s["old_kind"] = SequenceKindName((*on_old)[i].kind);
+      s["old_next"] = (*on_old)[i].next;
+      old_shown[i] = true;
+    }
+    seqs.push_back(s);
+  }
+  for (size_t i = 0; i < on_old->size(); ++i) {
+    if (old_shown[i]) continue;
+    const auto& o = (*on_old)[i];
+    seqs.push_back({{"old_column", o.column}, {"old_kind", SequenceKindName(o.kind)}, {"old_next", o.next}});
+  }
+  if (!seqs.empty()) jt["sequences"] = seqs;
+}
 
 // The live part of the status (row counts, lag): needs both databases.
 Status AddLive(Migration& m, const MigrationState& st, json& j) {
@@ -39,6 +76,7 @@ Status AddLive(Migration& m, const MigrationState& st, json& j) {
     TANDEM_ASSIGN_OR_RETURN(int64_t rejects, m.store().RejectCount(t.source_table()));
     jt["source_rows"] = total;
     jt["rejects"] = rejects;
+    AddSequences(m, t, jt);
     j["tables"].push_back(jt);
   }
   if (Streaming(st.phase)) {
@@ -90,6 +128,10 @@ Result<json> StateOnly(const std::string& config_path, MigrationState& st,
     j["held"].push_back({{"stream", h.stream}, {"table", h.table}, {"since", h.at},
                          {"held_keys", h.held_keys}, {"message", body.value("message", "")},
                          {"changes", body.value("changes", json::array())}});
+  }
+  if (auto v = store.Get(kLastSequenceSyncKey); v && *v) {
+    auto ls = json::parse(**v, nullptr, false);
+    if (!ls.is_discarded()) j["last_sequence_sync"] = ls;
   }
   TANDEM_ASSIGN_OR_RETURN(auto follower, FollowerLock::Holder(store.db().path()));
   j["follower"] = follower ? json(*follower) : json(nullptr);
@@ -172,6 +214,22 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
     std::fprintf(out, "  %-28s %10lld / %-10s rows copied  chunks %d/%d  rejects %lld\n", name.c_str(),
                  static_cast<long long>(t.value("rows_read", 0LL)), of.c_str(), t.value("chunks_done", 0),
                  t.value("chunks", 0), static_cast<long long>(t.value("rejects", 0LL)));
+    for (const auto& q : t.value("sequences", json::array())) {
+      auto side = [&](const char* col, const char* kind, const char* next) {
+        if (!q.contains(col)) return std::string("none");
+        return fmt::format("{} {} ({})", q[col].get<std::string>(), q[next].get<int64_t>(),
+                           q[kind].get<std::string>());
+      };
+      std::fprintf(out, "    next value: old %s, new %s\n",
+                   side("old_column", "old_kind", "old_next").c_str(),
+                   side("new_column", "new_kind", "new_next").c_str());
+    }
+  }
+  if (j.contains("last_sequence_sync")) {
+    const json& ls = j["last_sequence_sync"];
+    std::fprintf(out, "  last sequence sync: on %s, %zu columns, %.1f ms\n",
+                 ls.value("side", "?").c_str(), ls.value("columns", json::array()).size(),
+                 ls.value("ms", 0.0));
   }
   for (const char* s : {"forward", "reverse"}) {
     if (!j.contains(s)) continue;

@@ -194,7 +194,7 @@ TEST_F(MysqlTest, MariadbTypesIntrospectAndReadBack) {
   EXPECT_EQ(type_of("b64"), "decimal(20,0)");
   EXPECT_EQ(type_of("y"), "smallint");
   EXPECT_EQ(type_of("d"), "date");
-  EXPECT_EQ(type_of("t"), "time");
+  EXPECT_EQ(type_of("t"), "time(0)");  // MariaDB `time` holds no fraction
   EXPECT_EQ(type_of("dt"), "timestamp");
   EXPECT_EQ(type_of("ts"), "timestamptz");
   EXPECT_EQ(type_of("flag"), "bool");

@@ -105,6 +105,17 @@ class FaultEngine final : public Engine {
     TANDEM_RETURN_IF_ERROR(Check(Method::kCreateTable));
     return real_.CreateTable(table);
   }
+  // Sequences pass through without faults.
+  Result<std::vector<SequenceColumn>> SequenceColumns(const std::string& table) override {
+    return real_.SequenceColumns(table);
+  }
+  Result<std::optional<int64_t>> MaxInteger(const std::string& table,
+                                            const std::string& column) override {
+    return real_.MaxInteger(table, column);
+  }
+  Result<int64_t> AdvanceSequence(const SequenceColumn& seq, int64_t next) override {
+    return real_.AdvanceSequence(seq, next);
+  }
   // A lost connection takes its open transaction with it: the real one is rolled back, as the
   // server would.
   Status Begin() override {

@@ -18,6 +18,7 @@ trap 'MYSQL_PWD=$admin_pw mariadb "${MYARGS[@]}" -e "DROP DATABASE IF EXISTS ${d
 mariadb "${MYARGS[@]}" -e "CREATE DATABASE ${db};
   CREATE USER '${user}'@'%' IDENTIFIED BY '${secret}';
   GRANT ALL ON ${db}.* TO '${user}'@'%';
+  GRANT PROCESS ON *.* TO '${user}'@'%';
   CREATE TABLE ${db}.items (id INT PRIMARY KEY, name VARCHAR(20));
   INSERT INTO ${db}.items VALUES (1, 'one'), (2, 'two');"
 unset MYSQL_PWD

@@ -24,7 +24,7 @@ tables:
 YAML
 "$TANDEM" start -c tandem.yaml > follower.out 2> follower.err &
 follower=$!
-trap 'kill -CONT "$follower" 2>/dev/null; stop_jobs; rm -rf "$WORK"' EXIT
+trap 'kill -CONT "$follower" 2>/dev/null || true; stop_jobs; rm -rf "$WORK"' EXIT
 for ((i = 0; i < 100; i++)); do
   [[ $("$TANDEM" status -c tandem.yaml --json 2>/dev/null | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["phase"])') == dual-write ]] && break
   sleep 0.1

@@ -46,6 +46,25 @@ TEST(MappingValidation, ZeroOrNegativeOrNonNumericRowCountsAreRefused) {
   EXPECT_EQ(cfg->batch_rows, 3);
 }
 
+TEST(MappingValidation, SequenceHeadroomIsAWholeNumberFromZero) {
+  for (std::string bad : {"-1", "lots", "2.5", "{a: 1}", "9999999999"}) {
+    std::string e = LoadError(Mapping("options:\n  sequence_headroom: " + bad + "\n"));
+    EXPECT_NE(e.find("tandem.yaml:4: options.sequence_headroom: expected a whole number from 0 to "
+                     "1000000000"),
+              std::string::npos)
+        << bad << ": " << e;
+  }
+  auto def = ParseConfig(Mapping(""), "tandem.yaml");
+  ASSERT_TRUE(def) << def.error().message;
+  EXPECT_EQ(def->sequence_headroom, 1000);
+  for (auto [text, want] : {std::pair{"0", 0}, std::pair{"25", 25}}) {
+    auto cfg = ParseConfig(Mapping(std::string("options: {sequence_headroom: ") + text + "}\n"),
+                           "tandem.yaml");
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    EXPECT_EQ(cfg->sequence_headroom, want);
+  }
+}
+
 TEST(MappingValidation, OptionsMustBeAMap) {
   std::string e = LoadError(Mapping("options: 5\n"));
   EXPECT_NE(e.find("tandem.yaml:3: options: expected a map"), std::string::npos) << e;

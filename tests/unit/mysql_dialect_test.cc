@@ -100,7 +100,7 @@ TEST(MysqlDialect, TriggersRecordKeysAndSkipSuppressedSessions) {
   std::vector<CaptureKeyColumn> key = {{.name = "a`"}, {.name = "bl", .codec = {.is_bytes = true}}};
   std::string upd = TriggerSql("t", "'t'", 'U', key, true);
   EXPECT_EQ(upd,
-            "CREATE OR REPLACE TRIGGER `_tandem_upd_t` AFTER UPDATE ON `t` FOR EACH ROW\n"
+            "CREATE OR REPLACE DEFINER = CURRENT_USER TRIGGER `_tandem_upd_t` AFTER UPDATE ON `t` FOR EACH ROW\n"
             "  BEGIN\n"
             "    IF NOT (@tandem_capture_off <=> 1) THEN\n"
             "      IF CAST(JSON_ARRAY(CAST(OLD.`a``` AS CHAR), HEX(OLD.`bl`)) AS BINARY) = "
@@ -115,7 +115,7 @@ TEST(MysqlDialect, TriggersRecordKeysAndSkipSuppressedSessions) {
             "    END IF;\n"
             "  END");
   std::string del = TriggerSql("t", "'t'", 'D', key, false);
-  EXPECT_TRUE(del.starts_with("CREATE TRIGGER `_tandem_del_t` AFTER DELETE ON `t`")) << del;
+  EXPECT_TRUE(del.starts_with("CREATE DEFINER = CURRENT_USER TRIGGER `_tandem_del_t` AFTER DELETE ON `t`")) << del;
   EXPECT_NE(del.find("'D', JSON_ARRAY(CAST(OLD.`a``` AS CHAR), HEX(OLD.`bl`))"), std::string::npos);
   EXPECT_EQ(CaptureKeyExpr("NEW", "ts", {.wire = Wire::kTimestamp}),
             "CAST(UNIX_TIMESTAMP(NEW.`ts`) AS CHAR)");

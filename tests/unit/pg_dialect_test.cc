@@ -254,6 +254,14 @@ TEST(PgDialect, CaptureDdl) {
   EXPECT_NE(ddl.find("AS $tandem1$"), std::string::npos) << ddl;
   EXPECT_TRUE(ddl.ends_with("$tandem1$"));
   EXPECT_EQ(ddl.find("extra_float_digits"), std::string::npos);
+  // Runs as tandem's role whoever fires it, with nothing of the caller's search_path.
+  EXPECT_NE(ddl.find("SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS"),
+            std::string::npos)
+      << ddl;
+  std::string revoke = RevokeCaptureAccessSql("app's");
+  EXPECT_NE(revoke.find("'\"app''s\"'::regnamespace"), std::string::npos) << revoke;
+  EXPECT_NE(revoke.find("'_tandem_changes_seq_seq'"), std::string::npos);
+  EXPECT_NE(revoke.find("starts_with(p.proname, '_tandem_cap_')"), std::string::npos);
   EXPECT_NE(CaptureFunctionDdl("public", "t", {"f"}, true).find("SET extra_float_digits = 3"),
             std::string::npos);
   EXPECT_EQ(CaptureTriggerDdl("public", "order items"),

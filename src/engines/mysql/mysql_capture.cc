@@ -65,6 +65,66 @@ Status MysqlTriggerCapture::Install(const std::vector<CaptureTable>& tables) {
   return Ok();
 }
 
+Result<std::vector<MissingGrant>> MysqlTriggerCapture::MissingGrants(
+    const std::vector<std::string>& tables) {
+  (void)tables;  // every privilege below is needed on the database: the change tables need it
+  std::string what = "mysql privileges";
+  MysqlConnection& conn_ = e_.conn_;
+  std::string user, database;
+  {
+    TANDEM_ASSIGN_OR_RETURN(MysqlResult me, conn_.Query("SELECT CURRENT_USER(), DATABASE()", what));
+    if (MYSQL_ROW row = me.Next()) {
+      if (row[0]) user = row[0];
+      if (row[1]) database = row[1];
+    }
+  }
+  auto at = user.rfind('@');
+  std::string name = user.substr(0, at), host = at == std::string::npos ? "" : user.substr(at + 1);
+  // information_schema spells the grantee 'name'@'host'; a quote in either is doubled.
+  auto single = [](const std::string& s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+  };
+  std::string grantee = single(name) + "@" + single(host);
+  std::string who = conn_.Quoted(name) + "@" + conn_.Quoted(host);
+  // Direct grants of the connecting account, global or on this database (privileges held
+  // through a role are not seen here: grant them to the account itself).
+  TANDEM_ASSIGN_OR_RETURN(
+      MysqlResult res,
+      conn_.Query(fmt::format("SELECT 'global', PRIVILEGE_TYPE FROM "
+                              "information_schema.USER_PRIVILEGES WHERE GRANTEE = {0} "
+                              "UNION ALL SELECT 'db', PRIVILEGE_TYPE FROM "
+                              "information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = {0} "
+                              "AND TABLE_SCHEMA = DATABASE()",
+                              conn_.Quoted(grantee)),
+                  what));
+  std::set<std::string> global, db;
+  while (MYSQL_ROW row = res.Next()) {
+    if (!row[0] || !row[1]) continue;
+    (std::string_view(row[0]) == "global" ? global : db).insert(row[1]);
+  }
+  std::vector<MissingGrant> out;
+  if (!global.contains("PROCESS")) {
+    out.push_back({"PROCESS (capture reads information_schema.INNODB_TRX to prove a gap in the "
+                   "change sequence dead)",
+                   fmt::format("GRANT PROCESS ON *.* TO {};", who)});
+  }
+  std::string missing;
+  for (const char* p : {"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "TRIGGER"}) {
+    if (!global.contains(p) && !db.contains(p)) {
+      missing += (missing.empty() ? "" : ", ") + std::string(p);
+    }
+  }
+  if (!missing.empty()) {
+    out.push_back({fmt::format("{} on database {} (to create and drop the capture triggers and "
+                               "change tables, copy, apply changes and verify)",
+                               missing, QuoteIdent(database)),
+                   fmt::format("GRANT {} ON {}.* TO {};", missing, QuoteIdent(database), who)});
+  }
+  return out;
+}
+
 Result<const std::vector<CaptureKeyColumn>*> MysqlTriggerCapture::CaptureKey(
     const std::string& table) {
   MysqlConnection& conn_ = e_.conn_;

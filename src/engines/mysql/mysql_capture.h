@@ -22,6 +22,11 @@
 // Reading INNODB_TRX needs the PROCESS privilege, and there is no proof without it (a
 // timeout would skip the change of a transaction that stays open longer): Install refuses
 // without it, and so does a Read that meets a gap, with failed_precondition naming the GRANT.
+//
+// Privileges. The triggers are created with DEFINER = CURRENT_USER (tandem's user) and, like
+// every MariaDB trigger, run with the definer's privileges: the application's user needs
+// none on the change table, and without a grant on it (table-level grants on its own tables)
+// cannot read it.
 #pragma once
 
 #include <chrono>
@@ -48,6 +53,7 @@ class MysqlTriggerCapture final : public SeqChangeSource {
   Status Prune(const Position& upto) override;
   Status Remove() override;
   Status SuppressOwnWrites(bool suppressed) override { return e_.SetCaptureSuppressed(suppressed); }
+  Result<std::vector<MissingGrant>> MissingGrants(const std::vector<std::string>& tables) override;
 
   // How long a gap must be watched before the open-transaction check counts (step 2 above).
   // Tests shorten it.

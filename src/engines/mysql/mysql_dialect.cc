@@ -107,6 +107,24 @@ std::string CountSql(std::string_view table, std::string_view where) {
   return fmt::format("SELECT COUNT(*) FROM {}{}", QuoteIdent(table), where);
 }
 
+std::string AutoIncrementSql(std::string_view table) {
+  return fmt::format(
+      "SELECT c.COLUMN_NAME, t.AUTO_INCREMENT FROM information_schema.COLUMNS c "
+      "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA "
+      "AND t.TABLE_NAME = c.TABLE_NAME "
+      "WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = {} "
+      "AND c.EXTRA LIKE '%auto_increment%'",
+      QuoteConstant(table));
+}
+
+std::string MaxValueSql(std::string_view table, std::string_view column) {
+  return fmt::format("SELECT MAX({}) FROM {}", QuoteIdent(column), QuoteIdent(table));
+}
+
+std::string SetAutoIncrementSql(std::string_view table, int64_t next) {
+  return fmt::format("ALTER TABLE {} AUTO_INCREMENT = {}", QuoteIdent(table), next);
+}
+
 std::string DeleteSql(std::string_view table, std::string_view where) {
   return fmt::format("DELETE FROM {}{}", QuoteIdent(table), where);
 }
@@ -378,8 +396,11 @@ std::string TriggerSql(std::string_view table, std::string_view table_literal, c
         "      END IF;\n",
         insert, old_key, new_key, table_literal);
   }
+  // A trigger runs with its definer's privileges (MariaDB has no SQL SECURITY INVOKER for
+  // triggers): the definer is named as the user tandem connects as, so the application's
+  // user needs no privilege on the change table, whoever installs capture.
   return fmt::format(
-      "CREATE {}TRIGGER {} AFTER {} ON {} FOR EACH ROW\n"
+      "CREATE {}DEFINER = CURRENT_USER TRIGGER {} AFTER {} ON {} FOR EACH ROW\n"
       "  BEGIN\n"
       "    IF NOT (@tandem_capture_off <=> 1) THEN\n"
       "{}"

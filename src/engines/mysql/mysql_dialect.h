@@ -49,6 +49,18 @@ std::string SelectSql(std::string_view table, const std::vector<std::string>& co
 std::string CountSql(std::string_view table, std::string_view where);
 std::string DeleteSql(std::string_view table, std::string_view where);
 
+// Sequences. The AUTO_INCREMENT column of `table` in the current database with the table's
+// counter (the next value it hands out; NULL before the engine has one): COLUMN_NAME,
+// AUTO_INCREMENT. No row when the table has no such column. The table name is pasted as a
+// quoted constant: information_schema queries here take no parameters (mysql_dialect.cc).
+std::string AutoIncrementSql(std::string_view table);
+// SELECT MAX(`c`) FROM `t`.
+std::string MaxValueSql(std::string_view table, std::string_view column);
+// ALTER TABLE `t` AUTO_INCREMENT = n. DDL takes no parameters; n is a number formatted here.
+// InnoDB never sets the counter at or below MAX(column) (it takes MAX+1 instead) but does
+// lower it down to there, so the caller checks that it moves forward.
+std::string SetAutoIncrementSql(std::string_view table, int64_t next);
+
 // Multi-row INSERT in two parts around the VALUES tuples the caller appends:
 //   head: INSERT INTO `t` (`a`, `b`) VALUES
 //   tail: ""                                             (kInsert)

@@ -234,7 +234,8 @@ Result<std::map<std::string, TableInfo>> MysqlEngine::LoadColumns(const std::str
       MysqlResult res,
       conn_.Query("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
                   "COLUMN_DEFAULT, EXTRA, COLUMN_COMMENT, CHARACTER_MAXIMUM_LENGTH, "
-                  "NUMERIC_PRECISION, NUMERIC_SCALE, COLLATION_NAME FROM information_schema.COLUMNS "
+                  "NUMERIC_PRECISION, NUMERIC_SCALE, COLLATION_NAME, DATETIME_PRECISION "
+                  "FROM information_schema.COLUMNS "
                   "WHERE TABLE_SCHEMA = DATABASE()" +
                       table_filter + " ORDER BY TABLE_NAME, ORDINAL_POSITION",
                   what));
@@ -256,6 +257,7 @@ Result<std::map<std::string, TableInfo>> MysqlEngine::LoadColumns(const std::str
     c.numeric_precision = FieldInt(row, 9);
     c.numeric_scale = FieldInt(row, 10);
     if (row[11]) c.collation = Field(row, len, 11);
+    c.datetime_precision = FieldInt(row, 12);
     c.json_check = json_columns.contains({table, c.name});
     TableInfo& info = out[table];
     info.name = table;
@@ -559,6 +561,60 @@ Result<int64_t> MysqlEngine::Count(const std::string& table, const std::vector<s
                                                        fmt::format("count {}", QuoteIdent(table))));
   MYSQL_ROW row = res.Next();
   return row ? FieldInt(row, 0, 0) : 0;
+}
+
+Result<std::vector<SequenceColumn>> MysqlEngine::SequenceColumns(const std::string& table) {
+  std::string what = fmt::format("read auto_increment of {}", QuoteIdent(table));
+  TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, Table(table));
+  (void)info;  // kNotFound for a missing table
+  TANDEM_ASSIGN_OR_RETURN(MysqlResult res, conn_.Query(AutoIncrementSql(table), what));
+  std::vector<SequenceColumn> out;
+  while (MYSQL_ROW row = res.Next()) {
+    SequenceColumn c;
+    c.table = table;
+    c.column = row[0] ? row[0] : "";
+    c.kind = SequenceKind::kAutoIncrement;
+    c.sequence = table;
+    c.next = FieldInt(row, 1, 1);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> MysqlEngine::MaxInteger(const std::string& table,
+                                                       const std::string& column) {
+  std::string what = fmt::format("read max({}) of {}", QuoteIdent(column), QuoteIdent(table));
+  TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, Table(table));
+  int i = info->IndexOf(column);
+  if (i < 0) return Fail(Code::kNotFound, "{}: no such column", what);
+  const PortableType& type = info->codecs[i].type;
+  bool integral = type.kind == Kind::kInt || (type.kind == Kind::kDecimal && type.scale == 0);
+  if (!integral) {
+    return Fail(Code::kInvalidArgument, "{}: column {} is not an integer column", what,
+                QuoteIdent(column));
+  }
+  TANDEM_ASSIGN_OR_RETURN(MysqlResult res, conn_.Query(MaxValueSql(table, info->columns[i].name), what));
+  MYSQL_ROW row = res.Next();
+  if (!row || !row[0]) return std::optional<int64_t>();
+  int64_t v = 0;
+  std::string_view text = row[0];
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size()) {
+    return Fail(Code::kInvalidArgument, "{}: max '{}' is not a 64-bit integer", what, text);
+  }
+  return std::optional<int64_t>(v);
+}
+
+Result<int64_t> MysqlEngine::AdvanceSequence(const SequenceColumn& seq, int64_t next) {
+  std::string what = fmt::format("move auto_increment of {}", QuoteIdent(seq.table));
+  if (in_txn_) return Fail(Code::kFailedPrecondition, "{}: a transaction is open", what);
+  TANDEM_ASSIGN_OR_RETURN(auto now, SequenceColumns(seq.table));
+  if (now.empty()) return Fail(Code::kNotFound, "{}: the table has no AUTO_INCREMENT column", what);
+  if (now[0].next >= next) return now[0].next;
+  TANDEM_RETURN_IF_ERROR(conn_.Exec(SetAutoIncrementSql(seq.table, next), what));
+  TANDEM_ASSIGN_OR_RETURN(now, SequenceColumns(seq.table));
+  if (now.empty()) return Fail(Code::kNotFound, "{}: the AUTO_INCREMENT column is gone", what);
+  return now[0].next;
 }
 
 Result<std::vector<Row>> MysqlEngine::Fetch(const std::string& table,

@@ -75,6 +75,14 @@ class MysqlEngine : public Engine {
   Status CreateTable(const TableSchema& table) override;
   Result<std::vector<Column>> DescribeColumns(const std::string& table) override;
   Status AddColumn(const std::string& table, const Column& column) override;
+  // The table's AUTO_INCREMENT column, if any, with information_schema.TABLES.AUTO_INCREMENT
+  // (MariaDB reads it from the engine, so it is current).
+  Result<std::vector<SequenceColumn>> SequenceColumns(const std::string& table) override;
+  Result<std::optional<int64_t>> MaxInteger(const std::string& table,
+                                            const std::string& column) override;
+  // ALTER TABLE ... AUTO_INCREMENT = next when next is ahead of the counter. The ALTER
+  // commits any open transaction (MariaDB DDL does). REQUIRES: no transaction is open.
+  Result<int64_t> AdvanceSequence(const SequenceColumn& seq, int64_t next) override;
   Status Begin() override;
   Status Commit() override;
   Status Rollback() override;

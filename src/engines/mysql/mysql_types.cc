@@ -125,6 +125,12 @@ ColumnCodec CodecFor(const ColumnInfo& c) {
   } else {  // enum, set, inet4, inet6 and anything newer: the server prints text
     t.kind = Kind::kText;
   }
+  // datetime, timestamp and time without six fraction digits: a value with a finer fraction
+  // would be rounded by the server, so casts into such a column refuse it.
+  if ((t.kind == Kind::kTimestamp || t.kind == Kind::kTimestampTz || t.kind == Kind::kTime) &&
+      c.datetime_precision >= 0 && c.datetime_precision < 6) {
+    t.precision = static_cast<int>(c.datetime_precision);
+  }
   // What tandem's CreateTable could not say by type alone (timestamptz in datetime(6), a
   // decimal too wide for DECIMAL...) it said in the comment.
   if (c.comment.starts_with("tandem:") && codec.wire == Wire::kText && !codec.is_bytes) {

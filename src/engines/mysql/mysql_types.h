@@ -26,6 +26,7 @@ struct ColumnInfo {
   int64_t char_max_length = -1;              // CHARACTER_MAXIMUM_LENGTH
   int64_t numeric_precision = -1;
   int64_t numeric_scale = -1;
+  int64_t datetime_precision = -1;  // DATETIME_PRECISION: fraction digits of time/datetime/timestamp
   bool json_check = false;  // MariaDB JSON: a longtext with a json_valid(`col`) check
   std::string collation;    // COLLATION_NAME; empty for non-text columns
 };

@@ -83,6 +83,7 @@ Status PgTriggerCapture::Install(const std::vector<CaptureTable>& tables) {
       TANDEM_RETURN_IF_ERROR(conn.Exec(on, CaptureFunctionDdl(schema, t.table, t.key, float_key)));
       TANDEM_RETURN_IF_ERROR(conn.Exec(on, CaptureTriggerDdl(schema, t.table)));
     }
+    TANDEM_RETURN_IF_ERROR(conn.Exec(what, RevokeCaptureAccessSql(schema)));
     return Ok();
   });
 }
@@ -232,6 +233,54 @@ Status PgTriggerCapture::Remove() {
     TANDEM_RETURN_IF_ERROR(conn.Exec(what, DropCaptureTablesSql(schema)));
     return Ok();
   });
+}
+
+Result<std::vector<MissingGrant>> PgTriggerCapture::MissingGrants(
+    const std::vector<std::string>& tables) {
+  std::string what = "postgres privileges";
+  const std::string& schema = e_.schema_;
+  std::vector<std::string> names(tables);
+  for (std::string_view own : kOwnTables) names.emplace_back(own);
+  TANDEM_ASSIGN_OR_RETURN(PgResult res, e_.conn_.ExecParams(what, CapturePrivilegesSql(),
+                                                            {schema, TextArrayLiteral(names)}));
+  std::vector<MissingGrant> out;
+  if (res.rows() == 0) {
+    return Fail(Code::kFailedPrecondition, "{}: schema {} does not exist in {}", what,
+                QuoteIdent(schema), e_.Describe());
+  }
+  std::string me = QuoteIdent(res.value(0, 8));
+  std::string q_schema = QuoteIdent(schema);
+  if (res.value(0, 9) != "t" || res.value(0, 10) != "t") {
+    out.push_back({fmt::format("USAGE and CREATE on schema {} (for the change table, the capture "
+                               "functions and the tables tandem creates)",
+                               q_schema),
+                   fmt::format("GRANT USAGE, CREATE ON SCHEMA {} TO {};", q_schema, me)});
+  }
+  for (int r = 0; r < res.rows(); ++r) {
+    if (res.value(r, 1) != "t") continue;  // created by tandem, so owned by it
+    std::string table = Qualified(schema, res.value(r, 0));
+    std::string owner = std::string(res.value(r, 7));
+    if (res.value(r, 2) != "t") {
+      // CREATE TRIGGER needs only TRIGGER, but DROP TRIGGER (re-install, remove) needs the
+      // owner's rights: membership in the owning role gives them.
+      out.push_back({fmt::format("the rights of {}'s owner {} (to create and drop its capture "
+                                 "trigger)",
+                                 table, owner),
+                     fmt::format("GRANT {} TO {};", owner, me)});
+    }
+    std::vector<std::string> dml;
+    const char* kinds[] = {"SELECT", "INSERT", "UPDATE", "DELETE"};
+    for (int i = 0; i < 4; ++i) {
+      if (res.value(r, 3 + i) != "t") dml.emplace_back(kinds[i]);
+    }
+    if (!dml.empty()) {
+      std::string list;
+      for (const auto& d : dml) list += (list.empty() ? "" : ", ") + d;
+      out.push_back({fmt::format("{} on {} (to copy, apply changes and verify)", list, table),
+                     fmt::format("GRANT {} ON TABLE {} TO {};", list, table, me)});
+    }
+  }
+  return out;
 }
 
 }  // namespace pg

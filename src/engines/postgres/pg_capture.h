@@ -25,6 +25,11 @@
 // xmin > X, so gaps left by rolled-back transactions cost one extra round, not a wait for
 // some later commit. A transaction that stays open holds back only what comes after its own
 // seq, and nothing is ever skipped. No privileges beyond the change table are needed.
+//
+// Privileges. The capture functions are SECURITY DEFINER, owned by the role tandem connects
+// as, with search_path pinned to pg_catalog, pg_temp: an application role firing a trigger
+// needs no privilege on the change table, and Install takes every privilege on tandem's
+// objects from everyone but their owner, so the application can neither read nor alter them.
 #pragma once
 
 #include <map>
@@ -49,6 +54,7 @@ class PgTriggerCapture final : public SeqChangeSource {
   Status Prune(const Position& upto) override;
   Status Remove() override;
   Status SuppressOwnWrites(bool suppressed) override { return e_.SetCaptureSuppressed(suppressed); }
+  Result<std::vector<MissingGrant>> MissingGrants(const std::vector<std::string>& tables) override;
 
  private:
   Status LoadKeyTypes();

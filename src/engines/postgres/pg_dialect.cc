@@ -172,6 +172,55 @@ std::string SplitSql(std::string_view table, const std::vector<std::string>& key
       ColumnList(key), table);
 }
 
+std::string SequenceColumnsSql() {
+  // Identity and serial columns: the sequence depends on the column ('i' internal, 'a' auto).
+  // Standalone sequences: the column's default (pg_attrdef) depends on the sequence ('n').
+  return "SELECT a.attname, CASE WHEN a.attidentity <> '' THEN 'i' ELSE 'a' END, sn.nspname, "
+         "s.relname, q.seqincrement "
+         "FROM pg_catalog.pg_class t "
+         "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace "
+         "JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
+         "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass "
+         "AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid "
+         "AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i') "
+         "JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+         "JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace "
+         "JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid "
+         "WHERE tn.nspname = $1 AND t.relname = $2 "
+         "UNION ALL "
+         "SELECT a.attname, 'n', sn.nspname, s.relname, q.seqincrement "
+         "FROM pg_catalog.pg_class t "
+         "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace "
+         "JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = t.oid "
+         "JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = ad.adnum "
+         "AND NOT a.attisdropped "
+         "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass "
+         "AND d.objid = ad.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass "
+         "JOIN pg_catalog.pg_class s ON s.oid = d.refobjid AND s.relkind = 'S' "
+         "JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace "
+         "JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.oid "
+         "WHERE tn.nspname = $1 AND t.relname = $2 AND NOT EXISTS ("
+         "SELECT 1 FROM pg_catalog.pg_depend o WHERE o.classid = 'pg_catalog.pg_class'::regclass "
+         "AND o.objid = s.oid AND o.refobjid = t.oid AND o.refobjsubid = a.attnum "
+         "AND o.deptype IN ('a', 'i')) "
+         "ORDER BY 1";
+}
+
+std::string SequenceStateSql(std::string_view schema, std::string_view sequence) {
+  return fmt::format("SELECT last_value, is_called FROM {}", Qualified(schema, sequence));
+}
+
+std::string AdvanceSequenceSql(std::string_view schema, std::string_view sequence) {
+  return fmt::format(
+      "SELECT pg_catalog.setval($1::regclass, $2::bigint, false) FROM {} "
+      "WHERE CASE WHEN is_called THEN last_value + $3::bigint ELSE last_value END < $2::bigint",
+      Qualified(schema, sequence));
+}
+
+std::string MaxValueSql(std::string_view table, std::string_view column) {
+  return fmt::format("SELECT max({}) FROM {}", QuoteIdent(column), table);
+}
+
 std::string EstimatedRowsSql() {
   return "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END "
          "FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass";
@@ -543,9 +592,65 @@ std::string CaptureFunctionDdl(std::string_view schema, std::string_view table,
   // A dollar-quote tag that the body (which holds quoted column names) does not contain.
   std::string tag = "$tandem$";
   for (int i = 1; body.find(tag) != std::string::npos; ++i) tag = fmt::format("$tandem{}$", i);
-  return fmt::format("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql{} AS {}{}{}",
-                     Qualified(schema, CaptureFunctionName(table)),
-                     float_key ? " SET extra_float_digits = 3" : "", tag, body, tag);
+  // SECURITY DEFINER: the trigger fires as the application's role, which has no privilege
+  // on the change table; the function writes it as its owner (tandem's role). A fixed
+  // search_path, and only schema-qualified names in the body, keep a caller's objects out.
+  return fmt::format(
+      "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
+      "SET search_path = pg_catalog, pg_temp{} AS {}{}{}",
+      Qualified(schema, CaptureFunctionName(table)),
+      float_key ? " SET extra_float_digits = 3" : "", tag, body, tag);
+}
+
+std::string CapturePrivilegesSql() {
+  return "SELECT t.name, c.oid IS NOT NULL,\n"
+         "  coalesce(pg_has_role(c.relowner, 'USAGE'), false),\n"
+         "  coalesce(has_table_privilege(c.oid, 'SELECT'), false),\n"
+         "  coalesce(has_table_privilege(c.oid, 'INSERT'), false),\n"
+         "  coalesce(has_table_privilege(c.oid, 'UPDATE'), false),\n"
+         "  coalesce(has_table_privilege(c.oid, 'DELETE'), false),\n"
+         "  coalesce(c.relowner::regrole::text, ''), current_user,\n"
+         "  has_schema_privilege(n.oid, 'USAGE'), has_schema_privilege(n.oid, 'CREATE')\n"
+         "FROM pg_namespace n\n"
+         "CROSS JOIN unnest($2::text[]) WITH ORDINALITY AS t(name, ord)\n"
+         "LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name\n"
+         "WHERE n.nspname = $1\n"
+         "ORDER BY t.ord";
+}
+
+std::string RevokeCaptureAccessSql(std::string_view schema) {
+  // Default privileges (ALTER DEFAULT PRIVILEGES ... GRANT ... TO app) may have granted the
+  // application access to what tandem creates: every grantee but the owner loses it, PUBLIC
+  // included (functions are EXECUTE to PUBLIC by default; a trigger needs no EXECUTE of the
+  // role that fires it). Nothing here is bound: a DO block takes no parameters, so the
+  // schema is a quoted literal.
+  return fmt::format(
+      "DO $tandem$\n"
+      "DECLARE r record;\n"
+      "BEGIN\n"
+      "  FOR r IN\n"
+      "    SELECT 'TABLE' AS kind, c.oid::regclass::text AS obj, a.grantee\n"
+      "    FROM pg_catalog.pg_class c\n"
+      "    CROSS JOIN LATERAL pg_catalog.aclexplode(coalesce(c.relacl,\n"
+      "      pg_catalog.acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\",\n      c.relowner))) a\n"
+      "    WHERE c.relnamespace = {0}::regnamespace AND a.grantee <> c.relowner\n"
+      "      AND c.relname IN ({1}, {2}, {3})\n"
+      "    UNION ALL\n"
+      "    SELECT 'FUNCTION', p.oid::regprocedure::text, a.grantee\n"
+      "    FROM pg_catalog.pg_proc p\n"
+      "    CROSS JOIN LATERAL pg_catalog.aclexplode(coalesce(p.proacl,\n"
+      "      pg_catalog.acldefault('f'::\"char\", p.proowner))) a\n"
+      "    WHERE p.pronamespace = {0}::regnamespace AND a.grantee <> p.proowner\n"
+      "      AND starts_with(p.proname, {4})\n"
+      "  LOOP\n"
+      "    EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s',\n"
+      "      CASE WHEN r.kind = 'TABLE' THEN 'TABLE' ELSE 'FUNCTION' END, r.obj,\n"
+      "      CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE r.grantee::regrole::text END);\n"
+      "  END LOOP;\n"
+      "END\n"
+      "$tandem$",
+      QuoteLiteral(QuoteIdent(schema)), QuoteLiteral(kChangeTable), QuoteLiteral(kCaptureTables),
+      QuoteLiteral(std::string(kChangeTable) + "_seq_seq"), QuoteLiteral(kCaptureFunctionPrefix));
 }
 
 std::string KeyColumnTypesSql() {

@@ -139,6 +139,23 @@ std::string IntrospectConstraintsSql();
 // "CHECK ((a > 0)) NOT VALID" -> "(a > 0)".
 std::string CheckExpression(std::string_view constraint_def);
 
+// ---- sequences ---------------------------------------------------------------------------
+
+// The columns of table $2 in schema $1 fed by a sequence, one row each: attname, how
+// ('i' identity, 'a' serial: a sequence owned by the column, 'n' a nextval() default on a
+// sequence the column does not own), the sequence's schema and name, its increment. A column
+// both owning a sequence and defaulting to it is listed once, as owner.
+std::string SequenceColumnsSql();
+// The counter of one sequence: last_value, is_called (next = is_called ? last + increment :
+// last). Reading the relation itself (not pg_sequences) sees a setval(.., false) too.
+std::string SequenceStateSql(std::string_view schema, std::string_view sequence);
+// Moves sequence $1 (a regclass text) so that nextval() returns $2 next, only when that is
+// ahead of where it is: one statement reading and setting, so it never goes backwards. One
+// row (the setval result) when moved, none when already there or past.
+std::string AdvanceSequenceSql(std::string_view schema, std::string_view sequence);
+// The highest value of a column as text, and its type oid through the result column.
+std::string MaxValueSql(std::string_view table, std::string_view column);
+
 // ---- trigger-based change capture ------------------------------------------------------------
 
 std::string ChangeTableDdl(std::string_view schema);
@@ -156,6 +173,13 @@ std::string CaptureFunctionDdl(std::string_view schema, std::string_view table,
                                const std::vector<std::string>& key, bool float_key);
 // The key columns of table $1 (qualified, quoted) with their base type oid, in key order given
 // as $2::text[]: attname, type oid. No rows when the table does not exist.
+// What the connecting role has for capture: one row per name in $2 (text[]) within schema $1:
+// name, exists, the role may act as the table's owner, has SELECT, INSERT, UPDATE, DELETE,
+// the owner's name, current_user, has USAGE and CREATE on the schema.
+std::string CapturePrivilegesSql();
+// Takes every privilege on tandem's capture objects in `schema` (the change and capture
+// tables, the change sequence, the capture functions) from everyone but their owner.
+std::string RevokeCaptureAccessSql(std::string_view schema);
 std::string KeyColumnTypesSql();
 // DROP TRIGGER IF EXISTS + CREATE TRIGGER (works before PostgreSQL 14's CREATE OR REPLACE).
 std::string CaptureTriggerDdl(std::string_view schema, std::string_view table);

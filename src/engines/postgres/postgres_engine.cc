@@ -608,6 +608,83 @@ Result<int64_t> PostgresEngine::PlannerEstimate(std::string_view what, const std
   return estimate;
 }
 
+Result<std::vector<SequenceColumn>> PostgresEngine::SequenceColumns(const std::string& table) {
+  std::string what = What("read sequences of", table);
+  TANDEM_ASSIGN_OR_RETURN(PgResult res, conn_.ExecParams(what, SequenceColumnsSql(), {schema_, table}));
+  std::vector<SequenceColumn> out;
+  for (int r = 0; r < res.rows(); ++r) {
+    SequenceColumn c;
+    c.table = table;
+    c.column = std::string(res.value(r, 0));
+    char how = res.value(r, 1).empty() ? 'n' : res.value(r, 1)[0];
+    c.kind = how == 'i' ? SequenceKind::kIdentity
+             : how == 'a' ? SequenceKind::kSerial
+                          : SequenceKind::kSequenceDefault;
+    c.sequence_schema = std::string(res.value(r, 2));
+    c.sequence = std::string(res.value(r, 3));
+    if (!ParseNumber(res.value(r, 4), c.increment)) {
+      return Fail(Code::kInternal, "{}: unexpected increment '{}'", what, res.value(r, 4));
+    }
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult state, conn_.Exec(what, SequenceStateSql(c.sequence_schema, c.sequence)));
+    int64_t last = 0;
+    if (state.rows() != 1 || !ParseNumber(state.value(0, 0), last)) {
+      return Fail(Code::kInternal, "{}: unexpected state of sequence {}", what, c.sequence);
+    }
+    c.next = state.value(0, 1) == "t" ? last + c.increment : last;
+    out.push_back(std::move(c));
+  }
+  if (out.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(
+        PgResult exists,
+        conn_.ExecParams(what, "SELECT pg_catalog.to_regclass($1)::oid", {Table(table)}));
+    if (exists.rows() != 1 || exists.is_null(0, 0)) {
+      return Fail(Code::kNotFound, "{}: no such table in schema {}", what, schema_);
+    }
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> PostgresEngine::MaxInteger(const std::string& table,
+                                                          const std::string& column) {
+  std::string what = What(fmt::format("read max({}) of", column), table);
+  TANDEM_ASSIGN_OR_RETURN(PgResult res, conn_.Exec(what, MaxValueSql(Table(table), column)));
+  if (res.rows() != 1) return Fail(Code::kInternal, "{}: unexpected result", what);
+  if (res.is_null(0, 0)) return std::optional<int64_t>();
+  Oid type = res.type(0);
+  std::string_view text = res.value(0, 0);
+  int64_t v = 0;
+  bool integral = type == kInt2Oid || type == kInt4Oid || type == kInt8Oid ||
+                  (type == kNumericOid && text.find('.') == std::string_view::npos);
+  if (!integral || !ParseNumber(text, v)) {
+    return Fail(Code::kInvalidArgument, "{}: column {} is not an integer column (max is '{}')", what,
+                column, text);
+  }
+  return std::optional<int64_t>(v);
+}
+
+Result<int64_t> PostgresEngine::AdvanceSequence(const SequenceColumn& seq, int64_t next) {
+  std::string what = What(fmt::format("move sequence {}.{} of", seq.sequence_schema, seq.sequence),
+                          seq.table);
+  if (seq.increment <= 0) {
+    return Fail(Code::kFailedPrecondition,
+                "{}: the sequence counts down (increment {}); move it by hand", what, seq.increment);
+  }
+  std::string regclass = Qualified(seq.sequence_schema, seq.sequence);
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult moved,
+      conn_.ExecParams(what, AdvanceSequenceSql(seq.sequence_schema, seq.sequence),
+                       {regclass, std::to_string(next), std::to_string(seq.increment)}));
+  (void)moved;
+  TANDEM_ASSIGN_OR_RETURN(PgResult state,
+                          conn_.Exec(what, SequenceStateSql(seq.sequence_schema, seq.sequence)));
+  int64_t last = 0;
+  if (state.rows() != 1 || !ParseNumber(state.value(0, 0), last)) {
+    return Fail(Code::kInternal, "{}: unexpected state of the sequence", what);
+  }
+  return state.value(0, 1) == "t" ? last + seq.increment : last;
+}
+
 Result<int64_t> PostgresEngine::EstimateRows(const std::string& table,
                                              const std::vector<std::string>& key) {
   TANDEM_ASSIGN_OR_RETURN(int64_t estimate, PlannerEstimate(What("estimate rows of", table), table));

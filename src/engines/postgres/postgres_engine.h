@@ -68,6 +68,14 @@ class PostgresEngine final : public Engine {
   Status CreateTable(const TableSchema& table) override;
   Result<std::vector<Column>> DescribeColumns(const std::string& table) override;
   Status AddColumn(const std::string& table, const Column& column) override;
+  // Identity columns, serial columns and nextval() defaults of the table's schema. With
+  // CACHE > 1, a session that fetched values before a move may still hand them out: setval
+  // does not recall them (the application's sessions are gone while writes are frozen).
+  Result<std::vector<SequenceColumn>> SequenceColumns(const std::string& table) override;
+  Result<std::optional<int64_t>> MaxInteger(const std::string& table,
+                                            const std::string& column) override;
+  // setval(seq, next, false) in one statement that also checks it moves forward.
+  Result<int64_t> AdvanceSequence(const SequenceColumn& seq, int64_t next) override;
 
   Status Begin() override;
   Status Commit() override;

@@ -587,4 +587,62 @@ std::string AddColumnSql(std::string_view table, const Column& column) {
          (type.empty() ? "" : " " + type);
 }
 
+bool DeclaresAutoincrement(std::string_view sql) {
+  constexpr std::string_view kWord = "AUTOINCREMENT";
+  auto ident = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+           static_cast<unsigned char>(c) >= 0x80;
+  };
+  char quote = 0;  // inside "...", `...`, [...] or '...'
+  for (size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (quote) {
+      if (c == quote) quote = 0;  // a doubled quote re-enters at once: harmless here
+      continue;
+    }
+    if (c == '"' || c == '`' || c == '\'') {
+      quote = c;
+      continue;
+    }
+    if (c == '[') {
+      quote = ']';
+      continue;
+    }
+    if (i + kWord.size() > sql.size() || (i > 0 && ident(sql[i - 1]))) continue;
+    bool match = true;
+    for (size_t k = 0; k < kWord.size() && match; ++k) {
+      match = std::toupper(static_cast<unsigned char>(sql[i + k])) == kWord[k];
+    }
+    if (match && (i + kWord.size() == sql.size() || !ident(sql[i + kWord.size()]))) return true;
+  }
+  return false;
+}
+
+std::string RowidKeySql() {
+  return "SELECT l.wr, m.sql, k.name, k.type FROM pragma_table_list AS l "
+         "JOIN sqlite_master AS m ON m.type = 'table' AND m.name = l.name "
+         "JOIN pragma_table_info(?1) AS k ON k.pk > 0 "
+         "WHERE l.schema = 'main' AND l.type = 'table' AND l.name = ?1 ORDER BY k.pk";
+}
+
+std::string MaxValueSql(std::string_view table, std::string_view column) {
+  return fmt::format("SELECT max({0}), typeof(max({0})) FROM {1}", QuoteIdent(column),
+                     QuoteIdent(table));
+}
+
+std::string NextRowidSql(std::string_view table) {
+  return fmt::format("SELECT coalesce(max(rowid), 0) + 1 FROM {}", QuoteIdent(table));
+}
+
+std::string SqliteSequenceSql() { return "SELECT seq FROM sqlite_sequence WHERE name = ?1"; }
+
+std::string RaiseSqliteSequenceSql() {
+  return "UPDATE sqlite_sequence SET seq = ?1 WHERE name = ?2 AND seq < ?1";
+}
+
+std::string InsertSqliteSequenceSql() {
+  return "INSERT INTO sqlite_sequence (name, seq) SELECT ?2, ?1 "
+         "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?2)";
+}
+
 }  // namespace tandem::sqlite

@@ -125,4 +125,27 @@ std::vector<std::string> CaptureTriggerSql(std::string_view table,
 // element its tag and text.
 std::string ReadChangesSql();
 
+// ---- sequences -----------------------------------------------------------------------------
+// SQLite hands out max(rowid)+1 for an INTEGER PRIMARY KEY (the rowid alias); with
+// AUTOINCREMENT it takes max(that, sqlite_sequence.seq + 1), so a value once used is never
+// used again. Only the second has a counter that can be moved.
+
+// Whether a CREATE TABLE text declares AUTOINCREMENT (as a keyword: not inside a quoted
+// name).
+bool DeclaresAutoincrement(std::string_view create_sql);
+// WITHOUT ROWID flag, CREATE TABLE text and the key columns (name, declared type) of table ?1,
+// one row per key column: wr, sql, name, type. No rows when the table does not exist.
+std::string RowidKeySql();
+// The highest value of a column and its storage class: max, typeof(max).
+std::string MaxValueSql(std::string_view table, std::string_view column);
+// The next rowid the table would take without AUTOINCREMENT: max(rowid)+1, 1 when empty.
+std::string NextRowidSql(std::string_view table);
+// The counter of AUTOINCREMENT table ?1 (seq: the last value handed out); no row before the
+// first insert.
+std::string SqliteSequenceSql();
+// Raises the counter of table ?2 to ?1 when it is lower (never backwards).
+std::string RaiseSqliteSequenceSql();
+// Creates the counter row of table ?2 with ?1 when the table has none yet.
+std::string InsertSqliteSequenceSql();
+
 }  // namespace tandem::sqlite

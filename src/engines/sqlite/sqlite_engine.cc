@@ -272,6 +272,73 @@ Status SqliteEngine::AtomicallyFn(std::string_view op, std::string_view table,
   return Atomically(op, table, body);
 }
 
+// ---- sequences -------------------------------------------------------------------------------
+
+Result<std::vector<SequenceColumn>> SqliteEngine::SequenceColumns(const std::string& table) {
+  auto where = [&](auto r) { return In(std::move(r), "read sequences of", table); };
+  TANDEM_ASSIGN_OR_RETURN(bool exists, where(TableExists(table)));
+  if (!exists) {
+    return Fail(Code::kNotFound, "sqlite: read sequences of {}: no such table", table);
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto keys, where(db_.Query(RowidKeySql(), {Value::Text(table)})));
+  std::vector<SequenceColumn> out;
+  // A rowid alias: one key column declared exactly INTEGER in a rowid table.
+  if (keys.size() != 1 || keys[0][0].as_int() != 0 || keys[0][3].is_null() ||
+      AsciiUpper(keys[0][3].as_str()) != "INTEGER") {
+    return out;
+  }
+  SequenceColumn c;
+  c.table = table;
+  c.column = keys[0][2].as_str();
+  c.sequence = table;
+  TANDEM_ASSIGN_OR_RETURN(auto next, where(db_.Query(NextRowidSql(table))));
+  c.next = next.at(0).at(0).as_int();
+  bool autoinc = !keys[0][1].is_null() && DeclaresAutoincrement(keys[0][1].as_str());
+  c.kind = autoinc ? SequenceKind::kSqliteAutoincrement : SequenceKind::kRowid;
+  c.settable = autoinc;
+  if (autoinc) {
+    TANDEM_ASSIGN_OR_RETURN(auto seq, where(db_.Query(SqliteSequenceSql(), {Value::Text(table)})));
+    if (!seq.empty() && !seq[0][0].is_null()) c.next = std::max(c.next, seq[0][0].as_int() + 1);
+  }
+  out.push_back(std::move(c));
+  return out;
+}
+
+Result<std::optional<int64_t>> SqliteEngine::MaxInteger(const std::string& table,
+                                                        const std::string& column) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows,
+                          In(db_.Query(MaxValueSql(table, column)), "read max of", table));
+  const Row& r = rows.at(0);
+  if (r[0].is_null()) return std::optional<int64_t>();
+  // max() over mixed storage classes picks text and blobs above integers: any of them makes
+  // the column not an integer column.
+  if (r[1].as_str() != "integer") {
+    return Fail(Code::kInvalidArgument,
+                "sqlite: read max of {}: column {} holds {} values, not only integers", table,
+                column, r[1].as_str());
+  }
+  return std::optional<int64_t>(r[0].as_int());
+}
+
+Result<int64_t> SqliteEngine::AdvanceSequence(const SequenceColumn& seq, int64_t next) {
+  if (seq.settable) {
+    Row params = {Value::Int(next - 1), Value::Text(seq.table)};
+    TANDEM_RETURN_IF_ERROR(Atomically("move sequence of", seq.table, [&]() -> Status {
+      TANDEM_ASSIGN_OR_RETURN(int64_t raised, db_.Execute(RaiseSqliteSequenceSql(), params));
+      if (raised > 0) return Ok();
+      TANDEM_ASSIGN_OR_RETURN(int64_t added, db_.Execute(InsertSqliteSequenceSql(), params));
+      (void)added;
+      return Ok();
+    }));
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto now, SequenceColumns(seq.table));
+  for (const auto& c : now) {
+    if (c.column == seq.column) return c.next;
+  }
+  return Fail(Code::kNotFound, "sqlite: move sequence of {}: column {} is no longer a rowid alias",
+              seq.table, seq.column);
+}
+
 // ---- introspection ---------------------------------------------------------------------
 
 Result<std::vector<TableSchema>> SqliteEngine::Introspect() {

@@ -75,6 +75,13 @@ class SqliteEngine final : public Engine {
   std::vector<std::string> ObjectDdl(const TableSchema& table,
                                      const SchemaObject& object) const override;
   Status BuildObject(const TableSchema& table, const SchemaObject& object) override;
+  // The rowid alias (INTEGER PRIMARY KEY), if any: settable only with AUTOINCREMENT, whose
+  // counter lives in sqlite_sequence. A plain rowid table takes max(rowid)+1 by itself, so
+  // AdvanceSequence changes nothing there and says what the next value is.
+  Result<std::vector<SequenceColumn>> SequenceColumns(const std::string& table) override;
+  Result<std::optional<int64_t>> MaxInteger(const std::string& table,
+                                            const std::string& column) override;
+  Result<int64_t> AdvanceSequence(const SequenceColumn& seq, int64_t next) override;
 
   // BEGIN IMMEDIATE: the write lock is taken at once, so a transaction never fails half-way
   // with SQLITE_BUSY on its first write. Rollback without an open transaction is a no-op.

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# sqlite (AUTOINCREMENT) -> postgres (identity): ids picked by the database across switch
+# writes, rollback and switch writes; zero collisions, zero lost writes.
+. "$TANDEM_REPO/tests/lib/common.sh"
+. "$TANDEM_REPO/tests/scenarios/lib/sequences.sh"
+run_sequences sqlite postgres
