@@ -156,6 +156,21 @@ class Engine {
   // CREATE TABLE, as SQLite does) its checks and foreign keys. Indexes are not created here.
   virtual Status CreateTable(const TableSchema& table) = 0;
 
+  // The columns of one table as Introspect() would list them (names, engine and portable
+  // types, nullability, generated), read cheaply from the catalog alone: the follower calls it
+  // to notice a table whose columns changed under the migration. kNotFound when the table is
+  // gone. Engines that cache a table's columns refresh that cache here.
+  virtual Result<std::vector<Column>> DescribeColumns(const std::string& table);
+
+  // Adds `column` to `table` (ALTER TABLE ... ADD COLUMN) with the engine type for its portable
+  // type, always nullable and without a default: rows already there get NULL until they are
+  // copied again. On failure nothing changed. REQUIRES: no open transaction (DDL commits one
+  // on MariaDB).
+  virtual Status AddColumn(const std::string& table, const Column& column) {
+    return Fail(Code::kInternal, "{}: adding column {}.{} is not supported", kind(), table,
+                column.name);
+  }
+
   // The application's schema beyond tables (DESIGN.md, "The new side is a database the
   // application can run on").
   //

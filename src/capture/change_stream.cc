@@ -4,6 +4,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/row_json.h"
 
 namespace tandem::capture {
@@ -42,6 +44,11 @@ Result<PollResult> ChangeStream::Poll(size_t max_changes, const ApplyFilter& fil
   TANDEM_ASSIGN_OR_RETURN(ChangeBatch batch, changes_.Read(result.position, max_changes));
   const std::vector<Change>& changes = batch.changes;
   result.changes = changes.size();
+  // Keys kept while their table was held, now that it is not (after the mapping was edited).
+  bool replayed = true;
+  if (!replay_.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(replayed, Replay(max_changes, filter, result));
+  }
   if (changes.empty()) {
     // Nothing to apply, but the read may have moved past history proven empty (a gap left
     // by rolled-back transactions).
@@ -49,7 +56,7 @@ Result<PollResult> ChangeStream::Poll(size_t max_changes, const ApplyFilter& fil
       result.position = batch.upto;
       TANDEM_RETURN_IF_ERROR(state_.PutPosition(name_, result.position));
     }
-    result.caught_up = true;
+    result.caught_up = replayed;
     return result;
   }
   // Group by table; each key once (the current row is re-read, so the last op is what counts).
@@ -57,26 +64,142 @@ Result<PollResult> ChangeStream::Poll(size_t max_changes, const ApplyFilter& fil
   std::map<std::string, std::set<Row>, std::less<>> seen;
   for (const auto& c : changes) {
     if (!by_table_.contains(c.table)) continue;
-    if (filter && !filter(c.table, c.key)) {
+    // A held table's keys are kept whatever the filter says: the replay applies the filter.
+    if (filter && !held_.contains(c.table) && !filter(c.table, c.key)) {
       ++result.skipped;
       continue;
     }
     if (seen[c.table].insert(c.key).second) keys[c.table].push_back(c.key);
   }
+  // Held changes: kept in the state store as the checkpoint passes them (never lost, never
+  // blocking the other tables).
+  std::vector<std::pair<std::string, Row>> held;
   for (const auto& [table, ks] : keys) {
+    if (watching_ && !held_.contains(table)) {
+      TANDEM_ASSIGN_OR_RETURN(bool changed, CheckColumns(table, false));
+      (void)changed;
+    }
+    if (held_.contains(table)) {
+      for (const auto& k : ks) held.emplace_back(table, k);
+      continue;
+    }
     if (auto st = ApplyTable(*by_table_[table], ks, result); !st) {
+      // A fetch or write that failed may be the table's columns changing under it.
+      if (watching_ && st.error().code != Code::kUnavailable) {
+        TANDEM_ASSIGN_OR_RETURN(bool changed, CheckColumns(table, true));
+        if (changed) {
+          for (const auto& k : ks) held.emplace_back(table, k);
+          continue;
+        }
+      }
       return std::unexpected(st.error().Context(fmt::format("{} stream, table {}", name_, table)));
     }
   }
-  // The checkpoint moves only after what it covers is committed in `to`.
+  // The checkpoint moves only after what it covers is committed in `to` (or kept, if held).
   result.position = batch.upto;
-  TANDEM_RETURN_IF_ERROR(state_.PutPosition(name_, result.position));
+  TANDEM_RETURN_IF_ERROR(state_.PutPositionHolding(name_, result.position, held));
+  result.held = held.size();
   int64_t now = NowMicros();
   for (const auto& c : changes) {
     if (c.at_micros > 0) result.lag_micros.push_back(now - c.at_micros);
   }
-  result.caught_up = changes.size() < max_changes;
+  result.caught_up = changes.size() < max_changes && replayed;
   return result;
+}
+
+Status ChangeStream::WatchColumns(std::vector<TableSchema> compiled, const mapping::Config* cfg,
+                                  HoldObserver on_hold, std::chrono::milliseconds recheck) {
+  watching_ = true;
+  cfg_ = cfg;
+  on_hold_ = std::move(on_hold);
+  recheck_ = recheck;
+  for (auto& t : compiled) {
+    if (by_table_.contains(t.name)) compiled_[t.name] = std::move(t.columns);
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto holds, state_.Holds(name_));
+  for (const auto& h : holds) held_.insert(h.table);
+  TANDEM_ASSIGN_OR_RETURN(auto kept, state_.TablesWithHeldKeys(name_));
+  for (const auto& t : kept) {
+    if (!held_.contains(t) && by_table_.contains(t)) replay_.insert(t);
+  }
+  return Ok();
+}
+
+Status ChangeStream::Hold(std::string_view table, const std::vector<mapping::ColumnChange>& changes) {
+  const mapping::TableMap* map = cfg_ ? cfg_->FindBySource(table) : nullptr;
+  std::string message = mapping::DescribeChanges(table, changes, map, cfg_ ? cfg_->path : "tandem.yaml");
+  nlohmann::json jc = nlohmann::json::array();
+  for (const auto& c : changes) {
+    jc.push_back({{"what", mapping::ChangeName(c.what)}, {"column", c.column}, {"was", c.was},
+                  {"was_type", c.was_type}, {"now_type", c.now_type},
+                  {"type", c.portable.ToString()},
+                  {"write", mapping::SuggestedMapping(c, map)}});
+  }
+  nlohmann::json body = {{"message", message}, {"changes", jc},
+                         {"only_drops", mapping::OnlyDrops(changes)}};
+  TANDEM_RETURN_IF_ERROR(state_.PutHold(name_, table, body.dump()));
+  held_.insert(std::string(table));
+  replay_.erase(std::string(table));
+  if (on_hold_) on_hold_(table, changes, message);
+  return Ok();
+}
+
+Status ChangeStream::Release(std::string_view table) {
+  TANDEM_RETURN_IF_ERROR(state_.ClearHold(name_, table));
+  held_.erase(std::string(table));
+  if (by_table_.contains(table)) replay_.insert(std::string(table));
+  checked_at_.erase(std::string(table));
+  return Ok();
+}
+
+Result<bool> ChangeStream::CheckColumns(std::string_view table, bool force) {
+  auto it = compiled_.find(table);
+  if (it == compiled_.end()) return false;
+  auto now = std::chrono::steady_clock::now();
+  auto& at = checked_at_[std::string(table)];
+  if (!force && now - at < recheck_) return false;
+  at = now;
+  auto live = from_.DescribeColumns(std::string(table));
+  std::vector<mapping::ColumnChange> changes;
+  if (!live) {
+    if (live.error().code != Code::kNotFound) return std::unexpected(live.error());
+    // The whole table is gone: every column reads as dropped.
+    changes = mapping::DiffColumns(it->second, {});
+  } else {
+    changes = mapping::DiffColumns(it->second, *live);
+  }
+  changes = mapping::Relevant(std::move(changes), cfg_ ? cfg_->FindBySource(table) : nullptr);
+  if (changes.empty()) return false;
+  TANDEM_RETURN_IF_ERROR(Hold(table, changes));
+  return true;
+}
+
+Result<bool> ChangeStream::Replay(size_t limit, const ApplyFilter& filter, PollResult& result) {
+  for (auto it = replay_.begin(); it != replay_.end() && limit > 0;) {
+    const std::string table = *it;
+    TANDEM_ASSIGN_OR_RETURN(auto keys, state_.HeldKeys(name_, table, static_cast<int>(limit)));
+    if (keys.empty()) {
+      it = replay_.erase(it);
+      continue;
+    }
+    limit -= std::min(limit, keys.size());
+    // The chunk rule applies as to any change: a key in a chunk not copied yet is dropped
+    // (the copy reads its newest row).
+    std::vector<Row> apply;
+    for (const auto& k : keys) {
+      if (!filter || filter(table, k)) apply.push_back(k);
+    }
+    if (!apply.empty()) {
+      if (auto st = ApplyTable(*by_table_[table], apply, result); !st) {
+        return std::unexpected(st.error().Context(fmt::format("{} stream, kept changes of table {}", name_, table)));
+      }
+    }
+    // Released only once applied: a crash in between applies them again, which is harmless.
+    TANDEM_RETURN_IF_ERROR(state_.ReleaseHeldKeys(name_, table, keys));
+    result.replayed += keys.size();
+    ++it;
+  }
+  return replay_.empty();
 }
 
 Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,

@@ -3,11 +3,14 @@
 // Applying a change twice is harmless, so a crash anywhere loses nothing.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "mapping/drift.h"
 #include "mapping/transform.h"
 #include "state/state_store.h"
 #include "tandem/change_source.h"
@@ -25,9 +28,17 @@ struct PollResult {
   size_t skipped = 0;   // keys dropped by the filter
   size_t rejected = 0;  // rows that could not land
   Position position;     // checkpoint after the poll
+  size_t held = 0;      // keys kept for held tables
+  size_t replayed = 0;  // kept keys applied (or dropped by the filter) now their table is not held
   bool caught_up = false;
   std::vector<int64_t> lag_micros;  // per change: applied time minus recorded time
 };
+
+// Told when a stream starts holding a table (its columns changed): the table, what changed and
+// the message for the user (mapping::DescribeChanges).
+using HoldObserver = std::function<void(std::string_view table,
+                                        const std::vector<mapping::ColumnChange>& changes,
+                                        const std::string& message)>;
 
 class ChangeStream {
  public:
@@ -52,6 +63,26 @@ class ChangeStream {
   // Changes recorded but not yet applied (change rows that exist after the checkpoint).
   Result<int64_t> Lag();
 
+  // Schema changes while following (docs/decisions.md, "Held tables"). Watches each mapped
+  // table's from-side columns against `compiled` (the tables as the mapping was compiled
+  // against them): a poll with changes for a table re-reads its columns (Engine::
+  // DescribeColumns, at most every `recheck`, and always after its fetch or write failed), and
+  // a table whose columns differ is held: its changes are not applied, their keys are kept in
+  // the state store as the checkpoint passes them, and the other tables go on. `map_of` gives
+  // each table's mapping for the message. Loads the holds and held keys already in the state
+  // store. REQUIRES: `cfg` outlives the stream.
+  Status WatchColumns(std::vector<TableSchema> compiled, const mapping::Config* cfg,
+                      HoldObserver on_hold,
+                      std::chrono::milliseconds recheck = std::chrono::milliseconds(300));
+  // Holds `table` from now on (recorded in the state store, told to the observer).
+  Status Hold(std::string_view table, const std::vector<mapping::ColumnChange>& changes);
+  // Ends the hold of `table` (its mapping fits its columns again): the keys kept for it are
+  // applied by the next polls, under their filter.
+  Status Release(std::string_view table);
+  bool Held(std::string_view table) const { return held_.contains(table); }
+  // Keys kept for tables no longer held, still to apply (each poll applies some).
+  bool Replaying() const { return !replay_.empty(); }
+
  private:
   Status ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
                     PollResult& result);
@@ -62,6 +93,12 @@ class ChangeStream {
                        const std::vector<Row>& removals, std::vector<Row>& landed,
                        std::vector<state::Reject>& rejects);
 
+  // The table's columns now against those compiled; a hold when they differ. `force` skips
+  // the recheck interval (after an error).
+  Result<bool> CheckColumns(std::string_view table, bool force);
+  // Applies up to `limit` kept keys of tables no longer held; true when none are left.
+  Result<bool> Replay(size_t limit, const ApplyFilter& filter, PollResult& result);
+
   std::string name_;
   Engine& from_;
   ChangeSource& changes_;
@@ -69,6 +106,15 @@ class ChangeStream {
   state::StateStore& state_;
   std::map<std::string, const mapping::TableTransform*, std::less<>> by_table_;
   std::map<std::string, bool, std::less<>> has_rejects_;  // skip clearing when none
+  // Column watch (WatchColumns); all of it used only by the thread that polls.
+  bool watching_ = false;
+  const mapping::Config* cfg_ = nullptr;
+  HoldObserver on_hold_;
+  std::chrono::milliseconds recheck_{300};
+  std::map<std::string, std::vector<Column>, std::less<>> compiled_;
+  std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> checked_at_;
+  std::set<std::string, std::less<>> held_;    // tables whose changes are held
+  std::set<std::string, std::less<>> replay_;  // tables not held with kept keys to apply
 };
 
 }  // namespace tandem::capture

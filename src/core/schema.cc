@@ -259,3 +259,17 @@ Result<std::vector<KeyRange>> PlanRanges(Engine& engine, const std::string& tabl
 }
 
 }  // namespace tandem
+
+namespace tandem {
+
+// The slow, always-right reading: the whole catalog, then the one table. Engines override it
+// with a one-table query.
+Result<std::vector<Column>> Engine::DescribeColumns(const std::string& table) {
+  TANDEM_ASSIGN_OR_RETURN(auto tables, Introspect());
+  for (auto& t : tables) {
+    if (t.name == table) return std::move(t.columns);
+  }
+  return Fail(Code::kNotFound, "{}: table {} not found", kind(), table);
+}
+
+}  // namespace tandem

@@ -334,6 +334,7 @@ Result<int> SwitchReads(const SwitchOptions& o, FILE* out) {
                 "no clean `tandem verify` since the backfill finished: run it (or pass --force)");
   }
   TANDEM_RETURN_IF_ERROR(SchemaGuard(m, o));
+  TANDEM_RETURN_IF_ERROR(HoldGuard(m));
   TANDEM_RETURN_IF_ERROR(LagGuard(m, o));
   TANDEM_RETURN_IF_ERROR(RunHook(m.s().cfg, "reads", HookEnv(Phase::kReadNew, "switch-reads")));
   st.phase = Phase::kReadNew;
@@ -358,6 +359,7 @@ Result<int> SwitchWrites(const SwitchOptions& o, FILE* out) {
   }
   // The reverse stream must be able to run before any write goes to new.
   TANDEM_ASSIGN_OR_RETURN(auto* reverse, m.reverse());
+  TANDEM_RETURN_IF_ERROR(HoldGuard(m));
   TANDEM_RETURN_IF_ERROR(LagGuard(m, o));
 
   double sequence_ms = 0;

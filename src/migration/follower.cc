@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <set>
 #include <thread>
 
 #include <unistd.h>
@@ -65,6 +66,87 @@ Status InstallForward(Migration& m, MigrationState& st, FILE* err) {
   return m.Save(st, "capture installed on old");
 }
 
+// Says that the forward stream holds a table: a "schema_changed" event on `err`, the message
+// on `out` (and in the state store's hold, for `tandem status`).
+void ReportHolds(Migration& m, FILE* out, FILE* err) {
+  m.set_on_hold([out, err](std::string_view table, const std::vector<mapping::ColumnChange>& changes,
+                           const std::string& message) {
+    json jc = json::array();
+    for (const auto& c : changes) {
+      jc.push_back({{"what", mapping::ChangeName(c.what)}, {"column", c.column}, {"was", c.was},
+                    {"was_type", c.was_type}, {"now_type", c.now_type}});
+    }
+    EmitEvent(err, "schema_changed", json{{"table", table}, {"changes", jc}, {"message", message}}.dump());
+    std::fprintf(out, "HELD: %s\n", message.c_str());
+    std::fflush(out);
+  });
+}
+
+// At start, the holds meet the mapping as it is now: a table that still does not fit is held
+// again (with what differs now); one that fits is released, its kept changes applied, and,
+// unless only columns were dropped, listed to be copied again. Then every listed table's
+// chunk plan is reset (after switch writes the application writes to new: no copy then).
+Status ResolveHolds(Migration& m, const MigrationState& st, FILE* out) {
+  std::set<std::string> still;
+  for (const auto& [table, changes] : m.s().drifted) still.insert(table);
+  TANDEM_ASSIGN_OR_RETURN(auto holds, m.store().Holds("forward"));
+  TANDEM_ASSIGN_OR_RETURN(auto recopy, RecopyTables(m.store()));
+  bool can_copy = st.phase == Phase::kBackfill || st.phase == Phase::kDualWrite ||
+                  st.phase == Phase::kVerified || st.phase == Phase::kReadNew;
+  for (const auto& h : holds) {
+    if (still.contains(h.table) || !m.s().FindTable(h.table)) continue;
+    auto body = json::parse(h.body, nullptr, false);
+    bool only_drops = !body.is_discarded() && body.value("only_drops", false);
+    if (!only_drops && can_copy && recopy.insert(h.table).second) {
+      TANDEM_RETURN_IF_ERROR(PutRecopyTables(m.store(), recopy));
+    }
+    TANDEM_RETURN_IF_ERROR(m.forward().Release(h.table));
+    std::fprintf(out, "table %s: the mapping fits its columns again; %lld kept changes are applied%s\n",
+                 h.table.c_str(), static_cast<long long>(h.held_keys),
+                 only_drops ? "" : can_copy ? " and the table is copied again" : "");
+  }
+  for (const auto& [table, changes] : m.s().drifted) TANDEM_RETURN_IF_ERROR(m.forward().Hold(table, changes));
+  if (recopy.empty()) return Ok();
+  if (!can_copy) {
+    std::fprintf(out, "tables not copied again, as the application writes to new since `switch writes`:");
+    for (const auto& t : recopy) std::fprintf(out, " %s", t.c_str());
+    std::fprintf(out, " (their columns added on new are filled by the changes applied from now on)\n");
+  } else {
+    for (const auto& t : recopy) TANDEM_RETURN_IF_ERROR(m.store().ResetTableBackfill(t));
+  }
+  return PutRecopyTables(m.store(), {});
+}
+
+// The tables to copy (again) now: those not held whose chunk plan is missing or unfinished.
+std::vector<mapping::TableTransform> TablesToCopy(Migration& m, const std::vector<state::TableTotals>& totals) {
+  std::vector<mapping::TableTransform> out;
+  for (const auto& t : m.s().tables) {
+    if (m.forward().Held(t.source_table())) continue;
+    bool done = false;
+    for (const auto& x : totals) {
+      if (x.table == t.source_table()) done = x.chunks > 0 && x.chunks_done == x.chunks;
+    }
+    if (!done) out.push_back(t);
+  }
+  return out;
+}
+
+// Keeps the object failures of tables outside `copied` that the build of `copied` forgot.
+Status MergeObjectFailures(state::StateStore& store, const std::string& before,
+                           const std::vector<mapping::TableTransform>& copied) {
+  auto was = json::parse(before.empty() ? "[]" : before, nullptr, false);
+  if (!was.is_array() || was.empty()) return Ok();
+  TANDEM_ASSIGN_OR_RETURN(auto now_text, store.Get(copy::kSchemaFailuresKey));
+  auto now = json::parse(now_text.value_or("[]"), nullptr, false);
+  if (!now.is_array()) now = json::array();
+  for (const auto& f : was) {
+    bool ours = false;
+    for (const auto& t : copied) ours |= f.value("table", "") == t.target_table();
+    if (!ours) now.push_back(f);
+  }
+  return store.Put(copy::kSchemaFailuresKey, now.dump());
+}
+
 // The follower proper, once it holds the follower lock.
 Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* out, FILE* err);
 
@@ -73,7 +155,7 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
 // A follower that stops on an error leaves the error in the state store, so that `status`
 // shows a stopped follower with its reason instead of a lag that only grows.
 Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
-  TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path));
+  TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path, /*for_start=*/true));
   // A switch killed half way is finished or undone first (before this process follows: the
   // recovery may drain the streams itself); one running now needs this follower to drain, so
   // it is left alone.
@@ -122,6 +204,8 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
   } else {
     TANDEM_RETURN_IF_ERROR(m->CheckSetup(st));
   }
+  ReportHolds(*m, out, err);
+  TANDEM_RETURN_IF_ERROR(ResolveHolds(*m, st, out));
   g_stop = false;
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
@@ -157,7 +241,12 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
     // Capture starts before the first row is copied.
     TANDEM_RETURN_IF_ERROR(InstallForward(*m, st, err));
     auto progress = MakeProgress(err);
-    copy::Backfill backfill = m->s().MakeBackfill(*progress, on_reconnect);
+    // A held table is copied once its mapping fits again (by the start after the edit).
+    std::vector<mapping::TableTransform> copied;
+    for (const auto& t : m->s().tables) {
+      if (!m->forward().Held(t.source_table())) copied.push_back(t);
+    }
+    copy::Backfill backfill = m->s().MakeBackfill(*progress, on_reconnect, &copied);
     TANDEM_RETURN_IF_ERROR(backfill.PrepareTargets());
     TANDEM_RETURN_IF_ERROR(backfill.Plan());
     auto chunk_rule = [&](std::string_view table, const Row& key) {
@@ -213,6 +302,60 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
     for (const auto& r : *reports) rows += r.source_rows, rejected += r.rejected;
     std::fprintf(out, "backfill done: %lld rows copied, %lld rejected; phase dual-write\n",
                  static_cast<long long>(rows), static_cast<long long>(rejected));
+  }
+
+  // Tables to copy again (their mapping gained a column): under the chunk rule, with the
+  // forward stream applied between chunks as in the backfill, the other tables streaming.
+  if (st.phase == Phase::kDualWrite || st.phase == Phase::kVerified || st.phase == Phase::kReadNew) {
+    TANDEM_ASSIGN_OR_RETURN(auto totals, m->store().Totals());
+    std::vector<mapping::TableTransform> again = TablesToCopy(*m, totals);
+    if (!again.empty()) {
+      TANDEM_ASSIGN_OR_RETURN(auto failed_before, m->store().Get(copy::kSchemaFailuresKey));
+      auto progress = MakeProgress(err);
+      copy::Backfill recopy = m->s().MakeBackfill(*progress, on_reconnect, &again);
+      TANDEM_RETURN_IF_ERROR(recopy.Plan());
+      for (const auto& t : again) {
+        EmitEvent(err, "copy_again", json{{"table", t.source_table()}}.dump());
+      }
+      auto chunk_rule = [&](std::string_view table, const Row& key) { return recopy.ChunkDone(table, key); };
+      auto reports = recopy.Run([&]() -> Status {
+        if (g_stop) return Fail(Code::kAborted, "interrupted");
+        TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
+        if (Ending(now)) return Fail(Code::kAborted, "rolled back");
+        return reconnecting([&]() -> Status {
+          TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
+          record(r.lag_micros);
+          return Ok();
+        });
+      });
+      TANDEM_RETURN_IF_ERROR(MergeObjectFailures(m->store(), failed_before.value_or(""), again));
+      if (!reports) {
+        if (g_stop) {
+          std::fprintf(out, "stopped while copying tables again; run `tandem start` again to resume\n");
+          return kExitOk;
+        }
+        TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
+        if (Ending(now)) return kExitOk;
+        return std::unexpected(reports.error());
+      }
+      // Kept changes of a table copied again: what the filter did not drop is applied now.
+      TANDEM_RETURN_IF_ERROR(reconnecting([&]() -> Status {
+        while (m->forward().Replaying()) {
+          TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(5000, chunk_rule));
+          record(r.lag_micros);
+        }
+        return Ok();
+      }));
+      for (const auto& r : *reports) {
+        std::fprintf(out, "table %s copied again: %lld rows, %lld rejected\n", r.source_table.c_str(),
+                     static_cast<long long>(r.source_rows), static_cast<long long>(r.rejected));
+      }
+      (void)m->store().Log("copied_again", json{{"tables", [&] {
+                                                   json a = json::array();
+                                                   for (const auto& t : again) a.push_back(t.source_table());
+                                                   return a;
+                                                 }()}}.dump());
+    }
   }
 
   // Follow: forward always (stray writes on old land too), reverse once installed.

@@ -19,6 +19,17 @@ Result<bool> CleanVerifySinceBackfill(Migration& m, const MigrationState& st) {
          lv->value("started_at", 0.0) >= st.backfill_done_at;
 }
 
+Status HoldGuard(Migration& m) {
+  TANDEM_ASSIGN_OR_RETURN(auto holds, m.store().Holds(""));
+  if (holds.empty()) return Ok();
+  std::string all;
+  for (const auto& h : holds) all += fmt::format("\n  {} ({} stream)", h.table, h.stream);
+  return Fail(Code::kFailedPrecondition,
+              "changes of these tables are held because their columns changed; edit the mapping "
+              "and run `tandem start` again (see `tandem status`):{}",
+              all);
+}
+
 Status LagGuard(Migration& m, const SwitchOptions& o) {
   TANDEM_ASSIGN_OR_RETURN(auto lag, m.Lag(*m.s().source_changes, "forward"));
   if (lag.first > o.max_lag && !o.force) {

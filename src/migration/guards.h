@@ -16,6 +16,10 @@ Result<std::optional<nlohmann::json>> LastVerify(Migration& m);
 // True when the last verify found no difference and started after the backfill finished.
 Result<bool> CleanVerifySinceBackfill(Migration& m, const MigrationState& st);
 
+// Refuses (kFailedPrecondition) while a stream holds a table whose columns changed: its
+// changes are kept, not applied, so the other side is behind on it. Not overridden by --force.
+Status HoldGuard(Migration& m);
+
 // Refuses (kFailedPrecondition) when the forward stream is more than o.max_lag changes
 // behind, unless o.force.
 Status LagGuard(Migration& m, const SwitchOptions& o);

@@ -21,13 +21,20 @@ int64_t NowMicros() {
 
 }  // namespace
 
-Result<std::unique_ptr<Migration>> Migration::Open(const std::string& config_path) {
+Result<std::unique_ptr<Migration>> Migration::Open(const std::string& config_path, bool for_start) {
   auto m = std::unique_ptr<Migration>(new Migration());
-  TANDEM_ASSIGN_OR_RETURN(m->s_, OpenSession(config_path, true));
+  TANDEM_ASSIGN_OR_RETURN(m->s_, OpenSession(config_path, true, /*in_migration=*/true, for_start));
   TANDEM_RETURN_IF_ERROR(m->s_.source_changes->SuppressOwnWrites(true));
   TANDEM_RETURN_IF_ERROR(m->s_.target_changes->SuppressOwnWrites(true));
   m->forward_ = std::make_unique<capture::ChangeStream>(
       "forward", *m->s_.source, *m->s_.source_changes, *m->s_.target, m->s_.tables, *m->s_.state);
+  Migration* raw = m.get();
+  TANDEM_RETURN_IF_ERROR(m->forward_->WatchColumns(
+      m->s_.source_schema, &m->s_.cfg,
+      [raw](std::string_view table, const std::vector<mapping::ColumnChange>& changes,
+            const std::string& message) {
+        if (raw->on_hold_) raw->on_hold_(table, changes, message);
+      }));
   return m;
 }
 

@@ -19,7 +19,14 @@ class Migration {
  public:
   // Opens the session and the forward stream; tandem's own writes on both sides are marked
   // so capture does not record them again (no echo between the streams).
-  static Result<std::unique_ptr<Migration>> Open(const std::string& config_path);
+  // The forward stream watches each mapped source table's columns (ChangeStream::
+  // WatchColumns); a table whose columns no longer fit the mapping is held, not the end of the
+  // migration (OpenSession's `in_migration`). `for_start`: mapped columns missing on the
+  // target are added first (OpenSession's `add_columns`).
+  static Result<std::unique_ptr<Migration>> Open(const std::string& config_path,
+                                                 bool for_start = false);
+  // Told when the forward stream starts holding a table (the follower emits the message).
+  void set_on_hold(capture::HoldObserver on_hold) { on_hold_ = std::move(on_hold); }
 
   Session& s() { return s_; }
   state::StateStore& store() { return *s_.state; }
@@ -55,6 +62,7 @@ class Migration {
   Session s_;
   std::unique_ptr<capture::ChangeStream> forward_, reverse_;
   std::vector<mapping::TableTransform> reverse_tables_;
+  capture::HoldObserver on_hold_;
 };
 
 // State keys beside the migration record: the follower's last fatal error ({"at", "pid",

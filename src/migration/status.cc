@@ -120,6 +120,15 @@ Result<json> StateOnly(const std::string& config_path, MigrationState& st,
     auto lr = json::parse(**v, nullptr, false);
     if (!lr.is_discarded()) j["last_reconnect"] = lr;
   }
+  // Tables whose changes a stream holds because their columns changed.
+  TANDEM_ASSIGN_OR_RETURN(auto holds, store.Holds(""));
+  for (const auto& h : holds) {
+    auto body = json::parse(h.body, nullptr, false);
+    if (body.is_discarded()) body = json::object();
+    j["held"].push_back({{"stream", h.stream}, {"table", h.table}, {"since", h.at},
+                         {"held_keys", h.held_keys}, {"message", body.value("message", "")},
+                         {"changes", body.value("changes", json::array())}});
+  }
   if (auto v = store.Get(kLastSequenceSyncKey); v && *v) {
     auto ls = json::parse(**v, nullptr, false);
     if (!ls.is_discarded()) j["last_sequence_sync"] = ls;
@@ -179,6 +188,14 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
     std::fprintf(out, "  FOLLOWER STOPPED at %s (pid %lld) with an error: %s\n  (changes are not "
                       "applied until `tandem start` runs again)\n",
                  when, static_cast<long long>(fe.value("pid", int64_t{0})), fe.value("error", "").c_str());
+  }
+  if (j.contains("held")) {
+    for (const auto& h : j["held"]) {
+      std::fprintf(out, "  HELD %s (%s stream, since %s, %lld changed keys kept): %s\n",
+                   h.value("table", "").c_str(), h.value("stream", "").c_str(),
+                   h.value("since", "").c_str(), static_cast<long long>(h.value("held_keys", 0LL)),
+                   h.value("message", "").c_str());
+    }
   }
   if (switch_running) {
     std::fprintf(out, "  pid %s is running %s (stage %s)\n", j["switch_running"].get<std::string>().c_str(),

@@ -30,6 +30,11 @@ CREATE INDEX IF NOT EXISTS rejects_by_chunk ON rejects (tbl, chunk);
 CREATE INDEX IF NOT EXISTS rejects_by_key ON rejects (tbl, key);
 CREATE TABLE IF NOT EXISTS positions (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (stream TEXT PRIMARY KEY, position TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS holds (
+  stream TEXT NOT NULL, tbl TEXT NOT NULL, body TEXT NOT NULL,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), PRIMARY KEY (stream, tbl));
+CREATE TABLE IF NOT EXISTS held_keys (
+  stream TEXT NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (stream, tbl, key));
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
   at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
@@ -290,6 +295,115 @@ Status StateStore::Log(std::string_view kind, std::string_view json) {
                        {Value::Text(std::string(kind)), Value::Text(std::string(json))});
   if (!r) return std::unexpected(r.error());
   return Ok();
+}
+
+// ---- held tables ---------------------------------------------------------------------------
+
+Status StateStore::ResetTableBackfill(std::string_view table) {
+  TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    for (const char* sql : {"DELETE FROM chunks WHERE tbl = ?1",
+                            "DELETE FROM rejects WHERE tbl = ?1 AND chunk >= 0"}) {
+      auto r = db_.Execute(sql, {Value::Text(std::string(table))});
+      if (!r) return std::unexpected(r.error());
+    }
+    return db_.Exec("COMMIT");
+  };
+  auto st = body();
+  if (!st) (void)db_.Exec("ROLLBACK");
+  return st;
+}
+
+Status StateStore::PutHold(std::string_view stream, std::string_view table, std::string_view body) {
+  auto r = db_.Execute(
+      "INSERT INTO holds(stream, tbl, body) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT(stream, tbl) DO UPDATE SET body = ?3",
+      {Value::Text(std::string(stream)), Value::Text(std::string(table)),
+       Value::Text(std::string(body))});
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
+Status StateStore::ClearHold(std::string_view stream, std::string_view table) {
+  auto r = db_.Execute("DELETE FROM holds WHERE stream = ?1 AND tbl = ?2",
+                       {Value::Text(std::string(stream)), Value::Text(std::string(table))});
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
+Result<std::vector<Hold>> StateStore::Holds(std::string_view stream) {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows,
+      db_.Query("SELECT h.stream, h.tbl, h.body, h.at, (SELECT count(*) FROM held_keys k "
+                "WHERE k.stream = h.stream AND k.tbl = h.tbl) FROM holds h "
+                "WHERE ?1 = '' OR h.stream = ?1 ORDER BY h.stream, h.tbl",
+                {Value::Text(std::string(stream))}));
+  std::vector<Hold> out;
+  for (const auto& r : rows) {
+    out.push_back({r[0].as_str(), r[1].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_int()});
+  }
+  return out;
+}
+
+Status StateStore::PutPositionHolding(std::string_view stream, const tandem::Position& position,
+                                      const std::vector<std::pair<std::string, Row>>& held) {
+  if (held.empty()) return PutPosition(stream, position);
+  TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    for (const auto& [table, key] : held) {
+      auto r = db_.Execute("INSERT OR IGNORE INTO held_keys(stream, tbl, key) VALUES (?1, ?2, ?3)",
+                           {Value::Text(std::string(stream)), Value::Text(table),
+                            Value::Text(RowToJson(key))});
+      if (!r) return std::unexpected(r.error());
+    }
+    TANDEM_RETURN_IF_ERROR(PutPosition(stream, position));
+    return db_.Exec("COMMIT");
+  };
+  auto st = body();
+  if (!st) (void)db_.Exec("ROLLBACK");
+  return st;
+}
+
+Result<std::vector<std::string>> StateStore::TablesWithHeldKeys(std::string_view stream) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT DISTINCT tbl FROM held_keys WHERE stream = ?1 "
+                                               "ORDER BY tbl",
+                                               {Value::Text(std::string(stream))}));
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r[0].as_str());
+  return out;
+}
+
+Result<std::vector<Row>> StateStore::HeldKeys(std::string_view stream, std::string_view table,
+                                              int limit) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows,
+                          db_.Query("SELECT key FROM held_keys WHERE stream = ?1 AND tbl = ?2 "
+                                    "ORDER BY key LIMIT ?3",
+                                    {Value::Text(std::string(stream)),
+                                     Value::Text(std::string(table)), Value::Int(limit)}));
+  std::vector<Row> out;
+  for (const auto& r : rows) {
+    auto key = RowFromJson(r[0].as_str());
+    if (!key) return std::unexpected(key.error());
+    out.push_back(std::move(*key));
+  }
+  return out;
+}
+
+Status StateStore::ReleaseHeldKeys(std::string_view stream, std::string_view table,
+                                   const std::vector<Row>& keys) {
+  TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    for (const auto& k : keys) {
+      auto r = db_.Execute("DELETE FROM held_keys WHERE stream = ?1 AND tbl = ?2 AND key = ?3",
+                           {Value::Text(std::string(stream)), Value::Text(std::string(table)),
+                            Value::Text(RowToJson(k))});
+      if (!r) return std::unexpected(r.error());
+    }
+    return db_.Exec("COMMIT");
+  };
+  auto st = body();
+  if (!st) (void)db_.Exec("ROLLBACK");
+  return st;
 }
 
 }  // namespace tandem::state

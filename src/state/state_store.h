@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,15 @@ struct TableTotals {
   std::string table;
   int chunks = 0, chunks_done = 0;
   int64_t read = 0, written = 0, rejected = 0;
+};
+
+// A source table whose changes a stream holds (kept, not applied) because its columns changed
+// under the migration (capture::ChangeStream).
+struct Hold {
+  std::string stream, table;
+  std::string body;  // JSON: {"message", "changes": [{"what", "column", ...}], "since"}
+  std::string at;
+  int64_t held_keys = 0;  // changed keys kept for it
 };
 
 class StateStore {
@@ -72,6 +82,25 @@ class StateStore {
   // change source gave. A stream never checkpointed is at the default Position (the start).
   Status PutPosition(std::string_view stream, const tandem::Position& position);
   Result<tandem::Position> Position(std::string_view stream);
+
+  // Forgets one table's chunk plan and chunk rejects (a re-backfill of that table); its stream
+  // rejects stay.
+  Status ResetTableBackfill(std::string_view table);
+
+  // Held tables (Hold). PutHold replaces the table's hold; ClearHold ends it. Holds("") lists
+  // every stream's.
+  Status PutHold(std::string_view stream, std::string_view table, std::string_view body);
+  Status ClearHold(std::string_view stream, std::string_view table);
+  Result<std::vector<Hold>> Holds(std::string_view stream);
+  // Moves the stream's checkpoint and keeps the keys of the changes it passes without applying
+  // them (table, source key), in one transaction: a held change is never behind the
+  // checkpoint without its key kept here. A key kept twice is kept once.
+  Status PutPositionHolding(std::string_view stream, const tandem::Position& position,
+                            const std::vector<std::pair<std::string, Row>>& held);
+  Result<std::vector<std::string>> TablesWithHeldKeys(std::string_view stream);
+  Result<std::vector<Row>> HeldKeys(std::string_view stream, std::string_view table, int limit);
+  // Forgets held keys once applied (or made moot by a copy of their range).
+  Status ReleaseHeldKeys(std::string_view stream, std::string_view table, const std::vector<Row>& keys);
 
   // Appends one event (phase change, switch, verify result) to the history.
   Status Log(std::string_view kind, std::string_view json);

@@ -410,4 +410,14 @@ std::string TriggerSql(std::string_view table, std::string_view table_literal, c
       body);
 }
 
+std::string AddColumnSql(std::string_view table, const Column& column, const CreateOptions& opt) {
+  TypeOptions to;
+  to.uuid_type = opt.uuid_type;
+  MysqlColumnType mt = MysqlTypeFor(column.type, to);
+  std::string sql = fmt::format("ALTER TABLE {} ADD COLUMN {} {} NULL", QuoteIdent(table),
+                                QuoteIdent(column.name), mt.sql);
+  if (!mt.comment.empty()) sql += " COMMENT " + QuoteConstant(mt.comment);
+  return sql;
+}
+
 }  // namespace tandem::mysql

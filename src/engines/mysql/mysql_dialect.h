@@ -94,6 +94,9 @@ struct CreateOptions {
 // as key columns (unbounded text becomes varchar so it can be indexed whole). Named foreign
 // keys and checks are built later (AddForeignKeySql, AddCheckSql).
 std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt);
+// ALTER TABLE `t` ADD COLUMN `c` <type> NULL [COMMENT 'tandem:<type>']: no default
+// (Engine::AddColumn).
+std::string AddColumnSql(std::string_view table, const Column& column, const CreateOptions& opt);
 // The DEFAULT clause text for a portable default on a column declared `column_sql`
 // ("datetime(6)" gives CURRENT_TIMESTAMP(6)); "" when none fits.
 std::string DefaultSql(const ColumnDefault& d, const PortableType& type, std::string_view column_sql);

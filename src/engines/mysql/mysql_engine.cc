@@ -1012,6 +1012,35 @@ Status MysqlEngine::CreateTable(const TableSchema& table) {
   return Ok();
 }
 
+// Re-reads the table's columns (and refreshes the column cache, so that reads after a change
+// of the table use its new columns).
+Result<std::vector<Column>> MysqlEngine::DescribeColumns(const std::string& table) {
+  TANDEM_ASSIGN_OR_RETURN(auto loaded, LoadColumns(&table));
+  auto it = loaded.find(table);
+  if (it == loaded.end()) {
+    tables_.erase(table);
+    return Fail(Code::kNotFound, "table {} not found in MariaDB database {}", QuoteIdent(table),
+                QuoteIdent(uri_.database));
+  }
+  std::vector<Column> out;
+  for (const ColumnInfo& c : it->second.columns) out.push_back(ColumnFor(c));
+  tables_.insert_or_assign(table, std::move(it->second));
+  return out;
+}
+
+Status MysqlEngine::AddColumn(const std::string& table, const Column& column) {
+  std::string what = fmt::format("add column {} to {}", QuoteIdent(column.name), QuoteIdent(table));
+  if (in_txn_) {
+    return Fail(Code::kFailedPrecondition, "{}: DDL would commit the open transaction", what);
+  }
+  tables_.erase(table);
+  CreateOptions opt;
+  opt.uuid_type = is_mariadb_ && server_version_ >= 100700;
+  auto r = conn_.Exec(AddColumnSql(table, column, opt), what);
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
 std::string MysqlEngine::CreateTableDdl(const TableSchema& table) const {
   CreateOptions opt;
   if (is_mariadb_) {

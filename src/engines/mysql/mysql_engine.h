@@ -73,6 +73,8 @@ class MysqlEngine : public Engine {
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
                      const KeyRange& range) override;
   Status CreateTable(const TableSchema& table) override;
+  Result<std::vector<Column>> DescribeColumns(const std::string& table) override;
+  Status AddColumn(const std::string& table, const Column& column) override;
   // The table's AUTO_INCREMENT column, if any, with information_schema.TABLES.AUTO_INCREMENT
   // (MariaDB reads it from the engine, so it is current).
   Result<std::vector<SequenceColumn>> SequenceColumns(const std::string& table) override;

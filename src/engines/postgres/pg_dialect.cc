@@ -756,4 +756,22 @@ std::string CaptureLockSql() {
   return "SELECT pg_advisory_xact_lock(hashtext('tandem capture ' || $1))";
 }
 
+std::string AddColumnSql(std::string_view schema, std::string_view table, const Column& column) {
+  return "ALTER TABLE " + Qualified(schema, table) + " ADD COLUMN " + QuoteIdent(column.name) + " " +
+         PgTypeFor(column.type);
+}
+
+std::string DescribeColumnsSql() {
+  return R"sql(
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> '',
+       CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type t ON t.oid = a.atttypid
+WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
+ORDER BY a.attnum)sql";
+}
+
 }  // namespace tandem::pg

@@ -102,6 +102,10 @@ std::string MergeFromStageSql(std::string_view table, std::string_view stage,
 // Defaults, generated expressions and CHECKs are engine text of the source engine and are not
 // carried over: generated columns become plain columns that receive the copied values.
 std::string CreateTableSql(std::string_view schema, const TableSchema& table);
+// ALTER TABLE "s"."t" ADD COLUMN "c" <type>: nullable, no default (Engine::AddColumn).
+std::string AddColumnSql(std::string_view schema, std::string_view table, const Column& column);
+// The columns of one table (`$1` schema, `$2` table), as IntrospectColumnsSql reads them.
+std::string DescribeColumnsSql();
 
 // The DEFAULT clause text for a portable default on a column of `type` ("" when none fits).
 std::string DefaultSql(const ColumnDefault& d, const PortableType& type);

@@ -907,6 +907,34 @@ Status PostgresEngine::CreateTable(const TableSchema& table) {
   return Ok();
 }
 
+// Only what notices a changed table: names, types, nullability, generated.
+Result<std::vector<Column>> PostgresEngine::DescribeColumns(const std::string& table) {
+  TANDEM_ASSIGN_OR_RETURN(PgResult cols, conn_.ExecParams(What("describe", table),
+                                                          DescribeColumnsSql(), {schema_, table}));
+  if (cols.rows() == 0) return Fail(Code::kNotFound, "postgres: table {}.{} not found", schema_, table);
+  std::vector<Column> out;
+  for (int r = 0; r < cols.rows(); ++r) {
+    Column c;
+    c.name = std::string(cols.value(r, 0));
+    c.engine_type = std::string(cols.value(r, 1));
+    c.nullable = cols.value(r, 2) != "t";
+    c.generated = cols.value(r, 3) == "t";
+    TypeOid oid = 0;
+    int typmod = -1;
+    ParseNumber(cols.value(r, 4), oid);
+    ParseNumber(cols.value(r, 5), typmod);
+    c.type = PortableFromPg(oid, typmod);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status PostgresEngine::AddColumn(const std::string& table, const Column& column) {
+  TANDEM_RETURN_IF_ERROR(conn_.Exec(What("add column " + QuoteIdent(column.name) + " to", table),
+                                    AddColumnSql(schema_, table, column)));
+  return Ok();
+}
+
 // ---- transactions -------------------------------------------------------------------------
 
 Status PostgresEngine::Begin() {

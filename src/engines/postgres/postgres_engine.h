@@ -66,6 +66,8 @@ class PostgresEngine final : public Engine {
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
                      const KeyRange& range) override;
   Status CreateTable(const TableSchema& table) override;
+  Result<std::vector<Column>> DescribeColumns(const std::string& table) override;
+  Status AddColumn(const std::string& table, const Column& column) override;
   // Identity columns, serial columns and nextval() defaults of the table's schema. With
   // CACHE > 1, a session that fetched values before a move may still hand them out: setval
   // does not recall them (the application's sessions are gone while writes are frozen).

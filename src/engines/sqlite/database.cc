@@ -243,6 +243,10 @@ Result<Database> Database::Open(const std::string& path) {
     return std::unexpected(std::move(e));
   }
   sqlite3_extended_result_codes(raw, 1);
+  // A double-quoted name that is no column must be an error, not the string literal SQLite
+  // takes it for by default: a read of a column dropped under the migration then fails (and
+  // the follower holds the table) instead of returning the column's name as its value.
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   // Writers wait for each other instead of failing at once; 10 s covers a long chunk commit.
   sqlite3_busy_timeout(raw, 10000);
   // WAL lets the application keep reading while tandem writes, and the reverse.

@@ -581,6 +581,12 @@ std::string ReadChangesSql() {
       QuoteIdent(kChangesTable));
 }
 
+std::string AddColumnSql(std::string_view table, const Column& column) {
+  std::string type = SqliteTypeFor(column.type);
+  return "ALTER TABLE " + QuoteIdent(table) + " ADD COLUMN " + QuoteIdent(column.name) +
+         (type.empty() ? "" : " " + type);
+}
+
 bool DeclaresAutoincrement(std::string_view sql) {
   constexpr std::string_view kWord = "AUTOINCREMENT";
   auto ident = [](char c) {

@@ -94,6 +94,8 @@ std::optional<std::string> PortableDefault(std::string_view expr);
 // preferred over default_expr. Every foreign key (with its actions) and every named check is
 // declared here: SQLite cannot add them to an existing table.
 std::string CreateTableSql(const TableSchema& table);
+// ALTER TABLE "t" ADD COLUMN "c" <type>: nullable, no default (Engine::AddColumn).
+std::string AddColumnSql(std::string_view table, const Column& column);
 // The DEFAULT clause text for a portable default ("" when none fits).
 std::string DefaultSql(const ColumnDefault& d);
 // CREATE [UNIQUE] INDEX IF NOT EXISTS "n" ON "t" ("a", "b" DESC, (expr)) [WHERE predicate].

@@ -801,5 +801,23 @@ Status SqliteEngine::CreateTable(const TableSchema& table) {
   return Ok();
 }
 
+Result<std::vector<Column>> SqliteEngine::DescribeColumns(const std::string& table) {
+  TANDEM_ASSIGN_OR_RETURN(auto found,
+                          In(db_.Query("SELECT wr FROM pragma_table_list WHERE schema = 'main' "
+                                       "AND type = 'table' AND name = ?1",
+                                       {Value::Text(table)}),
+                             "describe", table));
+  if (found.empty()) return Fail(Code::kNotFound, "sqlite: table {} not found", table);
+  TANDEM_ASSIGN_OR_RETURN(auto schema, IntrospectTable(table, found[0][0].as_int() != 0));
+  return std::move(schema.columns);
+}
+
+Status SqliteEngine::AddColumn(const std::string& table, const Column& column) {
+  if (auto st = db_.Exec(AddColumnSql(table, column)); !st) {
+    return std::unexpected(In(st.error(), "add column " + column.name + " to", table));
+  }
+  return Ok();
+}
+
 }  // namespace sqlite
 }  // namespace tandem

@@ -68,6 +68,8 @@ class SqliteEngine final : public Engine {
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
                      const KeyRange& range) override;
   Status CreateTable(const TableSchema& table) override;
+  Result<std::vector<Column>> DescribeColumns(const std::string& table) override;
+  Status AddColumn(const std::string& table, const Column& column) override;
   Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
   std::string CreateTableDdl(const TableSchema& table) const override;
   std::vector<std::string> ObjectDdl(const TableSchema& table,
