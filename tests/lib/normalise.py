@@ -355,7 +355,7 @@ def export_sql(engine, table, types, cats):
         return f"SELECT {', '.join(cols)} FROM {q(table)}"
     if engine == "postgres":
         q = lambda n: '"' + n.replace('"', '""') + '"'
-        return f"COPY {q(table)} TO STDOUT"
+        return f"COPY (SELECT * FROM {q(table)}) TO STDOUT"  # a partitioned table too
     q = lambda n: "`" + n.replace("`", "``") + "`"
     cols = [f"HEX({q(name)})" if cat in ("text", "json", "bytes")
             else f"{q(name)} + 0" if cat == "bit" else q(name)
