@@ -273,8 +273,7 @@ TEST(PgDialect, CaptureDdl) {
   std::string body = CaptureFunctionDdl("public", "t", {"id"}, false);
   EXPECT_NE(body.find("VALUES (TG_ARGV[0], 'D', old_key)"), std::string::npos) << body;
   EXPECT_EQ(body.find("TG_TABLE_NAME"), std::string::npos) << body;
-  EXPECT_EQ(CaptureTriggerDdl("s", "it's").substr(CaptureTriggerDdl("s", "it's").size() - 8),
-            "('it''s')");
+  EXPECT_TRUE(CaptureTriggerDdl("s", "it's").ends_with("('it''s')"));
   // Re-install and remove drop the parent's trigger only (its clones go with it).
   EXPECT_NE(CaptureTriggersSql().find("t.tgparentid = 0"), std::string::npos);
   EXPECT_NE(EstimatedRowsSql().find("pg_partition_tree($1::regclass)"), std::string::npos);
