@@ -27,6 +27,11 @@ enum class Kind : uint8_t {
   kTimestampTz,  // microseconds since 1970-01-01 00:00:00 UTC
   kJson,         // JSON document as text
   kUuid,         // 16 bytes
+  // Bytes an engine read from a text column that have no Unicode mapping in the column's
+  // character set (MariaDB gbk 0x80, invalid UTF-8 in utf8mb4). The payload is the reason,
+  // naming the bytes in hex. CastTo refuses it into every type, so a row holding one becomes
+  // a reject (backfill, change stream) or a difference (verify); no writer ever receives one.
+  kUndecodable,
 };
 
 std::string_view KindName(Kind kind);
@@ -48,6 +53,9 @@ class Value {
   static Value TimestampTz(int64_t micros) { return Value(Kind::kTimestampTz, micros); }
   static Value Json(std::string doc) { return Value(Kind::kJson, std::move(doc)); }
   static Value Uuid(std::string bytes16) { return Value(Kind::kUuid, std::move(bytes16)); }
+  static Value Undecodable(std::string reason) {
+    return Value(Kind::kUndecodable, std::move(reason));
+  }
 
   // In-place assignment that keeps this Value's string buffer, for readers that refill the
   // rows of a batch: a steady copy then allocates nothing per value. Same results as
@@ -66,7 +74,8 @@ class Value {
   bool as_bool() const { return int_ != 0; }
   int64_t as_int() const { return int_; }  // kInt, kDate, kTime, kTimestamp(Tz)
   double as_float() const { return float_; }
-  const std::string& as_str() const { return str_; }  // kDecimal, kText, kBytes, kJson, kUuid
+  // kDecimal, kText, kBytes, kJson, kUuid; kUndecodable: the reason
+  const std::string& as_str() const { return str_; }
 
   // Human-readable form for messages, reports and text-typed targets: ISO dates, decimals as
   // written, bytes as \x hex, uuid in 8-4-4-4-12 form. Null prints as NULL.

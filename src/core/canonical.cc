@@ -62,7 +62,8 @@ void AppendCanonical(const Value& raw, const PortableType& type, std::string& ou
     }
     case Kind::kText:
     case Kind::kBytes:
-    case Kind::kUuid: PutBytes(v.as_str(), out); break;
+    case Kind::kUuid:
+    case Kind::kUndecodable: PutBytes(v.as_str(), out); break;  // (never cast: see CastTo)
   }
 }
 

@@ -56,6 +56,7 @@ nlohmann::json ValueToJson(const Value& v) {
     case Kind::kTimestampTz: return json::array({"tz", v.as_int()});
     case Kind::kJson: return json::array({"j", v.as_str()});
     case Kind::kUuid: return json::array({"u", Hex(v.as_str())});
+    case Kind::kUndecodable: return json::array({"e", v.as_str()});
   }
   return nullptr;
 }
@@ -87,6 +88,7 @@ Result<Value> ValueFromJson(const nlohmann::json& j) {
       if (tag == "tz") return Value::TimestampTz(x);
     }
     if (tag == "j" && p.is_string()) return Value::Json(p.get<std::string>());
+    if (tag == "e" && p.is_string()) return Value::Undecodable(p.get<std::string>());
   }
   return Fail(Code::kDataLoss, "stored value {} is not in tandem's value form", j.dump());
 }

@@ -29,6 +29,7 @@ std::string_view KindName(Kind kind) {
     case Kind::kTimestampTz: return "timestamptz";
     case Kind::kJson: return "json";
     case Kind::kUuid: return "uuid";
+    case Kind::kUndecodable: return "undecodable text";
   }
   return "?";
 }
@@ -57,7 +58,8 @@ std::strong_ordering operator<=>(const Value& a, const Value& b) {
     case Kind::kText:
     case Kind::kBytes:
     case Kind::kJson:
-    case Kind::kUuid: return a.str_ <=> b.str_;
+    case Kind::kUuid:
+    case Kind::kUndecodable: return a.str_ <=> b.str_;
     default: return a.int_ <=> b.int_;
   }
 }
@@ -392,6 +394,7 @@ std::string Value::ToString() const {
     case Kind::kTimestamp: return FormatTimestamp(int_);
     case Kind::kTimestampTz: return FormatTimestamp(int_) + "+00";
     case Kind::kUuid: return FormatUuid(str_);
+    case Kind::kUndecodable: return "<" + str_ + ">";
   }
   return "?";
 }
@@ -635,6 +638,7 @@ namespace {
 
 Result<Value> CastToExact(const Value& v, const PortableType& t) {
   if (v.is_null()) return v;
+  if (v.kind() == Kind::kUndecodable) return Fail(Code::kInvalidArgument, "{}", v.as_str());
   switch (t.kind) {
     case Kind::kNull: return Value::Null();
     case Kind::kBool:
@@ -741,6 +745,7 @@ Result<Value> CastToExact(const Value& v, const PortableType& t) {
           return NoFit(v, "is not 16 bytes; not a UUID");
         default: return NoFit(v, "cannot become a UUID");
       }
+    case Kind::kUndecodable: break;  // not a column type
   }
   return Fail(Code::kInternal, "unhandled cast to {}", t.ToString());
 }

@@ -355,9 +355,12 @@ def export_sql(engine, table, types, cats):
         return f"SELECT {', '.join(cols)} FROM {q(table)}"
     if engine == "postgres":
         q = lambda n: '"' + n.replace('"', '""') + '"'
-        return f"COPY {q(table)} TO STDOUT"
+        return f"COPY (SELECT * FROM {q(table)}) TO STDOUT"  # a partitioned table too
     q = lambda n: "`" + n.replace("`", "``") + "`"
-    cols = [f"HEX({q(name)})" if cat in ("text", "json", "bytes")
+    # Text as the server converts it to utf8mb4 (a gbk or latin1 column's characters, not its
+    # stored bytes); a no-op for utf8mb4 columns.
+    cols = [f"HEX(CONVERT({q(name)} USING utf8mb4))" if cat == "text"
+            else f"HEX({q(name)})" if cat in ("json", "bytes")
             else f"{q(name)} + 0" if cat == "bit" else q(name)
             for (name, _), cat in zip(types, cats)]
     return f"SELECT {', '.join(cols)} FROM {q(table)}"

@@ -230,7 +230,47 @@ TEST(MysqlTypes, DecodingNeverLosesAValue) {
   ColumnCodec ts{.type = {.kind = Kind::kTimestampTz}, .wire = Wire::kTimestamp};
   EXPECT_EQ(DecodeCaptured("1.5", ts), Value::TimestampTz(1500000));
   ColumnCodec text{};
-  EXPECT_EQ(DecodeText("\xff", text), Value::Bytes("\xff"));  // never invalid UTF-8 as text
+  // Never invalid UTF-8 as text, never silently bytes: a value every cast refuses.
+  Value bad = DecodeText("ab\xff", text);
+  EXPECT_EQ(bad.kind(), Kind::kUndecodable);
+  EXPECT_EQ(bad.as_str(), "bytes 0xFF (at byte 2 of 3) are not valid UTF-8");
+  EXPECT_FALSE(CastTo(bad, PortableType{.kind = Kind::kBytes}));
+  Value into = Value::Text("buffer");
+  DecodeTextInto("\xff", text, into);
+  EXPECT_EQ(into.kind(), Kind::kUndecodable);
+}
+
+TEST(MysqlTypes, TextInOtherCharsetsIsDecodedByTandem) {
+  ColumnInfo info{.name = "c", .data_type = "varchar", .column_type = "varchar(10)",
+                  .char_max_length = 10, .collation = "latin1_swedish_ci", .charset = "latin1"};
+  ColumnCodec latin1 = CodecFor(info);
+  EXPECT_EQ(latin1.charset, "latin1");
+  info.charset = "utf8mb4";
+  EXPECT_EQ(CodecFor(info).charset, "");  // the server sends UTF-8
+  info.charset = "utf8mb3";
+  EXPECT_EQ(CodecFor(info).charset, "");
+  // MariaDB's latin1 is Windows-1252 with the five undefined bytes as C1 controls.
+  EXPECT_EQ(DecodeText("caf\xe9 \x80", latin1), Value::Text("caf\xc3\xa9 \xe2\x82\xac"));
+  EXPECT_EQ(DecodeText("\x81\x8d\x8f\x90\x9d", latin1),
+            Value::Text("\xc2\x81\xc2\x8d\xc2\x8f\xc2\x90\xc2\x9d"));
+  EXPECT_EQ(DecodeText("\x9f\xff", latin1), Value::Text("\xc5\xb8\xc3\xbf"));
+  ColumnCodec gbk{.type = {.kind = Kind::kText}, .charset = "gbk"};
+  EXPECT_EQ(DecodeText("\xd6\xd0\xce\xc4", gbk), Value::Text("\xe4\xb8\xad\xe6\x96\x87"));  // 中文
+  // 0xA2A0 is well formed gbk (the server stores it) but unassigned: MariaDB shows '?'.
+  Value lost = DecodeText("a\xa2\xa0" "b", gbk);
+  ASSERT_EQ(lost.kind(), Kind::kUndecodable);
+  EXPECT_EQ(lost.as_str(), "gbk bytes 0xA2A0 (at byte 1 of 4) have no Unicode mapping");
+  Value cut = DecodeText("\xd6\xd0\xce", gbk);  // a lead byte with no trail byte
+  ASSERT_EQ(cut.kind(), Kind::kUndecodable);
+  EXPECT_NE(cut.as_str().find("0xCE (at byte 2 of 3)"), std::string::npos) << cut.as_str();
+  auto cast = CastTo(lost, PortableType{.kind = Kind::kText});
+  ASSERT_FALSE(cast);
+  EXPECT_EQ(cast.error().message, lost.as_str());
+  // Captured keys in such a column come as HEX() of the stored bytes.
+  EXPECT_EQ(CaptureKeyExpr("NEW", "k", gbk), "HEX(NEW.`k`)");
+  EXPECT_EQ(DecodeCaptured("D6D0CEC4", gbk), Value::Text("\xe4\xb8\xad\xe6\x96\x87"));
+  EXPECT_EQ(SelectSql("t", {"a", "b"}, "", {"a"}, 0, {false, true}),
+            "SELECT `a`, CAST(`b` AS BINARY) FROM `t` ORDER BY `a`");
 }
 
 TEST(MysqlTypes, LiteralsAreExact) {

@@ -268,7 +268,15 @@ TEST(PgDialect, CaptureDdl) {
             "DROP TRIGGER IF EXISTS \"_tandem_capture\" ON \"public\".\"order items\";\n"
             "CREATE TRIGGER \"_tandem_capture\" AFTER INSERT OR UPDATE OR DELETE ON "
             "\"public\".\"order items\" FOR EACH ROW EXECUTE FUNCTION \"public\".\"" +
-                CaptureFunctionName("order items") + "\"()");
+                CaptureFunctionName("order items") + "\"('order items')");
+  // A partition's change is recorded under its parent's name, the trigger's argument.
+  std::string body = CaptureFunctionDdl("public", "t", {"id"}, false);
+  EXPECT_NE(body.find("VALUES (TG_ARGV[0], 'D', old_key)"), std::string::npos) << body;
+  EXPECT_EQ(body.find("TG_TABLE_NAME"), std::string::npos) << body;
+  EXPECT_TRUE(CaptureTriggerDdl("s", "it's").ends_with("('it''s')"));
+  // Re-install and remove drop the parent's trigger only (its clones go with it).
+  EXPECT_NE(CaptureTriggersSql().find("t.tgparentid = 0"), std::string::npos);
+  EXPECT_NE(EstimatedRowsSql().find("pg_partition_tree($1::regclass)"), std::string::npos);
 }
 
 }  // namespace

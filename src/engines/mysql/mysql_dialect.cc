@@ -95,9 +95,15 @@ std::string Where(const std::vector<std::string>& conditions) {
 }
 
 std::string SelectSql(std::string_view table, const std::vector<std::string>& columns,
-                      std::string_view where, const std::vector<std::string>& order, size_t limit) {
-  std::string out =
-      fmt::format("SELECT {} FROM {}{}", JoinIdents(columns), QuoteIdent(table), where);
+                      std::string_view where, const std::vector<std::string>& order, size_t limit,
+                      const std::vector<bool>& stored_bytes) {
+  std::string list;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) list += ", ";
+    bool raw = i < stored_bytes.size() && stored_bytes[i];
+    list += raw ? fmt::format("CAST({} AS BINARY)", QuoteIdent(columns[i])) : QuoteIdent(columns[i]);
+  }
+  std::string out = fmt::format("SELECT {} FROM {}{}", list, QuoteIdent(table), where);
   if (!order.empty()) out += " ORDER BY " + JoinIdents(order);
   if (limit > 0) out += fmt::format(" LIMIT {}", limit);
   return out;
@@ -354,7 +360,7 @@ std::string TriggerName(std::string_view table, char op) {
 
 std::string CaptureKeyExpr(std::string_view row, std::string_view column, const ColumnCodec& c) {
   std::string ref = fmt::format("{}.{}", row, QuoteIdent(column));
-  if (c.is_bytes) return fmt::format("HEX({})", ref);
+  if (c.is_bytes || !c.charset.empty()) return fmt::format("HEX({})", ref);
   if (c.wire == Wire::kBit) return fmt::format("CAST({} + 0 AS CHAR)", ref);
   if (c.wire == Wire::kTimestamp) return fmt::format("CAST(UNIX_TIMESTAMP({}) AS CHAR)", ref);
   return fmt::format("CAST({} AS CHAR)", ref);

@@ -43,9 +43,11 @@ std::string KeyIn(const std::vector<std::string>& key,
 std::string Where(const std::vector<std::string>& conditions);
 
 // SELECT `c1`, `c2` FROM `t`<where> ORDER BY `k1`, `k2`[ LIMIT n]. No ORDER BY when `order`
-// is empty; no LIMIT when limit == 0.
+// is empty; no LIMIT when limit == 0. A column whose `stored_bytes` entry is true is read
+// as CAST(`c` AS BINARY): its bytes as stored, not converted to the connection's charset.
 std::string SelectSql(std::string_view table, const std::vector<std::string>& columns,
-                      std::string_view where, const std::vector<std::string>& order, size_t limit);
+                      std::string_view where, const std::vector<std::string>& order, size_t limit,
+                      const std::vector<bool>& stored_bytes = {});
 std::string CountSql(std::string_view table, std::string_view where);
 std::string DeleteSql(std::string_view table, std::string_view where);
 

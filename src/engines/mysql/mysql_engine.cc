@@ -40,6 +40,18 @@ int64_t FieldInt(MYSQL_ROW row, unsigned i, int64_t fallback = -1) {
   return v;
 }
 
+// Which columns are read as their stored bytes (a charset that tandem decodes itself).
+std::vector<bool> StoredBytes(const std::vector<const ColumnCodec*>& codecs) {
+  std::vector<bool> out;
+  for (const ColumnCodec* c : codecs) out.push_back(!c->charset.empty());
+  return out;
+}
+std::vector<bool> StoredBytes(const std::vector<ColumnCodec>& codecs) {
+  std::vector<bool> out;
+  for (const ColumnCodec& c : codecs) out.push_back(!c.charset.empty());
+  return out;
+}
+
 class MysqlRowReader : public RowReader {
  public:
   MysqlRowReader(MysqlEngine* engine, ScanRequest req, std::vector<ColumnCodec> codecs,
@@ -47,6 +59,7 @@ class MysqlRowReader : public RowReader {
       : engine_(engine),
         req_(std::move(req)),
         codecs_(std::move(codecs)),
+        stored_bytes_(StoredBytes(codecs_)),
         key_pos_(std::move(key_pos)),
         upper_(std::move(upper)),
         after_(req_.range.lower) {}
@@ -69,7 +82,7 @@ class MysqlRowReader : public RowReader {
     std::string what = fmt::format("scan {}", QuoteIdent(req_.table));
     size_t limit = std::max<size_t>(req_.batch_rows, 1);
     auto res = engine_->connection().Query(
-        SelectSql(req_.table, req_.columns, Where(conds), req_.key, limit), what);
+        SelectSql(req_.table, req_.columns, Where(conds), req_.key, limit, stored_bytes_), what);
     if (!res) {
       batch.clear();
       return Stop(res.error());
@@ -108,6 +121,7 @@ class MysqlRowReader : public RowReader {
   MysqlEngine* engine_;  // not owned; outlives the reader
   ScanRequest req_;
   std::vector<ColumnCodec> codecs_;  // parallel to req_.columns
+  std::vector<bool> stored_bytes_;   // parallel to req_.columns: read CAST(c AS BINARY)
   std::vector<int> key_pos_;         // positions of req_.key in req_.columns
   std::string upper_;                // the inclusive upper-bound predicate, or ""
   std::optional<Row> after_;         // the last key returned: the next page starts after it
@@ -234,7 +248,8 @@ Result<std::map<std::string, TableInfo>> MysqlEngine::LoadColumns(const std::str
       MysqlResult res,
       conn_.Query("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
                   "COLUMN_DEFAULT, EXTRA, COLUMN_COMMENT, CHARACTER_MAXIMUM_LENGTH, "
-                  "NUMERIC_PRECISION, NUMERIC_SCALE, COLLATION_NAME, DATETIME_PRECISION "
+                  "NUMERIC_PRECISION, NUMERIC_SCALE, COLLATION_NAME, DATETIME_PRECISION, "
+                  "CHARACTER_SET_NAME "
                   "FROM information_schema.COLUMNS "
                   "WHERE TABLE_SCHEMA = DATABASE()" +
                       table_filter + " ORDER BY TABLE_NAME, ORDINAL_POSITION",
@@ -258,6 +273,7 @@ Result<std::map<std::string, TableInfo>> MysqlEngine::LoadColumns(const std::str
     c.numeric_scale = FieldInt(row, 10);
     if (row[11]) c.collation = Field(row, len, 11);
     c.datetime_precision = FieldInt(row, 12);
+    if (row[13]) c.charset = Field(row, len, 13);
     c.json_check = json_columns.contains({table, c.name});
     TableInfo& info = out[table];
     info.name = table;
@@ -508,7 +524,7 @@ Result<std::vector<Row>> MysqlEngine::Split(const std::string& table,
   // One streamed pass over the key in order, keeping every step-th key; when more than 4n
   // are kept, every other one is dropped and the step doubles. Memory stays O(n) whatever the
   // table size, and the boundaries land within one step of the exact quantiles.
-  TANDEM_ASSIGN_OR_RETURN(MysqlResult res, conn_.Stream(SelectSql(table, key, "", key, 0), what));
+  TANDEM_ASSIGN_OR_RETURN(MysqlResult res, conn_.Stream(SelectSql(table, key, "", key, 0, StoredBytes(codecs)), what));
   std::vector<Row> samples;  // samples[i] is the key of row number (i + 1) * step
   int64_t step = 1, count = 0;
   while (MYSQL_ROW row = res.Next()) {
@@ -640,7 +656,8 @@ Result<std::vector<Row>> MysqlEngine::Fetch(const std::string& table,
     }
     TANDEM_ASSIGN_OR_RETURN(
         MysqlResult res,
-        conn_.Query(SelectSql(table, columns, Where({KeyIn(key, tuples)}), {}, 0), what));
+        conn_.Query(SelectSql(table, columns, Where({KeyIn(key, tuples)}), {}, 0, StoredBytes(codecs)),
+                    what));
     while (MYSQL_ROW row = res.Next()) {
       const unsigned long* len = res.lengths();
       Row r;

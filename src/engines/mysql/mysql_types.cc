@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/text.h"
+#include "engines/mysql/mysql_charset.h"
 
 namespace tandem::mysql {
 
@@ -125,6 +126,11 @@ ColumnCodec CodecFor(const ColumnInfo& c) {
   } else {  // enum, set, inet4, inet6 and anything newer: the server prints text
     t.kind = Kind::kText;
   }
+  // Text in latin1, gbk, ...: the server's conversion would write '?' for a byte without a
+  // mapping, so tandem reads the bytes and decodes them.
+  if (t.kind == Kind::kText && !c.charset.empty() && !ServerConvertsCharset(AsciiLower(c.charset))) {
+    codec.charset = AsciiLower(c.charset);
+  }
   // datetime, timestamp and time without six fraction digits: a value with a finer fraction
   // would be rounded by the server, so casts into such a column refuse it.
   if ((t.kind == Kind::kTimestamp || t.kind == Kind::kTimestampTz || t.kind == Kind::kTime) &&
@@ -206,9 +212,10 @@ Value DecodeText(std::string_view raw, const ColumnCodec& codec) {
       return Value::Text(std::string(raw));
     case Kind::kText:
     default:
+      if (!codec.charset.empty()) return DecodeCharset(raw, codec.charset);
       // utf8mb4 columns are valid by construction; bytes that are not UTF-8 can only come from
-      // a mislabelled column, and stay bytes rather than become invalid text.
-      if (!IsValidUtf8(raw)) return Value::Bytes(std::string(raw));
+      // a mislabelled column: never invalid text, never silently bytes.
+      if (!IsValidUtf8(raw)) return InvalidUtf8(raw);
       return Value::Text(std::string(raw));
   }
 }
@@ -217,7 +224,7 @@ void DecodeTextInto(std::string_view raw, const ColumnCodec& codec, Value& out) 
   if (codec.wire != Wire::kBit) {
     switch (codec.type.kind) {
       case Kind::kText:
-        if (IsValidUtf8(raw)) {
+        if (codec.charset.empty() && IsValidUtf8(raw)) {
           out.SetStr(Kind::kText, raw);
           return;
         }
@@ -244,6 +251,10 @@ void DecodeTextInto(std::string_view raw, const ColumnCodec& codec, Value& out) 
 Value DecodeCaptured(std::string_view raw, const ColumnCodec& codec) {
   if (codec.is_bytes) {
     if (auto b = Unhex(raw)) return Value::Bytes(*b);
+    return Value::Text(std::string(raw));
+  }
+  if (!codec.charset.empty()) {  // HEX() of the stored bytes
+    if (auto b = Unhex(raw)) return DecodeText(*b, codec);
     return Value::Text(std::string(raw));
   }
   if (codec.wire == Wire::kBit) {
@@ -337,6 +348,8 @@ Status AppendLiteral(std::string& out, const Value& v, const QuoteFn& quote) {
       out += FormatUuid(v.as_str());
       out += '\'';
       return Ok();
+    case Kind::kUndecodable:
+      return Fail(Code::kInvalidArgument, "{}", v.as_str());
   }
   return Fail(Code::kInternal, "unknown value kind");
 }
@@ -386,6 +399,7 @@ MysqlColumnType MysqlTypeFor(const PortableType& t, const TypeOptions& opt) {
       if (opt.uuid_type) return {"uuid", ""};
       return {"char(36)", "tandem:uuid"};
     case Kind::kNull:
+    case Kind::kUndecodable:
       break;
   }
   return {"longtext", ""};

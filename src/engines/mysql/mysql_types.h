@@ -29,6 +29,7 @@ struct ColumnInfo {
   int64_t datetime_precision = -1;  // DATETIME_PRECISION: fraction digits of time/datetime/timestamp
   bool json_check = false;  // MariaDB JSON: a longtext with a json_valid(`col`) check
   std::string collation;    // COLLATION_NAME; empty for non-text columns
+  std::string charset;      // CHARACTER_SET_NAME; empty for non-text columns
 };
 
 // How a column's values travel. Most types come as the text the server prints; a few need
@@ -43,6 +44,9 @@ struct ColumnCodec {
   PortableType type;
   Wire wire = Wire::kText;
   bool is_bytes = false;  // binary/varbinary/blob: captured as HEX()
+  // A text column in a character set that tandem decodes itself (see mysql_charset.h): read
+  // as CAST(col AS BINARY), captured as HEX(). Empty: the server sends UTF-8.
+  std::string charset;
 };
 
 // Portable reading of a MariaDB column:
@@ -59,7 +63,8 @@ Column ColumnFor(const ColumnInfo& c);
 // Decodes one field as printed by the text protocol. Never fails: a value that cannot be its
 // column's kind comes back as Text so the mapping can reject or map it. That covers zero dates
 // ('0000-00-00', '2024-00-10'), TIME beyond 24h or negative, and tinyint(1) other than 0/1
-// (an Int).
+// (an Int). Text bytes without a Unicode mapping (in the codec's charset, or invalid UTF-8)
+// come back Undecodable, which every cast refuses.
 Value DecodeText(std::string_view raw, const ColumnCodec& codec);
 // The same as `out = DecodeText(raw, codec)`, keeping `out`'s string buffer where it can.
 void DecodeTextInto(std::string_view raw, const ColumnCodec& codec, Value& out);

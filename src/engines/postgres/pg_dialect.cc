@@ -222,8 +222,12 @@ std::string MaxValueSql(std::string_view table, std::string_view column) {
 }
 
 std::string EstimatedRowsSql() {
-  return "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END "
-         "FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass";
+  // The leaves of the partition tree hold the rows (a plain table is its own one leaf): a
+  // partitioned parent's estimate is the sum of its partitions', NULL while none was analysed.
+  return "SELECT CASE WHEN bool_or(c.reltuples >= 0) "
+         "THEN sum(greatest(c.reltuples, 0))::bigint END "
+         "FROM pg_catalog.pg_partition_tree($1::regclass) p "
+         "JOIN pg_catalog.pg_class c ON c.oid = p.relid WHERE p.isleaf";
 }
 
 std::string SampleKeysSql(std::string_view table, const std::vector<std::string>& key,
@@ -425,7 +429,8 @@ WHERE n.nspname = $1 AND (c.relkind IN ('v', 'm') OR (c.relkind = 'S' AND NOT EX
 UNION ALL
 SELECT 'trigger', t.tgname::text, c.relname::text
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND NOT t.tgisinternal AND t.tgname <> ')sql" + std::string(kCaptureTrigger) + R"sql('
+WHERE n.nspname = $1 AND NOT t.tgisinternal AND t.tgparentid = 0
+  AND t.tgname <> ')sql" + std::string(kCaptureTrigger) + R"sql('
 UNION ALL
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
        p.proname::text, ''
@@ -479,7 +484,7 @@ JOIN pg_class cl ON cl.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = cl.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c')
+WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c') AND NOT cl.relispartition
   AND cl.relname NOT IN )sql" + OwnTablesList() + R"sql(
 UNION ALL
 SELECT cl.relname, 'i',
@@ -493,7 +498,8 @@ JOIN pg_class cl ON cl.oid = ix.indrelid
 JOIN pg_class ic ON ic.oid = ix.indexrelid
 JOIN pg_namespace n ON n.oid = cl.relnamespace
 WHERE n.nspname = $1 AND ix.indisunique AND ix.indpred IS NULL AND ix.indexprs IS NULL
-  AND cl.relkind IN ('r', 'p') AND cl.relname NOT IN )sql" + OwnTablesList() + R"sql(
+  AND cl.relkind IN ('r', 'p') AND NOT cl.relispartition
+  AND cl.relname NOT IN )sql" + OwnTablesList() + R"sql(
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c2 WHERE c2.conindid = ix.indexrelid
                                                   AND c2.contype IN ('p', 'u'))
 ORDER BY 1, 2, 7)sql";
@@ -580,11 +586,11 @@ std::string CaptureFunctionDdl(std::string_view schema, std::string_view table,
       "    new_key := {2};\n"
       "  END IF;\n"
       "  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND old_key IS DISTINCT FROM new_key) THEN\n"
-      "    INSERT INTO {3} (tbl, op, key) VALUES (TG_TABLE_NAME, 'D', old_key);\n"
+      "    INSERT INTO {3} (tbl, op, key) VALUES (TG_ARGV[0], 'D', old_key);\n"
       "  END IF;\n"
       "  IF TG_OP <> 'DELETE' THEN\n"
       "    INSERT INTO {3} (tbl, op, key)\n"
-      "    VALUES (TG_TABLE_NAME, CASE WHEN TG_OP = 'INSERT' THEN 'I' ELSE 'U' END, new_key);\n"
+      "    VALUES (TG_ARGV[0], CASE WHEN TG_OP = 'INSERT' THEN 'I' ELSE 'U' END, new_key);\n"
       "  END IF;\n"
       "  RETURN NULL;\n"
       "END\n",
@@ -663,12 +669,17 @@ std::string KeyColumnTypesSql() {
 }
 
 std::string CaptureTriggerDdl(std::string_view schema, std::string_view table) {
+  // The change names the table by the trigger's argument, not TG_TABLE_NAME: on a partitioned
+  // table the trigger is cloned onto every partition (those attached later too) and fires
+  // there, where TG_TABLE_NAME is the partition's name. CREATE TRIGGER takes no parameters,
+  // so the name is a quoted literal.
   std::string t = Qualified(schema, table);
   return fmt::format(
       "DROP TRIGGER IF EXISTS {0} ON {1};\n"
       "CREATE TRIGGER {0} AFTER INSERT OR UPDATE OR DELETE ON {1} FOR EACH ROW "
-      "EXECUTE FUNCTION {2}()",
-      QuoteIdent(kCaptureTrigger), t, Qualified(schema, CaptureFunctionName(table)));
+      "EXECUTE FUNCTION {2}({3})",
+      QuoteIdent(kCaptureTrigger), t, Qualified(schema, CaptureFunctionName(table)),
+      QuoteLiteral(table));
 }
 
 std::string ReadChangesSql(std::string_view schema) {
@@ -727,7 +738,7 @@ std::string CaptureTriggersSql() {
   return fmt::format(
       "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND t.tgname = {} "
-      "ORDER BY 1",
+      "AND t.tgparentid = 0 ORDER BY 1",
       QuoteLiteral(kCaptureTrigger));
 }
 

@@ -198,7 +198,8 @@ std::string SeqWatermarkSql();
 // change table.
 std::string LastChangeSeqSql(std::string_view schema);
 std::string PruneChangesSql(std::string_view schema);
-// Tables of schema $1 that carry tandem's capture trigger: relname.
+// Tables of schema $1 that carry tandem's capture trigger: relname. The clones on partitions
+// are left out: dropping the parent's trigger drops them, and they cannot be dropped alone.
 std::string CaptureTriggersSql();
 // tandem's capture functions in schema $1: proname.
 std::string CaptureFunctionsSql();

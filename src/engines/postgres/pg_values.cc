@@ -207,6 +207,7 @@ std::string PgTypeFor(const PortableType& type) {
     case Kind::kUuid:
       return "uuid";
     case Kind::kNull:
+    case Kind::kUndecodable:  // not a column type
       return "text";
   }
   return "text";
@@ -353,6 +354,8 @@ std::optional<std::string> ParamText(const Value& v) {
       return TimestampText(v.as_int(), true);
     case Kind::kUuid:
       return FormatUuid(v.as_str());
+    case Kind::kUndecodable:  // never reaches a writer: every cast refuses it
+      break;
   }
   return std::nullopt;
 }

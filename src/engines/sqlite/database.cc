@@ -117,6 +117,8 @@ Status Statement::Bind(int index, const Value& v) {
     case Kind::kUuid:
       rc = BindText(stmt_, index, FormatUuid(v.as_str()));
       break;
+    case Kind::kUndecodable:  // never reaches a writer: every cast refuses it
+      return Fail(Code::kInvalidArgument, "bind ?{}: {}", index, v.as_str());
   }
   if (rc != SQLITE_OK) return std::unexpected(Failure(rc, fmt::format("bind ?{}", index)));
   return Ok();

@@ -293,6 +293,8 @@ std::string SqliteTypeFor(const PortableType& t, bool in_key) {
       return "JSON TEXT";
     case Kind::kUuid:
       return "UUID";
+    case Kind::kUndecodable:  // not a column type
+      break;
   }
   return "";
 }
