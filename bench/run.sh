@@ -29,6 +29,13 @@
 #                           src.db and the bench's tandem.yaml files) at the end, for
 #                           profiling one case by hand (default: stop and remove them)
 #   BENCH_OUT=/tmp/tandem-bench-results.txt        the final table is also written there
+#   BENCH_OBJECTS=1         the application's schema too: a parent table (100,000 rows) that
+#                           bench.n references (a foreign key) and three secondary indexes on
+#                           bench (name; created; day, amount) in every source. tandem builds
+#                           them after the load, pgloader builds them too; after each run the
+#                           target's catalog must hold them (counted in the log line).
+#                           With REPEAT > 1 the report also gives each case's runs, median
+#                           and spread.
 # Needs root (or the packages already installed) for pgloader, pgcopydb, time and bc.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +48,7 @@ my_port=${BENCH_MARIADB_PORT:-33079}
 servers=${BENCH_SERVERS:-/tmp/tandem-bench-servers}
 out=${BENCH_OUT:-/tmp/tandem-bench-results.txt}
 tool_timeout=${BENCH_TOOL_TIMEOUT:-900}  # seconds; pgloader can hang in its debugger
+objects=${BENCH_OBJECTS:-}
 
 say() { printf '[%4ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -140,6 +148,22 @@ load_data="LOAD DATA LOCAL INFILE '$work/bench.tsv' INTO TABLE bench CHARACTER S
 say "generating $rows rows in SQLite"
 cd "$work"
 sqlite3 src.db ".parameter set :rows $rows" ".read $repo/bench/gen_sqlite.sql"
+# BENCH_OBJECTS: the parent table and the objects, the same in every engine. SQLite keeps
+# foreign keys only in CREATE TABLE, so its bench table is rebuilt with the clause.
+parent_ddl='CREATE TABLE bench_parent (id INTEGER PRIMARY KEY, label VARCHAR(32) NOT NULL)'
+index_ddl='CREATE INDEX bench_name ON bench (name); CREATE INDEX bench_created ON bench (created);
+  CREATE INDEX bench_day_amount ON bench (day, amount);'
+if [[ -n $objects ]]; then
+  say "adding bench_parent, a foreign key and three indexes to the sources"
+  sqlite3 src.db "$parent_ddl;
+    WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 99999)
+    INSERT INTO bench_parent SELECT i, 'parent ' || i FROM s;
+    ALTER TABLE bench RENAME TO bench_old;
+    $(sqlite3 src.db "SELECT sql FROM sqlite_schema WHERE name = 'bench'" |
+      sed 's/n INTEGER,/n INTEGER REFERENCES bench_parent (id),/');
+    INSERT INTO bench SELECT * FROM bench_old; DROP TABLE bench_old; $index_ddl VACUUM;"
+  sqlite3 -batch -noheader -list -separator $'\t' src.db 'SELECT * FROM bench_parent ORDER BY id' > parent.tsv
+fi
 # One export feeds both servers: tab-separated, \N for NULL (PostgreSQL text COPY and MariaDB
 # LOAD DATA both read it). The generated text holds no tab, newline or backslash.
 sqlite3 -batch -noheader -list -separator $'\t' -nullvalue '\N' src.db 'SELECT * FROM bench ORDER BY id' > bench.tsv
@@ -149,6 +173,15 @@ psqlc bench_src -c "$pg_ddl" -c "\\copy bench FROM '$work/bench.tsv'" -c 'VACUUM
   -c "\\copy bench TO '$work/bench.bin' (FORMAT binary)"
 my_fresh bench_src 'CHARACTER SET utf8mb4 COLLATE utf8mb4_bin'
 mysqlc bench_src -e "$my_ddl; $load_data; ANALYZE TABLE bench" >/dev/null
+if [[ -n $objects ]]; then
+  psqlc bench_src -c "$parent_ddl" -c "\\copy bench_parent FROM '$work/parent.tsv'" \
+    -c 'ALTER TABLE bench ADD CONSTRAINT bench_n_fkey FOREIGN KEY (n) REFERENCES bench_parent (id)' \
+    -c "$index_ddl" -c 'VACUUM ANALYZE' >/dev/null
+  mysqlc bench_src -e "$parent_ddl; LOAD DATA LOCAL INFILE '$work/parent.tsv' INTO TABLE bench_parent
+      CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\t' LINES TERMINATED BY '\n';
+    ALTER TABLE bench ADD CONSTRAINT bench_n_fkey FOREIGN KEY (n) REFERENCES bench_parent (id);
+    $index_ddl ANALYZE TABLE bench, bench_parent" >/dev/null
+fi
 
 # Same rows everywhere: count, NULL count, sums of the int and the decimal, text length.
 fp_sql="SELECT count(*), count(maybe), sum(n), sum(amount * 100), sum(char_length(name) + char_length(body))"
@@ -166,7 +199,7 @@ results=()  # "pair|tool|seconds|kb|role"  role: tandem, peer or ceiling
 # COUNT prints the target's row count, which must be ROWS. The fastest of REPEAT runs is kept.
 measure() {
   local pair=$1 tool=$2 role=$3 prep=$4 count=$5; shift 5
-  local best="" best_kb="" secs kb n log
+  local best="" best_kb="" secs kb n log all=""
   log="$work/log.$(echo "$pair.$tool" | tr -c 'A-Za-z0-9.\n' '_')"
   for ((r = 1; r <= repeat; r++)); do
     "$prep"
@@ -178,10 +211,25 @@ measure() {
     read -r secs kb < <(tail -n 1 "$work/time.txt")
     n=$("$count")
     [[ $n == "$rows" ]] || { tail -n 30 "$log" >&2; die "$pair / $tool: target holds '$n' rows, expected $rows"; }
-    say "$pair / $tool: ${secs}s, $((kb / 1024)) MB, $n rows checked $(grep -m1 -o '^copied .*' "$log" || true)"
+    say "$pair / $tool: ${secs}s, $((kb / 1024)) MB, $n rows checked$(objects_of "$count") $(grep -m1 -o '^copied .*' "$log" || true)"
+    all+=" $secs"
     if [[ -z $best ]] || (($(echo "$secs < $best" | bc))); then best=$secs best_kb=$kb; fi
   done
-  results+=("$pair|$tool|$best|$best_kb|$role")
+  results+=("$pair|$tool|$best|$best_kb|$role|${all# }")
+}
+# objects_of COUNT_FUNCTION: with BENCH_OBJECTS, what the target's catalog holds on bench
+# (PostgreSQL: secondary indexes and foreign keys, in any schema: pgloader makes its own).
+objects_of() {
+  [[ -n $objects && $1 == count_pg_dst ]] || return 0
+  local got
+  got=$(psqlc bench_dst -tA -F ' ' -c "SELECT
+      (SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+        WHERE c.relname = 'bench' AND NOT i.indisprimary),
+      (SELECT count(*) FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+        WHERE c.relname = 'bench' AND k.contype = 'f' AND k.convalidated)")
+  # 3 indexes and 1 foreign key; from MariaDB 4 indexes: MariaDB made one for the foreign key.
+  echo "; target has ${got% *} secondary indexes, ${got#* } validated foreign keys on bench"
+  [[ $got == "3 1" || $got == "4 1" ]] || say "WARNING: $got (indexes, foreign keys): expected 3 (4 from MariaDB) and 1"
 }
 
 # tandem runs: a fresh directory (no state file) with a freshly drafted identity mapping.
@@ -278,7 +326,7 @@ report() {
   printf '%-26s %-30s %8s %10s %8s %8s\n' "$(printf '%.0s-' {1..26})" "$(printf '%.0s-' {1..30})" -------- ---------- -------- --------
   local r p t s k role ts speed
   for r in "${results[@]}"; do
-    IFS='|' read -r p t s k role <<<"$r"
+    IFS="|" read -r p t s k role _ <<<"$r"
     speed=""
     if [[ $role != tandem ]]; then
       ts=$(secs_of "$p" tandem)
@@ -312,7 +360,7 @@ report() {
   fi
   local worst=0 name=""
   for r in "${results[@]}"; do
-    IFS='|' read -r p t s k role <<<"$r"
+    IFS="|" read -r p t s k role _ <<<"$r"
     [[ $role == tandem ]] && ((k > worst)) && worst=$k name=$p
   done
   if ((worst > 0)); then
@@ -321,5 +369,26 @@ report() {
     printf '%-58s %9s %8s  %s\n' "tandem peak memory (largest: $name)" "${mb} MB" "< 300 MB" "$verdict"
   fi
 }
-report | tee "$out"
+# With REPEAT > 1: every run of each case, its median and spread (max - min, of the median).
+runs_report() {
+  ((repeat > 1)) || return 0
+  echo
+  echo "runs (seconds), median, spread; ratio of medians against tandem's"
+  local r p t s k role runs med spread tmed line
+  for r in "${results[@]}"; do
+    IFS='|' read -r p t s k role runs <<<"$r"
+    read -r med spread < <(echo "$runs" | tr ' ' '\n' | sort -g | awk '{v[NR] = $1}
+      END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+           printf "%.2f %.0f\n", m, 100 * (v[NR] - v[1]) / m}')
+    line=$(printf '%-26s %-30s %-24s median %6.2f  spread %3s%%' "$p" "$t" "$runs" "$med" "$spread")
+    if [[ $role == tandem ]]; then
+      eval "tmed_$(echo "$p" | tr -c 'A-Za-z0-9\n' '_')=$med"
+    else
+      tmed=$(eval echo "\${tmed_$(echo "$p" | tr -c 'A-Za-z0-9\n' '_'):-}")
+      [[ -n $tmed ]] && line+="  $(ratio "$tmed" "$med")x tandem"
+    fi
+    echo "$line"
+  done
+}
+{ report; runs_report; } | tee "$out"
 echo "(also written to $out)" >&2

@@ -49,6 +49,12 @@ struct Column {
   bool identity = false;
   // MariaDB ON UPDATE current_timestamp(): the engine sets the column on every update.
   bool on_update_current_timestamp = false;
+  // SQLite: the identity is INTEGER PRIMARY KEY AUTOINCREMENT (ids never reused), not a plain
+  // rowid alias (max(rowid)+1). Read by introspection; a same-engine draft keeps the difference.
+  bool autoincrement = false;
+  // engine_type names a type every database of this engine has: not a PostgreSQL enum, domain
+  // or extension type, which a same-engine copy cannot declare before the type exists.
+  bool builtin_type = true;
 };
 
 // One part of an index key: a column, or (when `expression` is set) engine text.

@@ -174,7 +174,7 @@ class Parser {
     }
     OnlyKeys(spec, key,
              {"to", "type", "transform", "on_null", "default", "map", "on_unmapped", "drop",
-              "reverse", "identity", "on_update"});
+              "reverse", "identity", "on_update", "engine_type"});
     if (spec["drop"]) {
       auto reason = Scalar(spec["drop"], key + ".drop");
       if (reason && reason->empty()) Problem(spec["drop"], key + ".drop", "a drop needs a reason");
@@ -189,6 +189,12 @@ class Parser {
     }
     c.target = Scalar(spec["to"], key + ".to").value_or("");
     if (spec["type"]) c.type = Type(spec["type"], key + ".type");
+    if (auto et = spec["engine_type"]) {
+      c.engine_type = Scalar(et, key + ".engine_type");
+      if (c.engine_type && c.engine_type->empty()) {
+        Problem(et, key + ".engine_type", "an empty engine_type: delete the key to use the type's");
+      }
+    }
     if (auto d = spec["default"]) ParseDefault(d, key + ".default", c);
     if (auto id = spec["identity"]) c.identity = Bool(id, key + ".identity");
     if (auto on = spec["on_update"]) {

@@ -32,6 +32,11 @@ struct ColumnMap {
   std::optional<std::string> drop_reason;  // set: the column is dropped on purpose
   std::string target;                      // target column name (when mapped)
   std::optional<PortableType> type;        // explicit target type
+  // `engine_type:` the column's type in the target engine's own words ("NVARCHAR(120)",
+  // "numeric(10,2)", "int(11) unsigned"), declared as is when tandem creates the table.
+  // Drafted for same-engine copies. When the source column is declared the same on the same
+  // engine, values pass through without the portable cast (SQLite keeps each storage class).
+  std::optional<std::string> engine_type;
   std::vector<Step> steps;                 // in order
   OnNull on_null = OnNull::kKeep;
   std::optional<Value> default_value;      // for on_null: default

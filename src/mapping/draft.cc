@@ -1,5 +1,6 @@
 #include "mapping/draft.h"
 
+#include <algorithm>
 #include <regex>
 #include <set>
 
@@ -142,21 +143,39 @@ std::string DraftYaml(const std::string& source_uri, const std::string& target_u
       std::string type = c.type.ToString();
       if (type.find(',') != std::string::npos) type = "\"" + type + "\"";  // flow-map comma
       std::string note;
-      if (engines.target_type) {
+      // The same engine on both sides: the column keeps its declared type (and, on SQLite, its
+      // values' storage classes), not the portable type's rendering.
+      bool keep_declared = same && !from.empty() && c.builtin_type && !c.engine_type.empty();
+      if (keep_declared) {
+        type += ", engine_type: " + YamlQuoted(c.engine_type);
+      } else if (engines.target_type) {
         std::string engine_type = engines.target_type(c.type);
         if (!engine_type.empty()) note = "  # target: " + engine_type;
       }
       if (c.generated) note += note.empty() ? "  # generated in the source" : "; generated in the source";
       std::string extra;
+      // A SQLite rowid alias without AUTOINCREMENT stays one: an INTEGER key column is the
+      // rowid on the target too, and `identity: true` would add AUTOINCREMENT.
+      bool plain_rowid = same && from == "sqlite" && c.identity && !c.autoincrement &&
+                         keep_declared && AsciiUpper(c.engine_type) == "INTEGER";
       if (c.identity && c.type.kind == Kind::kInt) {
-        extra += ", identity: true";
+        if (!plain_rowid) extra += ", identity: true";
       } else if (c.default_value && !c.generated) {
         const ColumnDefault& d = *c.default_value;
         using K = ColumnDefault::Kind;
         switch (d.kind) {
-          case K::kCurrentTimestamp: extra += ", default: current_timestamp"; break;
-          case K::kCurrentDate: extra += ", default: current_date"; break;
-          case K::kCurrentTime: extra += ", default: current_time"; break;
+          // The same engine keeps the source's own spelling (PostgreSQL now() stays now()).
+          case K::kCurrentTimestamp:
+          case K::kCurrentDate:
+          case K::kCurrentTime:
+            if (same && from == "postgres" && c.default_expr) {
+              extra += ", default: {sql: " + YamlQuoted(*c.default_expr) + "}";
+              break;
+            }
+            extra += d.kind == K::kCurrentTimestamp ? ", default: current_timestamp"
+                     : d.kind == K::kCurrentDate    ? ", default: current_date"
+                                                    : ", default: current_time";
+            break;
           case K::kExpression:
             if (same && !from.empty()) {
               extra += ", default: {sql: " + YamlQuoted(d.expression) + "}";
@@ -193,6 +212,12 @@ std::string DraftYaml(const std::string& source_uri, const std::string& target_u
     }
     std::vector<std::string> index_lines;
     for (const auto& ix : t.indexes) {
+      // MariaDB makes an index named after a foreign key for its columns; into MariaDB the
+      // foreign key makes it again, under the same name.
+      bool fk_index = from == "mysql" && to == "mysql" &&
+                      std::any_of(t.foreign_keys.begin(), t.foreign_keys.end(),
+                                  [&](const ForeignKey& fk) { return fk.name == ix.name; });
+      if (fk_index) continue;
       std::string why;
       if (!ix.method.empty() && (!same || to == "mysql")) {
         why = fmt::format("{} index {}: a {} index exists only in {}", ix.method, ix.name, ix.method, from);

@@ -33,6 +33,28 @@ bool CastPossible(Kind from, Kind to) {
   }
 }
 
+namespace {
+
+// The engine a URI names ("sqlite", "postgres", "mysql"; "" when unknown). The mapping does
+// not link the engines, so this is the scheme rule of OpenEngine, repeated.
+std::string_view UriEngine(std::string_view uri) {
+  if (uri.starts_with("sqlite:")) return "sqlite";
+  if (uri.starts_with("postgres://") || uri.starts_with("postgresql://")) return "postgres";
+  if (uri.starts_with("mysql://") || uri.starts_with("mariadb://")) return "mysql";
+  return "";
+}
+
+// A declared type compared without case or spacing: "NVARCHAR( 120 )" is "nvarchar(120)".
+std::string TypeKey(std::string_view t) {
+  std::string out;
+  for (char c : t) {
+    if (c != ' ' && c != '\t') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
                                                       const TableSchema& source,
                                                       const TableSchema* target,
@@ -98,6 +120,15 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     }
     f.not_null = tc ? !tc->nullable
                     : (!sc->nullable || cm.on_null != OnNull::kKeep);
+    // Written as read only when nothing could change the value: the same engine on both
+    // sides, a column declared alike on both, its portable type kept, no transform.
+    std::string_view target_decl = tc ? std::string_view(tc->engine_type)
+                                      : cm.engine_type ? std::string_view(*cm.engine_type) : "";
+    f.passthrough = cfg && !target_decl.empty() && !sc->engine_type.empty() &&
+                    UriEngine(cfg->source) == UriEngine(cfg->target) &&
+                    !UriEngine(cfg->source).empty() &&
+                    TypeKey(target_decl) == TypeKey(sc->engine_type) && f.type == sc->type &&
+                    cm.steps.empty() && cm.value_map.empty() && cm.on_null == OnNull::kKeep;
     t.fields_.push_back(std::move(f));
   }
   for (const auto& add : t.map_.adds) {
@@ -223,6 +254,7 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     const ColumnMap& cm = t.map_.columns[f.spec_index];
     Column& c = t.planned_.columns[i];
     c.default_value = cm.target_default;
+    if (cm.engine_type) c.engine_type = *cm.engine_type;
     c.identity = cm.identity;
     c.on_update_current_timestamp = cm.on_update_current_timestamp;
     if (cm.identity && f.type.kind != Kind::kInt) {
@@ -384,7 +416,7 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
                            f.target_name);
       return false;
     }
-    if (AlreadyFits(*v, f.type)) {
+    if (f.passthrough || AlreadyFits(*v, f.type)) {
       out[i] = *v;
       continue;
     }

@@ -65,6 +65,9 @@ class TableTransform {
     Value constant;             // for added columns
     PortableType type;
     bool not_null = false;      // target refuses NULL
+    // Same engine, same declared type (`engine_type:`): the value is written as read, with no
+    // portable cast, so SQLite keeps each storage class ('2016-07-04' stays that text).
+    bool passthrough = false;
     std::string target_name;
   };
 

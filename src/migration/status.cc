@@ -133,6 +133,12 @@ Result<json> StateOnly(const std::string& config_path, MigrationState& st,
     auto ls = json::parse(**v, nullptr, false);
     if (!ls.is_discarded()) j["last_sequence_sync"] = ls;
   }
+  // Objects that did not build on the target (`switch reads` refuses while the mapping still
+  // names them): {table, kind, object, error} each.
+  if (auto v = store.Get(copy::kSchemaFailuresKey); v && *v) {
+    auto sf = json::parse(**v, nullptr, false);
+    if (sf.is_array() && !sf.empty()) j["schema_failed"] = sf;
+  }
   TANDEM_ASSIGN_OR_RETURN(auto follower, FollowerLock::Holder(store.db().path()));
   j["follower"] = follower ? json(*follower) : json(nullptr);
   return j;
@@ -223,6 +229,15 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
       std::fprintf(out, "    next value: old %s, new %s\n",
                    side("old_column", "old_kind", "old_next").c_str(),
                    side("new_column", "new_kind", "new_next").c_str());
+    }
+  }
+  if (j.contains("schema_failed")) {
+    std::fprintf(out, "  SCHEMA OBJECTS NOT BUILT on the target (switch reads refuses until they "
+                      "are fixed or deleted from the mapping):\n");
+    for (const auto& f : j["schema_failed"]) {
+      std::fprintf(out, "    %s %s on %s: %s\n", f.value("kind", "?").c_str(),
+                   f.value("object", "?").c_str(), f.value("table", "?").c_str(),
+                   f.value("error", "").c_str());
     }
   }
   if (j.contains("last_sequence_sync")) {

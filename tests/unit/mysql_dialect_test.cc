@@ -303,5 +303,60 @@ TEST(MysqlTypes, LiteralsAreExact) {
   EXPECT_EQ(lit(Value::Float(0.0)), "0e0");
 }
 
+
+// Schema objects (issue 8): indexes, foreign keys, checks and defaults, names quoted.
+TEST(MysqlDialect, IndexDdlQuotesOddNamesPrefixesAndOrder) {
+  TableSchema t;
+  t.name = "my`table";
+  t.columns = {{.name = "body", .type = *ParsePortableType("text")},
+               {.name = "b", .type = *ParsePortableType("integer")}};
+  Index ix{.name = "ix `odd`",
+           .parts = {{.column = "body", .prefix_length = 20}, {.column = "b", .descending = true}}};
+  EXPECT_EQ(CreateIndexSql(t, ix),
+            "CREATE INDEX IF NOT EXISTS `ix ``odd``` ON `my``table` (`body`(20), `b` DESC)");
+  // A non-unique index on unbounded text indexes a prefix; a unique one the whole value.
+  EXPECT_EQ(CreateIndexSql(t, Index{.name = "i", .parts = {{.column = "body"}}}),
+            "CREATE INDEX IF NOT EXISTS `i` ON `my``table` (`body`(768))");
+  EXPECT_EQ(CreateIndexSql(t, Index{.name = "u", .parts = {{.column = "b"}}, .unique = true}),
+            "CREATE UNIQUE INDEX IF NOT EXISTS `u` ON `my``table` (`b`)");
+}
+
+TEST(MysqlDialect, ForeignKeysChecksAndDefaults) {
+  ForeignKey fk{.columns = {"order id"}, .ref_table = "or`ders", .ref_columns = {"id"},
+                .name = "line order", .on_delete = FkAction::kCascade,
+                .on_update = FkAction::kRestrict};
+  EXPECT_EQ(AddForeignKeySql("line", fk),
+            "ALTER TABLE `line` ADD CONSTRAINT `line order` FOREIGN KEY (`order id`) REFERENCES "
+            "`or``ders` (`id`) ON DELETE CASCADE ON UPDATE RESTRICT");
+  EXPECT_EQ(AddCheckSql("line", Check{.name = "qty>0", .expression = "`qty` > 0"}),
+            "ALTER TABLE `line` ADD CONSTRAINT `qty>0` CHECK (`qty` > 0)");
+  using K = ColumnDefault::Kind;
+  auto T = [](std::string_view s) { return *ParsePortableType(s); };
+  EXPECT_EQ(DefaultSql({.kind = K::kCurrentTimestamp}, T("timestamp"), "datetime(6)"),
+            "CURRENT_TIMESTAMP(6)");
+  EXPECT_EQ(DefaultSql({.kind = K::kCurrentTimestamp}, T("timestamp"), "datetime"),
+            "CURRENT_TIMESTAMP");
+  EXPECT_EQ(DefaultSql({.kind = K::kCurrentDate}, T("date"), "date"), "(curdate())");
+  EXPECT_EQ(DefaultSql({.literal = Value::Text("it's")}, T("text"), "longtext"), "'it''s'");
+  EXPECT_EQ(DefaultSql({.literal = Value::Int(5)}, T("integer"), "int"), "5");
+}
+
+// Same-engine copies (issue 8, item 4): a declared engine type is kept as written, without
+// tandem's type comment.
+TEST(MysqlDialect, CreateTableKeepsDeclaredEngineTypes) {
+  TableSchema t;
+  t.name = "t";
+  t.columns = {{.name = "id", .engine_type = "int(11)", .type = *ParsePortableType("integer"),
+                .nullable = false, .identity = true},
+               {.name = "e", .engine_type = "enum('a','b')", .type = *ParsePortableType("text")},
+               {.name = "at", .engine_type = "datetime", .type = *ParsePortableType("timestamptz")}};
+  t.primary_key = {"id"};
+  std::string sql = CreateTableSql(t, CreateOptions{});
+  EXPECT_NE(sql.find("`id` int(11) NOT NULL AUTO_INCREMENT"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("`e` enum('a','b') NULL"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("`at` datetime NULL,"), std::string::npos) << sql;
+  EXPECT_EQ(sql.find("COMMENT"), std::string::npos) << sql;
+}
+
 }  // namespace
 }  // namespace tandem::mysql

@@ -248,5 +248,78 @@ TEST(SqliteDialect, CaptureTriggersQuoteNamesAndHonourTheOffSwitch) {
   EXPECT_EQ(CaptureTriggerName("t", "upd"), "_tandem_t_upd");
 }
 
+
+// Schema objects (issue 8): indexes, foreign keys, checks and defaults, names quoted.
+TEST(SqliteDialect, IndexDdlQuotesOddNamesAndKeepsOrderAndPredicate) {
+  Index ix{.name = "ix \"odd\"",
+           .parts = {{.column = "last name"}, {.column = "b", .descending = true},
+                     {.expression = "lower(\"c\")"}},
+           .unique = true,
+           .where = "\"b\" > 0"};
+  EXPECT_EQ(CreateIndexSql("my\"table", ix),
+            "CREATE UNIQUE INDEX IF NOT EXISTS \"ix \"\"odd\"\"\" ON \"my\"\"table\" "
+            "(\"last name\", \"b\" DESC, lower(\"c\")) WHERE \"b\" > 0");
+  EXPECT_EQ(CreateIndexSql("t", Index{.name = "i", .parts = {{.column = "a"}}}),
+            "CREATE INDEX IF NOT EXISTS \"i\" ON \"t\" (\"a\")");
+}
+
+TEST(SqliteDialect, ForeignKeysChecksAndDefaultsLiveInCreateTable) {
+  TableSchema t;
+  t.name = "order line";
+  t.columns = {{.name = "id", .type = *ParsePortableType("bigint"), .nullable = false},
+               {.name = "order", .type = *ParsePortableType("bigint"), .nullable = false},
+               {.name = "qty", .type = *ParsePortableType("integer"),
+                .default_value = ColumnDefault{.literal = Value::Int(1)}},
+               {.name = "note", .type = *ParsePortableType("text"),
+                .default_value = ColumnDefault{.literal = Value::Text("it's")}},
+               {.name = "at", .type = *ParsePortableType("timestamp"),
+                .default_value = ColumnDefault{.kind = ColumnDefault::Kind::kCurrentTimestamp}}};
+  t.primary_key = {"id"};
+  t.check_constraints = {{.name = "qty \"pos\"", .expression = "\"qty\" > 0"}};
+  t.foreign_keys = {{.columns = {"order"}, .ref_table = "orders", .ref_columns = {"id"},
+                     .name = "line_order", .on_delete = FkAction::kCascade,
+                     .on_update = FkAction::kRestrict}};
+  EXPECT_EQ(CreateTableSql(t),
+            "CREATE TABLE \"order line\" (\n"
+            "  \"id\" INTEGER NOT NULL,\n"
+            "  \"order\" INTEGER NOT NULL,\n"
+            "  \"qty\" INTEGER DEFAULT 1,\n"
+            "  \"note\" TEXT DEFAULT 'it''s',\n"
+            "  \"at\" TIMESTAMP DEFAULT CURRENT_TIMESTAMP,\n"
+            "  PRIMARY KEY (\"id\"),\n"
+            "  CONSTRAINT \"qty \"\"pos\"\"\" CHECK (\"qty\" > 0),\n"
+            "  CONSTRAINT \"line_order\" FOREIGN KEY (\"order\") REFERENCES \"orders\" (\"id\") "
+            "ON DELETE CASCADE ON UPDATE RESTRICT\n"
+            ")");
+}
+
+// Same-engine copies (issue 8, item 4): a declared engine type is kept as written, and only
+// an identity becomes AUTOINCREMENT; a plain INTEGER key stays a rowid alias.
+TEST(SqliteDialect, DeclaredEngineTypesAndAutoincrementOnlyForIdentity) {
+  TableSchema t;
+  t.name = "Track";
+  t.columns = {{.name = "TrackId", .engine_type = "INTEGER", .type = *ParsePortableType("bigint"),
+                .nullable = false},
+               {.name = "Name", .engine_type = "NVARCHAR(200)",
+                .type = *ParsePortableType("varchar(200)")},
+               {.name = "Price", .engine_type = "NUMERIC(10,2)",
+                .type = *ParsePortableType("decimal(10,2)")},
+               {.name = "Price2", .type = *ParsePortableType("decimal(20,2)")},
+               {.name = "At", .engine_type = "DATETIME", .type = *ParsePortableType("timestamp")}};
+  t.primary_key = {"TrackId"};
+  EXPECT_EQ(CreateTableSql(t),
+            "CREATE TABLE \"Track\" (\n"
+            "  \"TrackId\" INTEGER NOT NULL,\n"
+            "  \"Name\" NVARCHAR(200),\n"
+            "  \"Price\" NUMERIC(10,2),\n"
+            "  \"Price2\" DECIMAL TEXT(20,2),\n"
+            "  \"At\" DATETIME,\n"
+            "  PRIMARY KEY (\"TrackId\")\n"
+            ")");
+  t.columns[0].identity = true;
+  EXPECT_NE(CreateTableSql(t).find("\"TrackId\" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace tandem::sqlite

@@ -217,6 +217,8 @@ std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt) {
       if (to.varchar_fits) row_bytes += bytes;
     }
     MysqlColumnType mt = MysqlTypeFor(c.type, to);
+    // A declared engine type (a same-engine copy) is kept as written, without tandem's comment.
+    if (!c.engine_type.empty()) mt = MysqlColumnType{.sql = c.engine_type};
     std::string line = fmt::format("  {} {}", QuoteIdent(c.name), mt.sql);
     line += (c.nullable || c.generated) ? " NULL" : " NOT NULL";
     if (c.identity && c.type.kind == Kind::kInt) {

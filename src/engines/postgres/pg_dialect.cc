@@ -328,7 +328,9 @@ std::string CreateTableSql(std::string_view schema, const TableSchema& table) {
     bool key_text = c.type.kind == Kind::kText &&
                     std::find(table.primary_key.begin(), table.primary_key.end(), c.name) !=
                         table.primary_key.end();
-    std::string line = QuoteIdent(c.name) + " " + PgTypeFor(c.type) +
+    // A declared engine type (a same-engine copy) is kept as written.
+    std::string line = QuoteIdent(c.name) + " " +
+                       (c.engine_type.empty() ? PgTypeFor(c.type) : c.engine_type) +
                        (key_text ? " COLLATE \"C\"" : "");
     // BY DEFAULT, not ALWAYS: tandem writes the source's ids into it.
     if (c.identity && c.type.kind == Kind::kInt) {
@@ -453,7 +455,8 @@ SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        co.oid IS NULL OR co.collname IN ('C', 'POSIX', 'ucs_basic')
          OR (co.collname = 'default' AND (SELECT datcollate FROM pg_database
              WHERE datname = current_database()) IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8')),
-       a.attidentity::text
+       a.attidentity::text,
+       t.typnamespace = 'pg_catalog'::regnamespace
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -290,6 +290,7 @@ Result<std::vector<TableSchema>> PostgresEngine::Introspect() {
     ParseNumber(cols.value(r, 6), oid);
     ParseNumber(cols.value(r, 7), typmod);
     c.type = PortableFromPg(oid, typmod);
+    c.builtin_type = cols.value(r, 10) == "t";
     // attidentity 'a'/'d', or a serial's nextval(...) default: the engine picks the value.
     c.identity = !cols.value(r, 9).empty() ||
                  (c.default_expr && c.default_expr->starts_with("nextval("));

@@ -366,7 +366,8 @@ std::string CreateTableSql(const TableSchema& table) {
       inline_key = true;
       continue;
     }
-    std::string type = SqliteTypeFor(c.type, in_key);
+    // A declared engine type (a same-engine copy) is kept as written: it sets the affinity.
+    std::string type = c.engine_type.empty() ? SqliteTypeFor(c.type, in_key) : c.engine_type;
     if (!type.empty()) def += " " + type;
     if (!c.nullable) def += " NOT NULL";
     if (c.default_value && !c.generated) {
@@ -398,7 +399,9 @@ std::string CreateTableSql(const TableSchema& table) {
 std::string CreateIndexSql(std::string_view table, const Index& ix) {
   std::string parts;
   for (const auto& p : ix.parts) {
-    std::string one = p.expression.empty() ? QuoteIdent(p.column) : "(" + p.expression + ")";
+    // SQLite takes an expression as an index part without parentheses, and keeps the text as
+    // written: no added parentheses, so an identity copy's schema text stays the source's.
+    std::string one = p.expression.empty() ? QuoteIdent(p.column) : p.expression;
     if (p.descending) one += " DESC";
     parts += (parts.empty() ? "" : ", ") + one;
   }

@@ -90,7 +90,9 @@ std::optional<std::string> PortableDefault(std::string_view expr);
 // defaults, PRIMARY KEY, UNIQUE and FOREIGN KEY clauses. Generated columns become plain
 // columns (their expression is engine text); CHECKs are left out for the same reason.
 // A column with `identity` that is the whole primary key becomes INTEGER PRIMARY KEY
-// AUTOINCREMENT (ids never reused, like a sequence). Portable defaults (default_value) are
+// AUTOINCREMENT (ids never reused, like a sequence); an INTEGER key column without it is a
+// plain rowid alias. A column's engine_type, when set, is declared instead of the portable
+// type's SQLite name. Portable defaults (default_value) are
 // preferred over default_expr. Every foreign key (with its actions) and every named check is
 // declared here: SQLite cannot add them to an existing table.
 std::string CreateTableSql(const TableSchema& table);

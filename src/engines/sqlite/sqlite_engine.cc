@@ -385,7 +385,11 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
   for (auto& [_, col] : pk) t.primary_key.push_back(col);
   // Key columns that cannot hold NULL although not declared NOT NULL: the rowid alias
   // (INTEGER PRIMARY KEY) and every key column of a WITHOUT ROWID table.
+  bool autoincrement = false;
   if (!t.primary_key.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(auto sql, where(db_.Query("SELECT sql FROM sqlite_schema WHERE "
+                                                      "type = 'table' AND name = ?", p)));
+    autoincrement = !sql.empty() && !sql[0][0].is_null() && DeclaresAutoincrement(sql[0][0].as_str());
     for (auto& c : t.columns) {
       bool in_pk =
           std::find(t.primary_key.begin(), t.primary_key.end(), c.name) != t.primary_key.end();
@@ -393,7 +397,10 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
           !without_rowid && t.primary_key.size() == 1 && AsciiUpper(c.engine_type) == "INTEGER";
       if (in_pk && (without_rowid || rowid_alias)) c.nullable = false;
       // The rowid alias takes the next rowid when an insert gives none.
-      if (in_pk && rowid_alias) c.identity = true;
+      if (in_pk && rowid_alias) {
+        c.identity = true;
+        c.autoincrement = autoincrement;
+      }
     }
   }
 
@@ -487,7 +494,9 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
                           where(db_.Query("SELECT id, \"table\", \"from\", \"to\", on_delete, "
                                           "on_update FROM pragma_foreign_key_list(?) ORDER BY id, seq",
                                           p)));
-  std::map<int64_t, ForeignKey> by_id;
+  // SQLite numbers foreign keys from the last declared (id 0) to the first: descending ids
+  // give the declared order, which a CREATE TABLE made from this schema numbers the same way.
+  std::map<int64_t, ForeignKey, std::greater<>> by_id;
   for (const auto& r : fks) {
     ForeignKey& fk = by_id[r[0].as_int()];
     fk.ref_table = r[1].as_str();
