@@ -67,6 +67,12 @@ class SqliteEngine final : public Engine {
                 const std::vector<Row>& keys) override;
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
                      const KeyRange& range) override;
+  Result<std::vector<int64_t>> CountImages(const std::string& table,
+                                           const std::vector<std::string>& columns,
+                                           const std::vector<Row>& images) override;
+  // DELETE ... WHERE rowid IN (SELECT rowid ... LIMIT n).
+  Status RemoveImage(const std::string& table, const std::vector<std::string>& columns,
+                     const Row& image, int64_t n) override;
   Status CreateTable(const TableSchema& table) override;
   Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
   std::string CreateTableDdl(const TableSchema& table) const override;
