@@ -243,6 +243,27 @@ class Engine {
     return Fail(Code::kFailedPrecondition, "{}: sequences are not supported", Describe());
   }
 
+  // Tables without a key (`key: none`): the whole row is the identity, and duplicates are
+  // kept (docs/decisions.md, "Tables without a key"). Scan, Count and RemoveRange also take
+  // an empty key with an unbounded range: the whole table, read in one consistent pass in no
+  // particular order (SQLite pages by rowid).
+  //
+  // How many rows of `table` equal each of `images` (values in `columns` order; NULL equals
+  // NULL), in the order of `images`.
+  virtual Result<std::vector<int64_t>> CountImages(const std::string& table,
+                                                   const std::vector<std::string>& columns,
+                                                   const std::vector<Row>& images) {
+    return Fail(Code::kFailedPrecondition, "{}: tables without a key are not supported",
+                Describe());
+  }
+  // Deletes up to `n` rows of `table` equal to `image` (NULL-safe), one matching row per
+  // statement; the rows left are duplicates of each other, so which ones go does not matter.
+  virtual Status RemoveImage(const std::string& table, const std::vector<std::string>& columns,
+                             const Row& image, int64_t n) {
+    return Fail(Code::kFailedPrecondition, "{}: tables without a key are not supported",
+                Describe());
+  }
+
   // Transactions. Nested Begin() is an error.
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;

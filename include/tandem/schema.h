@@ -117,6 +117,9 @@ struct TableSchema {
   std::vector<std::string> checks;  // CHECK expressions, where readable
   std::vector<Index> indexes;       // secondary indexes and unique constraints, by name
   std::vector<Check> check_constraints;  // the CHECKs with their names (same order as checks)
+  // SQLite: an ordinary rowid table (not WITHOUT ROWID), whose hidden rowid can be read as a
+  // column named rowid, _rowid_ or oid and chosen as the key.
+  bool rowid_table = false;
 
   const Column* Find(std::string_view column) const;
   int IndexOf(std::string_view column) const;  // -1 when absent

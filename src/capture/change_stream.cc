@@ -202,8 +202,73 @@ Result<bool> ChangeStream::Replay(size_t limit, const ApplyFilter& filter, PollR
   return replay_.empty();
 }
 
+Status ChangeStream::ApplyImages(const mapping::TableTransform& t, const std::vector<Row>& images,
+                                 PollResult& result) {
+  // Each changed image (old row of an update or delete, new row of an insert or update) is
+  // made to occur in `to` as often as it occurs in `from` now: the keyless form of "re-read the
+  // current row". Applying it twice is harmless, and a change whose row the copy already saw
+  // is not applied twice (docs/decisions.md, "Tables without a key").
+  TANDEM_ASSIGN_OR_RETURN(auto have,
+                          from_.CountImages(t.source_table(), t.source_columns(), images));
+  // Mapped images (several source images can only meet in one target image through a cast).
+  std::map<Row, int64_t> want;
+  std::vector<state::Reject> rejects;
+  std::vector<Row> landed;
+  Row mapped;
+  std::string reason;
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (!t.Apply(images[i], mapped, reason)) {
+      if (have[i] > 0) {
+        rejects.push_back({t.source_table(), -1, images[i], std::move(reason),
+                           RowToReadableJson(images[i], t.source_columns()).dump(), ""});
+      }
+      continue;
+    }
+    want[mapped] += have[i];
+    landed.push_back(images[i]);
+  }
+  std::vector<Row> targets;
+  for (const auto& [row, n] : want) targets.push_back(row);
+  TANDEM_RETURN_IF_ERROR(to_.Begin());
+  auto body = [&]() -> Status {
+    TANDEM_ASSIGN_OR_RETURN(auto there,
+                            to_.CountImages(t.target_table(), t.target_columns(), targets));
+    for (size_t i = 0; i < targets.size(); ++i) {
+      int64_t diff = want[targets[i]] - there[i];
+      if (diff < 0) {
+        TANDEM_RETURN_IF_ERROR(to_.RemoveImage(t.target_table(), t.target_columns(), targets[i], -diff));
+      } else if (diff > 0) {
+        std::vector<Row> copies(static_cast<size_t>(diff), targets[i]);
+        TANDEM_RETURN_IF_ERROR(to_.Write(t.target_table(), t.target_columns(), {}, copies,
+                                         WriteMode::kInsert));
+      }
+      if (diff != 0) result.applied += static_cast<size_t>(diff < 0 ? -diff : diff);
+    }
+    return to_.Commit();
+  };
+  if (auto st = body(); !st) {
+    (void)to_.Rollback();
+    return st;
+  }
+  result.rejected += rejects.size();
+  auto [it, fresh] = has_rejects_.try_emplace(t.source_table(), false);
+  if (fresh) {
+    TANDEM_ASSIGN_OR_RETURN(int64_t n, state_.RejectCount(t.source_table()));
+    it->second = n > 0;
+  }
+  if (it->second) {
+    for (const auto& k : landed) TANDEM_RETURN_IF_ERROR(state_.ClearStreamReject(t.source_table(), k));
+  }
+  for (const auto& r : rejects) {
+    TANDEM_RETURN_IF_ERROR(state_.PutStreamReject(r));
+    it->second = true;
+  }
+  return Ok();
+}
+
 Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
                                 PollResult& result) {
+  if (t.keyless()) return ApplyImages(t, keys, result);
   TANDEM_ASSIGN_OR_RETURN(auto rows,
                           from_.Fetch(t.source_table(), t.source_columns(), t.source_key(), keys));
   std::set<Row> present;

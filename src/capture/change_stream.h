@@ -86,6 +86,10 @@ class ChangeStream {
  private:
   Status ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
                     PollResult& result);
+  // A table without a key: `images` are whole source rows; each is made to occur in `to` as
+  // often as in `from`.
+  Status ApplyImages(const mapping::TableTransform& t, const std::vector<Row>& images,
+                     PollResult& result);
   // After `to` refused a batch: the removals, then each upsert in its own transaction; a
   // refused row becomes a reject (its key removed from `to`, dropped from `landed`).
   Status ApplyRowByRow(const mapping::TableTransform& t, const std::vector<Row>& rows,

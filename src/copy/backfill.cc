@@ -42,7 +42,7 @@ Status Backfill::Plan() {
     if (chunks.empty()) {
       // The first and last chunks are open-ended: a key inserted outside the range seen now
       // still belongs to a chunk.
-      TANDEM_ASSIGN_OR_RETURN(rows, source_.EstimateRows(t.source_table(), t.source_key()));
+      TANDEM_ASSIGN_OR_RETURN(rows, source_.EstimateRows(t.source_table(), t.source_scan_key()));
       std::vector<KeyRange> ranges{KeyRange{}};
       if (t.key_ranges_portable()) {
         int n = static_cast<int>(std::max<int64_t>(1, (rows + options_.chunk_rows - 1) / options_.chunk_rows));
@@ -139,7 +139,7 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
     if (any_pending) {
       total = p.rows;  // estimated when planning; a resumed plan estimates again
       if (total < 0) {
-        TANDEM_ASSIGN_OR_RETURN(total, source_.EstimateRows(t.source_table(), t.source_key()));
+        TANDEM_ASSIGN_OR_RETURN(total, source_.EstimateRows(t.source_table(), t.source_scan_key()));
       }
     }
     progress_.TableStarted(t.source_table(), total, static_cast<int>(p.chunks.size()));
@@ -203,7 +203,7 @@ Status Backfill::CopyChunkWithRetry(const mapping::TableTransform& t, state::Chu
 
 Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bool isolate_rows) {
   TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
-  ScanRequest req{t.source_table(), t.source_columns(), t.source_key(), c.range,
+  ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), c.range,
                   options_.batch_rows, /*exclusive=*/true};  // nothing else uses source_ meanwhile
   TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan(req));
 
@@ -249,7 +249,7 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   // read did not see are removed with it (DESIGN.md, the backfill race).
   auto body = [&]() -> Status {
     TANDEM_RETURN_IF_ERROR(target_.Begin());
-    TANDEM_RETURN_IF_ERROR(target_.RemoveRange(t.target_table(), t.target_key(), target_range));
+    TANDEM_RETURN_IF_ERROR(target_.RemoveRange(t.target_table(), t.target_scan_key(), target_range));
     if (isolate_rows) TANDEM_RETURN_IF_ERROR(target_.Commit());
     Piece p;
     while (queue.Pop(p)) {
@@ -264,7 +264,7 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
       // Row by row, each in its own statement: a refused row is a reject, not a failure.
       for (size_t i = 0; i < p.out.size(); ++i) {
         auto st = target_.Write(t.target_table(), t.target_columns(), t.target_key(), {p.out[i]},
-                                WriteMode::kUpsert);
+                                t.keyless() ? WriteMode::kInsert : WriteMode::kUpsert);
         if (st) {
           ++written;
         } else if (st.error().code == Code::kInvalidArgument) {

@@ -443,7 +443,9 @@ class Parser {
     }
     tm.target = t["target"] ? Scalar(t["target"], key + ".target").value_or(tm.source) : tm.source;
     if (auto k = t["key"]) {
-      if (k.IsScalar()) {
+      if (k.IsScalar() && k.Scalar() == "none" && k.Tag() != "!") {
+        tm.keyless = true;  // a column named none is written as a list: [none]
+      } else if (k.IsScalar()) {
         tm.key.push_back(k.Scalar());
       } else if (k.IsSequence()) {
         for (const auto& x : k) {

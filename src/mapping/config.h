@@ -81,6 +81,9 @@ struct TableMap {
   std::optional<std::string> drop_reason;  // set: the whole table is left behind on purpose
   std::string target;
   std::vector<std::string> key;  // source key columns; empty: the source primary key
+  // `key: none`: the table has no key; the whole row is its identity and duplicates are kept
+  // (docs/decisions.md, "Tables without a key").
+  bool keyless = false;
   std::vector<ColumnMap> columns;
   std::vector<AddColumn> adds;
   std::vector<IndexMap> indexes;

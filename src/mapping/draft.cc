@@ -130,8 +130,16 @@ std::string DraftYaml(const std::string& source_uri, const std::string& target_u
     y += fmt::format("  - source: {}\n", YamlScalar(t.name));
     y += fmt::format("    target: {}\n", YamlScalar(t.name));
     if (t.primary_key.empty()) {
-      y += "    # no primary key: name unique, non-null columns here or the table is refused\n";
-      y += "    key: []\n";
+      y += "    # no primary key: the whole row is the row's identity. Duplicates are kept; a change\n";
+      y += "    # updates or deletes one row equal to the old row; verify compares the table as a\n";
+      y += "    # multiset; copied as one range. Name unique, non-null columns instead if there are\n";
+      y += "    # any (key: [a, b])";
+      if (t.rowid_table) {
+        y += ", or the hidden rowid (key: [rowid], mapped as a column:\n";
+        y += "    # rowid: {to: source_rowid}; it then becomes the target's primary key)";
+      }
+      y += ".\n";
+      y += "    key: none\n";
     } else {
       std::string k;
       for (const auto& c : t.primary_key) k += (k.empty() ? "" : ", ") + YamlScalar(c);

@@ -69,7 +69,9 @@ std::optional<TableTransform> CompileReverse(const TableMap& fwd, const TableSch
     r.drop_reason = "not in the source table";
     rev.columns.push_back(std::move(r));
   }
-  for (const auto& k : fwd.key.empty() ? source.primary_key : fwd.key) {
+  rev.keyless = fwd.keyless;  // the whole row is the identity both ways
+  for (const auto& k : fwd.keyless ? std::vector<std::string>{}
+                       : fwd.key.empty() ? source.primary_key : fwd.key) {
     const ColumnMap* cm = fwd.FindColumn(k);
     if (cm) rev.key.push_back(cm->target);
   }

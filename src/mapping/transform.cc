@@ -53,14 +53,37 @@ std::string TypeKey(std::string_view t) {
   return out;
 }
 
+bool IsRowidName(std::string_view name) {
+  std::string low = AsciiLower(name);
+  return low == "rowid" || low == "_rowid_" || low == "oid";
+}
+
 }  // namespace
 
 std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
-                                                      const TableSchema& source,
+                                                      const TableSchema& source_in,
                                                       const TableSchema* target,
                                                       std::vector<std::string>& problems,
                                                       const Config* cfg) {
   size_t before = problems.size();
+  // `key: [rowid]` on a SQLite rowid table: the hidden rowid is read as a column of its own
+  // (an integer, never NULL, unique) and lands in the target column it is mapped to, which
+  // becomes the target's primary key (docs/decisions.md, "Tables without a key").
+  TableSchema with_rowid;
+  const TableSchema* src = &source_in;
+  if (!map.keyless && map.key.size() == 1 && IsRowidName(map.key[0]) && source_in.rowid_table &&
+      !source_in.Find(map.key[0])) {
+    with_rowid = source_in;
+    Column c;
+    c.name = map.key[0];
+    c.engine_type = "INTEGER";
+    c.type = PortableType{.kind = Kind::kInt};
+    c.nullable = false;
+    with_rowid.columns.push_back(std::move(c));
+    with_rowid.primary_key = {map.key[0]};
+    src = &with_rowid;
+  }
+  const TableSchema& source = *src;
   auto problem = [&](const Where& w, std::string msg) {
     problems.push_back(fmt::format("{}: {}", w.ToString(), msg));
   };
@@ -169,13 +192,39 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
 
   // The key: given, else the source primary key. Key columns are only renamed or cast, so a
   // key range means the same rows on both sides.
-  t.source_key_ = map.key.empty() ? source.primary_key : map.key;
-  if (t.source_key_.empty()) {
+  t.keyless_ = map.keyless;
+  if (map.keyless) {
+    // `key: none`: the whole row (every mapped column) is the identity, so its columns are
+    // only renamed or cast, like key columns; the table is one range (docs/decisions.md).
+    if (!map.key.empty()) problem(map.where, fmt::format("table {}: key: none takes no columns", map.source));
+    t.key_ranges_portable_ = false;
+    t.one_range_reason_ = "it has no key (key: none)";
+    for (const auto& cm : t.map_.columns) {
+      if (cm.drop_reason || !source.Find(cm.source)) continue;
+      if (!cm.steps.empty() || !cm.value_map.empty()) {
+        problem(cm.where, fmt::format("column {}.{} of a table without a key (key: none) cannot be "
+                                      "transformed (only renamed or cast): the whole row is its "
+                                      "identity",
+                                      map.source, cm.source));
+      }
+    }
+    t.source_key_ = t.source_columns_;
+    for (size_t i = 0; i < t.source_columns_.size(); ++i) {
+      t.key_source_pos_.push_back(static_cast<int>(i));
+      const ColumnMap* cm = map.FindColumn(t.source_columns_[i]);
+      t.target_key_.push_back(cm ? cm->target : t.source_columns_[i]);
+      const Column* kc = source.Find(t.source_columns_[i]);
+      t.source_key_types_.push_back(kc ? kc->type : PortableType{});
+    }
+  }
+  if (!map.keyless) t.source_key_ = map.key.empty() ? source.primary_key : map.key;
+  if (t.source_key_.empty() && !map.keyless) {
     problem(map.where, fmt::format("table {} has no primary key: set `key: [columns]` to a "
-                                   "unique, non-null column list",
+                                   "unique, non-null column list, or `key: none` to use the whole "
+                                   "row as its identity",
                                    map.source));
   }
-  for (const auto& k : t.source_key_) {
+  for (const auto& k : map.keyless ? std::vector<std::string>{} : t.source_key_) {
     const ColumnMap* cm = map.FindColumn(k);
     if (!cm || cm->drop_reason) {
       problem(map.where, fmt::format("key column {}.{} must be mapped, not dropped", map.source, k));
@@ -224,7 +273,7 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
   }
   // A key cast that does not keep the order (text '10' < '9', but 10 > 9 as a number) makes a
   // source range a different set of target keys: such a table is one range.
-  for (size_t i = 0; i < t.source_key_types_.size() && i < t.target_key_types_.size(); ++i) {
+  for (size_t i = 0; !t.keyless_ && i < t.source_key_types_.size() && i < t.target_key_types_.size(); ++i) {
     if (!CastKeepsOrder(t.source_key_types_[i].kind, t.target_key_types_[i].kind)) {
       t.key_ranges_portable_ = false;
       t.one_range_reason_ = fmt::format(
@@ -241,9 +290,9 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     c.nullable = !f.not_null;
     t.planned_.columns.push_back(std::move(c));
   }
-  t.planned_.primary_key = t.target_key_;
+  if (!t.keyless_) t.planned_.primary_key = t.target_key_;
   for (auto& c : t.planned_.columns) {
-    for (const auto& k : t.target_key_) {
+    for (const auto& k : t.planned_.primary_key) {
       if (c.name == k) c.nullable = false;
     }
   }

@@ -43,6 +43,17 @@ class TableTransform {
   // Why the table is one range when that is not the key's collation ("" for a collation).
   const std::string& one_range_reason() const { return one_range_reason_; }
   bool target_exists() const { return target_exists_; }
+  // `key: none`: source_key() and target_key() are every column read and written (the whole
+  // row is the identity), duplicates are kept, the table is one range, changes are applied by
+  // count (ChangeStream) and verify compares it as a multiset.
+  bool keyless() const { return keyless_; }
+  // The key a scan pages by: empty for a table without a key (the engine reads it whole).
+  std::vector<std::string> source_scan_key() const {
+    return keyless_ ? std::vector<std::string>{} : source_key_;
+  }
+  std::vector<std::string> target_scan_key() const {
+    return keyless_ ? std::vector<std::string>{} : target_key_;
+  }
 
   // Maps one source row (values in source_columns() order) into `out` (target_columns()
   // order). Returns false and sets `reason` (naming the column) when the row cannot land.
@@ -79,6 +90,7 @@ class TableTransform {
   TableSchema planned_;
   bool target_exists_ = false;
   bool key_ranges_portable_ = true;
+  bool keyless_ = false;
   std::string one_range_reason_;
   TableMap map_;  // owned copy; fields_ index into it
 };

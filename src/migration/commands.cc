@@ -65,7 +65,9 @@ Result<int> Init(const InitOptions& o, FILE* out) {
                                         : "TANDEM_TARGET_PASSWORD");
   }
   if (keyless) {
-    std::fprintf(out, "%zu table(s) have no primary key: fill in their `key:` before copying\n",
+    std::fprintf(out,
+                 "%zu table(s) have no primary key: drafted as `key: none` (the whole row is the "
+                 "identity; see the comment above each)\n",
                  keyless);
   }
   for (const auto& u : *unmigrated) {

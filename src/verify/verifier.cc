@@ -1,5 +1,6 @@
 #include "verify/verifier.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -127,6 +128,15 @@ Result<TableResult> Verifier::VerifyTable(const mapping::TableTransform& t) {
   out.source_table = t.source_table();
   out.target_table = t.target_table();
   TANDEM_ASSIGN_OR_RETURN(auto rejected, RejectedKeys(t));
+  if (t.keyless()) {
+    TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
+      out.source_rows = out.target_rows = out.rejected = 0;
+      out.differences.clear();
+      return CompareMultiset(t, rejected, out);
+    }));
+    out.ranges = 1;
+    return out;
+  }
   std::vector<KeyRange> ranges{KeyRange{}};
   if (t.key_ranges_portable()) {
     TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
@@ -266,9 +276,153 @@ Status Verifier::CompareRange(const mapping::TableTransform& t, const KeyRange& 
   return Ok();
 }
 
+namespace {
+
+// A table without a key is compared as a multiset in partitions by row hash, each holding at
+// most this many distinct rows in memory (a hash and a count each: about 64 bytes).
+constexpr int64_t kMultisetPartitionRows = 2'000'000;
+// At most this many differences are listed per distinct row (a row copied 10^6 times too often
+// is one problem, not 10^6).
+constexpr int64_t kMaxCopiesListed = 100;
+
+void AddCopies(std::vector<Difference>& out, const std::string& table, int64_t delta,
+               const Row& source_image, const Row& target_image) {
+  int64_t n = std::min<int64_t>(delta < 0 ? -delta : delta, kMaxCopiesListed);
+  for (int64_t i = 0; i < n; ++i) {
+    Difference d;
+    d.kind = delta > 0 ? Difference::Kind::kMissing : Difference::Kind::kExtra;
+    d.table = table;
+    d.source_key = source_image;
+    d.target_key = target_image;
+    out.push_back(std::move(d));
+  }
+}
+
+}  // namespace
+
+Status Verifier::CompareMultiset(const mapping::TableTransform& t,
+                                 const std::set<std::string>& rejected, TableResult& out) {
+  TANDEM_ASSIGN_OR_RETURN(int64_t estimate, source_.EstimateRows(t.source_table(), {}));
+  int64_t parts = std::max<int64_t>(1, (estimate + kMultisetPartitionRows - 1) / kMultisetPartitionRows);
+  // One scan of a side, calling `row(hash, source image or empty, target-shaped row)` for the
+  // rows of partition `part`.
+  auto scan_source = [&](int64_t part, bool count,
+                         const std::function<void(uint64_t, const Row&, const Row&)>& row) -> Status {
+    TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan({t.source_table(), t.source_columns(), {},
+                                                       KeyRange{}, options_.batch_rows, true}));
+    std::vector<Row> batch;
+    Row mapped;
+    std::string reason;
+    while (reader->Next(batch)) {
+      for (const auto& in : batch) {
+        if (!rejected.empty() && rejected.contains(RowToJson(t.SourceKey(in)))) {
+          if (count) ++out.rejected;
+          continue;
+        }
+        if (!t.Apply(in, mapped, reason)) {
+          if (count && part == 0) {
+            Difference d;
+            d.kind = Difference::Kind::kUnmappable;
+            d.table = t.source_table();
+            d.source_key = in;
+            d.reason = reason;
+            out.differences.push_back(std::move(d));
+            ++out.source_rows;
+          }
+          continue;
+        }
+        uint64_t h = HashRow(mapped, t.target_types());
+        if (static_cast<int64_t>(h % static_cast<uint64_t>(parts)) != part) continue;
+        if (count) ++out.source_rows;
+        row(h, in, mapped);
+      }
+    }
+    return reader->status();
+  };
+  auto scan_target = [&](int64_t part, bool count,
+                         const std::function<void(uint64_t, const Row&, const Row&)>& row) -> Status {
+    TANDEM_ASSIGN_OR_RETURN(auto reader, target_.Scan({t.target_table(), t.target_columns(), {},
+                                                       KeyRange{}, options_.batch_rows, true}));
+    std::vector<Row> batch;
+    static const Row kNone;
+    while (reader->Next(batch)) {
+      for (const auto& r : batch) {
+        uint64_t h = HashRow(r, t.target_types());
+        if (static_cast<int64_t>(h % static_cast<uint64_t>(parts)) != part) continue;
+        if (count) ++out.target_rows;
+        row(h, kNone, r);
+      }
+    }
+    return reader->status();
+  };
+  for (int64_t part = 0; part < parts; ++part) {
+    std::unordered_map<uint64_t, int64_t> delta;  // source copies minus target copies
+    TANDEM_RETURN_IF_ERROR(scan_source(part, true, [&](uint64_t h, const Row&, const Row&) { ++delta[h]; }));
+    TANDEM_RETURN_IF_ERROR(scan_target(part, true, [&](uint64_t h, const Row&, const Row&) { --delta[h]; }));
+    std::erase_if(delta, [](const auto& kv) { return kv.second == 0; });
+    if (delta.empty()) continue;
+    // A second look at both sides for a sample of each differing row.
+    struct Sample {
+      Row source_image, target_image;
+    };
+    std::unordered_map<uint64_t, Sample> samples;
+    auto keep = [&](uint64_t h, const Row& image, const Row& target_row) {
+      if (!delta.contains(h) || samples.contains(h)) return;
+      samples[h] = Sample{image, target_row};
+    };
+    TANDEM_RETURN_IF_ERROR(scan_source(part, false, keep));
+    TANDEM_RETURN_IF_ERROR(scan_target(part, false, keep));
+    for (const auto& [h, d] : delta) {
+      const Sample& s = samples[h];
+      Row image = s.source_image;
+      if (image.empty()) {
+        Row tk;
+        for (int p : t.target_key_positions()) tk.push_back(s.target_image[p]);
+        image = t.SourceKeyFromTarget(tk).value_or(Row{});
+      }
+      AddCopies(out.differences, t.source_table(), d, image, s.target_image);
+    }
+  }
+  return Ok();
+}
+
+Result<std::vector<Difference>> Verifier::RecheckImages(const mapping::TableTransform& t,
+                                                        const std::vector<Difference>& diffs,
+                                                        const std::set<std::string>& rejected) {
+  // Each differing row once, by its target image: compare the counts on both sides again.
+  std::map<Row, Row> images;  // target image -> source image
+  std::vector<Difference> remaining;
+  Row mapped;
+  std::string reason;
+  for (const auto& d : diffs) {
+    if (d.source_key.empty() || d.kind == Difference::Kind::kUnmappable) {
+      remaining.push_back(d);
+      continue;
+    }
+    if (!t.Apply(d.source_key, mapped, reason)) {
+      remaining.push_back(d);
+      continue;
+    }
+    images.emplace(mapped, d.source_key);
+  }
+  std::vector<Row> sources, targets;
+  for (const auto& [tgt, src] : images) {
+    targets.push_back(tgt);
+    sources.push_back(src);
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto have, source_.CountImages(t.source_table(), t.source_columns(), sources));
+  TANDEM_ASSIGN_OR_RETURN(auto there, target_.CountImages(t.target_table(), t.target_columns(), targets));
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (rejected.contains(RowToJson(t.SourceKey(sources[i])))) continue;
+    if (have[i] != there[i]) AddCopies(remaining, t.source_table(), have[i] - there[i], sources[i], targets[i]);
+  }
+  return remaining;
+}
+
 Result<std::vector<Difference>> Verifier::Recheck(const mapping::TableTransform& t,
                                                   const std::vector<Difference>& diffs,
                                                   const std::set<std::string>& rejected) {
+  if (t.keyless()) return RecheckImages(t, diffs, rejected);
   std::vector<Row> skeys, tkeys;
   std::vector<Difference> remaining;
   for (const auto& d : diffs) {

@@ -77,6 +77,14 @@ class Verifier {
   Result<TableResult> VerifyTable(const mapping::TableTransform& t);
   Status CompareRange(const mapping::TableTransform& t, const KeyRange& range,
                       const std::set<std::string>& rejected_keys, TableResult& out);
+  // A table without a key: both sides as multisets of rows (counts by row hash, in hash
+  // partitions of bounded size), the differing rows listed once per missing or extra copy.
+  Status CompareMultiset(const mapping::TableTransform& t, const std::set<std::string>& rejected_keys,
+                         TableResult& out);
+  // The keyless re-check: the copies of each differing row counted again on both sides.
+  Result<std::vector<Difference>> RecheckImages(const mapping::TableTransform& t,
+                                                const std::vector<Difference>& diffs,
+                                                const std::set<std::string>& rejected_keys);
   // Re-reads both sides for the keys of `diffs`; returns the differences that remain.
   Result<std::vector<Difference>> Recheck(const mapping::TableTransform& t,
                                           const std::vector<Difference>& diffs,

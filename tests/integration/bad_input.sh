@@ -18,9 +18,12 @@ pass "arguments, files and URIs"
 sqlite3 nokey.db "CREATE TABLE log (at TEXT, line TEXT)"
 expect_exit 0 init --source sqlite:nokey.db --target sqlite:out.db -o nokey.yaml
 grep -q "have no primary key" out || fail "init should warn about keyless tables"
+grep -q "^    key: none$" nokey.yaml || fail "init should draft key: none"
+expect_exit 0 check -c nokey.yaml
+sed -i '/^    key: none$/d' nokey.yaml
 expect_exit 2 check -c nokey.yaml
 grep -q "table log has no primary key" err || fail "keyless table not named: $(cat err)"
-pass "a table without a key is refused by name"
+pass "a table without a key is drafted as key: none, and refused by name without one"
 
 bad=${PG/tandem-secret/Wr0ng-S3cret}
 expect_exit 3 init --source "$bad" --target sqlite:x.db -o pg.yaml

@@ -484,7 +484,73 @@ Result<std::vector<UnmigratedObject>> MysqlEngine::ListUnmigrated() {
 
 // ---- reading --------------------------------------------------------------------------
 
+namespace {
+
+// A table without a key: one SELECT streamed from the server (mysql_use_result), a consistent
+// read of InnoDB for the whole statement.
+class MysqlStreamReader : public RowReader {
+ public:
+  MysqlStreamReader(MysqlEngine* engine, std::string what, MysqlResult res,
+                    std::vector<ColumnCodec> codecs, size_t batch_rows)
+      : engine_(engine),
+        what_(std::move(what)),
+        res_(std::move(res)),
+        codecs_(std::move(codecs)),
+        batch_rows_(std::max<size_t>(batch_rows, 1)) {}
+
+  bool Next(std::vector<Row>& batch) override {
+    size_t n = 0;
+    while (!done_ && n < batch_rows_) {
+      MYSQL_ROW row = res_.Next();
+      if (!row) {
+        done_ = true;
+        status_ = engine_->connection().StreamStatus(what_);
+        break;
+      }
+      const unsigned long* len = res_.lengths();
+      if (n == batch.size()) batch.emplace_back();
+      Row& out = batch[n++];
+      out.resize(codecs_.size());
+      for (unsigned i = 0; i < codecs_.size(); ++i) {
+        if (!row[i]) {
+          out[i].SetNull();
+        } else {
+          DecodeTextInto(std::string_view(row[i], len[i]), codecs_[i], out[i]);
+        }
+      }
+    }
+    batch.resize(n);
+    if (!status_) batch.clear();
+    return !batch.empty();
+  }
+  Status status() const override { return status_; }
+
+ private:
+  MysqlEngine* engine_;
+  std::string what_;
+  MysqlResult res_;
+  std::vector<ColumnCodec> codecs_;
+  size_t batch_rows_;
+  bool done_ = false;
+  Status status_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<RowReader>> MysqlEngine::Scan(const ScanRequest& req) {
+  if (req.key.empty() && !req.range.lower && !req.range.upper && req.exclusive) {
+    TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, Table(req.table));
+    TANDEM_ASSIGN_OR_RETURN(auto codecs, Codecs(*info, req.columns));
+    std::vector<ColumnCodec> copies;
+    for (const ColumnCodec* c : codecs) copies.push_back(*c);
+    std::string what = fmt::format("scan {}", QuoteIdent(req.table));
+    TANDEM_ASSIGN_OR_RETURN(
+        MysqlResult res,
+        conn_.Stream(fmt::format("SELECT {} FROM {}", JoinIdents(req.columns), QuoteIdent(req.table)),
+                     what));
+    return std::unique_ptr<RowReader>(
+        new MysqlStreamReader(this, std::move(what), std::move(res), std::move(copies), req.batch_rows));
+  }
   if (req.key.empty()) {
     return Fail(Code::kInvalidArgument, "scan {}: no key columns to page by",
                 QuoteIdent(req.table));
@@ -1013,6 +1079,52 @@ Status MysqlEngine::RemoveRange(const std::string& table, const std::vector<std:
   TANDEM_ASSIGN_OR_RETURN(std::string pred, RangePredicate(key, range));
   auto r = conn_.Exec(DeleteSql(table, Where({pred})),
                       fmt::format("remove range from {}", QuoteIdent(table)));
+  if (!r) return std::unexpected(r.error());
+  return Ok();
+}
+
+Result<std::string> MysqlEngine::ImagePredicate(const std::string& table,
+                                                const std::vector<std::string>& columns,
+                                                const Row& image) {
+  if (image.size() != columns.size()) {
+    return Fail(Code::kInvalidArgument, "{}: an image has {} values for {} columns",
+                QuoteIdent(table), image.size(), columns.size());
+  }
+  TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, Table(table));
+  TANDEM_ASSIGN_OR_RETURN(auto codecs, Codecs(*info, columns));
+  TANDEM_ASSIGN_OR_RETURN(auto lits, Literals(image));
+  std::string out;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) out += " AND ";
+    // Text is compared as bytes: under a _ci or PAD SPACE collation 'a' = 'A ' would count
+    // two different rows as copies of one.
+    bool text = codecs[i]->type.kind == Kind::kText && !codecs[i]->is_bytes;
+    out += text ? fmt::format("BINARY {} <=> BINARY {}", QuoteIdent(columns[i]), lits[i])
+                : fmt::format("{} <=> {}", QuoteIdent(columns[i]), lits[i]);
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> MysqlEngine::CountImages(const std::string& table,
+                                                      const std::vector<std::string>& columns,
+                                                      const std::vector<Row>& images) {
+  std::string what = fmt::format("count rows equal to images in {}", QuoteIdent(table));
+  std::vector<int64_t> out;
+  for (const Row& image : images) {
+    TANDEM_ASSIGN_OR_RETURN(std::string pred, ImagePredicate(table, columns, image));
+    TANDEM_ASSIGN_OR_RETURN(MysqlResult res, conn_.Query(CountSql(table, Where({pred})), what));
+    MYSQL_ROW row = res.Next();
+    out.push_back(row ? FieldInt(row, 0, 0) : 0);
+  }
+  return out;
+}
+
+Status MysqlEngine::RemoveImage(const std::string& table, const std::vector<std::string>& columns,
+                                const Row& image, int64_t n) {
+  if (n <= 0) return Ok();
+  TANDEM_ASSIGN_OR_RETURN(std::string pred, ImagePredicate(table, columns, image));
+  auto r = conn_.Exec(fmt::format("{} LIMIT {}", DeleteSql(table, Where({pred})), n),
+                      fmt::format("remove rows equal to an image from {}", QuoteIdent(table)));
   if (!r) return std::unexpected(r.error());
   return Ok();
 }

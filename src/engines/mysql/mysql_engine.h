@@ -72,6 +72,12 @@ class MysqlEngine : public Engine {
                 const std::vector<Row>& keys) override;
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
                      const KeyRange& range) override;
+  Result<std::vector<int64_t>> CountImages(const std::string& table,
+                                           const std::vector<std::string>& columns,
+                                           const std::vector<Row>& images) override;
+  // DELETE ... WHERE every column <=> its value LIMIT n.
+  Status RemoveImage(const std::string& table, const std::vector<std::string>& columns,
+                     const Row& image, int64_t n) override;
   Status CreateTable(const TableSchema& table) override;
   Result<std::vector<Column>> DescribeColumns(const std::string& table) override;
   Status AddColumn(const std::string& table, const Column& column) override;
@@ -108,6 +114,9 @@ class MysqlEngine : public Engine {
   // The key-range predicate for `range` ("" when open on both ends).
   Result<std::string> RangePredicate(const std::vector<std::string>& key, const KeyRange& range);
   Result<const TableInfo*> Table(const std::string& table);
+  // NULL-safe equality of every column of `table` with `image` (literals escaped by the driver).
+  Result<std::string> ImagePredicate(const std::string& table,
+                                     const std::vector<std::string>& columns, const Row& image);
 
  private:
   // The trigger capture shares this connection (mysql_capture.h).

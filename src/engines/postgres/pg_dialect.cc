@@ -151,8 +151,37 @@ std::string CopyOutSql(std::string_view table, const std::vector<std::string>& c
     if (!where.empty()) where += " AND ";
     where += fmt::format("{} <= {}", KeyTuple(key), LiteralTuple(upper));
   }
-  return fmt::format("COPY (SELECT {} FROM {}{} ORDER BY {}) TO STDOUT", ColumnList(columns), table,
-                     where.empty() ? "" : " WHERE " + where, ColumnList(key));
+  // No key (a table without one): the whole table in its physical order.
+  return fmt::format("COPY (SELECT {} FROM {}{}{}) TO STDOUT", ColumnList(columns), table,
+                     where.empty() ? "" : " WHERE " + where,
+                     key.empty() ? "" : " ORDER BY " + ColumnList(key));
+}
+
+std::string ImagePredicate(const std::vector<std::string>& columns,
+                           const std::vector<bool>& as_text, int first_param) {
+  std::string out;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) out += " AND ";
+    // json has no equality operator: its text is compared (it keeps the text as written).
+    bool text = i < as_text.size() && as_text[i];
+    out += fmt::format("{}{} IS NOT DISTINCT FROM ${}{}", QuoteIdent(columns[i]),
+                       text ? "::text" : "", first_param + static_cast<int>(i),
+                       text ? "::text" : "");
+  }
+  return out.empty() ? "TRUE" : out;
+}
+
+std::string CountImageSql(std::string_view table, const std::vector<std::string>& columns,
+                          const std::vector<bool>& as_text) {
+  return fmt::format("SELECT count(*) FROM {} WHERE {}", table,
+                     ImagePredicate(columns, as_text, 1));
+}
+
+std::string RemoveImageSql(std::string_view table, const std::vector<std::string>& columns,
+                           const std::vector<bool>& as_text) {
+  int n = static_cast<int>(columns.size()) + 1;
+  return fmt::format("DELETE FROM {0} WHERE ctid IN (SELECT ctid FROM {0} WHERE {1} LIMIT ${2})",
+                     table, ImagePredicate(columns, as_text, 1), n);
 }
 
 std::string ColumnTypesSql(std::string_view table, const std::vector<std::string>& columns) {

@@ -59,6 +59,16 @@ std::string SelectPageSql(std::string_view table, const std::vector<std::string>
 // caller may append " (FORMAT binary)"). COPY
 // takes no parameters, so the bounds (server text forms; nullopt is NULL) are inlined as quoted
 // literals; an empty vector leaves that side open.
+// Tables without a key: NULL-safe equality of every column with $first_param.. (columns
+// flagged `as_text` are compared as text: json has no equality operator).
+std::string ImagePredicate(const std::vector<std::string>& columns,
+                           const std::vector<bool>& as_text, int first_param);
+// SELECT count(*) of the rows equal to $1..$n.
+std::string CountImageSql(std::string_view table, const std::vector<std::string>& columns,
+                          const std::vector<bool>& as_text);
+// Deletes up to $n+1 rows equal to $1..$n, picked by ctid.
+std::string RemoveImageSql(std::string_view table, const std::vector<std::string>& columns,
+                           const std::vector<bool>& as_text);
 std::string CopyOutSql(std::string_view table, const std::vector<std::string>& columns,
                        const std::vector<std::string>& key,
                        const std::vector<std::optional<std::string>>& lower,

@@ -531,7 +531,9 @@ class PgCopyReader final : public RowReader {
 
 Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) {
   std::string what = What("scan", req.table);
-  TANDEM_RETURN_IF_ERROR(CheckRange(what, req.key, req.range));
+  // No key (a table without one): the whole table in one COPY, a consistent snapshot.
+  bool whole = req.key.empty() && !req.range.lower && !req.range.upper && req.exclusive;
+  if (!whole) TANDEM_RETURN_IF_ERROR(CheckRange(what, req.key, req.range));
   TANDEM_ASSIGN_OR_RETURN(std::vector<size_t> key_pos, Positions(what, req.key, req.columns));
   if (req.exclusive) {
     // COPY reports no column types: a query for no rows tells them.
@@ -899,6 +901,55 @@ Status PostgresEngine::RemoveRange(const std::string& table, const std::vector<s
   TANDEM_RETURN_IF_ERROR(conn_.ExecParams(
       what, DeleteRangeSql(Table(table), key, range.lower.has_value(), range.upper.has_value()),
       params));
+  return Ok();
+}
+
+namespace {
+
+std::vector<bool> JsonColumns(const std::vector<TypeOid>& types) {
+  std::vector<bool> out;
+  for (TypeOid t : types) out.push_back(t == kJsonOid);
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<int64_t>> PostgresEngine::CountImages(const std::string& table,
+                                                         const std::vector<std::string>& columns,
+                                                         const std::vector<Row>& images) {
+  std::string what = What("count rows equal to images in", table);
+  std::vector<int64_t> out;
+  if (images.empty()) return out;
+  TANDEM_ASSIGN_OR_RETURN(std::vector<TypeOid> types, ColumnTypes(what, table, columns));
+  std::string sql = CountImageSql(Table(table), columns, JsonColumns(types));
+  for (const Row& image : images) {
+    if (image.size() != columns.size()) {
+      return Fail(Code::kInvalidArgument, "{}: an image has {} values for {} columns", what,
+                  image.size(), columns.size());
+    }
+    TANDEM_ASSIGN_OR_RETURN(PgResult res, conn_.ExecParams(what, sql, KeyParams(image)));
+    int64_t n = 0;
+    if (res.rows() != 1 || !ParseNumber(res.value(0, 0), n)) {
+      return Fail(Code::kInternal, "{}: unexpected count result", what);
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+Status PostgresEngine::RemoveImage(const std::string& table, const std::vector<std::string>& columns,
+                                   const Row& image, int64_t n) {
+  std::string what = What("remove rows equal to an image from", table);
+  if (n <= 0) return Ok();
+  if (image.size() != columns.size()) {
+    return Fail(Code::kInvalidArgument, "{}: the image has {} values for {} columns", what,
+                image.size(), columns.size());
+  }
+  TANDEM_ASSIGN_OR_RETURN(std::vector<TypeOid> types, ColumnTypes(what, table, columns));
+  std::vector<Param> params = KeyParams(image);
+  params.push_back(ParamText(Value::Int(n)));
+  TANDEM_RETURN_IF_ERROR(
+      conn_.ExecParams(what, RemoveImageSql(Table(table), columns, JsonColumns(types)), params));
   return Ok();
 }
 

@@ -362,6 +362,7 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
   auto where = [&](auto r) { return In(std::move(r), "introspect", name); };
   TableSchema t;
   t.name = name;
+  t.rowid_table = !without_rowid;
   Row p = {Value::Text(name)};
   TANDEM_ASSIGN_OR_RETURN(auto cols,
                           where(db_.Query("SELECT name, type, \"notnull\", dflt_value, pk, hidden "
@@ -614,7 +615,37 @@ Status SqliteEngine::BuildObject(const TableSchema& table, const SchemaObject& o
 
 // ---- reading ---------------------------------------------------------------------------
 
+namespace {
+
+// A table without a key is paged by its rowid, read as a trailing column that this reader
+// strips from every row.
+class RowidPagedReader final : public RowReader {
+ public:
+  explicit RowidPagedReader(std::unique_ptr<RowReader> inner) : inner_(std::move(inner)) {}
+  bool Next(std::vector<Row>& batch) override {
+    for (auto& r : batch) r.emplace_back();  // room for the rowid again
+    if (!inner_->Next(batch)) return false;
+    for (auto& r : batch) r.pop_back();
+    return true;
+  }
+  Status status() const override { return inner_->status(); }
+
+ private:
+  std::unique_ptr<RowReader> inner_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<RowReader>> SqliteEngine::Scan(const ScanRequest& req) {
+  if (req.key.empty() && !req.range.lower && !req.range.upper) {
+    // No key (a table without one): every row, paged by rowid. Pages are not one snapshot;
+    // a row changed meanwhile is set right by the change stream (docs/decisions.md).
+    ScanRequest paged = req;
+    paged.columns.push_back("_rowid_");
+    paged.key = {"_rowid_"};
+    TANDEM_ASSIGN_OR_RETURN(auto inner, Scan(paged));
+    return std::unique_ptr<RowReader>(new RowidPagedReader(std::move(inner)));
+  }
   TANDEM_RETURN_IF_ERROR(CheckKey("scan", req.table, req.key));
   TANDEM_RETURN_IF_ERROR(CheckRange("scan", req.table, req.key, req.range));
   std::vector<int> key_index;
@@ -798,6 +829,48 @@ Status SqliteEngine::RemoveRange(const std::string& table, const std::vector<std
     if (!n) return std::unexpected(In(n.error(), "remove range", table));
     return Ok();
   });
+}
+
+namespace {
+
+std::string ImageWhere(const std::vector<std::string>& columns) {
+  std::string out;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    out += (i ? " AND " : "") + QuoteIdent(columns[i]) + " IS ?";
+  }
+  return out.empty() ? "1" : out;
+}
+
+}  // namespace
+
+Result<std::vector<int64_t>> SqliteEngine::CountImages(const std::string& table,
+                                                       const std::vector<std::string>& columns,
+                                                       const std::vector<Row>& images) {
+  std::vector<int64_t> out;
+  if (images.empty()) return out;
+  TANDEM_ASSIGN_OR_RETURN(
+      Statement st, In(db_.Prepare("SELECT count(*) FROM " + QuoteIdent(table) + " WHERE " +
+                                   ImageWhere(columns)),
+                       "count images", table));
+  for (const Row& image : images) {
+    TANDEM_RETURN_IF_ERROR(In(st.BindAll(image), "count images", table));
+    TANDEM_ASSIGN_OR_RETURN(auto rows, In(st.ReadAll(), "count images", table));
+    out.push_back(rows.at(0).at(0).as_int());
+    st.Reset();
+  }
+  return out;
+}
+
+Status SqliteEngine::RemoveImage(const std::string& table, const std::vector<std::string>& columns,
+                                 const Row& image, int64_t n) {
+  if (n <= 0) return Ok();
+  Row params = image;
+  params.push_back(Value::Int(n));
+  auto done = db_.Execute("DELETE FROM " + QuoteIdent(table) + " WHERE rowid IN (SELECT rowid FROM " +
+                              QuoteIdent(table) + " WHERE " + ImageWhere(columns) + " LIMIT ?)",
+                          params);
+  if (!done) return std::unexpected(In(done.error(), "remove image", table));
+  return Ok();
 }
 
 Status SqliteEngine::CreateTable(const TableSchema& table) {

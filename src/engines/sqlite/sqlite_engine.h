@@ -67,6 +67,12 @@ class SqliteEngine final : public Engine {
                 const std::vector<Row>& keys) override;
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
                      const KeyRange& range) override;
+  Result<std::vector<int64_t>> CountImages(const std::string& table,
+                                           const std::vector<std::string>& columns,
+                                           const std::vector<Row>& images) override;
+  // DELETE ... WHERE rowid IN (SELECT rowid ... LIMIT n).
+  Status RemoveImage(const std::string& table, const std::vector<std::string>& columns,
+                     const Row& image, int64_t n) override;
   Status CreateTable(const TableSchema& table) override;
   Result<std::vector<Column>> DescribeColumns(const std::string& table) override;
   Status AddColumn(const std::string& table, const Column& column) override;
