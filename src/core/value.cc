@@ -569,6 +569,17 @@ Result<Value> ToDecimal(const Value& v, const PortableType& t) {
     default: return NoFit(v, "cannot become a decimal");
   }
   if (!d) return NoFit(v, "is not a number");
+  // More fraction digits than the scale keeps would be rounded away: refused, never silent.
+  if (t.scale >= 0) {
+    size_t dot = d->find('.');
+    if (dot != std::string::npos) {
+      std::string_view frac = std::string_view(*d).substr(dot + 1);
+      size_t keep = static_cast<size_t>(t.scale);
+      if (frac.size() > keep && frac.substr(keep).find_first_not_of('0') != std::string_view::npos) {
+        return NoFit(v, fmt::format("has {} fraction digits, more than {} keeps", frac.size(), t.ToString()));
+      }
+    }
+  }
   std::string out = t.scale >= 0 ? RoundDecimal(*d, t.scale) : *d;
   if (t.precision >= 0) {
     std::string_view body = out;

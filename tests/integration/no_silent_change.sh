@@ -109,6 +109,21 @@ YAML
   pass "check refuses two column names that PostgreSQL cuts to the same 63 bytes, with a rename"
 }
 
+# A decimal with more fraction digits than the target scale is a reject, not a rounding.
+decimal_scale() {
+  sqlite3 dec.db "CREATE TABLE p (id INTEGER PRIMARY KEY, price TEXT);
+    INSERT INTO p VALUES (1, '19.99'), (2, '1.005'), (3, '7.50');"
+  printf 'source: sqlite:dec.db\ntarget: sqlite:dec_new.db\ntables:\n  - source: p\n    columns:\n      id: {to: id, type: bigint}\n      price: {to: price, type: "decimal(10,2)"}\n' > dec.yaml
+  expect_exit 1 copy -c dec.yaml
+  expect_exit 1 rejects -c dec.yaml
+  grep -q "p key (2): price: .*has 3 fraction digits, more than decimal(10,2) keeps" "$WORK/out" ||
+    fail "decimal rounding is not a reject: $(cat "$WORK/out")"
+  [[ $(sqlite3 dec_new.db "SELECT group_concat(id || '=' || price, ' ') FROM p") == "1=19.99 3=7.50" ]] ||
+    fail "decimal rows: $(sqlite3 dec_new.db "SELECT * FROM p")"
+  pass "a decimal the target scale cannot hold is a reject"
+}
+
+isolate decimals decimal_scale
 isolate reverse reverse_rejects
 isolate forward forward_rejects
 isolate names long_names

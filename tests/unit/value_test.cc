@@ -77,8 +77,15 @@ TEST(Value, CastRejectsWithReasons) {
 }
 
 TEST(Value, DecimalRoundingAndNormalising) {
-  EXPECT_EQ(CastTo(Value::Text("+001.005"), T("decimal(6,2)"))->as_str(), "1.01");
-  EXPECT_EQ(CastTo(Value::Text("-0.004"), T("decimal(6,2)"))->as_str(), "0.00");
+  // Fraction digits the scale cannot keep are refused, never rounded away silently.
+  auto rounded = CastTo(Value::Text("+001.005"), T("decimal(6,2)"));
+  ASSERT_FALSE(rounded.has_value());
+  EXPECT_NE(rounded.error().message.find("has 3 fraction digits, more than decimal(6,2) keeps"),
+            std::string::npos)
+      << rounded.error().message;
+  EXPECT_FALSE(CastTo(Value::Text("-0.004"), T("decimal(6,2)")).has_value());
+  EXPECT_EQ(CastTo(Value::Text("+001.500"), T("decimal(6,2)"))->as_str(), "1.50");
+  EXPECT_EQ(CastTo(Value::Text("-0.000"), T("decimal(6,2)"))->as_str(), "0.00");
   EXPECT_EQ(CastTo(Value::Float(0.99), T("decimal(10,2)"))->as_str(), "0.99");
   // A double becomes its shortest round-trip digits whatever its size (not the exact binary
   // value 12345678901234567168 for an integral double and the short form for a fraction).
