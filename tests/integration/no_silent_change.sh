@@ -118,7 +118,7 @@ decimal_scale() {
   expect_exit 1 rejects -c dec.yaml
   grep -q "p key (2): price: .*has 3 fraction digits, more than decimal(10,2) keeps" "$WORK/out" ||
     fail "decimal rounding is not a reject: $(cat "$WORK/out")"
-  [[ $(sqlite3 dec_new.db "SELECT group_concat(id || '=' || price, ' ') FROM p") == "1=19.99 3=7.50" ]] ||
+  [[ $(sqlite3 dec_new.db "SELECT group_concat(id || '=' || price, ' ') FROM p") == "1=19.99 3=7.5" ]] ||
     fail "decimal rows: $(sqlite3 dec_new.db "SELECT * FROM p")"
   pass "a decimal the target scale cannot hold is a reject"
 }
