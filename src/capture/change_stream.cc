@@ -251,19 +251,7 @@ Status ChangeStream::ApplyImages(const mapping::TableTransform& t, const std::ve
     return st;
   }
   result.rejected += rejects.size();
-  auto [it, fresh] = has_rejects_.try_emplace(t.source_table(), false);
-  if (fresh) {
-    TANDEM_ASSIGN_OR_RETURN(int64_t n, state_.RejectCount(t.source_table()));
-    it->second = n > 0;
-  }
-  if (it->second) {
-    for (const auto& k : landed) TANDEM_RETURN_IF_ERROR(state_.ClearStreamReject(t.source_table(), k));
-  }
-  for (const auto& r : rejects) {
-    TANDEM_RETURN_IF_ERROR(state_.PutStreamReject(r));
-    it->second = true;
-  }
-  return Ok();
+  return RecordRejects(t.source_table(), landed, rejects);
 }
 
 Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
@@ -320,14 +308,20 @@ Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vec
   }
   result.applied += upserts.size() + removals.size() - rejects.size();
   result.rejected += rejects.size();
-  // Rejects live in the state store; keys that landed clear theirs.
-  auto [it, fresh] = has_rejects_.try_emplace(t.source_table(), false);
+  return RecordRejects(t.source_table(), landed, rejects);
+}
+
+// Rejects live in the state store: keys that landed clear their earlier rejects (skipped while
+// the table has none), and the rows that could not land are stored.
+Status ChangeStream::RecordRejects(const std::string& table, const std::vector<Row>& landed,
+                                   const std::vector<state::Reject>& rejects) {
+  auto [it, fresh] = has_rejects_.try_emplace(table, false);
   if (fresh) {
-    TANDEM_ASSIGN_OR_RETURN(int64_t n, state_.RejectCount(t.source_table()));
+    TANDEM_ASSIGN_OR_RETURN(int64_t n, state_.RejectCount(table));
     it->second = n > 0;
   }
   if (it->second) {
-    for (const auto& k : landed) TANDEM_RETURN_IF_ERROR(state_.ClearStreamReject(t.source_table(), k));
+    for (const auto& k : landed) TANDEM_RETURN_IF_ERROR(state_.ClearStreamReject(table, k));
   }
   for (const auto& r : rejects) {
     TANDEM_RETURN_IF_ERROR(state_.PutStreamReject(r));

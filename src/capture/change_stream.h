@@ -90,6 +90,8 @@ class ChangeStream {
   // often as in `from`.
   Status ApplyImages(const mapping::TableTransform& t, const std::vector<Row>& images,
                      PollResult& result);
+  Status RecordRejects(const std::string& table, const std::vector<Row>& landed,
+                       const std::vector<state::Reject>& rejects);
   // After `to` refused a batch: the removals, then each upsert in its own transaction; a
   // refused row becomes a reject (its key removed from `to`, dropped from `landed`).
   Status ApplyRowByRow(const mapping::TableTransform& t, const std::vector<Row>& rows,
