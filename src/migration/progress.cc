@@ -1,5 +1,7 @@
 #include "migration/progress.h"
 
+#include <ctime>
+
 #include <unistd.h>
 
 #include <fmt/chrono.h>
@@ -7,13 +9,20 @@
 
 namespace tandem::migration {
 
+double NowUnix() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string IsoTime(double unix_s) {
+  std::time_t t = static_cast<std::time_t>(unix_s);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
 namespace {
 
-std::string NowIso() {
-  auto now = std::chrono::system_clock::now();
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
-                     std::chrono::time_point_cast<std::chrono::seconds>(now));
-}
+std::string NowIso() { return IsoTime(NowUnix()); }
 
 std::string Thousands(int64_t n) {
   std::string s = std::to_string(n < 0 ? -n : n), out;
@@ -101,9 +110,7 @@ std::unique_ptr<copy::Progress> MakeProgress(FILE* out) {
 
 ReconnectObserver ReportReconnects(FILE* err, state::StateStore& store, std::string command) {
   return [err, &store, command = std::move(command)](const ReconnectAttempt& a) {
-    double now = std::chrono::duration<double>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+    double now = NowUnix();
     nlohmann::json j = {{"command", command},       {"side", a.side},
                         {"attempt", a.attempt},     {"error", a.error},
                         {"waited_s", a.waited_s},   {"reconnected", a.reconnected},

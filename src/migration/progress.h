@@ -17,6 +17,11 @@ namespace tandem::migration {
 // Picks the terminal bar when `out` is a terminal, JSON lines otherwise.
 std::unique_ptr<copy::Progress> MakeProgress(FILE* out);
 
+// Now, in seconds since the Unix epoch (UTC), as the state store records times.
+double NowUnix();
+// A Unix time as ISO 8601 UTC to the second: "2026-12-01T20:41:21Z".
+std::string IsoTime(double unix_s);
+
 // Writes one JSON event line {"event": kind, "at": ISO time, ...fields}.
 void EmitEvent(FILE* out, std::string_view kind, const std::string& fields_json_object);
 

@@ -188,12 +188,10 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
   if (!st.frozen.empty()) std::fprintf(out, "  writes on %s are frozen\n", st.frozen.c_str());
   if (j.contains("follower_error") && j["follower"].is_null()) {
     const json& fe = j["follower_error"];
-    std::time_t at = static_cast<std::time_t>(fe.value("at", 0.0));
-    char when[32];
-    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&at));
+    std::string when = IsoTime(fe.value("at", 0.0));
     std::fprintf(out, "  FOLLOWER STOPPED at %s (pid %lld) with an error: %s\n  (changes are not "
                       "applied until `tandem start` runs again)\n",
-                 when, static_cast<long long>(fe.value("pid", int64_t{0})), fe.value("error", "").c_str());
+                 when.c_str(), static_cast<long long>(fe.value("pid", int64_t{0})), fe.value("error", "").c_str());
   }
   if (j.contains("held")) {
     for (const auto& h : j["held"]) {
@@ -254,10 +252,8 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
   }
   if (j.contains("last_reconnect")) {
     const json& lr = j["last_reconnect"];
-    std::time_t at = static_cast<std::time_t>(lr.value("at", 0.0));
-    char when[32];
-    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&at));
-    std::fprintf(out, "  last reconnect: %s by %s to the %s (attempt %d, %s): %s\n", when,
+    std::string when = IsoTime(lr.value("at", 0.0));
+    std::fprintf(out, "  last reconnect: %s by %s to the %s (attempt %d, %s): %s\n", when.c_str(),
                  lr.value("command", "?").c_str(), lr.value("side", "?").c_str(), lr.value("attempt", 0),
                  lr.value("reconnected", false) ? "reconnected" : "still failing",
                  lr.value("error", "").c_str());

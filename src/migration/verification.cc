@@ -17,16 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-double NowUnix() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string IsoTime(double unix_s) {
-  std::time_t t = static_cast<std::time_t>(unix_s);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 }  // namespace
 
