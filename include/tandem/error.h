@@ -25,9 +25,34 @@ enum class Code {
 
 std::string_view CodeName(Code code);
 
+// What is wrong with a value or a row that cannot land: the kind of a reject and of an
+// `assess` finding. kNone for errors that are not about a value.
+enum class Problem {
+  kNone,
+  kNullViolation,     // NULL into NOT NULL (or on_null: reject)
+  kInvalidEncoding,   // bytes that are not valid text in the declared or target encoding
+  kMojibake,          // UTF-8 that was decoded as cp1252/latin1 and re-encoded
+  kControlCharacter,  // NUL or another C0 control in text
+  kInvalidDate,       // a zero or impossible date or timestamp
+  kDstGap,            // a local time that does not exist in its zone
+  kDstFold,           // a local time that exists twice in its zone
+  kTooLong,           // text or bytes over the target length
+  kOutOfRange,        // a number, precision, fraction or date the target type cannot hold
+  kTypeMismatch,      // a value that does not cast to the target type at all
+  kDuplicateKey,      // collides with another row on a target primary or unique key
+  kOrphanReference,   // no parent row for a target foreign key
+  kUnmappedValue,     // not in the column's `map` (on_unmapped: reject)
+  kExpressionError,   // an `expr` transform failed
+  kRefusedByTarget,   // the target database refused the row
+};
+
+// "null_violation", "dst_gap", ...: the name used in reports, JSON and the reject store.
+std::string_view ProblemName(Problem problem);
+
 struct Error {
   Code code = Code::kInternal;
   std::string message;
+  Problem problem = Problem::kNone;  // set by casts and transforms refusing a value
 
   // Prefixes the message with what the caller was doing: "copy customers: <message>".
   Error& Context(std::string_view what) {

@@ -499,8 +499,34 @@ Result<PortableType> ParsePortableType(std::string_view name) {
 
 namespace {
 
-std::unexpected<Error> NoFit(const Value& v, std::string_view what) {
-  return Fail(Code::kInvalidArgument, "{} {} {}", KindName(v.kind()), v.ToDisplay(), what);
+// A value the target type cannot hold; `problem` says why (the kind of the reject).
+std::unexpected<Error> NoFit(const Value& v, std::string_view what,
+                             Problem problem = Problem::kTypeMismatch) {
+  auto e = Fail(Code::kInvalidArgument, "{} {} {}", KindName(v.kind()), v.ToDisplay(), what);
+  e.error().problem = problem;
+  return e;
+}
+
+std::unexpected<Error> Refuse(Problem problem, std::string message) {
+  return std::unexpected(Error{Code::kInvalidArgument, std::move(message), problem});
+}
+
+// Text shaped like a date ("2023-02-30", "0000-00-00 00:00:00") that did not parse is an
+// impossible date, not text of the wrong type.
+bool LooksLikeDate(std::string_view s) {
+  auto digits = [&](size_t from, size_t n) {
+    if (s.size() < from + n) return false;
+    for (size_t i = from; i < from + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+    }
+    return true;
+  };
+  return digits(0, 4) && s.size() > 4 && s[4] == '-' && digits(5, 1);
+}
+
+Problem DateProblem(const Value& v) {
+  return v.kind() == Kind::kText && LooksLikeDate(v.as_str()) ? Problem::kInvalidDate
+                                                             : Problem::kTypeMismatch;
 }
 
 bool ParseInt(std::string_view s, int64_t& out) {
@@ -529,7 +555,7 @@ Result<Value> ToInt(const Value& v, int bytes) {
       double d = v.as_float();
       if (!std::isfinite(d) || d != std::trunc(d) || d < -9.2233720368547758e18 ||
           d >= 9.2233720368547758e18) {
-        return NoFit(v, "is not an integer");
+        return NoFit(v, "is not an integer", std::isfinite(d) && d == std::trunc(d) ? Problem::kOutOfRange : Problem::kTypeMismatch);
       }
       i = static_cast<int64_t>(d);
       break;
@@ -542,7 +568,9 @@ Result<Value> ToInt(const Value& v, int bytes) {
         if (!n) return NoFit(v, "is not an integer");
         std::string stripped = StripDecimalZeros(*n);
         if (stripped.find('.') != std::string::npos || !ParseInt(stripped, i)) {
-          return NoFit(v, "is not an integer (or out of the 64-bit range)");
+          return NoFit(v, "is not an integer (or out of the 64-bit range)",
+                       stripped.find('.') == std::string::npos ? Problem::kOutOfRange
+                                                                 : Problem::kTypeMismatch);
         }
       }
       break;
@@ -551,7 +579,7 @@ Result<Value> ToInt(const Value& v, int bytes) {
   }
   int64_t lo = bytes == 2 ? -32768 : bytes == 4 ? INT32_MIN : INT64_MIN;
   int64_t hi = bytes == 2 ? 32767 : bytes == 4 ? INT32_MAX : INT64_MAX;
-  if (i < lo || i > hi) return NoFit(v, fmt::format("is out of range for a {}-byte integer", bytes));
+  if (i < lo || i > hi) return NoFit(v, fmt::format("is out of range for a {}-byte integer", bytes), Problem::kOutOfRange);
   return Value::Int(i);
 }
 
@@ -561,7 +589,7 @@ Result<Value> ToDecimal(const Value& v, const PortableType& t) {
     case Kind::kInt: d = std::to_string(v.as_int()); break;
     case Kind::kBool: d = v.as_bool() ? "1" : "0"; break;
     case Kind::kFloat:
-      if (!std::isfinite(v.as_float())) return NoFit(v, "does not fit a decimal");
+      if (!std::isfinite(v.as_float())) return NoFit(v, "does not fit a decimal", Problem::kOutOfRange);
       d = NormalizeDecimal(ShortestDigits(v.as_float()));
       break;
     case Kind::kDecimal:
@@ -576,7 +604,8 @@ Result<Value> ToDecimal(const Value& v, const PortableType& t) {
       std::string_view frac = std::string_view(*d).substr(dot + 1);
       size_t keep = static_cast<size_t>(t.scale);
       if (frac.size() > keep && frac.substr(keep).find_first_not_of('0') != std::string_view::npos) {
-        return NoFit(v, fmt::format("has {} fraction digits, more than {} keeps", frac.size(), t.ToString()));
+        return NoFit(v, fmt::format("has {} fraction digits, more than {} keeps", frac.size(), t.ToString()),
+                     Problem::kOutOfRange);
       }
     }
   }
@@ -588,7 +617,7 @@ Result<Value> ToDecimal(const Value& v, const PortableType& t) {
     if (body.starts_with("0")) int_digits = 0;
     int max_int = t.precision - std::max(t.scale, 0);
     if (static_cast<int>(int_digits) > max_int) {
-      return NoFit(v, fmt::format("is out of range for {}", t.ToString()));
+      return NoFit(v, fmt::format("is out of range for {}", t.ToString()), Problem::kOutOfRange);
     }
   }
   return Value::Decimal(out);
@@ -599,8 +628,9 @@ Result<Value> ToText(const Value& v, const PortableType& t) {
   if (v.kind() == Kind::kBytes || v.kind() == Kind::kText) {
     s = v.as_str();
     if (!IsValidUtf8(s)) {
-      return Fail(Code::kInvalidArgument, "{} is not valid UTF-8 (first bad byte at offset {})",
-                  KindName(v.kind()), FirstInvalidUtf8(s));
+      return Refuse(Problem::kInvalidEncoding,
+                    fmt::format("{} is not valid UTF-8 (first bad byte at offset {})",
+                                KindName(v.kind()), FirstInvalidUtf8(s)));
     }
   } else {
     s = v.ToString();
@@ -608,8 +638,8 @@ Result<Value> ToText(const Value& v, const PortableType& t) {
   if (t.length >= 0) {
     size_t n = Utf8Length(s);
     if (n > static_cast<size_t>(t.length)) {
-      return Fail(Code::kInvalidArgument, "value too long: {} characters into {}", n,
-                  t.ToString());
+      return Refuse(Problem::kTooLong,
+                    fmt::format("value too long: {} characters into {}", n, t.ToString()));
     }
   }
   return Value::Text(std::move(s));
@@ -631,7 +661,8 @@ Result<Value> CheckFraction(Result<Value> r, const Value& v, const PortableType&
   if (us % unit != 0) {
     return NoFit(v, fmt::format("has fractional seconds (.{:06d}) that {} cannot hold",
                                 static_cast<int>(((us % 1000000) + 1000000) % 1000000),
-                                t.ToString()));
+                                t.ToString()),
+                 Problem::kOutOfRange);
   }
   return r;
 }
@@ -649,7 +680,7 @@ namespace {
 
 Result<Value> CastToExact(const Value& v, const PortableType& t) {
   if (v.is_null()) return v;
-  if (v.kind() == Kind::kUndecodable) return Fail(Code::kInvalidArgument, "{}", v.as_str());
+  if (v.kind() == Kind::kUndecodable) return Refuse(Problem::kInvalidEncoding, v.as_str());
   switch (t.kind) {
     case Kind::kNull: return Value::Null();
     case Kind::kBool:
@@ -704,7 +735,7 @@ Result<Value> CastToExact(const Value& v, const PortableType& t) {
           if (ts && !zone && *ts % 86400000000LL == 0) {
             return Value::Date(static_cast<int32_t>(*ts / 86400000000LL));
           }
-          return NoFit(v, "is not a valid date");
+          return NoFit(v, "is not a valid date", DateProblem(v));
         }
         default: return NoFit(v, "cannot become a date");
       }
@@ -726,7 +757,7 @@ Result<Value> CastToExact(const Value& v, const PortableType& t) {
         case Kind::kDate: return make(v.as_int() * 86400000000LL);
         case Kind::kText: {
           if (auto ts = ParseTimestamp(v.as_str())) return make(*ts);
-          return NoFit(v, "is not a valid timestamp");
+          return NoFit(v, "is not a valid timestamp", DateProblem(v));
         }
         default: return NoFit(v, fmt::format("cannot become a {}", KindName(t.kind)));
       }
@@ -741,7 +772,7 @@ Result<Value> CastToExact(const Value& v, const PortableType& t) {
         case Kind::kDecimal: return Value::Json(v.ToString());
         case Kind::kBool: return Value::Json(v.as_bool() ? "true" : "false");
         case Kind::kFloat:
-          if (!std::isfinite(v.as_float())) return NoFit(v, "has no JSON form");
+          if (!std::isfinite(v.as_float())) return NoFit(v, "has no JSON form", Problem::kOutOfRange);
           return Value::Json(v.ToString());
         default: return NoFit(v, "cannot become JSON");
       }

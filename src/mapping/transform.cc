@@ -403,6 +403,20 @@ bool AlreadyFits(const Value& v, const PortableType& type) {
 }  // namespace
 
 bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
+  Refusal why;
+  if (Apply(in, out, why)) return true;
+  reason = std::move(why.message);
+  return false;
+}
+
+bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
+  auto refuse = [&](const ColumnMap& cm, Problem problem, std::string rule, std::string message) {
+    why.column = cm.source;
+    why.problem = problem;
+    why.rule = std::move(rule);
+    why.message = std::move(message);
+    return false;
+  };
   // `out` keeps its Values from the previous row: assigning into them reuses their string
   // buffers, so a steady copy allocates nothing per row.
   out.resize(fields_.size());
@@ -423,8 +437,8 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
     };
     if (v->is_null()) {
       if (cm.on_null == OnNull::kReject) {
-        reason = fmt::format("{}: NULL (on_null: reject)", cm.source);
-        return false;
+        return refuse(cm, Problem::kNullViolation, "on_null: reject",
+                      fmt::format("{}: NULL (on_null: reject)", cm.source));
       }
       if (cm.on_null == OnNull::kDefault) change(*cm.default_value);
     }
@@ -455,15 +469,15 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
         }
       }
       if (!found && cm.on_unmapped == OnUnmapped::kReject) {
-        reason = fmt::format("{}: value {} is not in its map (on_unmapped: reject)", cm.source,
-                             v->ToDisplay());
-        return false;
+        return refuse(cm, Problem::kUnmappedValue, "map (on_unmapped: reject)",
+                      fmt::format("{}: value {} is not in its map (on_unmapped: reject)",
+                                  cm.source, v->ToDisplay()));
       }
     }
     if (v->is_null() && f.not_null) {
-      reason = fmt::format("{}: NULL into NOT NULL column {}.{}", cm.source, target_table_,
-                           f.target_name);
-      return false;
+      return refuse(cm, Problem::kNullViolation, "NOT NULL",
+                    fmt::format("{}: NULL into NOT NULL column {}.{}", cm.source, target_table_,
+                                f.target_name));
     }
     if (f.passthrough || AlreadyFits(*v, f.type)) {
       out[i] = *v;
@@ -471,8 +485,8 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
     }
     auto cast = CastTo(*v, f.type);
     if (!cast) {
-      reason = fmt::format("{}: {}", cm.source, cast.error().message);
-      return false;
+      return refuse(cm, cast.error().problem, fmt::format("cast to {}", f.type.ToString()),
+                    fmt::format("{}: {}", cm.source, cast.error().message));
     }
     out[i] = std::move(*cast);
   }

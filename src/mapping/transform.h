@@ -12,6 +12,15 @@
 
 namespace tandem::mapping {
 
+// Why a row cannot land: the column, the kind of problem, the mapping rule that refused it and
+// the message a reject stores ("<column>: <what>", the value shortened).
+struct Refusal {
+  std::string column;  // the source column (for a row-level rule: the target column)
+  Problem problem = Problem::kNone;
+  std::string rule;    // "on_null: reject", "cast to varchar(20)", "NOT NULL", "map"
+  std::string message;
+};
+
 class TableTransform {
  public:
   // Checks `map` against `source` and `target` (nullptr: the target table does not exist and
@@ -57,6 +66,8 @@ class TableTransform {
 
   // Maps one source row (values in source_columns() order) into `out` (target_columns()
   // order). Returns false and sets `reason` (naming the column) when the row cannot land.
+  bool Apply(const Row& in, Row& out, Refusal& why) const;
+  // The same, keeping only the message.
   bool Apply(const Row& in, Row& out, std::string& reason) const;
   // The key of a source row (values in source_columns() order), in source_key() order.
   Row SourceKey(const Row& in) const;

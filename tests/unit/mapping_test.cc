@@ -70,6 +70,34 @@ TEST(Mapping, LoadsAndAppliesTransforms) {
   EXPECT_NE(reason.find("email: value too long"), std::string::npos) << reason;
 }
 
+TEST(Mapping, RefusalsNameColumnProblemAndRule) {
+  auto cfg = ParseConfig(kGood, "tandem.yaml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  std::vector<std::string> problems;
+  auto t = TableTransform::Compile(cfg->tables[0], Customers(), nullptr, problems);
+  ASSERT_TRUE(t);
+  Row out;
+  Refusal why;
+  auto refused = [&](Row in) { return !t->Apply(in, out, why); };
+  ASSERT_TRUE(refused({Value::Int(2), Value::Null(), Value::Text("B"), Value::Text("Canada")}));
+  EXPECT_EQ(why.column, "email");
+  EXPECT_EQ(why.problem, Problem::kNullViolation);
+  EXPECT_EQ(why.rule, "on_null: reject");
+  ASSERT_TRUE(refused({Value::Int(3), Value::Text("x@y"), Value::Text("C"), Value::Text("Narnia")}));
+  EXPECT_EQ(why.column, "country");
+  EXPECT_EQ(ProblemName(why.problem), "unmapped_value");
+  ASSERT_TRUE(refused({Value::Int(4), Value::Text("a-very-long-address@example.com"),
+                       Value::Text("D"), Value::Text("Canada")}));
+  EXPECT_EQ(why.problem, Problem::kTooLong);
+  EXPECT_EQ(why.rule, "cast to varchar(20)");
+  ASSERT_TRUE(refused({Value::Int(5), Value::Bytes("caf\xe9"), Value::Text("E"), Value::Text("Canada")}));
+  EXPECT_EQ(why.problem, Problem::kInvalidEncoding);
+  ASSERT_TRUE(refused({Value::Int(6), Value::Text("e@x"), Value::Null(), Value::Text("Canada")}));
+  EXPECT_EQ(why.column, "full_name");
+  EXPECT_EQ(why.problem, Problem::kNullViolation);
+  EXPECT_EQ(why.rule, "NOT NULL");
+}
+
 TEST(Mapping, CoverageRuleNamesEveryUnmappedColumn) {
   std::string yaml = kGood;
   yaml.erase(yaml.find("      legacy_flag"), std::string("      legacy_flag: {drop: \"always 0 since 2019\"}\n").size());

@@ -76,6 +76,27 @@ TEST(Value, CastRejectsWithReasons) {
   EXPECT_FALSE(CastTo(Value::Text("{bad json"), T("json")));
 }
 
+TEST(Value, CastFailuresSayWhichProblem) {
+  auto problem = [](const Value& v, std::string_view type) {
+    auto r = CastTo(v, *ParsePortableType(type));
+    return r ? Problem::kNone : r.error().problem;
+  };
+  EXPECT_EQ(problem(Value::Text("2023-02-30"), "date"), Problem::kInvalidDate);
+  EXPECT_EQ(problem(Value::Text("0000-00-00 00:00:00"), "timestamp"), Problem::kInvalidDate);
+  EXPECT_EQ(problem(Value::Text("soon"), "date"), Problem::kTypeMismatch);
+  EXPECT_EQ(problem(Value::Text("abc"), "integer"), Problem::kTypeMismatch);
+  EXPECT_EQ(problem(Value::Int(70000), "smallint"), Problem::kOutOfRange);
+  EXPECT_EQ(problem(Value::Text("99999999999999999999"), "bigint"), Problem::kOutOfRange);
+  EXPECT_EQ(problem(Value::Text("123.45"), "decimal(4,2)"), Problem::kOutOfRange);
+  EXPECT_EQ(problem(Value::Text("1.234"), "decimal(6,2)"), Problem::kOutOfRange);
+  EXPECT_EQ(problem(Value::Float(std::numeric_limits<double>::quiet_NaN()), "decimal(6,2)"),
+            Problem::kOutOfRange);
+  EXPECT_EQ(problem(Value::Text("abcdef"), "varchar(3)"), Problem::kTooLong);
+  EXPECT_EQ(problem(Value::Bytes("\xff\xfe"), "text"), Problem::kInvalidEncoding);
+  EXPECT_EQ(problem(Value::Timestamp(1'500'000), "timestamp(0)"), Problem::kOutOfRange);
+  EXPECT_EQ(problem(Value::Text("12"), "integer"), Problem::kNone);
+}
+
 TEST(Value, DecimalRoundingAndNormalising) {
   // Fraction digits the scale cannot keep are refused, never rounded away silently.
   auto rounded = CastTo(Value::Text("+001.005"), T("decimal(6,2)"));
