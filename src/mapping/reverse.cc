@@ -81,8 +81,8 @@ std::optional<TableTransform> CompileReverse(const TableMap& fwd, const TableSch
           continue;
         }
         problems.push_back(fmt::format(
-            "{}: column {}.{}: its transform `{}` cannot be inverted for the reverse stream "
-            "(new -> old): add `reverse: as_is` to write the new value back unchanged",
+            "{}: column {}.{} has a transform that cannot be inverted for the reverse stream "
+            "(`{}`): add `reverse: as_is` to write the new value back unchanged",
             it->where.line > 0 ? it->where.ToString() : cm.where.ToString(), fwd.source,
             cm.source, it->Rule()));
         break;

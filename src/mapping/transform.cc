@@ -604,10 +604,12 @@ bool TableTransform::RunStep(const CompiledStep& step, const ColumnMap& cm, cons
     v = &changed;
   };
   auto refuse = [&](Problem problem, std::string rule, std::string message) {
+    // The message ends with the rule, as "NULL (on_null: reject)" does: a reject store that
+    // keeps only the message still says which rule refused the value.
     why.column = cm.source;
     why.problem = problem;
+    why.message = fmt::format("{}: {} ({})", cm.source, message, rule);
     why.rule = std::move(rule);
-    why.message = fmt::format("{}: {}", cm.source, message);
     return false;
   };
   switch (step.op) {
@@ -747,8 +749,8 @@ bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
       auto r = exprs_.Eval(f.expr, args);
       if (!r) {
         return refuse_at(f.target_name, Problem::kExpressionError, f.expr_rule,
-                         fmt::format("{}: expression failed on {}: {}", f.target_name, shown,
-                                     r.error().message));
+                         fmt::format("{}: expression failed on {}: {} ({})", f.target_name,
+                                     shown, r.error().message, f.expr_rule));
       }
       if (r->is_null() && f.not_null) {
         return refuse_at(f.target_name, Problem::kNullViolation, "NOT NULL",
