@@ -1,12 +1,50 @@
 #include "mapping/reverse.h"
 
+#include <algorithm>
 #include <set>
 
 namespace tandem::mapping {
 
+namespace {
+
+// The inverse of one forward step, or nullopt when it has none. A time zone step inverts
+// exactly (an instant has one wall-clock time; a wall-clock time written back by the new side
+// that falls in a fold takes the earlier instant, one in a gap is refused); decode inverts
+// into a bytes column for the encodings whose round trip is exact by construction (the
+// tables of latin1, cp1252, mariadb_latin1, and utf-8).
+std::optional<Step> Inverse(const Step& st, const Column* source_column) {
+  switch (st.op) {
+    case Step::Op::kTimeZone: {
+      Step r;
+      r.op = Step::Op::kTimeZone;
+      r.where = st.where;
+      r.from_tz = st.to_tz;  // empty: the new value is an instant (or UTC)
+      r.to_tz = st.from_tz.empty() ? std::string() : st.from_tz;
+      r.on_gap = OnGap::kReject;
+      r.on_fold = OnFold::kEarlier;
+      if (r.to_tz.empty() && r.from_tz.empty()) return std::nullopt;
+      return r;
+    }
+    case Step::Op::kDecode: {
+      bool exact = st.encoding == "latin1" || st.encoding == "cp1252" ||
+                   st.encoding == "mariadb_latin1" || st.encoding == "utf-8";
+      if (!exact || !source_column || source_column->type.kind != Kind::kBytes) return std::nullopt;
+      Step r;
+      r.op = Step::Op::kEncode;
+      r.encoding = st.encoding;
+      r.where = st.where;
+      return r;
+    }
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
 std::optional<TableTransform> CompileReverse(const TableMap& fwd, const TableSchema& source,
                                              const TableSchema& target,
-                                             std::vector<std::string>& problems) {
+                                             std::vector<std::string>& problems,
+                                             const Config* cfg) {
   size_t before = problems.size();
   TableMap rev;
   rev.source = fwd.target;
@@ -37,10 +75,33 @@ std::optional<TableTransform> CompileReverse(const TableMap& fwd, const TableSch
                                      cm.where.ToString(), fwd.source, cm.source, *cm.reverse));
     }
     if (!cm.steps.empty() && !as_is) {
-      problems.push_back(fmt::format(
-          "{}: column {}.{} has a transform that cannot be inverted for the reverse stream: add "
-          "`reverse: as_is` to write the new value back unchanged",
-          cm.where.ToString(), fwd.source, cm.source));
+      for (auto it = cm.steps.rbegin(); it != cm.steps.rend(); ++it) {
+        if (auto inv = Inverse(*it, sc)) {
+          r.steps.push_back(std::move(*inv));
+          continue;
+        }
+        problems.push_back(fmt::format(
+            "{}: column {}.{} has a transform that cannot be inverted for the reverse stream "
+            "(`{}`): add `reverse: as_is` to write the new value back unchanged",
+            it->where.line > 0 ? it->where.ToString() : cm.where.ToString(), fwd.source,
+            cm.source, it->Rule()));
+        break;
+      }
+    }
+    // The table's (or file's) `timezone:` shifted a naive value into timestamptz: back to the
+    // wall clock of that zone (the same rule as TableTransform::Compile).
+    const std::string& zone = fwd.timezone ? *fwd.timezone : cfg ? cfg->timezone : std::string();
+    const Column* tc = target.Find(cm.target);
+    bool zone_step = std::any_of(cm.steps.begin(), cm.steps.end(),
+                                 [](const Step& st) { return st.op == Step::Op::kTimeZone; });
+    if (!as_is && !zone_step && sc && tc && !zone.empty() && zone != "UTC" &&
+        (cm.type ? cm.type->kind : tc->type.kind) == Kind::kTimestampTz &&
+        (sc->type.kind == Kind::kTimestamp || sc->type.kind == Kind::kText)) {
+      Step back;
+      back.op = Step::Op::kTimeZone;
+      back.to_tz = zone;
+      back.where = fwd.timezone ? fwd.timezone_where : cfg->timezone_where;
+      r.steps.push_back(std::move(back));
     }
     if (!cm.value_map.empty() && !as_is) {
       std::set<std::string> seen;
@@ -59,6 +120,21 @@ std::optional<TableTransform> CompileReverse(const TableMap& fwd, const TableSch
     }
     covered.insert(cm.target);
     rev.columns.push_back(std::move(r));
+  }
+  // A column computed by an expression is not written back (like a constant); the source
+  // columns only it reads would be left to their default by the reverse stream: say so,
+  // unless the mapping accepts it (`reverse: none`).
+  for (const auto& add : fwd.adds) {
+    if (!add.expr || (add.reverse && *add.reverse == "none")) continue;
+    for (const auto& name : add.from) {
+      const ColumnMap* cm = fwd.FindColumn(name);
+      if (cm && !cm->drop_reason) continue;
+      problems.push_back(fmt::format(
+          "{}: added column {}.{} is computed by an expression that cannot be inverted: the "
+          "reverse stream (new -> old) cannot fill {}.{} from it; map {} as well, or add "
+          "`reverse: none` to leave it NULL (or its default) for rows written on the new side",
+          add.where.ToString(), fwd.target, add.target, fwd.source, name, name));
+    }
   }
   // Columns of the new table that the old one does not have (added constants, columns the
   // application filled by itself) stay behind.
@@ -96,7 +172,7 @@ Result<std::vector<TableTransform>> CompileAllReverse(const Config& cfg,
                                      tm.where.ToString(), tm.source, tm.target));
       continue;
     }
-    auto r = CompileReverse(tm, *s, *t, problems);
+    auto r = CompileReverse(tm, *s, *t, problems, &cfg);
     if (r) out.push_back(std::move(*r));
   }
   if (!problems.empty()) {
