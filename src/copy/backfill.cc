@@ -212,25 +212,26 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   BatchQueue<Piece> queue(4);
   Status read_status = Ok();
   int64_t read = 0;
-  auto to_reject = [&](const Row& in, std::string reason) {
-    return state::Reject{t.source_table(), c.index, t.SourceKey(in), std::move(reason),
-                         RowToReadableJson(in, t.source_columns()).dump(), ""};
+  auto to_reject = [&](const Row& in, mapping::Refusal& why) {
+    return state::Reject{t.source_table(), c.index, t.SourceKey(in), std::move(why.message),
+                         RowToReadableJson(in, t.source_columns()).dump(), "",
+                         std::move(why.rule), std::string(ProblemName(why.problem))};
   };
   std::thread producer([&] {
     Piece p;
     (void)spare_->TryPop(p);
-    std::string reason;
+    mapping::Refusal why;
     while (reader->Next(p.in)) {
       p.origin.clear();
       p.rejects.clear();
       size_t k = 0;
       for (size_t i = 0; i < p.in.size(); ++i) {
         if (k == p.out.size()) p.out.emplace_back();
-        if (t.Apply(p.in[i], p.out[k], reason)) {
+        if (t.Apply(p.in[i], p.out[k], why)) {
           p.origin.push_back(i);
           ++k;
         } else {
-          p.rejects.push_back(to_reject(p.in[i], std::move(reason)));
+          p.rejects.push_back(to_reject(p.in[i], why));
         }
       }
       p.out.resize(k);
@@ -268,8 +269,9 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
         if (st) {
           ++written;
         } else if (st.error().code == Code::kInvalidArgument) {
-          rejects.push_back(to_reject(p.in[p.origin[i]],
-                                      fmt::format("target refused the row: {}", st.error().message)));
+          mapping::Refusal why{"", Problem::kRefusedByTarget, "target",
+                               fmt::format("target refused the row: {}", st.error().message)};
+          rejects.push_back(to_reject(p.in[p.origin[i]], why));
         } else {
           return st;
         }
