@@ -1,0 +1,141 @@
+// Encodings, mojibake and control characters (src/core/encoding.h).
+#include "core/encoding.h"
+
+#include <gtest/gtest.h>
+
+namespace tandem {
+namespace {
+
+std::string Decode(std::string_view bytes, std::string_view enc) {
+  auto r = DecodeToUtf8(bytes, enc);
+  return r ? *r : "ERROR: " + r.error().message;
+}
+
+TEST(Encoding, Cp1252AndLatin1DifferInTheirHighControls) {
+  // 0x80: the euro sign in cp1252, the C1 control U+0080 in latin1.
+  EXPECT_EQ(Decode("\x80", "cp1252"), "\xE2\x82\xAC");
+  EXPECT_EQ(Decode("\x80", "latin1"), "\xC2\x80");
+  // 0x91-0x94: curly quotes in cp1252.
+  EXPECT_EQ(Decode("\x91\x92\x93\x94", "cp1252"), "\u2018\u2019\u201C\u201D");
+  EXPECT_EQ(Decode("\x91\x92\x93\x94", "latin1"), "\u0091\u0092\u0093\u0094");
+  // Above 0x9F both are ISO-8859-1.
+  EXPECT_EQ(Decode("caf\xE9", "cp1252"), "caf\u00E9");
+  EXPECT_EQ(Decode("caf\xE9", "latin1"), "caf\u00E9");
+  EXPECT_EQ(Decode("caf\xE9", "windows-1252"), "caf\u00E9");
+  EXPECT_EQ(Decode("caf\xE9", "ISO-8859-1"), "caf\u00E9");
+}
+
+TEST(Encoding, Cp1252UndefinedBytesAreRefused) {
+  for (char b : {'\x81', '\x8D', '\x8F', '\x90', '\x9D'}) {
+    std::string in = std::string("ab") + b;
+    auto r = DecodeToUtf8(in, "cp1252");
+    ASSERT_FALSE(r) << HexBytes(in);
+    EXPECT_EQ(r.error().problem, Problem::kInvalidEncoding);
+    EXPECT_EQ(r.error().message,
+              fmt::format("cp1252 bytes {} (at byte 2 of 3) have no Unicode mapping",
+                          HexBytes(std::string(1, b))));
+    // latin1 and MariaDB's latin1 decode every byte.
+    EXPECT_TRUE(DecodeToUtf8(in, "latin1"));
+    EXPECT_EQ(Decode(in, "mariadb_latin1"), Decode(in, "latin1"));
+  }
+  // MariaDB's latin1 is cp1252 elsewhere.
+  EXPECT_EQ(Decode("\x80\x93", "mariadb_latin1"), "\u20AC\u201C");
+}
+
+TEST(Encoding, RoundTripsAreExact) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  for (const char* enc : {"latin1", "mariadb_latin1"}) {
+    auto text = DecodeToUtf8(all, enc);
+    ASSERT_TRUE(text) << enc;
+    auto back = EncodeFromUtf8(*text, enc);
+    ASSERT_TRUE(back) << enc;
+    EXPECT_EQ(*back, all) << enc;
+  }
+  auto euro = EncodeFromUtf8("\u20AC \u201Chi\u201D", "cp1252");
+  ASSERT_TRUE(euro);
+  EXPECT_EQ(*euro, "\x80 \x93hi\x94");
+  auto no = EncodeFromUtf8("\u20AC", "latin1");
+  ASSERT_FALSE(no);
+  EXPECT_EQ(no.error().problem, Problem::kInvalidEncoding);
+  EXPECT_NE(no.error().message.find("U+20AC"), std::string::npos);
+  // Through iconv.
+  EXPECT_EQ(Decode("\xCF\xF0\xE8", "CP1251"), "\u041F\u0440\u0438");
+  auto back = EncodeFromUtf8("\u041F\u0440\u0438", "CP1251");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, "\xCF\xF0\xE8");
+}
+
+TEST(Encoding, NamesAreChecked) {
+  EXPECT_EQ(CanonicalEncoding("LATIN1"), "latin1");
+  EXPECT_EQ(CanonicalEncoding("Windows-1252"), "cp1252");
+  EXPECT_EQ(CanonicalEncoding("utf8"), "utf-8");
+  EXPECT_EQ(CanonicalEncoding("ISO-8859-15"), "ISO-8859-15");
+  EXPECT_FALSE(CanonicalEncoding("klingon-1"));
+  EXPECT_FALSE(CanonicalEncoding(""));
+  auto r = DecodeToUtf8("x", "klingon-1");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().problem, Problem::kNone);
+  EXPECT_EQ(r.error().message, "unknown encoding 'klingon-1'");
+  auto bad = DecodeToUtf8("a\xFF", "utf-8");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().problem, Problem::kInvalidEncoding);
+}
+
+TEST(Mojibake, RepairsWhatCp1252OrLatin1Mangled) {
+  struct Case {
+    std::string good;
+  };
+  for (std::string good : {"caf\u00E9", "Fran\u00E7ois M\u00FCller", "l\u2019h\u00F4tel",
+                           "\u20AC 5", "na\u00EFve \u201Cquotes\u201D", "\u65E5\u672C",
+                           "S\u00C3O PAULO", "\u00E0 la"}) {
+    // Mangle: the UTF-8 bytes read as cp1252 (as MariaDB's latin1 reads them) and written
+    // back as UTF-8.
+    auto mangled = DecodeToUtf8(good, "mariadb_latin1");
+    ASSERT_TRUE(mangled);
+    EXPECT_TRUE(LooksLikeMojibake(*mangled)) << *mangled;
+    auto fixed = RepairMojibake(*mangled);
+    ASSERT_TRUE(fixed) << *mangled;
+    EXPECT_EQ(*fixed, good);
+  }
+  // Read as true latin1: the bytes 0x80-0x9F became C1 controls.
+  auto latin = DecodeToUtf8("l\u2019h\u00F4tel", "latin1");
+  ASSERT_TRUE(latin);
+  EXPECT_EQ(RepairMojibake(*latin), "l\u2019h\u00F4tel");
+  EXPECT_EQ(RepairMojibake("\u00C3\u00A9"), "\u00E9");  // Ã© -> é
+}
+
+TEST(Mojibake, LeavesCorrectTextAlone) {
+  for (std::string ok : {"", "plain ascii", "caf\u00E9", "S\u00C3O PAULO", "\u00C3gua",
+                         "JO\u00C3O", "\u00C3\u00C3", "\u65E5\u672C", "\u00C2 la carte",
+                         "\u00C3 \u00A9"}) {
+    EXPECT_FALSE(LooksLikeMojibake(ok)) << ok;
+    EXPECT_FALSE(RepairMojibake(ok)) << ok;
+  }
+}
+
+TEST(Mojibake, AmbiguousTextIsNotRepaired) {
+  // Correct accents next to mojibake: repairing would garble "é" (0xE9 alone is not UTF-8).
+  std::string mixed = "\u00E9t\u00E9 / \u00C3\u00A9t\u00C3\u00A9";
+  EXPECT_TRUE(LooksLikeMojibake(mixed));
+  EXPECT_FALSE(RepairMojibake(mixed));
+  // A character with no cp1252 byte (a real euro sign is fine, a CJK one is not).
+  std::string cjk = "\u65E5 \u00C3\u00A9";
+  EXPECT_TRUE(LooksLikeMojibake(cjk));
+  EXPECT_FALSE(RepairMojibake(cjk));
+  // Invalid UTF-8 is never looked at.
+  EXPECT_FALSE(LooksLikeMojibake("\xC3\xA9\xFF"));
+  EXPECT_FALSE(RepairMojibake("\xC3\x83\xC2\xA9\xFF"));
+}
+
+TEST(ControlCharacters, NulAndC0ButNotWhitespace) {
+  EXPECT_FALSE(FindControlCharacter("tab\there\nnew\r\n"));
+  EXPECT_FALSE(FindControlCharacter("caf\u00E9 \x7F"));  // DEL is not C0
+  EXPECT_EQ(FindControlCharacter(std::string("ab\0c", 4)), 2u);
+  EXPECT_EQ(FindControlCharacter("x\x1B[0m"), 1u);
+  EXPECT_EQ(FindControlCharacter("\x01"), 0u);
+  EXPECT_EQ(FindControlCharacter("ok\x1F"), 2u);
+}
+
+}  // namespace
+}  // namespace tandem
