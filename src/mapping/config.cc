@@ -9,11 +9,67 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/encoding.h"
 #include "core/text.h"
+#include "core/timezone.h"
 
 namespace tandem::mapping {
 
 std::string Where::ToString() const { return fmt::format("{}:{}", file, line); }
+
+namespace {
+
+std::string_view GapName(OnGap g) { return g == OnGap::kReject ? "reject" : "shift_forward"; }
+std::string_view FoldName(OnFold f) {
+  return f == OnFold::kReject ? "reject" : f == OnFold::kEarlier ? "earlier" : "later";
+}
+
+// An expression cut for a rule or message: the first line, at most 60 bytes.
+std::string Shorten(std::string_view s, size_t max = 60) {
+  s = s.substr(0, s.find('\n'));
+  if (s.size() <= max) return std::string(s);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "...";
+}
+
+}  // namespace
+
+std::string Step::Rule() const {
+  switch (op) {
+    case Op::kTrim: return "trim";
+    case Op::kLower: return "lower";
+    case Op::kUpper: return "upper";
+    case Op::kDefault: return fmt::format("default: {}", arg.ToDisplay());
+    case Op::kTimeZone: {
+      std::string r;
+      if (!from_tz.empty()) r = "from_tz: " + from_tz;
+      if (!to_tz.empty()) r += (r.empty() ? "" : ", ") + std::string("to_tz: ") + to_tz;
+      return r;
+    }
+    case Op::kDecode: return "decode: " + encoding;
+    case Op::kEncode: return "encode: " + encoding + " (reverse of decode)";
+    case Op::kFixMojibake: return keep_ambiguous ? "fix_mojibake: keep" : "fix_mojibake";
+    case Op::kExpr: return "expr: " + Shorten(expr);
+  }
+  return "";
+}
+
+std::string ZeroDatePolicy::Rule() const {
+  switch (kind) {
+    case Kind::kNull: return "zero_date: null";
+    case Kind::kReject: return "zero_date: reject";
+    case Kind::kValue: return fmt::format("zero_date: {}", value.ToDisplay());
+  }
+  return "";
+}
+
+std::string TimeZoneRule(std::string_view rule, OnGap g) {
+  return fmt::format("{} (on_gap: {})", rule, GapName(g));
+}
+std::string TimeZoneRule(std::string_view rule, OnFold f) {
+  return fmt::format("{} (on_fold: {})", rule, FoldName(f));
+}
 
 const ColumnMap* TableMap::FindColumn(std::string_view source_column) const {
   for (const auto& c : columns) {
@@ -174,7 +230,7 @@ class Parser {
     }
     OnlyKeys(spec, key,
              {"to", "type", "transform", "on_null", "default", "map", "on_unmapped", "drop",
-              "reverse", "identity", "on_update", "engine_type"});
+              "reverse", "identity", "on_update", "engine_type", "zero_date"});
     if (spec["drop"]) {
       auto reason = Scalar(spec["drop"], key + ".drop");
       if (reason && reason->empty()) Problem(spec["drop"], key + ".drop", "a drop needs a reason");
@@ -242,6 +298,24 @@ class Parser {
       if (!spec["map"]) Problem(on, key + ".on_unmapped", "on_unmapped without a map");
     }
     if (auto r = spec["reverse"]) c.reverse = Scalar(r, key + ".reverse");
+    if (auto z = spec["zero_date"]) {
+      ZeroDatePolicy p;
+      p.where = At(z);
+      Value v = ScalarValue(z, key + ".zero_date");
+      if (v.is_null()) {
+        p.kind = ZeroDatePolicy::Kind::kNull;
+      } else if (z.Tag() != "!" && z.Scalar() == "reject") {
+        p.kind = ZeroDatePolicy::Kind::kReject;
+      } else if (z.IsScalar() && (z.Scalar() == "keep" || z.Scalar().empty())) {
+        Problem(z, key + ".zero_date",
+                "expected null, reject or a replacement date (e.g. '1970-01-01'); a zero date "
+                "cannot be kept");
+      } else {
+        p.kind = ZeroDatePolicy::Kind::kValue;
+        p.value = v;
+      }
+      c.zero_date = p;
+    }
     out.columns.push_back(std::move(c));
   }
 
@@ -400,24 +474,100 @@ class Parser {
   }
 
   void ParseStep(const YAML::Node& step, const std::string& key, ColumnMap& c) {
+    Step st;
+    st.where = At(step);
     if (step.IsScalar()) {
       const std::string& s = step.Scalar();
-      if (s == "trim") c.steps.push_back({Step::Op::kTrim, {}});
-      else if (s == "lower") c.steps.push_back({Step::Op::kLower, {}});
-      else if (s == "upper") c.steps.push_back({Step::Op::kUpper, {}});
-      else Problem(step, key, fmt::format("unknown transform '{}' (trim, lower, upper, {{default: v}})", s));
-      return;
-    }
-    if (step.IsMap() && step.size() == 1) {
-      std::string op = step.begin()->first.Scalar();
-      if (op == "default") {
-        c.steps.push_back({Step::Op::kDefault, ScalarValue(step.begin()->second, key + ".default")});
+      if (s == "trim") st.op = Step::Op::kTrim;
+      else if (s == "lower") st.op = Step::Op::kLower;
+      else if (s == "upper") st.op = Step::Op::kUpper;
+      else if (s == "fix_mojibake") st.op = Step::Op::kFixMojibake;
+      else {
+        Problem(step, key,
+                fmt::format("unknown transform '{}' (trim, lower, upper, fix_mojibake, "
+                            "{{default: v}}, {{from_tz: Zone}}, {{decode: encoding}}, "
+                            "{{expr: \"SQL\"}})",
+                            s));
         return;
       }
+      c.steps.push_back(std::move(st));
+      return;
+    }
+    if (!step.IsMap() || step.size() == 0) {
+      Problem(step, key, "a transform is a name (trim) or a map ({default: 0}, {from_tz: Zone})");
+      return;
+    }
+    if (step["from_tz"] || step["to_tz"]) {
+      OnlyKeys(step, key, {"from_tz", "to_tz", "on_gap", "on_fold"});
+      st.op = Step::Op::kTimeZone;
+      for (const char* k : {"from_tz", "to_tz"}) {
+        if (!step[k]) continue;
+        std::string zone = Scalar(step[k], key + "." + k).value_or("");
+        if (auto z = TimeZone::Find(zone); !z) {
+          Problem(step[k], key + "." + k, z.error().message);
+        }
+        (std::string_view(k) == "from_tz" ? st.from_tz : st.to_tz) = zone;
+      }
+      if (auto g = step["on_gap"]) {
+        std::string v = Scalar(g, key + ".on_gap").value_or("");
+        if (v == "reject") st.on_gap = OnGap::kReject;
+        else if (v == "shift_forward") st.on_gap = OnGap::kShiftForward;
+        else Problem(g, key + ".on_gap", fmt::format("'{}' is not reject or shift_forward", v));
+      }
+      if (auto f = step["on_fold"]) {
+        std::string v = Scalar(f, key + ".on_fold").value_or("");
+        if (v == "reject") st.on_fold = OnFold::kReject;
+        else if (v == "earlier") st.on_fold = OnFold::kEarlier;
+        else if (v == "later") st.on_fold = OnFold::kLater;
+        else Problem(f, key + ".on_fold", fmt::format("'{}' is not reject, earlier or later", v));
+      }
+      if ((step["on_gap"] || step["on_fold"]) && !step["from_tz"]) {
+        Problem(step, key, "on_gap and on_fold need from_tz (the zone the local times are in)");
+      }
+      c.steps.push_back(std::move(st));
+      return;
+    }
+    if (step.size() != 1) {
+      Problem(step, key, "a transform map has one key ({decode: cp1252}), except from_tz with "
+                         "to_tz, on_gap and on_fold");
+      return;
+    }
+    std::string op = step.begin()->first.Scalar();
+    const YAML::Node arg = step.begin()->second;
+    std::string akey = key + "." + op;
+    if (op == "default") {
+      st.op = Step::Op::kDefault;
+      st.arg = ScalarValue(arg, akey);
+    } else if (op == "decode") {
+      st.op = Step::Op::kDecode;
+      std::string name = Scalar(arg, akey).value_or("");
+      if (auto canonical = CanonicalEncoding(name)) {
+        st.encoding = *canonical;
+      } else {
+        Problem(arg, akey, fmt::format("unknown encoding '{}' (latin1, cp1252, mariadb_latin1, "
+                                       "utf-8, or a name iconv knows such as cp1251, "
+                                       "iso-8859-15, gbk)",
+                                       name));
+      }
+    } else if (op == "fix_mojibake") {
+      st.op = Step::Op::kFixMojibake;
+      std::string v = Scalar(arg, akey).value_or("");
+      if (v == "keep") st.keep_ambiguous = true;
+      else if (v != "reject") Problem(arg, akey, fmt::format("'{}' is not keep or reject", v));
+    } else if (op == "expr") {
+      st.op = Step::Op::kExpr;
+      st.expr = Scalar(arg, akey).value_or("");
+      if (std::string_view(TrimSpace(st.expr)).empty()) Problem(arg, akey, "an empty expression");
+    } else {
       Problem(step, key, fmt::format("unknown transform '{}'", op));
       return;
     }
-    Problem(step, key, "a transform is a name (trim) or a one-key map ({default: 0})");
+    c.steps.push_back(std::move(st));
+  }
+
+  // A zone name of `timezone:` (the file's or a table's): checked here, with its line.
+  void CheckZone(const YAML::Node& n, const std::string& key, const std::string& zone) {
+    if (auto z = TimeZone::Find(zone); !z) Problem(n, key, z.error().message);
   }
 
   void ParseTable(const YAML::Node& t, Config& cfg) {
@@ -434,7 +584,12 @@ class Parser {
     tm.source = Scalar(t["source"], "tables[].source").value_or("");
     std::string key = fmt::format("tables.{}", tm.source);
     OnlyKeys(t, key, {"source", "target", "key", "columns", "add", "drop", "indexes",
-                      "foreign_keys", "checks"});
+                      "foreign_keys", "checks", "timezone"});
+    if (auto tz = t["timezone"]) {
+      tm.timezone = Scalar(tz, key + ".timezone");
+      tm.timezone_where = At(tz);
+      if (tm.timezone) CheckZone(tz, key + ".timezone", *tm.timezone);
+    }
     if (auto d = t["drop"]) {
       tm.drop_reason = Scalar(d, key + ".drop").value_or("");
       if (tm.drop_reason->empty()) Problem(d, key + ".drop", "a dropped table needs a reason");
@@ -479,10 +634,36 @@ class Parser {
         a.where = At(kv.first);
         std::string akey = key + ".add." + a.target;
         if (kv.second.IsMap()) {
-          OnlyKeys(kv.second, akey, {"value", "type"});
-          if (!kv.second["value"]) Problem(kv.second, akey, "missing 'value:'");
-          a.value = ScalarValue(kv.second["value"], akey + ".value");
-          if (kv.second["type"]) a.type = Type(kv.second["type"], akey + ".type");
+          const YAML::Node& n = kv.second;
+          OnlyKeys(n, akey, {"value", "type", "from", "expr", "reverse"});
+          if (n["expr"]) {
+            a.expr = Scalar(n["expr"], akey + ".expr").value_or("");
+            if (std::string_view(TrimSpace(*a.expr)).empty()) {
+              Problem(n["expr"], akey + ".expr", "an empty expression");
+            }
+            if (!n["from"]) {
+              Problem(n, akey, "an expression needs 'from:' (the source columns it reads)");
+            } else {
+              a.from = Names(n["from"], akey + ".from");
+            }
+            if (n["value"]) Problem(n, akey, "an added column has a 'value:' or an 'expr:', not both");
+            if (auto r = n["reverse"]) {
+              a.reverse = Scalar(r, akey + ".reverse");
+              if (a.reverse && *a.reverse != "none") {
+                Problem(r, akey + ".reverse",
+                        fmt::format("'{}' is not none (the reverse stream leaves the 'from:' "
+                                    "columns to their default)",
+                                    *a.reverse));
+              }
+            }
+            a.where = At(n["expr"]);
+          } else {
+            if (n["from"]) Problem(n, akey, "'from:' without an 'expr:'");
+            if (n["reverse"]) Problem(n, akey, "'reverse:' is for an 'expr:'");
+            if (!n["value"]) Problem(n, akey, "missing 'value:' (a constant) or 'expr:'");
+            a.value = ScalarValue(n["value"], akey + ".value");
+          }
+          if (n["type"]) a.type = Type(n["type"], akey + ".type");
         } else {
           a.value = ScalarValue(kv.second, akey);
         }
@@ -517,7 +698,11 @@ class Parser {
       std::string stem = std::filesystem::path(file_).stem().string();
       cfg.state = root["state"] ? Scalar(root["state"], "state").value_or("")
                                 : fmt::format("sqlite:{}.state.db", stem);
-      if (root["timezone"]) cfg.timezone = Scalar(root["timezone"], "timezone").value_or("UTC");
+      if (auto tz = root["timezone"]) {
+        cfg.timezone = Scalar(tz, "timezone").value_or("UTC");
+        cfg.timezone_where = At(tz);
+        CheckZone(tz, "timezone", cfg.timezone);
+      }
       if (auto h = root["hooks"]; h && IsMap(h, "hooks", "a map {reads: command, ...}")) {
         OnlyKeys(h, "hooks", {"reads", "writes", "rollback", "freeze", "unfreeze", "finalize"});
         for (const auto& kv : h) {

@@ -14,17 +14,58 @@ namespace tandem::mapping {
 enum class OnNull { kKeep, kDefault, kReject };
 enum class OnUnmapped { kKeep, kReject };
 
-struct Step {
-  enum class Op { kTrim, kLower, kUpper, kDefault };
-  Op op;
-  Value arg;  // kDefault: the replacement for NULL
-};
-
 // Where a piece of the file came from, for messages: "tandem.yaml:12".
 struct Where {
   std::string file;
   int line = 0;
   std::string ToString() const;
+};
+
+// What a local time that the clocks skipped (spring forward) becomes.
+enum class OnGap { kReject, kShiftForward };
+// What a local time that the clocks showed twice (fall back) becomes.
+enum class OnFold { kReject, kEarlier, kLater };
+
+// One entry of a column's `transform:` list (docs/transforms.md), run in the order written.
+struct Step {
+  enum class Op {
+    kTrim,
+    kLower,
+    kUpper,
+    kDefault,      // {default: v}: NULL becomes v
+    kTimeZone,     // {from_tz: Zone, to_tz: Zone, on_gap: ..., on_fold: ...}
+    kDecode,       // {decode: cp1252}: bytes (or text holding them) of an encoding -> UTF-8
+    kFixMojibake,  // fix_mojibake / {fix_mojibake: keep|reject}
+    kExpr,         // {expr: "SQL with ? for the value"}
+    kEncode,       // text -> bytes of `encoding`: the inverse of kDecode, built by reverse.cc only
+  };
+  Op op;
+  Value arg;  // kDefault: the replacement for NULL
+  // kTimeZone: the zone a naive value is local time in (empty: only to_tz was given, the
+  // value is an instant or UTC), and the zone to give local time in (empty: give the instant).
+  std::string from_tz, to_tz;
+  OnGap on_gap = OnGap::kReject;
+  OnFold on_fold = OnFold::kReject;
+  std::string encoding;         // kDecode: canonical name (core/encoding.h)
+  bool keep_ambiguous = false;  // kFixMojibake: `keep` leaves text it cannot repair surely
+  std::string expr;             // kExpr
+  Where where;
+  // The rule as the mapping wrote it, for rejects: "from_tz: Europe/Paris (on_gap: reject)".
+  std::string Rule() const;
+};
+
+// "from_tz: Europe/Paris (on_gap: reject)": a time zone rule with the policy that refused.
+std::string TimeZoneRule(std::string_view rule, OnGap g);
+std::string TimeZoneRule(std::string_view rule, OnFold f);
+
+// `zero_date:` of a column: what a MySQL-style zero date (0000-00-00, 2023-00-10) or an
+// impossible one (2023-02-30) becomes. Without it such a value is a reject (invalid_date).
+struct ZeroDatePolicy {
+  enum class Kind { kNull, kReject, kValue };
+  Kind kind = Kind::kReject;
+  Value value;  // kValue: the replacement, cast to the target type at compile time
+  Where where;
+  std::string Rule() const;  // "zero_date: null"
 };
 
 struct ColumnMap {
@@ -38,6 +79,7 @@ struct ColumnMap {
   // engine, values pass through without the portable cast (SQLite keeps each storage class).
   std::optional<std::string> engine_type;
   std::vector<Step> steps;                 // in order
+  std::optional<ZeroDatePolicy> zero_date;  // runs first, before on_null
   OnNull on_null = OnNull::kKeep;
   std::optional<Value> default_value;      // for on_null: default
   std::vector<std::pair<std::string, std::optional<std::string>>> value_map;  // from -> to/NULL
@@ -69,10 +111,18 @@ struct CheckMap {
   Where where;
 };
 
+// `add:` a target column no source column fills one-to-one: a constant (`value:`), or an
+// SQL expression over source columns (`from: [first, last]`, `expr: "..."`), which is how
+// several source columns land in one target column and one in several.
 struct AddColumn {
   std::string target;
   Value value;
   std::optional<PortableType> type;
+  std::vector<std::string> from;    // source columns the expression reads (by these names)
+  std::optional<std::string> expr;  // set: the value is the expression's result
+  // `reverse: none`: the reverse stream does not write the `from:` columns back from this
+  // column (they keep NULL or their default for rows written on the new side).
+  std::optional<std::string> reverse;
   Where where;
 };
 
@@ -89,6 +139,10 @@ struct TableMap {
   std::vector<IndexMap> indexes;
   std::vector<ForeignKeyMap> foreign_keys;
   std::vector<CheckMap> checks;
+  // `timezone:` of the table (else the file's): the zone a naive source timestamp is local
+  // time in when it lands in a timestamptz target column with no from_tz step of its own.
+  std::optional<std::string> timezone;
+  Where timezone_where;
   Where where;
 
   const ColumnMap* FindColumn(std::string_view source_column) const;
@@ -100,7 +154,9 @@ struct Config {
   std::string source;
   std::string target;
   std::string state;     // state store URI; default sqlite:<stem>.state.db next to the file
+  // The file's `timezone:` (default UTC): see TableMap::timezone.
   std::string timezone = "UTC";
+  Where timezone_where;
   std::map<std::string, std::string> hooks;  // reads, writes, rollback, freeze, unfreeze
   int chunk_rows = 50000;
   int batch_rows = 10000;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/encoding.h"
 #include "core/text.h"
 
 namespace tandem::mapping {
@@ -93,9 +94,16 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
   t.target_table_ = map.target;
   t.target_exists_ = target != nullptr;
 
-  // Coverage: every source column is mapped or dropped; every mapped column exists.
+  // Coverage: every source column is mapped, dropped, or read by an `add:` expression; every
+  // mapped column exists.
+  auto read_by_expression = [&](const std::string& name) {
+    for (const auto& a : map.adds) {
+      if (a.expr && std::find(a.from.begin(), a.from.end(), name) != a.from.end()) return true;
+    }
+    return false;
+  };
   for (const auto& col : source.columns) {
-    if (!map.FindColumn(col.name)) {
+    if (!map.FindColumn(col.name) && !read_by_expression(col.name)) {
       problem(map.where, fmt::format("column {}.{} is neither mapped nor dropped (add `{}: {{to: "
                                      "{}}}` or `{}: {{drop: \"why\"}}`)",
                                      map.source, col.name, col.name, col.name, col.name));
@@ -143,6 +151,7 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     }
     f.not_null = tc ? !tc->nullable
                     : (!sc->nullable || cm.on_null != OnNull::kKeep);
+    t.CompileSteps(map, cm, *sc, cfg, f, problem);
     // Written as read only when nothing could change the value: the same engine on both
     // sides, a column declared alike on both, its portable type kept, no transform.
     std::string_view target_decl = tc ? std::string_view(tc->engine_type)
@@ -151,7 +160,8 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
                     UriEngine(cfg->source) == UriEngine(cfg->target) &&
                     !UriEngine(cfg->source).empty() &&
                     TypeKey(target_decl) == TypeKey(sc->engine_type) && f.type == sc->type &&
-                    cm.steps.empty() && cm.value_map.empty() && cm.on_null == OnNull::kKeep;
+                    f.steps.empty() && !f.zero_date && cm.value_map.empty() &&
+                    cm.on_null == OnNull::kKeep;
     t.fields_.push_back(std::move(f));
   }
   for (const auto& add : t.map_.adds) {
@@ -168,6 +178,43 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     Field f;
     f.target_name = add.target;
     f.type = add.type ? *add.type : tc ? tc->type : PortableType{.kind = Kind::kText};
+    if (add.expr) {
+      // Several source columns into one target column (or one into several: one add each).
+      if (map.keyless) {
+        problem(add.where, fmt::format("added column {}.{}: a table without a key (key: none) "
+                                       "cannot compute columns: the whole row is its identity",
+                                       map.target, add.target));
+        continue;
+      }
+      bool ok = true;
+      for (const auto& name : add.from) {
+        if (!source.Find(name)) {
+          problem(add.where, fmt::format("added column {}.{}: from: column {}.{} does not exist "
+                                         "in the source",
+                                         map.target, add.target, map.source, name));
+          ok = false;
+          continue;
+        }
+        auto at = std::find(t.source_columns_.begin(), t.source_columns_.end(), name);
+        if (at == t.source_columns_.end()) {
+          t.source_columns_.push_back(name);
+          at = t.source_columns_.end() - 1;
+        }
+        f.expr_args.push_back(static_cast<int>(at - t.source_columns_.begin()));
+      }
+      if (!ok) continue;
+      auto idx = t.exprs_.Add(*add.expr, add.from, false);
+      if (!idx) {
+        problem(add.where, fmt::format("added column {}.{}: expr \"{}\": {}", map.target,
+                                       add.target, *add.expr, idx.error().message));
+        continue;
+      }
+      f.expr = *idx;
+      f.expr_rule = Step{.op = Step::Op::kExpr, .expr = *add.expr}.Rule();
+      f.not_null = tc ? !tc->nullable : false;
+      t.fields_.push_back(std::move(f));
+      continue;
+    }
     auto v = CastTo(add.value, f.type);
     if (!v) {
       problem(add.where, fmt::format("added column {}.{}: {}", map.target, add.target,
@@ -201,7 +248,7 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     t.one_range_reason_ = "it has no key (key: none)";
     for (const auto& cm : t.map_.columns) {
       if (cm.drop_reason || !source.Find(cm.source)) continue;
-      if (!cm.steps.empty() || !cm.value_map.empty()) {
+      if (!cm.steps.empty() || !cm.value_map.empty() || cm.zero_date) {
         problem(cm.where, fmt::format("column {}.{} of a table without a key (key: none) cannot be "
                                       "transformed (only renamed or cast): the whole row is its "
                                       "identity",
@@ -230,10 +277,20 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
       problem(map.where, fmt::format("key column {}.{} must be mapped, not dropped", map.source, k));
       continue;
     }
-    if (!cm->steps.empty() || !cm->value_map.empty()) {
+    bool stepped = !cm->steps.empty() || cm->zero_date;
+    for (const auto& f : t.fields_) {
+      if (f.spec_index >= 0 && t.map_.columns[f.spec_index].source == k && !f.steps.empty()) {
+        stepped = true;  // the table's `timezone:` would shift it
+      }
+    }
+    if (stepped || !cm->value_map.empty()) {
       problem(cm->where, fmt::format("key column {}.{} cannot be transformed (only renamed or "
-                                     "cast): chunk ranges must keep their order",
-                                     map.source, k));
+                                     "cast): chunk ranges must keep their order{}",
+                                     map.source, k,
+                                     cm->steps.empty() && !cm->zero_date && cm->value_map.empty()
+                                         ? " (the table's timezone: would shift it into "
+                                           "timestamptz: keep its target a naive timestamp)"
+                                         : ""));
     }
     for (size_t i = 0; i < t.source_columns_.size(); ++i) {
       if (t.source_columns_[i] == k) t.key_source_pos_.push_back(static_cast<int>(i));
@@ -379,8 +436,113 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     }
     t.planned_.foreign_keys.push_back(std::move(fk));
   }
+  if (t.keyless_) {
+    for (const auto& f : t.fields_) {
+      if (f.spec_index >= 0 && !f.steps.empty() && t.map_.columns[f.spec_index].steps.empty()) {
+        problem(t.map_.columns[f.spec_index].where,
+                fmt::format("column {}.{} of a table without a key (key: none) would be shifted "
+                            "by the table's timezone: into timestamptz: the whole row is its "
+                            "identity; keep its target a naive timestamp",
+                            map.source, t.map_.columns[f.spec_index].source));
+      }
+    }
+  }
   if (problems.size() != before) return std::nullopt;
   return t;
+}
+
+void TableTransform::CompileSteps(const TableMap& map, const ColumnMap& cm, const Column& sc,
+                                  const Config* cfg, Field& f,
+                                  const std::function<void(const Where&, std::string)>& problem) {
+  std::string label = fmt::format("column {}.{}", map.source, cm.source);
+  bool zone_step = false;
+  for (const Step& st : cm.steps) {
+    CompiledStep cs;
+    cs.op = st.op;
+    cs.arg = st.arg;
+    cs.rule = st.Rule();
+    cs.on_gap = st.on_gap;
+    cs.on_fold = st.on_fold;
+    cs.encoding = st.encoding;
+    cs.keep_ambiguous = st.keep_ambiguous;
+    const Where& w = st.where.line > 0 ? st.where : cm.where;
+    if (st.op == Step::Op::kTimeZone) {
+      zone_step = true;
+      if (!st.from_tz.empty()) {
+        auto z = TimeZone::Find(st.from_tz);
+        if (!z) {
+          problem(w, fmt::format("{}: from_tz: {}", label, z.error().message));
+        } else {
+          cs.from = *z;
+        }
+        if (sc.type.kind == Kind::kTimestampTz) {
+          problem(w, fmt::format("{}: from_tz reads naive local times, but the source column is "
+                                 "timestamptz (already an instant): write to_tz alone, or drop "
+                                 "the step",
+                                 label));
+        } else if (sc.type.kind != Kind::kTimestamp && sc.type.kind != Kind::kText &&
+                   sc.type.kind != Kind::kDate) {
+          problem(w, fmt::format("{}: from_tz needs a timestamp, date or text column, not {}",
+                                 label, sc.type.ToString()));
+        }
+      }
+      if (!st.to_tz.empty()) {
+        auto z = TimeZone::Find(st.to_tz);
+        if (!z) {
+          problem(w, fmt::format("{}: to_tz: {}", label, z.error().message));
+        } else {
+          cs.to = *z;
+        }
+        cs.to_local = true;
+        if (f.type.kind == Kind::kTimestampTz) {
+          problem(w, fmt::format("{}: to_tz gives local time in {}, but the target column {} is "
+                                 "timestamptz (an instant, shown in any zone): drop to_tz, or "
+                                 "make the target a naive timestamp",
+                                 label, st.to_tz, f.target_name));
+        }
+      }
+    } else if (st.op == Step::Op::kExpr) {
+      auto idx = exprs_.Add(st.expr, {}, true);
+      if (!idx) {
+        problem(w, fmt::format("{}: expr \"{}\": {}", label, st.expr, idx.error().message));
+      } else {
+        cs.expr = *idx;
+      }
+    }
+    f.steps.push_back(std::move(cs));
+  }
+  // The table's (else the file's) `timezone:`: a naive source value that lands in timestamptz
+  // is local time there. UTC changes nothing, so no step (and today's behaviour) for it.
+  const std::string& zone = map.timezone ? *map.timezone : cfg ? cfg->timezone : std::string();
+  if (!zone_step && !zone.empty() && zone != "UTC" && f.type.kind == Kind::kTimestampTz &&
+      (sc.type.kind == Kind::kTimestamp || sc.type.kind == Kind::kText)) {
+    const Where& w = map.timezone ? map.timezone_where : cfg->timezone_where;
+    if (auto z = TimeZone::Find(zone); !z) {
+      problem(w, fmt::format("{}: timezone: {}", label, z.error().message));
+    } else {
+      CompiledStep cs;
+      cs.op = Step::Op::kTimeZone;
+      cs.from = *z;
+      cs.rule = "timezone: " + zone;
+      f.steps.push_back(std::move(cs));
+    }
+  }
+  if (cm.zero_date) {
+    f.zero_date = cm.zero_date;
+    Kind k = f.type.kind;
+    if (k != Kind::kDate && k != Kind::kTimestamp && k != Kind::kTimestampTz) {
+      problem(cm.zero_date->where,
+              fmt::format("{}: zero_date is for a date or timestamp target column, not {}", label,
+                          f.type.ToString()));
+    } else if (f.zero_date->kind == ZeroDatePolicy::Kind::kValue) {
+      auto v = CastTo(f.zero_date->value, f.type);
+      if (!v) {
+        problem(cm.zero_date->where, fmt::format("{}: zero_date: {}", label, v.error().message));
+      } else {
+        f.zero_date->value = std::move(*v);
+      }
+    }
+  }
 }
 
 namespace {
@@ -409,19 +571,204 @@ bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
   return false;
 }
 
-bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
-  auto refuse = [&](const ColumnMap& cm, Problem problem, std::string rule, std::string message) {
+namespace {
+
+// A value for a message: quoted, cut to 60 bytes (on a character boundary).
+std::string Shown(const Value& v) {
+  std::string d = v.ToDisplay();
+  if (d.size() <= 60) return d;
+  size_t cut = 60;
+  while (cut > 0 && (static_cast<unsigned char>(d[cut]) & 0xC0) == 0x80) --cut;
+  return d.substr(0, cut) + "...";
+}
+
+// Text shaped like a date ("0000-00-00", "2023-02-30 10:00:00") that is none: a MySQL zero
+// date or an impossible one.
+bool IsZeroOrImpossibleDate(const Value& v) {
+  if (v.kind() != Kind::kText) return false;
+  const std::string& s = v.as_str();
+  if (s.size() < 6 || s[4] != '-') return false;
+  for (int i = 0; i < 4; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  if (s[5] < '0' || s[5] > '9') return false;
+  return !ParseTimestamp(s);
+}
+
+}  // namespace
+
+bool TableTransform::RunStep(const CompiledStep& step, const ColumnMap& cm, const Value*& v,
+                             Value& changed, Refusal& why) const {
+  auto change = [&](Value next) {
+    changed = std::move(next);
+    v = &changed;
+  };
+  auto refuse = [&](Problem problem, std::string rule, std::string message) {
     why.column = cm.source;
+    why.problem = problem;
+    why.rule = std::move(rule);
+    why.message = fmt::format("{}: {}", cm.source, message);
+    return false;
+  };
+  switch (step.op) {
+    case Step::Op::kTrim:
+      if (v->kind() == Kind::kText) change(Value::Text(std::string(TrimSpace(v->as_str()))));
+      return true;
+    case Step::Op::kLower:
+      if (v->kind() == Kind::kText) change(Value::Text(AsciiLower(v->as_str())));
+      return true;
+    case Step::Op::kUpper:
+      if (v->kind() == Kind::kText) change(Value::Text(AsciiUpper(v->as_str())));
+      return true;
+    case Step::Op::kDefault:
+      if (v->is_null()) change(step.arg);
+      return true;
+    case Step::Op::kTimeZone: {
+      if (v->is_null()) return true;
+      std::optional<int64_t> naive, instant;
+      switch (v->kind()) {
+        case Kind::kTimestamp: naive = v->as_int(); break;
+        case Kind::kDate: naive = v->as_int() * 86400000000LL; break;
+        case Kind::kTimestampTz: instant = v->as_int(); break;
+        case Kind::kText: {
+          bool zone_seen = false;
+          auto ts = ParseTimestamp(v->as_str(), &zone_seen);
+          if (!ts) {
+            return refuse(IsZeroOrImpossibleDate(*v) ? Problem::kInvalidDate
+                                                     : Problem::kTypeMismatch,
+                          step.rule, fmt::format("{} is not a valid timestamp", Shown(*v)));
+          }
+          // Text with its own offset ("...+02:00") is an instant already.
+          (zone_seen ? instant : naive) = *ts;
+          break;
+        }
+        default:
+          return refuse(Problem::kTypeMismatch, step.rule,
+                        fmt::format("{} {} is not a timestamp", KindName(v->kind()), Shown(*v)));
+      }
+      if (naive) {
+        TimeZone::Local r = step.from.Resolve(*naive);
+        if (r.kind == TimeZone::Local::Kind::kGap) {
+          if (step.on_gap == OnGap::kReject) {
+            return refuse(Problem::kDstGap, TimeZoneRule(step.rule, step.on_gap),
+                          DescribeLocal(step.from, *naive, r));
+          }
+        } else if (r.kind == TimeZone::Local::Kind::kFold) {
+          if (step.on_fold == OnFold::kReject) {
+            return refuse(Problem::kDstFold, TimeZoneRule(step.rule, step.on_fold),
+                          DescribeLocal(step.from, *naive, r));
+          }
+          if (step.on_fold == OnFold::kLater) r.utc = r.utc_later;
+        }
+        instant = r.utc;
+      }
+      change(step.to_local ? Value::Timestamp(step.to.ToLocal(*instant))
+                           : Value::TimestampTz(*instant));
+      return true;
+    }
+    case Step::Op::kDecode: {
+      if (v->kind() == Kind::kUndecodable) {
+        return refuse(Problem::kInvalidEncoding, step.rule,
+                      fmt::format("{} (the engine could not hand over its bytes)", v->as_str()));
+      }
+      if (v->kind() != Kind::kBytes && v->kind() != Kind::kText) return true;
+      auto text = DecodeToUtf8(v->as_str(), step.encoding);
+      if (!text) return refuse(Problem::kInvalidEncoding, step.rule, text.error().message);
+      change(Value::Text(std::move(*text)));
+      return true;
+    }
+    case Step::Op::kEncode: {
+      if (v->kind() != Kind::kText) return true;
+      auto bytes = EncodeFromUtf8(v->as_str(), step.encoding);
+      if (!bytes) return refuse(Problem::kInvalidEncoding, step.rule, bytes.error().message);
+      change(Value::Bytes(std::move(*bytes)));
+      return true;
+    }
+    case Step::Op::kFixMojibake: {
+      if (v->kind() != Kind::kText) return true;
+      if (auto fixed = RepairMojibake(v->as_str())) {
+        change(Value::Text(std::move(*fixed)));
+      } else if (!step.keep_ambiguous && LooksLikeMojibake(v->as_str())) {
+        return refuse(Problem::kMojibake, step.rule,
+                      fmt::format("{} looks like mojibake but has no unambiguous repair (it "
+                                  "mixes correct and mangled text; {{fix_mojibake: keep}} "
+                                  "keeps such values)",
+                                  Shown(*v)));
+      }
+      return true;
+    }
+    case Step::Op::kExpr: {
+      if (v->kind() == Kind::kUndecodable) {
+        return refuse(Problem::kInvalidEncoding, step.rule, v->as_str());
+      }
+      auto r = exprs_.Eval(step.expr, Row{*v});
+      if (!r) {
+        return refuse(Problem::kExpressionError, step.rule,
+                      fmt::format("expression failed on {}: {}", Shown(*v), r.error().message));
+      }
+      change(std::move(*r));
+      return true;
+    }
+  }
+  return true;
+}
+
+bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
+  auto refuse_at = [&](const std::string& column, Problem problem, std::string rule,
+                       std::string message) {
+    why.column = column;
     why.problem = problem;
     why.rule = std::move(rule);
     why.message = std::move(message);
     return false;
+  };
+  auto refuse = [&](const ColumnMap& cm, Problem problem, std::string rule, std::string message) {
+    return refuse_at(cm.source, problem, std::move(rule), std::move(message));
   };
   // `out` keeps its Values from the previous row: assigning into them reuses their string
   // buffers, so a steady copy allocates nothing per row.
   out.resize(fields_.size());
   for (size_t i = 0; i < fields_.size(); ++i) {
     const Field& f = fields_[i];
+    if (f.expr >= 0) {
+      // An added column computed from source columns.
+      Row args;
+      args.reserve(f.expr_args.size());
+      std::string shown;
+      for (size_t k = 0; k < f.expr_args.size(); ++k) {
+        const Value& a = in[f.expr_args[k]];
+        if (a.kind() == Kind::kUndecodable) {
+          return refuse_at(source_columns_[f.expr_args[k]], Problem::kInvalidEncoding, f.expr_rule,
+                           fmt::format("{}: {}", source_columns_[f.expr_args[k]], a.as_str()));
+        }
+        shown += fmt::format("{}{} = {}", k ? ", " : "", source_columns_[f.expr_args[k]], Shown(a));
+        args.push_back(a);
+      }
+      auto r = exprs_.Eval(f.expr, args);
+      if (!r) {
+        return refuse_at(f.target_name, Problem::kExpressionError, f.expr_rule,
+                         fmt::format("{}: expression failed on {}: {}", f.target_name, shown,
+                                     r.error().message));
+      }
+      if (r->is_null() && f.not_null) {
+        return refuse_at(f.target_name, Problem::kNullViolation, "NOT NULL",
+                         fmt::format("{}: the expression gave NULL (from {}) into NOT NULL column "
+                                     "{}.{}",
+                                     f.target_name, shown, target_table_, f.target_name));
+      }
+      if (AlreadyFits(*r, f.type)) {
+        out[i] = std::move(*r);
+        continue;
+      }
+      auto cast = CastTo(*r, f.type);
+      if (!cast) {
+        return refuse_at(f.target_name, cast.error().problem,
+                         fmt::format("cast to {}", f.type.ToString()),
+                         fmt::format("{}: {}", f.target_name, cast.error().message));
+      }
+      out[i] = std::move(*cast);
+      continue;
+    }
     if (f.spec_index < 0) {
       out[i] = f.constant;
       continue;
@@ -435,6 +782,16 @@ bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
       changed = std::move(next);
       v = &changed;
     };
+    if (f.zero_date && IsZeroOrImpossibleDate(*v)) {
+      switch (f.zero_date->kind) {
+        case ZeroDatePolicy::Kind::kNull: change(Value::Null()); break;
+        case ZeroDatePolicy::Kind::kValue: change(f.zero_date->value); break;
+        case ZeroDatePolicy::Kind::kReject:
+          return refuse(cm, Problem::kInvalidDate, f.zero_date->Rule(),
+                        fmt::format("{}: {} is a zero or impossible date (zero_date: reject)",
+                                    cm.source, Shown(*v)));
+      }
+    }
     if (v->is_null()) {
       if (cm.on_null == OnNull::kReject) {
         return refuse(cm, Problem::kNullViolation, "on_null: reject",
@@ -442,21 +799,8 @@ bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
       }
       if (cm.on_null == OnNull::kDefault) change(*cm.default_value);
     }
-    for (const auto& step : cm.steps) {
-      switch (step.op) {
-        case Step::Op::kTrim:
-          if (v->kind() == Kind::kText) change(Value::Text(std::string(TrimSpace(v->as_str()))));
-          break;
-        case Step::Op::kLower:
-          if (v->kind() == Kind::kText) change(Value::Text(AsciiLower(v->as_str())));
-          break;
-        case Step::Op::kUpper:
-          if (v->kind() == Kind::kText) change(Value::Text(AsciiUpper(v->as_str())));
-          break;
-        case Step::Op::kDefault:
-          if (v->is_null()) change(step.arg);
-          break;
-      }
+    for (const auto& step : f.steps) {
+      if (!RunStep(step, cm, v, changed, why)) return false;
     }
     if (!cm.value_map.empty() && !v->is_null()) {
       std::string s = v->ToString();
@@ -471,7 +815,7 @@ bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
       if (!found && cm.on_unmapped == OnUnmapped::kReject) {
         return refuse(cm, Problem::kUnmappedValue, "map (on_unmapped: reject)",
                       fmt::format("{}: value {} is not in its map (on_unmapped: reject)",
-                                  cm.source, v->ToDisplay()));
+                                  cm.source, Shown(*v)));
       }
     }
     if (v->is_null() && f.not_null) {

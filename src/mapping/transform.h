@@ -2,11 +2,14 @@
 // lands in the target, and why a row cannot.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/timezone.h"
 #include "mapping/config.h"
+#include "mapping/expression.h"
 #include "tandem/engine.h"
 #include "tandem/schema.h"
 
@@ -65,7 +68,12 @@ class TableTransform {
   }
 
   // Maps one source row (values in source_columns() order) into `out` (target_columns()
-  // order). Returns false and sets `reason` (naming the column) when the row cannot land.
+  // order). Returns false and sets `why` (naming the column, the problem, the rule and the
+  // value) when the row cannot land. Per column, in this order (docs/transforms.md):
+  // zero_date, on_null, the `transform:` steps as written (then the table's `timezone:` for a
+  // naive value into timestamptz), map/on_unmapped, NOT NULL, the cast to the target type.
+  // Thread-safe: a transform with expressions serialises their evaluation on a mutex; give
+  // each thread its own copy (copies prepare their own statements) to evaluate in parallel.
   bool Apply(const Row& in, Row& out, Refusal& why) const;
   // The same, keeping only the message.
   bool Apply(const Row& in, Row& out, std::string& reason) const;
@@ -81,6 +89,21 @@ class TableTransform {
   const std::vector<int>& target_key_positions() const { return target_key_pos_; }
 
  private:
+  // A `transform:` step resolved once at Compile: zones looked up, expressions prepared.
+  struct CompiledStep {
+    Step::Op op = Step::Op::kTrim;
+    Value arg;                             // kDefault
+    TimeZone from = TimeZone::Utc();       // kTimeZone: the zone naive values are local in
+    TimeZone to = TimeZone::Utc();         // kTimeZone with to_tz: the zone to give local time in
+    bool to_local = false;                 // kTimeZone: to_tz given (the result is naive)
+    OnGap on_gap = OnGap::kReject;
+    OnFold on_fold = OnFold::kReject;
+    std::string encoding;                  // kDecode, kEncode
+    bool keep_ambiguous = false;           // kFixMojibake
+    int expr = -1;                         // kExpr: index into exprs_
+    std::string rule;                      // as the mapping says it, for rejects
+  };
+
   struct Field {
     int source_index = -1;      // into source_columns_; -1 for an added constant
     int spec_index = -1;        // into map_.columns; -1 for an added constant
@@ -91,7 +114,23 @@ class TableTransform {
     // portable cast, so SQLite keeps each storage class ('2016-07-04' stays that text).
     bool passthrough = false;
     std::string target_name;
+    std::vector<CompiledStep> steps;
+    std::optional<ZeroDatePolicy> zero_date;  // kValue: its value already cast to `type`
+    // An added column computed by an expression: exprs_ index, and the source_columns_ index
+    // of each `from:` column.
+    int expr = -1;
+    std::vector<int> expr_args;
+    std::string expr_rule;
   };
+
+  // Resolves the column's zero_date and `transform:` steps (and the table's `timezone:`
+  // default) into f.steps / f.zero_date; reports problems through `problem`.
+  void CompileSteps(const TableMap& map, const ColumnMap& cm, const Column& source_column,
+                    const Config* cfg, Field& f,
+                    const std::function<void(const Where&, std::string)>& problem);
+  // Runs one compiled step on `v`; false with `why` filled when the value is refused.
+  bool RunStep(const CompiledStep& step, const ColumnMap& cm, const Value*& v, Value& changed,
+               Refusal& why) const;
 
   std::string source_table_, target_table_;
   std::vector<std::string> source_columns_, source_key_, target_columns_, target_key_;
@@ -104,6 +143,7 @@ class TableTransform {
   bool keyless_ = false;
   std::string one_range_reason_;
   TableMap map_;  // owned copy; fields_ index into it
+  ExpressionSet exprs_;  // every expression of the table, prepared once (copies re-prepare)
 };
 
 // The table named `name` in `tables`, or nullptr.

@@ -7,7 +7,8 @@ cd "$root/src" || exit 2
 declare -A allowed=(
   [core]="core"
   [engines]="core engines"
-  [mapping]="core mapping"
+  # mapping: expressions run in an embedded SQLite through engines/sqlite/database.h, like state.
+  [mapping]="core mapping engines/sqlite"
   [state]="core state engines/sqlite"
   [copy]="core mapping engines state copy"
   [capture]="core mapping engines state copy capture"

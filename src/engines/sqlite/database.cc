@@ -124,6 +124,13 @@ Status Statement::Bind(int index, const Value& v) {
   return Ok();
 }
 
+int Statement::ParameterCount() const { return sqlite3_bind_parameter_count(stmt_); }
+
+std::string Statement::ParameterName(int index) const {
+  const char* name = sqlite3_bind_parameter_name(stmt_, index);
+  return name ? std::string(name) : std::string();
+}
+
 Status Statement::BindAll(const Row& params) { return BindFrom(1, params); }
 
 Status Statement::BindFrom(int first, const Row& params) {

@@ -47,6 +47,12 @@ class Statement {
   // column affinity converts); Text/Json -> text; Bytes -> blob; Date/Time/Timestamp ->
   // ISO text; TimestampTz -> 'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00'; Uuid -> 8-4-4-4-12 text.
   Status Bind(int index, const Value& v);
+  // The number of parameters (the largest index) and the name of parameter `index` (1-based)
+  // as written, ":name" or "?7"; "" for a bare `?`. For statements built around user SQL (the
+  // mapping's expressions), which bind each parameter by what it names.
+  int ParameterCount() const;
+  std::string ParameterName(int index) const;
+
   // Binds params[i] to parameter i+1.
   Status BindAll(const Row& params);
   // Binds params[i] to parameter first+i (1-based `first`).
