@@ -757,8 +757,13 @@ Result<Report> Assessor::Run() {
   for (size_t i = 0; i < findings_.all().size(); ++i) Suggest(findings_.all()[i], findings_.evidence()[i]);
   for (const auto& k : keys_) {
     if (!k.check_duplicates) continue;
+    size_t before = findings_.all().size();
     if (auto st = CheckDuplicates(k); !st) {
       return std::unexpected(st.error().Context(fmt::format("assess {}: duplicate keys", in_.tables[k.table].source_table())));
+    }
+    // Rows colliding on a key the target enforces while rows arrive are rejects of the copy.
+    if (findings_.all().size() > before && k.severity == Severity::kReject) {
+      report.tables[k.table].rejected += findings_.all().back().count;
     }
   }
   for (const auto& f : fks_) {

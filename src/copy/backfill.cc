@@ -262,10 +262,13 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
         (void)spare_->TryPush(p);
         continue;
       }
-      // Row by row, each in its own statement: a refused row is a reject, not a failure.
+      // Row by row, each in its own statement: a refused row is a reject, not a failure. An
+      // insert, as in the batch: the range is empty now, so a key already there is a second
+      // source row mapped onto the same target key ('007' and '7' into a bigint), which must
+      // be a reject, never an overwrite of the first.
       for (size_t i = 0; i < p.out.size(); ++i) {
         auto st = target_.Write(t.target_table(), t.target_columns(), t.target_key(), {p.out[i]},
-                                t.keyless() ? WriteMode::kInsert : WriteMode::kUpsert);
+                                WriteMode::kInsert);
         if (st) {
           ++written;
         } else if (st.error().code == Code::kInvalidArgument) {
