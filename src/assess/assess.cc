@@ -259,7 +259,7 @@ void Suggest(Finding& f, const Evidence& e) {
       break;
     case Problem::kTypeMismatch:
       f.suggestion = MapOf(e.values);
-      f.advice = fmt::format("values that are not {}: correct them in the source, map them to "
+      f.advice = fmt::format("values that do not read as {}: correct them in the source, map them to "
                              "what they mean (here NULL), or keep them with type: text",
                              e.type.ToString());
       break;

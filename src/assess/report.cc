@@ -92,7 +92,12 @@ main{max-width:1180px;margin:0 auto;padding:24px 40px 60px}
 .card{flex:1;min-width:160px;background:#fff;border-radius:8px;padding:14px 18px;box-shadow:0 1px 2px rgba(31,41,51,.08)}
 .card .n{font-size:26px;font-weight:600}
 .card .l{font-size:13px;color:#616e7c}
-.card.reject .n{color:#c62828}.card.fails .n{color:#b45309}.card.warning .n{color:#8d6e00}
+.card.reject.some .n{color:#c62828}.card.fails.some .n{color:#b45309}.card.warning.some .n{color:#8d6e00}
+.card .n.zero{color:#9aa5b1}
+.path{font-size:12.5px;color:#616e7c;margin-bottom:4px}
+.path code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:#3e4c59}
+.next{background:#fff;border-radius:8px;padding:12px 18px;margin:-8px 0 26px;font-size:14px;color:#3e4c59;box-shadow:0 1px 2px rgba(31,41,51,.08)}
+.next code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f0f2f5;padding:0 5px;border-radius:4px}
 h2{font-size:18px;margin:30px 0 12px;font-weight:600}
 table.t{width:100%;border-collapse:collapse;background:#fff;border-radius:8px;overflow:hidden;box-shadow:0 1px 2px rgba(31,41,51,.08)}
 table.t th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.5px;color:#616e7c;background:#f9fafb;padding:9px 14px;border-bottom:1px solid #e4e7eb}
@@ -109,7 +114,7 @@ table.t td.num{text-align:right;font-variant-numeric:tabular-nums}
 .finding .where{color:#3e4c59}
 .finding .count{margin-left:auto;font-weight:600;white-space:nowrap}
 .finding .advice{margin:6px 0 8px;color:#3e4c59}
-.finding dl{display:grid;grid-template-columns:110px 1fr;gap:4px 12px;margin:8px 0 0;font-size:14px}
+.finding dl{display:grid;grid-template-columns:120px 1fr;gap:4px 12px;margin:8px 0 0;font-size:14px}
 .finding dt{color:#7b8794}
 .finding dd{margin:0;word-break:break-word}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
@@ -172,7 +177,7 @@ std::string ReportText(const Report& r) {
   std::string out;
   int64_t rows = 0, rejected = 0, flagged = 0;
   for (const auto& t : r.tables) rows += t.rows, rejected += t.rejected, flagged += t.flagged;
-  out += fmt::format("assessed {} table(s), {} rows in {:.1f} s: {} row(s) would be rejected, "
+  out += fmt::format("assessed {} table(s), {} rows in {:.2f} s: {} row(s) would be rejected, "
                      "{} would land with a warning\n",
                      r.tables.size(), rows, r.seconds, rejected, flagged);
   if (r.findings.empty()) {
@@ -189,7 +194,15 @@ std::string ReportText(const Report& r) {
       if (f.count > 3) keys += " ...";
       out += fmt::format("{:<8} {:<30} {:<18} {:<18} {:>8}  {}\n", SeverityName(f.severity), name,
                          f.column, ProblemName(f.kind), f.count, keys);
-      out += fmt::format("         e.g. {}\n", f.example);
+      std::string example;
+      for (char c : f.example) {
+        if (static_cast<unsigned char>(c) < 0x20) {
+          example += fmt::format("\\x{:02X}", static_cast<unsigned char>(c));
+        } else {
+          example += c;
+        }
+      }
+      out += fmt::format("         e.g. {}\n", example);
       if (!f.suggestion.empty()) out += fmt::format("         fix: {}\n", YamlLine(f));
     }
   }
@@ -216,9 +229,11 @@ std::string ReportHtml(const Report& r) {
   h += "</style></head><body>\n<header><h1>Migration assessment</h1>";
   h += fmt::format("<div class=\"route\"><b>{}</b> &rarr; <b>{}</b></div>", Escape(r.source),
                    Escape(r.target));
-  h += fmt::format("<div class=\"when\">{} &middot; {} rows in {} tables read through the mapping "
-                   "in {:.1f} s</div></header>\n<main>\n",
-                   Escape(r.at), Thousands(rows), r.tables.size(), r.seconds);
+  std::string when = r.at;
+  if (when.size() >= 16 && when[10] == 'T') when = when.substr(0, 10) + " " + when.substr(11, 5) + " UTC";
+  h += fmt::format("<div class=\"when\">assessed {} &middot; every source row read through the "
+                   "mapping in {:.1f} s</div></header>\n<main>\n",
+                   Escape(when), r.seconds);
   if (rejected > 0 || n_fails > 0) {
     std::string what;
     if (rejected > 0) {
@@ -230,7 +245,11 @@ std::string ReportHtml(const Report& r) {
                           "build",
                           what.empty() ? "" : ", and ", n_fails, n_fails == 1 ? "" : "s");
     }
-    h += fmt::format("<div class=\"verdict bad\">{}. Each finding below says which rows and the "
+    if (flagged > 0) {
+      what += fmt::format("; {} more row{} would land with a warning", Thousands(flagged),
+                          flagged == 1 ? "" : "s");
+    }
+    h += fmt::format("<div class=\"verdict bad\">{}. Each finding below says which rows, and the "
                      "mapping change that fixes them.</div>\n",
                      what);
   } else if (flagged > 0) {
@@ -242,19 +261,24 @@ std::string ReportHtml(const Report& r) {
          "copying.</div>\n";
   }
   h += "<div class=\"cards\">";
-  h += fmt::format("<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">rows "
-                   "read</div></div>",
-                   Thousands(rows));
-  h += fmt::format("<div class=\"card reject\"><div class=\"n\">{}</div><div class=\"l\">rows "
-                   "would be rejected</div></div>",
-                   Thousands(rejected));
-  h += fmt::format("<div class=\"card fails\"><div class=\"n\">{}</div><div class=\"l\">objects "
-                   "would fail to build</div></div>",
-                   n_fails);
-  h += fmt::format("<div class=\"card warning\"><div class=\"n\">{}</div><div class=\"l\">rows "
-                   "with warnings</div></div>",
-                   Thousands(flagged));
+  h += fmt::format("<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">rows read, "
+                   "in {} tables</div></div>",
+                   Thousands(rows), r.tables.size());
+  auto card = [&](std::string_view cls, int64_t n, std::string_view label) {
+    h += fmt::format("<div class=\"card {}{}\"><div class=\"n{}\">{}</div><div class=\"l\">{}</div>"
+                     "</div>",
+                     cls, n ? " some" : "", n ? "" : " zero", Thousands(n), label);
+  };
+  card("reject", rejected, "rows would be rejected");
+  card("fails", static_cast<int64_t>(n_fails), "indexes or foreign keys would fail");
+  card("warning", flagged, "rows would land with a warning");
   h += "</div>\n";
+  if (!r.findings.empty()) {
+    h += "<div class=\"next\">Next: write the suggested fixes into <code>tandem.yaml</code> (or "
+         "correct the rows in the source) and run <code>tandem assess</code> again. Rows that "
+         "still do not fit when copying are kept whole as rejects: <code>tandem rejects</code> "
+         "lists them and <code>tandem rejects retry</code> copies them once fixed.</div>\n";
+  }
 
   // Tables, worst first.
   std::vector<const TableSummary*> tables;
@@ -315,8 +339,10 @@ std::string ReportHtml(const Report& r) {
     }
     h += fmt::format("<dt>keys</dt><dd>{}</dd>", keys);
     if (!f.suggestion.empty()) {
-      h += fmt::format("<dt>fix in tandem.yaml</dt><dd><pre class=\"yaml\">{}</pre></dd>",
-                       Escape(YamlLine(f)));
+      h += fmt::format("<dt>suggested fix</dt><dd><div class=\"path\">in <code>tandem.yaml</code>, "
+                       "table <code>{}</code>, column <code>{}</code>, add:</div><pre "
+                       "class=\"yaml\">{}</pre></dd>",
+                       Escape(f.table), Escape(f.column), Escape(f.suggestion));
     }
     h += "</dl></div>\n";
   }

@@ -66,14 +66,15 @@ Status AddLive(Migration& m, const MigrationState& st, json& j) {
   TANDEM_ASSIGN_OR_RETURN(auto totals, m.store().Totals());
   TANDEM_ASSIGN_OR_RETURN(auto holds, m.store().Holds(""));
   // The invariant source = target + rejected is judged for every table whose copy is done (not
-  // while chunks are pending, not for a held table, not after finalize: old is retired).
+  // while chunks are pending, not for a held table). Not once writes go to new (write-new,
+  // finalized): old then follows new, and the reverse stream's rejects are rows of new.
   std::vector<const mapping::TableTransform*> judged;
   for (const auto& t : m.s().tables) {
     bool held = false;
     for (const auto& h : holds) held |= h.table == t.source_table();
     for (const auto& x : totals) {
       if (x.table == t.source_table() && x.chunks > 0 && x.chunks_done == x.chunks && !held &&
-          st.phase != Phase::kFinalized) {
+          st.phase != Phase::kFinalized && st.phase != Phase::kWriteNew) {
         judged.push_back(&t);
       }
     }
