@@ -1,7 +1,9 @@
 -- A realistic "legacy shop" in SQLite: customers, products, orders, order lines.
 -- Deterministic (no random()): the same file every run. Honest edge cases on purpose:
 -- NULL and mixed-case e-mails with stray spaces, country names instead of codes,
--- a text value in an INTEGER column, prices stored as REAL, naive DATETIME text.
+-- a text value in an INTEGER column, prices stored as REAL, naive DATETIME text; names that
+-- went through a latin1 round trip (mojibake), a bell character pasted into a note, an
+-- impossible date and an over-long SKU: what `tandem assess` is for.
 PRAGMA journal_mode = WAL;
 CREATE TABLE customers (
   id INTEGER PRIMARY KEY,
@@ -73,3 +75,11 @@ SELECT i, j, printf('SKU-%05d', 1 + (i * 31 + j * 17) % 300),
   CASE WHEN i = 4242 AND j = 2 THEN 'twelve' ELSE 1 + (i + j) % 5 END,
   round(1.5 + ((i * 31 + j) * 7919 % 20000) / 100.0, 2)
 FROM n, l WHERE j <= 1 + i % 4;
+
+-- Debris of twenty years of imports.
+UPDATE customers SET full_name = 'JosÃ© GarcÃ­a' WHERE id = 13;
+UPDATE customers SET full_name = 'ZoÃ« MÃ¼ller' WHERE id = 14;
+UPDATE customers SET full_name = 'FranÃ§ois LefÃ¨vre' WHERE id = 15;
+UPDATE orders SET note = 'leave at the door' || char(7) WHERE id IN (77, 78);
+UPDATE orders SET placed_at = '2019-02-30 10:00:00' WHERE id = 5005;
+UPDATE order_lines SET sku = 'SKU-00042-DISCONTINUED' WHERE order_id = 4243 AND line_no = 1;

@@ -179,6 +179,14 @@ class Engine {
   virtual Result<std::vector<UnmigratedObject>> ListUnmigrated() {
     return std::vector<UnmigratedObject>{};
   }
+  // Why this engine would refuse `v` (already cast to `type`) when written into a column of
+  // that portable type, for the limits of its types that CastTo does not know (PostgreSQL: NUL
+  // in text, dates before 4713 BC; MariaDB: NaN and Infinity, years past 9999; SQLite: the
+  // float -0). The Error's problem says which (kControlCharacter, kOutOfRange) and its message
+  // why. nullopt when the value fits. No connection needed: `tandem assess` asks for every value.
+  virtual std::optional<Error> ValueRefusal(const Value& v, const PortableType& type) const {
+    return std::nullopt;
+  }
   // The statement CreateTable(table) runs, for `tandem schema` (no connection needed).
   virtual std::string CreateTableDdl(const TableSchema& table) const { return ""; }
   // The statements BuildObject(table, object) runs when the object is missing, in order

@@ -215,12 +215,13 @@ Status ChangeStream::ApplyImages(const mapping::TableTransform& t, const std::ve
   std::vector<state::Reject> rejects;
   std::vector<Row> landed;
   Row mapped;
-  std::string reason;
+  mapping::Refusal why;
   for (size_t i = 0; i < images.size(); ++i) {
-    if (!t.Apply(images[i], mapped, reason)) {
+    if (!t.Apply(images[i], mapped, why)) {
       if (have[i] > 0) {
-        rejects.push_back({t.source_table(), -1, images[i], std::move(reason),
-                           RowToReadableJson(images[i], t.source_columns()).dump(), ""});
+        rejects.push_back({t.source_table(), -1, images[i], std::move(why.message),
+                           RowToReadableJson(images[i], t.source_columns()).dump(), "",
+                           std::move(why.rule), std::string(ProblemName(why.problem))});
       }
       continue;
     }
@@ -265,12 +266,12 @@ Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vec
   std::vector<Row> landed;  // source keys whose earlier rejects are void now
   std::vector<size_t> origin;  // upserts[i] came from rows[origin[i]]
   Row mapped;
-  std::string reason;
+  mapping::Refusal why;
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& in = rows[i];
     Row key = t.SourceKey(in);
     present.insert(key);
-    if (t.Apply(in, mapped, reason)) {
+    if (t.Apply(in, mapped, why)) {
       upserts.push_back(std::move(mapped));
       origin.push_back(i);
       landed.push_back(std::move(key));
@@ -278,8 +279,9 @@ Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vec
       // The new version cannot land: the old version must not stay behind in `to`.
       TANDEM_ASSIGN_OR_RETURN(Row tk, t.TargetKey(key));
       removals.push_back(std::move(tk));
-      rejects.push_back({t.source_table(), -1, std::move(key), std::move(reason),
-                         RowToReadableJson(in, t.source_columns()).dump(), ""});
+      rejects.push_back({t.source_table(), -1, std::move(key), std::move(why.message),
+                         RowToReadableJson(in, t.source_columns()).dump(), "",
+                         std::move(why.rule), std::string(ProblemName(why.problem))});
     }
   }
   for (const auto& k : keys) {
@@ -360,7 +362,8 @@ Status ChangeStream::ApplyRowByRow(const mapping::TableTransform& t, const std::
     rejects.push_back({t.source_table(), -1, key,
                        fmt::format("{} refused the row: {}", name_ == "reverse" ? "old" : "new",
                                    st.error().message),
-                       RowToReadableJson(in, t.source_columns()).dump(), ""});
+                       RowToReadableJson(in, t.source_columns()).dump(), "",
+                       "target", std::string(ProblemName(Problem::kRefusedByTarget))});
     refused.insert(std::move(key));
   }
   std::erase_if(landed, [&](const Row& k) { return refused.contains(k); });

@@ -63,14 +63,46 @@ int main(int argc, char** argv) {
   cmd_schema->add_option("--sql", schema.sql_path, "also write the DDL to this file");
   cmd_schema->callback([&] { run = [&] { return tandem::migration::Schema(schema, stdout); }; });
 
-  std::string reject_table;
+  tandem::migration::AssessOptions assess;
+  auto* cmd_assess = app.add_subcommand(
+      "assess", "read every source row through the mapping; report what would not fit the target");
+  cmd_assess->add_option("-c,--config", assess.config_path, "mapping file");
+  cmd_assess->add_option("--json", assess.json_path, "also write the report as JSON here");
+  cmd_assess->add_option("--html", assess.html_path, "also write the report as an HTML page here");
+  cmd_assess->callback([&] { run = [&] { return tandem::migration::Assess(assess, stdout, stderr); }; });
+
+  std::string reject_table, reject_key, reject_csv;
   int reject_limit = 100;
-  auto* cmd_rejects = app.add_subcommand("rejects", "list rows that could not land, with reasons");
+  auto* cmd_rejects = app.add_subcommand(
+      "rejects", "rows that could not land: list (the default), show KEY, export --csv FILE, retry");
+  cmd_rejects->fallthrough();
+  cmd_rejects->require_subcommand(0, 1);
   cmd_rejects->add_option("-c,--config", config, "mapping file");
   cmd_rejects->add_option("--table", reject_table, "only this source table");
-  cmd_rejects->add_option("--limit", reject_limit, "at most this many per table");
-  cmd_rejects->callback([&] {
+  cmd_rejects->add_option("--limit", reject_limit, "list: at most this many per table");
+  auto list_rejects = [&] {
     run = [&] { return tandem::migration::ShowRejects(config, reject_table, reject_limit, stdout); };
+  };
+  cmd_rejects->callback([&] {
+    if (!run) list_rejects();
+  });
+  auto* cmd_rejects_list = cmd_rejects->add_subcommand("list", "each reject with its key and reason");
+  cmd_rejects_list->callback(list_rejects);
+  auto* cmd_rejects_show = cmd_rejects->add_subcommand("show", "one reject whole: row, rule, reason");
+  cmd_rejects_show->add_option("key", reject_key, "the key as `rejects list` prints it, e.g. 4242,2")
+      ->required();
+  cmd_rejects_show->callback([&] {
+    run = [&] { return tandem::migration::ShowReject(config, reject_table, reject_key, stdout); };
+  });
+  auto* cmd_rejects_export = cmd_rejects->add_subcommand("export", "every reject to a CSV file");
+  cmd_rejects_export->add_option("--csv", reject_csv, "the file to write")->required();
+  cmd_rejects_export->callback([&] {
+    run = [&] { return tandem::migration::ExportRejects(config, reject_table, reject_csv, stdout); };
+  });
+  auto* cmd_rejects_retry = cmd_rejects->add_subcommand(
+      "retry", "read each rejected row again and copy it through the current mapping");
+  cmd_rejects_retry->callback([&] {
+    run = [&] { return tandem::migration::RetryRejects(config, reject_table, stdout); };
   });
 
   tandem::migration::StartOptions start;

@@ -212,25 +212,26 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   BatchQueue<Piece> queue(4);
   Status read_status = Ok();
   int64_t read = 0;
-  auto to_reject = [&](const Row& in, std::string reason) {
-    return state::Reject{t.source_table(), c.index, t.SourceKey(in), std::move(reason),
-                         RowToReadableJson(in, t.source_columns()).dump(), ""};
+  auto to_reject = [&](const Row& in, mapping::Refusal& why) {
+    return state::Reject{t.source_table(), c.index, t.SourceKey(in), std::move(why.message),
+                         RowToReadableJson(in, t.source_columns()).dump(), "",
+                         std::move(why.rule), std::string(ProblemName(why.problem))};
   };
   std::thread producer([&] {
     Piece p;
     (void)spare_->TryPop(p);
-    std::string reason;
+    mapping::Refusal why;
     while (reader->Next(p.in)) {
       p.origin.clear();
       p.rejects.clear();
       size_t k = 0;
       for (size_t i = 0; i < p.in.size(); ++i) {
         if (k == p.out.size()) p.out.emplace_back();
-        if (t.Apply(p.in[i], p.out[k], reason)) {
+        if (t.Apply(p.in[i], p.out[k], why)) {
           p.origin.push_back(i);
           ++k;
         } else {
-          p.rejects.push_back(to_reject(p.in[i], std::move(reason)));
+          p.rejects.push_back(to_reject(p.in[i], why));
         }
       }
       p.out.resize(k);
@@ -261,15 +262,19 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
         (void)spare_->TryPush(p);
         continue;
       }
-      // Row by row, each in its own statement: a refused row is a reject, not a failure.
+      // Row by row, each in its own statement: a refused row is a reject, not a failure. An
+      // insert, as in the batch: the range is empty now, so a key already there is a second
+      // source row mapped onto the same target key ('007' and '7' into a bigint), which must
+      // be a reject, never an overwrite of the first.
       for (size_t i = 0; i < p.out.size(); ++i) {
         auto st = target_.Write(t.target_table(), t.target_columns(), t.target_key(), {p.out[i]},
-                                t.keyless() ? WriteMode::kInsert : WriteMode::kUpsert);
+                                WriteMode::kInsert);
         if (st) {
           ++written;
         } else if (st.error().code == Code::kInvalidArgument) {
-          rejects.push_back(to_reject(p.in[p.origin[i]],
-                                      fmt::format("target refused the row: {}", st.error().message)));
+          mapping::Refusal why{"", Problem::kRefusedByTarget, "target",
+                               fmt::format("target refused the row: {}", st.error().message)};
+          rejects.push_back(to_reject(p.in[p.origin[i]], why));
         } else {
           return st;
         }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "copy/backfill.h"
+#include "migration/balance.h"
 #include "migration/commands.h"
 #include "engines/reconnect.h"
 #include "migration/migration.h"
@@ -299,6 +300,16 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
     for (const auto& r : *reports) rows += r.source_rows, rejected += r.rejected;
     std::fprintf(out, "backfill done: %lld rows copied, %lld rejected; phase dual-write\n",
                  static_cast<long long>(rows), static_cast<long long>(rejected));
+    // The invariant per table, counted on both databases (not judged while writes are in
+    // flight). Broken: loud here and in `tandem status`; --until-synced exits with it.
+    std::vector<const mapping::TableTransform*> balanced;
+    for (const auto& r : *reports) balanced.push_back(m->s().FindTable(r.source_table));
+    TANDEM_ASSIGN_OR_RETURN(auto balances,
+                            CountBalances(m->s(), balanced, StreamActivity(m->s(), true, false)));
+    if (PrintBalances(out, balances)) {
+      (void)m->store().Log("balance_broken", json{{"error", BrokenBalanceError(balances).message}}.dump());
+      if (o.until_synced) return std::unexpected(BrokenBalanceError(balances));
+    }
   }
 
   // Tables to copy again (their mapping gained a column): under the chunk rule, with the

@@ -3,6 +3,7 @@
 // store knows is shown even when a database cannot be reached.
 #include <nlohmann/json.hpp>
 
+#include "migration/balance.h"
 #include "migration/guards.h"
 #include "migration/migration.h"
 #include "migration/progress.h"
@@ -63,6 +64,25 @@ void AddSequences(Migration& m, const mapping::TableTransform& t, json& jt) {
 // The live part of the status (row counts, lag): needs both databases.
 Status AddLive(Migration& m, const MigrationState& st, json& j) {
   TANDEM_ASSIGN_OR_RETURN(auto totals, m.store().Totals());
+  TANDEM_ASSIGN_OR_RETURN(auto holds, m.store().Holds(""));
+  // The invariant source = target + rejected is judged for every table whose copy is done (not
+  // while chunks are pending, not for a held table). Not once writes go to new (write-new,
+  // finalized): old then follows new, and the reverse stream's rejects are rows of new.
+  std::vector<const mapping::TableTransform*> judged;
+  for (const auto& t : m.s().tables) {
+    bool held = false;
+    for (const auto& h : holds) held |= h.table == t.source_table();
+    for (const auto& x : totals) {
+      if (x.table == t.source_table() && x.chunks > 0 && x.chunks_done == x.chunks && !held &&
+          st.phase != Phase::kFinalized && st.phase != Phase::kWriteNew) {
+        judged.push_back(&t);
+      }
+    }
+  }
+  TANDEM_ASSIGN_OR_RETURN(
+      auto balances,
+      CountBalances(m.s(), judged, StreamActivity(m.s(), Streaming(st.phase) && st.capture_old,
+                                                  st.capture_new)));
   for (const auto& t : m.s().tables) {
     json jt = {{"table", t.source_table()}, {"target", t.target_table()}};
     for (const auto& x : totals) {
@@ -71,6 +91,15 @@ Status AddLive(Migration& m, const MigrationState& st, json& j) {
       jt["chunks_done"] = x.chunks_done;
       jt["rows_copied"] = x.written;
       jt["rows_read"] = x.read;
+    }
+    for (const auto& b : balances) {
+      if (b.table != t.source_table()) continue;
+      jt["target_rows"] = b.target_rows;
+      jt["balance"] = b.state == Balance::State::kHolds    ? "ok"
+                      : b.state == Balance::State::kBroken ? "broken"
+                                                           : "unsettled";
+      if (b.state == Balance::State::kBroken) j["balance_broken"].push_back(b.table);
+      if (!b.note.empty()) jt["balance_note"] = b.note;
     }
     TANDEM_ASSIGN_OR_RETURN(int64_t total, m.s().source->Count(t.source_table(), t.source_key(), {}));
     TANDEM_ASSIGN_OR_RETURN(int64_t rejects, m.store().RejectCount(t.source_table()));
@@ -176,8 +205,19 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
     reachable = false;
     j["unreachable"] = m.error().message;
   }
+  // The invariant broken is loud, in both forms, and fails the command (kDataLoss).
+  auto broken = [&]() -> Result<int> {
+    std::string tables;
+    for (const auto& b : j["balance_broken"]) tables += (tables.empty() ? "" : ", ") + b.get<std::string>();
+    return Fail(Code::kDataLoss,
+                "ROWS DO NOT ADD UP for {}: source rows != target rows + rejected rows. A row is "
+                "missing or extra in the target without a reject to account for it: `tandem "
+                "verify` finds it",
+                tables);
+  };
   if (as_json) {
     std::fprintf(out, "%s\n", j.dump(2).c_str());
+    if (j.contains("balance_broken")) return broken();
     return reachable ? kExitOk : kExitProblems;
   }
   std::string follower = j["follower"].is_null()
@@ -218,6 +258,23 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
     std::fprintf(out, "  %-28s %10lld / %-10s rows copied  chunks %d/%d  rejects %lld\n", name.c_str(),
                  static_cast<long long>(t.value("rows_read", 0LL)), of.c_str(), t.value("chunks_done", 0),
                  t.value("chunks", 0), static_cast<long long>(t.value("rejects", 0LL)));
+    if (t.contains("balance")) {
+      std::string b = t["balance"].get<std::string>();
+      int64_t src = t.value("source_rows", int64_t{0}), tgt = t.value("target_rows", int64_t{0}),
+              rej = t.value("rejects", int64_t{0});
+      if (b == "ok") {
+        std::fprintf(out, "    source %lld = target %lld + rejected %lld: ok\n",
+                     static_cast<long long>(src), static_cast<long long>(tgt), static_cast<long long>(rej));
+      } else if (b == "broken") {
+        std::fprintf(out, "    !!! BROKEN: source %lld != target %lld + rejected %lld (%lld row(s) %s)\n",
+                     static_cast<long long>(src), static_cast<long long>(tgt), static_cast<long long>(rej),
+                     static_cast<long long>(std::llabs(src - tgt - rej)),
+                     src > tgt + rej ? "missing from the target" : "too many in the target");
+      } else {
+        std::fprintf(out, "    source = target + rejected: not judged now (%s)\n",
+                     t.value("balance_note", "").c_str());
+      }
+    }
     for (const auto& q : t.value("sequences", json::array())) {
       auto side = [&](const char* col, const char* kind, const char* next) {
         if (!q.contains(col)) return std::string("none");
@@ -264,6 +321,7 @@ Result<int> ShowStatus(const std::string& config_path, bool as_json, FILE* out) 
   } else {
     std::fprintf(out, "  last verify: never\n");
   }
+  if (j.contains("balance_broken")) return broken();
   return reachable ? kExitOk : kExitProblems;
 }
 

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TABLE IF NOT EXISTS rejects (
   id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, chunk INTEGER NOT NULL, key TEXT NOT NULL,
   reason TEXT NOT NULL, row TEXT NOT NULL,
-  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  rule TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS rejects_by_chunk ON rejects (tbl, chunk);
 CREATE INDEX IF NOT EXISTS rejects_by_key ON rejects (tbl, key);
 CREATE TABLE IF NOT EXISTS positions (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -96,6 +97,20 @@ Result<StateStore> StateStore::Open(const std::string& uri, const std::string& b
   TANDEM_RETURN_IF_ERROR(OwnerOnly(*path));
   TANDEM_ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(*path));
   if (auto st = db.Exec(kSchema); !st) return std::unexpected(st.error().Context("state store"));
+  // A store written before rejects said their rule and kind gains the two columns; its rows
+  // stay, with both empty.
+  TANDEM_ASSIGN_OR_RETURN(auto cols, db.Query("SELECT name FROM pragma_table_info('rejects')"));
+  bool has_rule = false, has_kind = false;
+  for (const auto& c : cols) {
+    has_rule |= c[0].as_str() == "rule";
+    has_kind |= c[0].as_str() == "kind";
+  }
+  if (!has_rule) {
+    TANDEM_RETURN_IF_ERROR(db.Exec("ALTER TABLE rejects ADD COLUMN rule TEXT NOT NULL DEFAULT ''"));
+  }
+  if (!has_kind) {
+    TANDEM_RETURN_IF_ERROR(db.Exec("ALTER TABLE rejects ADD COLUMN kind TEXT NOT NULL DEFAULT ''"));
+  }
   return StateStore(std::move(db));
 }
 
@@ -183,11 +198,12 @@ Status StateStore::FinishChunk(const Chunk& c, const std::vector<Reject>& reject
     TANDEM_RETURN_IF_ERROR(
         db_.Execute("DELETE FROM rejects WHERE tbl = ?1 AND chunk = ?2", {t, Value::Int(c.index)}));
     TANDEM_ASSIGN_OR_RETURN(
-        auto ins, db_.Prepare("INSERT INTO rejects(tbl, chunk, key, reason, row) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5)"));
+        auto ins, db_.Prepare("INSERT INTO rejects(tbl, chunk, key, reason, row, rule, kind) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
     for (const auto& r : rejects) {
       TANDEM_RETURN_IF_ERROR(ins.BindAll({t, Value::Int(c.index), Value::Text(RowToJson(r.key)),
-                                          Value::Text(r.reason), Value::Text(r.row_json)}));
+                                          Value::Text(r.reason), Value::Text(r.row_json),
+                                          Value::Text(r.rule), Value::Text(r.kind)}));
       TANDEM_RETURN_IF_ERROR(ins.Step());
       ins.Reset();
     }
@@ -226,9 +242,10 @@ Status StateStore::ResetBackfill() {
 Status StateStore::PutStreamReject(const Reject& r) {
   TANDEM_RETURN_IF_ERROR(ClearStreamReject(r.table, r.key));
   auto res = db_.Execute(
-      "INSERT INTO rejects(tbl, chunk, key, reason, row) VALUES (?1, -1, ?2, ?3, ?4)",
+      "INSERT INTO rejects(tbl, chunk, key, reason, row, rule, kind) "
+      "VALUES (?1, -1, ?2, ?3, ?4, ?5, ?6)",
       {Value::Text(r.table), Value::Text(RowToJson(r.key)), Value::Text(r.reason),
-       Value::Text(r.row_json)});
+       Value::Text(r.row_json), Value::Text(r.rule), Value::Text(r.kind)});
   if (!res) return std::unexpected(res.error());
   return Ok();
 }
@@ -241,11 +258,11 @@ Status StateStore::ClearStreamReject(std::string_view table, const Row& key) {
   return Ok();
 }
 
-Result<std::vector<Reject>> StateStore::Rejects(std::string_view table, int limit) {
-  TANDEM_ASSIGN_OR_RETURN(
-      auto rows, db_.Query("SELECT chunk, key, reason, row, at FROM rejects WHERE tbl = ?1 "
-                           "ORDER BY id LIMIT ?2",
-                           {Value::Text(std::string(table)), Value::Int(limit)}));
+namespace {
+
+constexpr std::string_view kRejectColumns = "chunk, key, reason, row, at, rule, kind, id";
+
+std::vector<Reject> RejectsFrom(std::string_view table, const std::vector<Row>& rows) {
   std::vector<Reject> out;
   for (const auto& r : rows) {
     Reject x;
@@ -255,9 +272,47 @@ Result<std::vector<Reject>> StateStore::Rejects(std::string_view table, int limi
     x.reason = r[2].as_str();
     x.row_json = r[3].as_str();
     x.at = r[4].as_str();
+    x.rule = r[5].as_str();
+    x.kind = r[6].as_str();
+    x.id = r[7].as_int();
     out.push_back(std::move(x));
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<Reject>> StateStore::Rejects(std::string_view table, int limit) {
+  return RejectsAfter(table, 0, limit);
+}
+
+Result<std::vector<Reject>> StateStore::RejectsAfter(std::string_view table, int64_t after_id,
+                                                     int limit) {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows, db_.Query(fmt::format("SELECT {} FROM rejects WHERE tbl = ?1 AND id > ?2 "
+                                       "ORDER BY id LIMIT ?3",
+                                       kRejectColumns),
+                           {Value::Text(std::string(table)), Value::Int(after_id), Value::Int(limit)}));
+  return RejectsFrom(table, rows);
+}
+
+Result<std::vector<Reject>> StateStore::RejectsOfKey(std::string_view table, const Row& key) {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto rows, db_.Query(fmt::format("SELECT {} FROM rejects WHERE tbl = ?1 AND key = ?2 "
+                                       "ORDER BY id",
+                                       kRejectColumns),
+                           {Value::Text(std::string(table)), Value::Text(RowToJson(key))}));
+  return RejectsFrom(table, rows);
+}
+
+Status StateStore::UpdateReject(const Reject& r) {
+  auto res = db_.Execute(
+      "UPDATE rejects SET reason = ?2, rule = ?3, kind = ?4, row = ?5, "
+      "at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
+      {Value::Int(r.id), Value::Text(r.reason), Value::Text(r.rule), Value::Text(r.kind),
+       Value::Text(r.row_json)});
+  if (!res) return std::unexpected(res.error());
+  return Ok();
 }
 
 Result<int64_t> StateStore::RejectCount(std::string_view table) {

@@ -32,6 +32,12 @@ struct Reject {
   std::string reason;
   std::string row_json;  // the whole source row, readable JSON object
   std::string at;
+  // The mapping rule or target that refused the row ("on_null: reject", "cast to varchar(20)",
+  // "target") and the kind of problem (ProblemName: "null_violation", "refused_by_target"...).
+  // Empty in rows stored by a tandem before 0.2 (the reason says it in words).
+  std::string rule;
+  std::string kind;
+  int64_t id = 0;  // the store's row id (set when read back)
 };
 
 struct TableTotals {
@@ -76,6 +82,13 @@ class StateStore {
   Status PutStreamReject(const Reject& reject);
   Status ClearStreamReject(std::string_view table, const Row& key);
   Result<std::vector<Reject>> Rejects(std::string_view table, int limit);
+  // Up to `limit` rejects of `table` with an id above `after_id`, by id: a page of a walk
+  // through every reject (export, retry) that edits made meanwhile do not disturb.
+  Result<std::vector<Reject>> RejectsAfter(std::string_view table, int64_t after_id, int limit);
+  // The rejects stored for one source key (a chunk's and the stream's), by id.
+  Result<std::vector<Reject>> RejectsOfKey(std::string_view table, const Row& key);
+  // Replaces what a reject says (reason, rule, kind, row) after a retry refused it again.
+  Status UpdateReject(const Reject& reject);
   Result<int64_t> RejectCount(std::string_view table);
 
   // Change-stream checkpoints by name ("forward", "reverse"), stored as the opaque text the

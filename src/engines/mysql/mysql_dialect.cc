@@ -1,5 +1,6 @@
 #include "engines/mysql/mysql_dialect.h"
 
+#include <cmath>
 #include <algorithm>
 #include <set>
 
@@ -426,6 +427,42 @@ std::string AddColumnSql(std::string_view table, const Column& column, const Cre
                                 QuoteIdent(column.name), mt.sql);
   if (!mt.comment.empty()) sql += " COMMENT " + QuoteConstant(mt.comment);
   return sql;
+}
+
+std::optional<Error> ValueRefusal(const Value& v, const PortableType& type) {
+  auto refuse = [](Problem p, std::string msg) {
+    Error e{Code::kInvalidArgument, std::move(msg)};
+    e.problem = p;
+    return std::optional<Error>(std::move(e));
+  };
+  // Days from 1970-01-01 to 10000-01-01: MariaDB dates and datetimes end in 9999.
+  constexpr int64_t kYear10000 = 2932897;
+  switch (v.kind()) {
+    case Kind::kFloat:
+      if (!std::isfinite(v.as_float())) {
+        return refuse(Problem::kOutOfRange,
+                      fmt::format("MariaDB has no {} (its float types hold finite numbers only)",
+                                  v.ToString()));
+      }
+      break;
+    case Kind::kDate:
+      if (v.as_int() < -719528 || v.as_int() >= kYear10000) {
+        return refuse(Problem::kOutOfRange, fmt::format("date {} is outside MariaDB's range "
+                                                        "(0000 to 9999)",
+                                                        v.ToString()));
+      }
+      break;
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz:
+      if (v.as_int() < -719528LL * 86400 * 1000000 || v.as_int() >= kYear10000 * 86400 * 1000000) {
+        return refuse(Problem::kOutOfRange, fmt::format("timestamp {} is outside MariaDB's "
+                                                        "range (0000 to 9999)",
+                                                        v.ToString()));
+      }
+      break;
+    default: break;
+  }
+  return std::nullopt;
 }
 
 }  // namespace tandem::mysql

@@ -7,6 +7,8 @@
 // NO_BACKSLASH_ESCAPES (MysqlEngine sets it), so a backslash in a literal is just a backslash.
 #pragma once
 
+#include <optional>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -152,5 +154,8 @@ struct CaptureKeyColumn {
 // `or_replace`: CREATE OR REPLACE (MariaDB, atomic) rather than plain CREATE.
 std::string TriggerSql(std::string_view table, std::string_view table_literal, char op,
                        const std::vector<CaptureKeyColumn>& key, bool or_replace);
+
+// What this engine refuses on write that CastTo lets through (Engine::ValueRefusal).
+std::optional<Error> ValueRefusal(const Value& v, const PortableType& type);
 
 }  // namespace tandem::mysql

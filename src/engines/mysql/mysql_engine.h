@@ -53,6 +53,9 @@ class MysqlEngine : public Engine {
   Result<std::vector<TableSchema>> Introspect() override;
   Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
   std::string CreateTableDdl(const TableSchema& table) const override;
+  std::optional<Error> ValueRefusal(const Value& v, const PortableType& type) const override {
+    return mysql::ValueRefusal(v, type);
+  }
   std::vector<std::string> ObjectDdl(const TableSchema& table,
                                      const SchemaObject& object) const override;
   Status BuildObject(const TableSchema& table, const SchemaObject& object) override;

@@ -1,5 +1,6 @@
 #include "engines/postgres/pg_dialect.h"
 
+#include <cmath>
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -815,6 +816,42 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdroppe
 JOIN pg_type t ON t.oid = a.atttypid
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
 ORDER BY a.attnum)sql";
+}
+
+std::optional<Error> ValueRefusal(const Value& v, const PortableType& type) {
+  auto refuse = [](Problem p, std::string msg) {
+    Error e{Code::kInvalidArgument, std::move(msg)};
+    e.problem = p;
+    return std::optional<Error>(std::move(e));
+  };
+  switch (v.kind()) {
+    case Kind::kText:
+    case Kind::kJson:
+      if (v.as_str().find('\0') != std::string::npos) {
+        return refuse(Problem::kControlCharacter,
+                      "PostgreSQL text cannot hold the NUL character (0x00)");
+      }
+      break;
+    // PostgreSQL dates and timestamps start at 4713 BC (Julian day 0) and its dates end in
+    // 5874897 AD; tandem's timestamps cannot reach its timestamp end.
+    case Kind::kDate:
+      if (v.as_int() < -2440588 || v.as_int() > 2145042906) {
+        return refuse(Problem::kOutOfRange, fmt::format("date {} is outside PostgreSQL's range "
+                                                        "(4713 BC to 5874897 AD)",
+                                                        v.ToString()));
+      }
+      break;
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz:
+      if (v.as_int() < -2440588LL * 86400 * 1000000) {
+        return refuse(Problem::kOutOfRange, fmt::format("timestamp {} is before PostgreSQL's "
+                                                        "first (4713 BC)",
+                                                        v.ToString()));
+      }
+      break;
+    default: break;
+  }
+  return std::nullopt;
 }
 
 }  // namespace tandem::pg

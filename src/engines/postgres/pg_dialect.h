@@ -219,4 +219,7 @@ std::string DropCaptureTablesSql(std::string_view schema);
 // Serialises capture installs and removals on one schema ($1 = schema) until commit.
 std::string CaptureLockSql();
 
+// What this engine refuses on write that CastTo lets through (Engine::ValueRefusal).
+std::optional<Error> ValueRefusal(const Value& v, const PortableType& type);
+
 }  // namespace tandem::pg

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "engines/postgres/pg_connection.h"
+#include "engines/postgres/pg_dialect.h"
 #include "engines/postgres/pg_values.h"
 #include "tandem/engine.h"
 
@@ -98,6 +99,9 @@ class PostgresEngine final : public Engine {
 
   Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
   std::string CreateTableDdl(const TableSchema& table) const override;
+  std::optional<Error> ValueRefusal(const Value& v, const PortableType& type) const override {
+    return pg::ValueRefusal(v, type);
+  }
   std::vector<std::string> ObjectDdl(const TableSchema& table,
                                      const SchemaObject& object) const override;
   Status BuildObject(const TableSchema& table, const SchemaObject& object) override;

@@ -1,5 +1,6 @@
 #include "engines/sqlite/sqlite_dialect.h"
 
+#include <cmath>
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -648,6 +649,16 @@ std::string RaiseSqliteSequenceSql() {
 std::string InsertSqliteSequenceSql() {
   return "INSERT INTO sqlite_sequence (name, seq) SELECT ?2, ?1 "
          "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?2)";
+}
+
+std::optional<Error> ValueRefusal(const Value& v, const PortableType& type) {
+  // A REAL column keeps -0.0 as 0: the writer refuses the row rather than change the value.
+  if (v.kind() == Kind::kFloat && v.as_float() == 0 && std::signbit(v.as_float())) {
+    Error e{Code::kInvalidArgument, "SQLite cannot store the float -0 (a REAL column keeps it as 0)"};
+    e.problem = Problem::kOutOfRange;
+    return e;
+  }
+  return std::nullopt;
 }
 
 }  // namespace tandem::sqlite

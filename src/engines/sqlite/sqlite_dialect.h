@@ -150,4 +150,7 @@ std::string RaiseSqliteSequenceSql();
 // Creates the counter row of table ?2 with ?1 when the table has none yet.
 std::string InsertSqliteSequenceSql();
 
+// What this engine refuses on write that CastTo lets through (Engine::ValueRefusal).
+std::optional<Error> ValueRefusal(const Value& v, const PortableType& type);
+
 }  // namespace tandem::sqlite

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engines/sqlite/database.h"
+#include "engines/sqlite/sqlite_dialect.h"
 #include "tandem/engine.h"
 
 namespace tandem::sqlite {
@@ -78,6 +79,9 @@ class SqliteEngine final : public Engine {
   Status AddColumn(const std::string& table, const Column& column) override;
   Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
   std::string CreateTableDdl(const TableSchema& table) const override;
+  std::optional<Error> ValueRefusal(const Value& v, const PortableType& type) const override {
+    return sqlite::ValueRefusal(v, type);
+  }
   std::vector<std::string> ObjectDdl(const TableSchema& table,
                                      const SchemaObject& object) const override;
   Status BuildObject(const TableSchema& table, const SchemaObject& object) override;
