@@ -231,6 +231,12 @@ std::string SampleKeysText(const std::vector<std::vector<std::optional<std::stri
   return out;
 }
 
+size_t RowBytes(const Row& row) {
+  size_t n = row.size() * sizeof(Value);
+  for (const auto& v : row) n += v.as_str().size();
+  return n;
+}
+
 bool KeyRange::Contains(const Row& key) const {
   if (lower && !(key > *lower)) return false;
   if (upper && key > *upper) return false;

@@ -22,6 +22,7 @@ namespace {
 
 Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path));
+  m->s().jobs_flag = o.jobs;
   TANDEM_RETURN_IF_ERROR(RecoverInterrupted(*m, out, /*allow_running=*/true));
   TANDEM_ASSIGN_OR_RETURN(auto st0, m->Load());
   TANDEM_RETURN_IF_ERROR(m->CheckSetup(st0));

@@ -100,6 +100,7 @@ Result<StateStore> StateStore::Open(const std::string& uri, const std::string& b
 }
 
 Status StateStore::Put(std::string_view key, std::string_view value) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute("INSERT INTO meta(k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = ?2",
                        {Value::Text(std::string(key)), Value::Text(std::string(value))});
   if (!r) return std::unexpected(r.error());
@@ -108,6 +109,7 @@ Status StateStore::Put(std::string_view key, std::string_view value) {
 
 Status StateStore::PutAndLog(std::string_view key, std::string_view value, std::string_view kind,
                              std::string_view json) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     TANDEM_RETURN_IF_ERROR(Put(key, value));
@@ -120,6 +122,7 @@ Status StateStore::PutAndLog(std::string_view key, std::string_view value, std::
 }
 
 Result<std::optional<std::string>> StateStore::Get(std::string_view key) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows,
                           db_.Query("SELECT v FROM meta WHERE k = ?1", {Value::Text(std::string(key))}));
   if (rows.empty()) return std::optional<std::string>();
@@ -127,6 +130,7 @@ Result<std::optional<std::string>> StateStore::Get(std::string_view key) {
 }
 
 Result<std::vector<Chunk>> StateStore::Chunks(std::string_view table) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows, db_.Query("SELECT idx, lower, upper, status, rows_read, rows_written, "
                            "rows_rejected FROM chunks WHERE tbl = ?1 ORDER BY idx",
@@ -150,6 +154,7 @@ Result<std::vector<Chunk>> StateStore::Chunks(std::string_view table) {
 }
 
 Status StateStore::SaveChunkPlan(std::string_view table, const std::vector<Chunk>& chunks) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     Value t = Value::Text(std::string(table));
@@ -170,6 +175,7 @@ Status StateStore::SaveChunkPlan(std::string_view table, const std::vector<Chunk
 }
 
 Status StateStore::MarkCopying(std::string_view table, int index) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute("UPDATE chunks SET status = 'copying' WHERE tbl = ?1 AND idx = ?2",
                        {Value::Text(std::string(table)), Value::Int(index)});
   if (!r) return std::unexpected(r.error());
@@ -177,6 +183,7 @@ Status StateStore::MarkCopying(std::string_view table, int index) {
 }
 
 Status StateStore::FinishChunk(const Chunk& c, const std::vector<Reject>& rejects) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     Value t = Value::Text(c.table);
@@ -207,6 +214,7 @@ Status StateStore::FinishChunk(const Chunk& c, const std::vector<Reject>& reject
 }
 
 Result<std::vector<TableTotals>> StateStore::Totals() {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows,
       db_.Query("SELECT tbl, count(*), sum(status = 'done'), sum(rows_read), sum(rows_written), "
@@ -220,10 +228,12 @@ Result<std::vector<TableTotals>> StateStore::Totals() {
 }
 
 Status StateStore::ResetBackfill() {
+  std::lock_guard lock(*mu_);
   return db_.Exec("DELETE FROM chunks; DELETE FROM rejects;");
 }
 
 Status StateStore::PutStreamReject(const Reject& r) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(ClearStreamReject(r.table, r.key));
   auto res = db_.Execute(
       "INSERT INTO rejects(tbl, chunk, key, reason, row) VALUES (?1, -1, ?2, ?3, ?4)",
@@ -234,6 +244,7 @@ Status StateStore::PutStreamReject(const Reject& r) {
 }
 
 Status StateStore::ClearStreamReject(std::string_view table, const Row& key) {
+  std::lock_guard lock(*mu_);
   // A key that lands (or is deleted) is no longer rejected, whichever step rejected it before.
   auto res = db_.Execute("DELETE FROM rejects WHERE tbl = ?1 AND key = ?2",
                          {Value::Text(std::string(table)), Value::Text(RowToJson(key))});
@@ -242,6 +253,7 @@ Status StateStore::ClearStreamReject(std::string_view table, const Row& key) {
 }
 
 Result<std::vector<Reject>> StateStore::Rejects(std::string_view table, int limit) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows, db_.Query("SELECT chunk, key, reason, row, at FROM rejects WHERE tbl = ?1 "
                            "ORDER BY id LIMIT ?2",
@@ -261,6 +273,7 @@ Result<std::vector<Reject>> StateStore::Rejects(std::string_view table, int limi
 }
 
 Result<int64_t> StateStore::RejectCount(std::string_view table) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT count(*) FROM rejects WHERE tbl = ?1",
                                                {Value::Text(std::string(table))}));
   return rows[0][0].as_int();
@@ -270,6 +283,7 @@ Result<int64_t> StateStore::RejectCount(std::string_view table) {
 // an integer (positions); such a seq is read back as its decimal text, which is how trigger
 // sources spell their positions.
 Status StateStore::PutPosition(std::string_view stream, const tandem::Position& position) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute(
       "INSERT INTO checkpoints(stream, position) VALUES (?1, ?2) "
       "ON CONFLICT(stream) DO UPDATE SET position = ?2",
@@ -279,6 +293,7 @@ Status StateStore::PutPosition(std::string_view stream, const tandem::Position& 
 }
 
 Result<tandem::Position> StateStore::Position(std::string_view stream) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT position FROM checkpoints WHERE stream = ?1",
                                                {Value::Text(std::string(stream))}));
   if (!rows.empty()) return tandem::Position{rows[0][0].as_str()};
@@ -291,6 +306,7 @@ Result<tandem::Position> StateStore::Position(std::string_view stream) {
 }
 
 Status StateStore::Log(std::string_view kind, std::string_view json) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute("INSERT INTO events(kind, body) VALUES (?1, ?2)",
                        {Value::Text(std::string(kind)), Value::Text(std::string(json))});
   if (!r) return std::unexpected(r.error());
@@ -300,6 +316,7 @@ Status StateStore::Log(std::string_view kind, std::string_view json) {
 // ---- held tables ---------------------------------------------------------------------------
 
 Status StateStore::ResetTableBackfill(std::string_view table) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     for (const char* sql : {"DELETE FROM chunks WHERE tbl = ?1",
@@ -315,6 +332,7 @@ Status StateStore::ResetTableBackfill(std::string_view table) {
 }
 
 Status StateStore::PutHold(std::string_view stream, std::string_view table, std::string_view body) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute(
       "INSERT INTO holds(stream, tbl, body) VALUES (?1, ?2, ?3) "
       "ON CONFLICT(stream, tbl) DO UPDATE SET body = ?3",
@@ -325,6 +343,7 @@ Status StateStore::PutHold(std::string_view stream, std::string_view table, std:
 }
 
 Status StateStore::ClearHold(std::string_view stream, std::string_view table) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute("DELETE FROM holds WHERE stream = ?1 AND tbl = ?2",
                        {Value::Text(std::string(stream)), Value::Text(std::string(table))});
   if (!r) return std::unexpected(r.error());
@@ -332,6 +351,7 @@ Status StateStore::ClearHold(std::string_view stream, std::string_view table) {
 }
 
 Result<std::vector<Hold>> StateStore::Holds(std::string_view stream) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows,
       db_.Query("SELECT h.stream, h.tbl, h.body, h.at, (SELECT count(*) FROM held_keys k "
@@ -347,6 +367,7 @@ Result<std::vector<Hold>> StateStore::Holds(std::string_view stream) {
 
 Status StateStore::PutPositionHolding(std::string_view stream, const tandem::Position& position,
                                       const std::vector<std::pair<std::string, Row>>& held) {
+  std::lock_guard lock(*mu_);
   if (held.empty()) return PutPosition(stream, position);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
@@ -365,6 +386,7 @@ Status StateStore::PutPositionHolding(std::string_view stream, const tandem::Pos
 }
 
 Result<std::vector<std::string>> StateStore::TablesWithHeldKeys(std::string_view stream) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT DISTINCT tbl FROM held_keys WHERE stream = ?1 "
                                                "ORDER BY tbl",
                                                {Value::Text(std::string(stream))}));
@@ -375,6 +397,7 @@ Result<std::vector<std::string>> StateStore::TablesWithHeldKeys(std::string_view
 
 Result<std::vector<Row>> StateStore::HeldKeys(std::string_view stream, std::string_view table,
                                               int limit) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows,
                           db_.Query("SELECT key FROM held_keys WHERE stream = ?1 AND tbl = ?2 "
                                     "ORDER BY key LIMIT ?3",
@@ -391,6 +414,7 @@ Result<std::vector<Row>> StateStore::HeldKeys(std::string_view stream, std::stri
 
 Status StateStore::ReleaseHeldKeys(std::string_view stream, std::string_view table,
                                    const std::vector<Row>& keys) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     for (const auto& k : keys) {

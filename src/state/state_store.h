@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <string>
@@ -105,11 +107,17 @@ class StateStore {
   // Appends one event (phase change, switch, verify result) to the history.
   Status Log(std::string_view kind, std::string_view json);
 
+  // For its path only: every read and write goes through the methods above.
   sqlite::Database& db() { return db_; }
 
  private:
-  explicit StateStore(sqlite::Database db) : db_(std::move(db)) {}
+  explicit StateStore(sqlite::Database db)
+      : db_(std::move(db)), mu_(std::make_unique<std::recursive_mutex>()) {}
   sqlite::Database db_;
+  // Serializes every method: the jobs of a parallel backfill and the change stream share one
+  // store (one SQLite connection, whose transactions must not interleave). Recursive, as a
+  // method may call another. Held only while a method runs, never while waiting for a job.
+  std::unique_ptr<std::recursive_mutex> mu_;
 };
 
 std::string_view ChunkStatusName(ChunkStatus s);

@@ -62,7 +62,8 @@ class MysqlRowReader : public RowReader {
         stored_bytes_(StoredBytes(codecs_)),
         key_pos_(std::move(key_pos)),
         upper_(std::move(upper)),
-        after_(req_.range.lower) {}
+        after_(req_.range.lower),
+        limit_(req_) {}
 
   bool Next(std::vector<Row>& batch) override {
     if (done_ || !status_) {
@@ -80,7 +81,8 @@ class MysqlRowReader : public RowReader {
     }
     conds.push_back(upper_);
     std::string what = fmt::format("scan {}", QuoteIdent(req_.table));
-    size_t limit = std::max<size_t>(req_.batch_rows, 1);
+    // The client library stores the whole page: its size follows the widest row seen.
+    size_t limit = limit_.PageRows();
     auto res = engine_->connection().Query(
         SelectSql(req_.table, req_.columns, Where(conds), req_.key, limit, stored_bytes_), what);
     if (!res) {
@@ -88,6 +90,7 @@ class MysqlRowReader : public RowReader {
       return Stop(res.error());
     }
     size_t n = 0;
+    limit_.Start();
     while (MYSQL_ROW row = res->Next()) {
       const unsigned long* len = res->lengths();
       if (n == batch.size()) batch.emplace_back();
@@ -100,6 +103,7 @@ class MysqlRowReader : public RowReader {
           DecodeTextInto(std::string_view(row[i], len[i]), codecs_[i], out[i]);
         }
       }
+      limit_.Add(out);
     }
     batch.resize(n);
     if (batch.size() < limit) done_ = true;
@@ -125,6 +129,7 @@ class MysqlRowReader : public RowReader {
   std::vector<int> key_pos_;         // positions of req_.key in req_.columns
   std::string upper_;                // the inclusive upper-bound predicate, or ""
   std::optional<Row> after_;         // the last key returned: the next page starts after it
+  BatchLimit limit_;                 // rows and bytes of a page
   bool done_ = false;
   Status status_;
 };
@@ -491,16 +496,17 @@ namespace {
 class MysqlStreamReader : public RowReader {
  public:
   MysqlStreamReader(MysqlEngine* engine, std::string what, MysqlResult res,
-                    std::vector<ColumnCodec> codecs, size_t batch_rows)
+                    std::vector<ColumnCodec> codecs, size_t batch_rows, size_t batch_bytes)
       : engine_(engine),
         what_(std::move(what)),
         res_(std::move(res)),
         codecs_(std::move(codecs)),
-        batch_rows_(std::max<size_t>(batch_rows, 1)) {}
+        limit_(batch_rows, batch_bytes) {}
 
   bool Next(std::vector<Row>& batch) override {
     size_t n = 0;
-    while (!done_ && n < batch_rows_) {
+    limit_.Start();
+    while (!done_ && !limit_.Full()) {
       MYSQL_ROW row = res_.Next();
       if (!row) {
         done_ = true;
@@ -518,6 +524,7 @@ class MysqlStreamReader : public RowReader {
           DecodeTextInto(std::string_view(row[i], len[i]), codecs_[i], out[i]);
         }
       }
+      limit_.Add(out);
     }
     batch.resize(n);
     if (!status_) batch.clear();
@@ -530,7 +537,7 @@ class MysqlStreamReader : public RowReader {
   std::string what_;
   MysqlResult res_;
   std::vector<ColumnCodec> codecs_;
-  size_t batch_rows_;
+  BatchLimit limit_;
   bool done_ = false;
   Status status_;
 };
@@ -549,7 +556,8 @@ Result<std::unique_ptr<RowReader>> MysqlEngine::Scan(const ScanRequest& req) {
         conn_.Stream(fmt::format("SELECT {} FROM {}", JoinIdents(req.columns), QuoteIdent(req.table)),
                      what));
     return std::unique_ptr<RowReader>(
-        new MysqlStreamReader(this, std::move(what), std::move(res), std::move(copies), req.batch_rows));
+        new MysqlStreamReader(this, std::move(what), std::move(res), std::move(copies), req.batch_rows,
+                              req.batch_bytes));
   }
   if (req.key.empty()) {
     return Fail(Code::kInvalidArgument, "scan {}: no key columns to page by",

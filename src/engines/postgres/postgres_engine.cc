@@ -466,9 +466,9 @@ Status PostgresEngine::BuildObject(const TableSchema& table, const SchemaObject&
 class PgCopyReader final : public RowReader {
  public:
   PgCopyReader(PgConnection* conn, std::string what, std::vector<TypeOid> types, size_t batch_rows,
-               bool binary)
+               size_t batch_bytes, bool binary)
       : conn_(conn), what_(std::move(what)), types_(std::move(types)),
-        batch_rows_(batch_rows == 0 ? 10000 : batch_rows), binary_(binary) {}
+        limit_(batch_rows == 0 ? 10000 : batch_rows, batch_bytes), binary_(binary) {}
   ~PgCopyReader() override {
     if (!done_) conn_->CancelCopyOut();
   }
@@ -476,7 +476,8 @@ class PgCopyReader final : public RowReader {
   bool Next(std::vector<Row>& batch) override {
     size_t n = 0;
     std::string_view line;
-    while (!done_ && n < batch_rows_) {
+    limit_.Start();
+    while (!done_ && !limit_.Full()) {
       if (!conn_->GetCopyRow(what_, line, status_)) {
         done_ = true;
         break;
@@ -501,6 +502,7 @@ class PgCopyReader final : public RowReader {
           Unreadable();
         }
       }
+      limit_.Add(row);
     }
     batch.resize(n);
     if (!status_) batch.clear();
@@ -520,7 +522,7 @@ class PgCopyReader final : public RowReader {
   PgConnection* conn_;
   std::string what_;
   std::vector<TypeOid> types_;
-  size_t batch_rows_;
+  BatchLimit limit_;
   bool binary_;
   bool header_seen_ = false;
   std::vector<std::optional<std::string_view>> fields_;
@@ -548,7 +550,8 @@ Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) 
     if (binary) sql += " (FORMAT binary)";
     TANDEM_RETURN_IF_ERROR(conn_.BeginCopyOut(what, sql));
     return std::unique_ptr<RowReader>(
-        new PgCopyReader(&conn_, std::move(what), std::move(types), req.batch_rows, binary));
+        new PgCopyReader(&conn_, std::move(what), std::move(types), req.batch_rows,
+                         req.batch_bytes, binary));
   }
   return std::unique_ptr<RowReader>(
       new PgRowReader(&conn_, std::move(what), Table(req.table), req, std::move(key_pos)));
