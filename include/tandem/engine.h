@@ -51,13 +51,13 @@ struct ScanRequest {
   std::vector<std::string> key;      // key columns; rows come in ascending key order
   KeyRange range;
   size_t batch_rows = 10000;
-  // A batch also ends once its rows hold at least this many bytes (RowBytes); a single row
-  // larger than this travels alone. 0: no byte cap.
-  size_t batch_bytes = kDefaultBatchBytes;
   // The caller promises to make no other call on this engine until the reader has returned
   // false or is destroyed. The engine may then stream the whole range as one statement
   // (PostgreSQL: one COPY ... TO STDOUT) instead of one query per page.
   bool exclusive = false;
+  // A batch also ends once its rows hold at least this many bytes (RowBytes); a single row
+  // larger than this travels alone. 0: no byte cap.
+  size_t batch_bytes = kDefaultBatchBytes;
 };
 
 // Counts the rows of a batch being filled against ScanRequest's two caps, rows and bytes:

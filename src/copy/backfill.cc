@@ -355,8 +355,8 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
   BatchQueue<Piece>& spare = *job.spare;
   TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
   ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), c.range,
-                  options_.batch_rows, options_.batch_bytes,
-                  /*exclusive=*/true};  // nothing else uses this job's source meanwhile
+                  options_.batch_rows, /*exclusive=*/true,  // nothing else uses this job's source
+                  options_.batch_bytes};
   TANDEM_ASSIGN_OR_RETURN(auto reader, source.Scan(req));
 
   // The reader thread scans and maps; this thread writes. Source and target are separate

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS holds (
   at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), PRIMARY KEY (stream, tbl));
 CREATE TABLE IF NOT EXISTS held_keys (
   stream TEXT NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (stream, tbl, key));
+CREATE TABLE IF NOT EXISTS verify_spill (
+  id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
   at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
@@ -311,6 +313,39 @@ Status StateStore::Log(std::string_view kind, std::string_view json) {
                        {Value::Text(std::string(kind)), Value::Text(std::string(json))});
   if (!r) return std::unexpected(r.error());
   return Ok();
+}
+
+// ---- verify ------------------------------------------------------------------------------
+
+Status StateStore::ClearVerifySpill() {
+  std::lock_guard lock(*mu_);
+  return db_.Exec("DELETE FROM verify_spill");
+}
+
+Status StateStore::SpillVerifyDifferences(std::string_view table,
+                                          const std::vector<std::string>& bodies) {
+  std::lock_guard lock(*mu_);
+  TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    for (const auto& b : bodies) {
+      auto r = db_.Execute("INSERT INTO verify_spill(tbl, body) VALUES (?1, ?2)",
+                           {Value::Text(std::string(table)), Value::Text(b)});
+      if (!r) return std::unexpected(r.error());
+    }
+    return db_.Exec("COMMIT");
+  };
+  auto st = body();
+  if (!st) (void)db_.Exec("ROLLBACK");
+  return st;
+}
+
+Result<std::vector<std::string>> StateStore::VerifySpill(std::string_view table, int limit) {
+  std::lock_guard lock(*mu_);
+  TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT body FROM verify_spill WHERE tbl = ?1 ORDER BY id LIMIT ?2",
+                                               {Value::Text(std::string(table)), Value::Int(limit)}));
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r[0].as_str());
+  return out;
 }
 
 // ---- held tables ---------------------------------------------------------------------------

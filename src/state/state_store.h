@@ -104,6 +104,12 @@ class StateStore {
   // Forgets held keys once applied (or made moot by a copy of their range).
   Status ReleaseHeldKeys(std::string_view stream, std::string_view table, const std::vector<Row>& keys);
 
+  // Differences of the last verify past what it keeps in memory (one JSON object each, as in
+  // its report), by source table. Cleared when a verify starts.
+  Status ClearVerifySpill();
+  Status SpillVerifyDifferences(std::string_view table, const std::vector<std::string>& bodies);
+  Result<std::vector<std::string>> VerifySpill(std::string_view table, int limit);
+
   // Appends one event (phase change, switch, verify result) to the history.
   Status Log(std::string_view kind, std::string_view json);
 
