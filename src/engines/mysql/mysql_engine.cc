@@ -66,33 +66,47 @@ class MysqlRowReader : public RowReader {
         limit_(req_) {}
 
   bool Next(std::vector<Row>& batch) override {
-    if (done_ || !status_) {
+    if ((done_ && !page_) || !status_) {
       batch.clear();
       return false;
     }
-    std::vector<std::string> conds;
-    if (after_) {
-      auto lits = engine_->Literals(*after_);
-      if (!lits) {
-        batch.clear();
-        return Stop(lits.error());
+    if (!page_) {
+      std::vector<std::string> conds;
+      if (after_) {
+        auto lits = engine_->Literals(*after_);
+        if (!lits) {
+          batch.clear();
+          return Stop(lits.error());
+        }
+        conds.push_back(KeyAfter(req_.key, *lits));
       }
-      conds.push_back(KeyAfter(req_.key, *lits));
+      conds.push_back(upper_);
+      std::string what = fmt::format("scan {}", QuoteIdent(req_.table));
+      // The client library stores the whole page: its size follows the widest row seen.
+      page_limit_ = limit_.PageRows();
+      auto res = engine_->connection().Query(
+          SelectSql(req_.table, req_.columns, Where(conds), req_.key, page_limit_, stored_bytes_),
+          what);
+      if (!res) {
+        batch.clear();
+        return Stop(res.error());
+      }
+      page_ = std::move(*res);
+      page_read_ = 0;
     }
-    conds.push_back(upper_);
-    std::string what = fmt::format("scan {}", QuoteIdent(req_.table));
-    // The client library stores the whole page: its size follows the widest row seen.
-    size_t limit = limit_.PageRows();
-    auto res = engine_->connection().Query(
-        SelectSql(req_.table, req_.columns, Where(conds), req_.key, limit, stored_bytes_), what);
-    if (!res) {
-      batch.clear();
-      return Stop(res.error());
-    }
+    // A batch ends at the byte cap even inside a page; the rest of the page is the next batch.
     size_t n = 0;
     limit_.Start();
-    while (MYSQL_ROW row = res->Next()) {
-      const unsigned long* len = res->lengths();
+    while (!limit_.Full()) {
+      MYSQL_ROW row = page_->Next();
+      if (!row) {
+        // A short page is the last one.
+        if (page_read_ < page_limit_) done_ = true;
+        page_.reset();
+        break;
+      }
+      ++page_read_;
+      const unsigned long* len = page_->lengths();
       if (n == batch.size()) batch.emplace_back();
       Row& out = batch[n++];
       out.resize(codecs_.size());
@@ -106,8 +120,8 @@ class MysqlRowReader : public RowReader {
       limit_.Add(out);
     }
     batch.resize(n);
-    if (batch.size() < limit) done_ = true;
-    if (batch.empty()) return false;
+    // Empty: the page ran out exactly where the last batch ended; a full page asks for more.
+    if (batch.empty()) return done_ ? false : Next(batch);
     Row last;
     for (int p : key_pos_) last.push_back(batch.back()[p]);
     after_ = std::move(last);
@@ -129,7 +143,10 @@ class MysqlRowReader : public RowReader {
   std::vector<int> key_pos_;         // positions of req_.key in req_.columns
   std::string upper_;                // the inclusive upper-bound predicate, or ""
   std::optional<Row> after_;         // the last key returned: the next page starts after it
-  BatchLimit limit_;                 // rows and bytes of a page
+  BatchLimit limit_;                 // rows and bytes of a batch
+  std::optional<MysqlResult> page_;  // the page being read, while rows of it are left
+  size_t page_limit_ = 0;            // the LIMIT it was asked with
+  size_t page_read_ = 0;             // its rows read so far
   bool done_ = false;
   Status status_;
 };
