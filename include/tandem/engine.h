@@ -40,9 +40,13 @@ inline constexpr int64_t kEstimateRowsFrom = 200000;
 // The default cap of one batch in bytes (options.batch_bytes): with a few batches queued per
 // job, memory stays bounded by jobs x queue whatever the row size.
 inline constexpr size_t kDefaultBatchBytes = 8u << 20;
+// What the batches of all jobs together may hold (source rows, mapped rows, queued and spare
+// batches): each job's batch cap is the smaller of batch_bytes and its share of this, so peak
+// memory stays about the same at every --jobs value (docs/decisions.md, "Jobs").
+inline constexpr size_t kBatchMemory = 160u << 20;
 
-// About the memory a row's values hold: the payload of each text-like value plus a fixed
-// cost per value. Cheap (no allocation); what the byte caps of batches count.
+// About the memory a row's values hold: the heap buffer of each text-like value plus the
+// Values themselves. Cheap (no allocation); what the byte caps of batches count.
 size_t RowBytes(const Row& row);
 
 struct ScanRequest {
@@ -315,6 +319,11 @@ class Engine {
     return Fail(Code::kFailedPrecondition, "{}: tables without a key are not supported",
                 Describe());
   }
+
+  // Caps the memory this connection keeps for itself (SQLite: its page cache) at about
+  // `bytes`: each of several jobs gets a share, so peak memory does not grow with --jobs.
+  // Engines without such a cache ignore it.
+  virtual Status LimitCache(size_t bytes) { return Ok(); }
 
   // Transactions. Nested Begin() is an error.
   virtual Status Begin() = 0;

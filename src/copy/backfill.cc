@@ -134,8 +134,9 @@ Result<std::vector<std::unique_ptr<Backfill::Job>>> Backfill::OpenJobs(int n) {
   for (int i = 0; i < n; ++i) {
     auto job = std::make_unique<Job>();
     job->id = i;
-    // Pieces alive per job: the queue's, the reader's and the writer's, and these spares.
-    job->spare = std::make_unique<BatchQueue<Piece>>(3);
+    // Pieces alive per job: the one the reader fills, the one queued, the one the writer
+    // writes, and a spare (kPiecesPerJob).
+    job->spare = std::make_unique<BatchQueue<Piece>>(1);
     if (n == 1) {
       job->source = &source_;
       job->target = &target_;
@@ -145,6 +146,9 @@ Result<std::vector<std::unique_ptr<Backfill::Job>>> Backfill::OpenJobs(int n) {
       }
       TANDEM_ASSIGN_OR_RETURN(job->own_source, options_.open_source());
       TANDEM_ASSIGN_OR_RETURN(job->own_target, options_.open_target());
+      // A share of one connection's cache each, so memory does not grow with the jobs.
+      TANDEM_RETURN_IF_ERROR(job->own_source->LimitCache(kJobCache / static_cast<size_t>(n)));
+      TANDEM_RETURN_IF_ERROR(job->own_target->LimitCache(kJobCache / static_cast<size_t>(n)));
       job->source = job->own_source.get();
       job->target = job->own_target.get();
     }
@@ -354,14 +358,16 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
   Engine& target = *job.target;
   BatchQueue<Piece>& spare = *job.spare;
   TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
+  // Each piece holds a batch twice (source rows and mapped rows).
+  size_t share = kBatchMemory / (static_cast<size_t>(std::max(options_.jobs, 1)) * kPiecesPerJob * 2);
   ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), c.range,
                   options_.batch_rows, /*exclusive=*/true,  // nothing else uses this job's source
-                  options_.batch_bytes};
+                  std::min(options_.batch_bytes, std::max<size_t>(share, 64 << 10))};
   TANDEM_ASSIGN_OR_RETURN(auto reader, source.Scan(req));
 
   // The reader thread scans and maps; this thread writes. Source and target are separate
   // connections, each used by one thread only.
-  BatchQueue<Piece> queue(2);
+  BatchQueue<Piece> queue(1);
   Status read_status = Ok();
   int64_t read = 0;
   auto to_reject = [&](const Row& in, std::string reason) {

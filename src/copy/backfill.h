@@ -119,6 +119,10 @@ class Backfill {
     std::vector<size_t> origin;  // out[i] came from in[origin[i]]
     std::vector<state::Reject> rejects;
   };
+  // Batches alive per job at most (see OpenJobs), for its share of kBatchMemory.
+  static constexpr size_t kPiecesPerJob = 4;
+  // The engine caches (SQLite's page cache) of all jobs' connections together, per side.
+  static constexpr size_t kJobCache = 32u << 20;
   // One job: a source and a target connection (the Backfill's own with one job), and the
   // spare pieces of its chunks. Used by one thread at a time.
   struct Job {

@@ -128,6 +128,10 @@ Result<Report> Verifier::Run() {
     auto sides = std::make_unique<Sides>();
     TANDEM_ASSIGN_OR_RETURN(sides->own_source, options_.open_source());
     TANDEM_ASSIGN_OR_RETURN(sides->own_target, options_.open_target());
+    // A share of one connection's cache each (SQLite's page cache): a verify reads each page
+    // once, and memory should not grow with the jobs.
+    TANDEM_RETURN_IF_ERROR(sides->own_source->LimitCache((32u << 20) / n));
+    TANDEM_RETURN_IF_ERROR(sides->own_target->LimitCache((32u << 20) / n));
     sides->source = sides->own_source.get();
     sides->target = sides->own_target.get();
     jobs.push_back(std::move(sides));
@@ -285,7 +289,7 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
       TANDEM_ASSIGN_OR_RETURN(auto reader,
                               sides.source->Scan({t.source_table(), t.source_columns(),
                                                   t.source_key(), range, options_.batch_rows,
-                                                  /*exclusive=*/true, options_.batch_bytes}));
+                                                  /*exclusive=*/true, BatchBytes()}));
       std::vector<Row> batch;
       Row mapped;
       std::string reason;
@@ -318,7 +322,7 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
     TANDEM_ASSIGN_OR_RETURN(auto reader,
                             sides.target->Scan({t.target_table(), t.target_columns(),
                                                 t.target_key(), trange, options_.batch_rows,
-                                                /*exclusive=*/true, options_.batch_bytes}));
+                                                /*exclusive=*/true, BatchBytes()}));
     std::vector<Row> batch;
     while (reader->Next(batch)) {
       for (const auto& row : batch) {
@@ -408,7 +412,7 @@ Status Verifier::CompareMultiset(Sides& sides, const mapping::TableTransform& t,
   auto scan_source = [&](int64_t part, bool count,
                          const std::function<void(uint64_t, const Row&, const Row&)>& row) -> Status {
     TANDEM_ASSIGN_OR_RETURN(auto reader, source.Scan({t.source_table(), t.source_columns(), {},
-                                                       KeyRange{}, options_.batch_rows, true, options_.batch_bytes}));
+                                                       KeyRange{}, options_.batch_rows, true, BatchBytes()}));
     std::vector<Row> batch;
     Row mapped;
     std::string reason;
@@ -441,7 +445,7 @@ Status Verifier::CompareMultiset(Sides& sides, const mapping::TableTransform& t,
   auto scan_target = [&](int64_t part, bool count,
                          const std::function<void(uint64_t, const Row&, const Row&)>& row) -> Status {
     TANDEM_ASSIGN_OR_RETURN(auto reader, target.Scan({t.target_table(), t.target_columns(), {},
-                                                       KeyRange{}, options_.batch_rows, true, options_.batch_bytes}));
+                                                       KeyRange{}, options_.batch_rows, true, BatchBytes()}));
     std::vector<Row> batch;
     static const Row kNone;
     while (reader->Next(batch)) {

@@ -118,6 +118,12 @@ class Verifier {
                                               const std::vector<Difference>& diffs,
                                               const std::set<std::string>& rejected_keys);
   Result<std::set<std::string>> RejectedKeys(const mapping::TableTransform& t);
+  // Each job reads a batch on each side at a time: its share of kBatchMemory, at most
+  // batch_bytes.
+  size_t BatchBytes() const {
+    size_t share = kBatchMemory / (static_cast<size_t>(std::max(options_.jobs, 1)) * 2);
+    return std::min(options_.batch_bytes, std::max<size_t>(share, 64 << 10));
+  }
   // Runs a unit of reads again after reconnecting, while it fails with kUnavailable.
   Status Reconnecting(Sides& sides, const std::function<Status()>& unit);
   // Adds a compared range to its table's result: counts, and differences kept in memory while

@@ -234,6 +234,12 @@ Status SqliteEngine::SetCaptureMarker(bool on) {
   return Ok();
 }
 
+Status SqliteEngine::LimitCache(size_t bytes) {
+  // cache_size in KiB when negative; never below SQLite's default 2 MiB.
+  int64_t kib = std::max<int64_t>(2048, static_cast<int64_t>(bytes >> 10));
+  return In(db_.Exec(fmt::format("PRAGMA cache_size=-{}", kib)), "limit the page cache", "");
+}
+
 Status SqliteEngine::SetCaptureSuppressed(bool suppressed) {
   suppressed_ = suppressed;
   if (in_txn_ && suppressed != marker_) return SetCaptureMarker(suppressed);
