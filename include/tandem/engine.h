@@ -3,6 +3,7 @@
 // thread. Nothing above src/engines/ sees a driver header.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -36,6 +37,18 @@ Result<std::vector<KeyRange>> PlanRanges(Engine& engine, const std::string& tabl
 // statistics' estimate rather than a count (Engine::EstimateRows).
 inline constexpr int64_t kEstimateRowsFrom = 200000;
 
+// The default cap of one batch in bytes (options.batch_bytes): with a few batches queued per
+// job, memory stays bounded by jobs x queue whatever the row size.
+inline constexpr size_t kDefaultBatchBytes = 8u << 20;
+// What the batches of all jobs together may hold (source rows, mapped rows, queued and spare
+// batches): each job's batch cap is the smaller of batch_bytes and its share of this, so peak
+// memory stays about the same at every --jobs value (docs/decisions.md, "Jobs").
+inline constexpr size_t kBatchMemory = 160u << 20;
+
+// About the memory a row's values hold: the heap buffer of each text-like value plus the
+// Values themselves. Cheap (no allocation); what the byte caps of batches count.
+size_t RowBytes(const Row& row);
+
 struct ScanRequest {
   std::string table;
   std::vector<std::string> columns;  // the columns to read, in this order
@@ -46,6 +59,48 @@ struct ScanRequest {
   // false or is destroyed. The engine may then stream the whole range as one statement
   // (PostgreSQL: one COPY ... TO STDOUT) instead of one query per page.
   bool exclusive = false;
+  // A batch also ends once its rows hold at least this many bytes (RowBytes); a single row
+  // larger than this travels alone. 0: no byte cap.
+  size_t batch_bytes = kDefaultBatchBytes;
+};
+
+// Counts the rows of a batch being filled against ScanRequest's two caps, rows and bytes:
+// written once here, used by every engine's reader loop.
+class BatchLimit {
+ public:
+  BatchLimit(size_t max_rows, size_t max_bytes)
+      : max_rows_(std::max<size_t>(max_rows, 1)), max_bytes_(max_bytes) {}
+  explicit BatchLimit(const ScanRequest& req) : BatchLimit(req.batch_rows, req.batch_bytes) {}
+
+  // A new batch: nothing counted yet.
+  void Start() { rows_ = bytes_ = 0; }
+  // Counts a row just put in the batch; true when the batch is full now (by rows or bytes).
+  bool Add(const Row& row) {
+    size_t b = RowBytes(row);
+    ++rows_;
+    bytes_ += b;
+    if (b > widest_) widest_ = b;
+    return Full();
+  }
+  bool Full() const { return rows_ >= max_rows_ || (max_bytes_ > 0 && bytes_ >= max_bytes_); }
+  size_t rows() const { return rows_; }
+  size_t bytes() const { return bytes_; }
+
+  // For a reader whose server sends a whole page before it is decoded (a LIMIT query whose
+  // result the client library stores): how many rows to ask for next so that a page stays
+  // within the byte cap, judged by the widest row seen so far. Before any row is seen, a
+  // small first page (a table of 1 MB rows must not arrive 10,000 at a time).
+  size_t PageRows() const {
+    if (max_bytes_ == 0) return max_rows_;
+    if (widest_ == 0) return std::min<size_t>(max_rows_, kFirstPageRows);
+    return std::clamp<size_t>(max_bytes_ / widest_, 1, max_rows_);
+  }
+
+ private:
+  static constexpr size_t kFirstPageRows = 256;
+  size_t max_rows_, max_bytes_;
+  size_t rows_ = 0, bytes_ = 0;
+  size_t widest_ = 0;  // the widest row seen by this reader, in bytes
 };
 
 // Streams rows in batches. After Next() returns false, status() tells whether the stream
@@ -53,7 +108,8 @@ struct ScanRequest {
 class RowReader {
  public:
   virtual ~RowReader() = default;
-  // Fills `batch` with up to batch_rows rows. Rows already in `batch` are overwritten in place
+  // Fills `batch` with up to batch_rows rows, fewer once they hold batch_bytes (at least one
+  // row, however large). Rows already in `batch` are overwritten in place
   // (keeping their buffers: hand the same vector back for a steady scan that allocates
   // nothing) and any left over are removed. Returns false at the end or on error; check
   // status() then.
@@ -271,6 +327,11 @@ class Engine {
     return Fail(Code::kFailedPrecondition, "{}: tables without a key are not supported",
                 Describe());
   }
+
+  // Caps the memory this connection keeps for itself (SQLite: its page cache) at about
+  // `bytes`: each of several jobs gets a share, so peak memory does not grow with --jobs.
+  // Engines without such a cache ignore it.
+  virtual Status LimitCache(size_t bytes) { return Ok(); }
 
   // Transactions. Nested Begin() is an error.
   virtual Status Begin() = 0;

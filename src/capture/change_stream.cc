@@ -83,7 +83,7 @@ Result<PollResult> ChangeStream::Poll(size_t max_changes, const ApplyFilter& fil
       for (const auto& k : ks) held.emplace_back(table, k);
       continue;
     }
-    if (auto st = ApplyTable(*by_table_[table], ks, result); !st) {
+    if (auto st = ApplyKeys(*by_table_[table], ks, result); !st) {
       // A fetch or write that failed may be the table's columns changing under it.
       if (watching_ && st.error().code != Code::kUnavailable) {
         TANDEM_ASSIGN_OR_RETURN(bool changed, CheckColumns(table, true));
@@ -190,7 +190,7 @@ Result<bool> ChangeStream::Replay(size_t limit, const ApplyFilter& filter, PollR
       if (!filter || filter(table, k)) apply.push_back(k);
     }
     if (!apply.empty()) {
-      if (auto st = ApplyTable(*by_table_[table], apply, result); !st) {
+      if (auto st = ApplyKeys(*by_table_[table], apply, result); !st) {
         return std::unexpected(st.error().Context(fmt::format("{} stream, kept changes of table {}", name_, table)));
       }
     }
@@ -255,11 +255,31 @@ Status ChangeStream::ApplyImages(const mapping::TableTransform& t, const std::ve
   return RecordRejects(t.source_table(), landed, rejects);
 }
 
+Status ChangeStream::ApplyKeys(const mapping::TableTransform& t, const std::vector<Row>& keys,
+                               PollResult& result) {
+  if (t.keyless()) return ApplyImages(t, keys, result);
+  for (size_t i = 0; i < keys.size();) {
+    // As many keys as fit in batch_bytes at the widest row of the table seen so far; a few at
+    // first. Each slice is its own target transaction: applying a change twice is harmless,
+    // and the checkpoint moves only after every slice is in.
+    auto w = widest_.find(t.source_table());
+    size_t n = w == widest_.end() ? kFirstFetchKeys
+                                  : std::clamp<size_t>(batch_bytes_ / std::max<size_t>(w->second, 1), 1, kMaxFetchKeys);
+    n = std::min(n, keys.size() - i);
+    std::vector<Row> slice(keys.begin() + static_cast<std::ptrdiff_t>(i),
+                           keys.begin() + static_cast<std::ptrdiff_t>(i + n));
+    TANDEM_RETURN_IF_ERROR(ApplyTable(t, slice, result));
+    i += n;
+  }
+  return Ok();
+}
+
 Status ChangeStream::ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
                                 PollResult& result) {
-  if (t.keyless()) return ApplyImages(t, keys, result);
   TANDEM_ASSIGN_OR_RETURN(auto rows,
                           from_.Fetch(t.source_table(), t.source_columns(), t.source_key(), keys));
+  size_t& widest = widest_[t.source_table()];
+  for (const auto& r : rows) widest = std::max(widest, RowBytes(r));
   std::set<Row> present;
   std::vector<Row> upserts, removals;
   std::vector<state::Reject> rejects;

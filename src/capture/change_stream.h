@@ -63,6 +63,10 @@ class ChangeStream {
   // Changes recorded but not yet applied (change rows that exist after the checkpoint).
   Result<int64_t> Lag();
 
+  // The current rows of changed keys are read and written in slices of about this many bytes
+  // (options.batch_bytes), judged by the widest row of the table seen so far.
+  void SetBatchBytes(size_t bytes) { batch_bytes_ = std::max<size_t>(bytes, 1); }
+
   // Schema changes while following (docs/decisions.md, "Held tables"). Watches each mapped
   // table's from-side columns against `compiled` (the tables as the mapping was compiled
   // against them): a poll with changes for a table re-reads its columns (Engine::
@@ -84,6 +88,10 @@ class ChangeStream {
   bool Replaying() const { return !replay_.empty(); }
 
  private:
+  // Applies the changes of `keys` in slices bounded in bytes (ApplyTable each).
+  Status ApplyKeys(const mapping::TableTransform& t, const std::vector<Row>& keys,
+                   PollResult& result);
+  // Re-reads and lands the rows of `keys` in one target transaction.
   Status ApplyTable(const mapping::TableTransform& t, const std::vector<Row>& keys,
                     PollResult& result);
   // A table without a key: `images` are whole source rows; each is made to occur in `to` as
@@ -112,6 +120,9 @@ class ChangeStream {
   state::StateStore& state_;
   std::map<std::string, const mapping::TableTransform*, std::less<>> by_table_;
   std::map<std::string, bool, std::less<>> has_rejects_;  // skip clearing when none
+  static constexpr size_t kFirstFetchKeys = 64, kMaxFetchKeys = 5000;
+  size_t batch_bytes_ = kDefaultBatchBytes;
+  std::map<std::string, size_t, std::less<>> widest_;  // the widest row fetched, per table
   // Column watch (WatchColumns); all of it used only by the thread that polls.
   bool watching_ = false;
   const mapping::Config* cfg_ = nullptr;

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   auto* cmd_copy = app.add_subcommand("copy", "copy every table through the mapping (resumable)");
   cmd_copy->add_option("-c,--config", copy.config_path, "mapping file");
   cmd_copy->add_flag("--restart", copy.restart, "forget checkpoints and copy everything again");
+  cmd_copy->add_option("-j,--jobs", copy.jobs, "chunks copied at once (default: options.jobs, else the cores, at most 8)")
+      ->check(CLI::Range(1, tandem::mapping::kMaxJobs));
   cmd_copy->callback([&] { run = [&] { return tandem::migration::Copy(copy, stdout, stderr); }; });
 
   tandem::migration::SchemaOptions schema;
@@ -111,6 +113,8 @@ int main(int argc, char** argv) {
   cmd_start->add_option("-c,--config", start.config_path, "mapping file");
   cmd_start->add_flag("--until-synced", start.until_synced,
                       "exit once the backfill is done and the stream has caught up");
+  cmd_start->add_option("-j,--jobs", start.jobs, "chunks the backfill copies at once (default: options.jobs, else the cores, at most 8)")
+      ->check(CLI::Range(1, tandem::mapping::kMaxJobs));
   cmd_start->callback([&] { run = [&] { return tandem::migration::Start(start, stdout, stderr); }; });
 
   tandem::migration::VerifyOptions verify;
@@ -118,6 +122,8 @@ int main(int argc, char** argv) {
   cmd_verify->add_option("-c,--config", verify.config_path, "mapping file");
   cmd_verify->add_option("--json", verify.json_path, "also write the report as JSON here");
   cmd_verify->add_option("--max-print", verify.max_print, "differences printed per table");
+  cmd_verify->add_option("-j,--jobs", verify.jobs, "ranges compared at once (default: options.jobs, else the cores, at most 8)")
+      ->check(CLI::Range(1, tandem::mapping::kMaxJobs));
   cmd_verify->callback([&] { run = [&] { return tandem::migration::Verify(verify, stdout, stderr); }; });
 
   bool status_json = false;

@@ -19,8 +19,7 @@ Backfill::Backfill(const std::vector<mapping::TableTransform>& tables, Engine& s
       target_(target),
       state_(state),
       progress_(progress),
-      options_(options),
-      spare_(std::make_unique<BatchQueue<Piece>>(6)) {}
+      options_(std::move(options)) {}
 
 Backfill::~Backfill() = default;
 
@@ -63,11 +62,17 @@ Status Backfill::Plan() {
   return Ok();
 }
 
-bool Backfill::ChunkDone(std::string_view table, const Row& key) const {
+bool Backfill::ChunkDone(std::string_view table, const Row& key) {
+  std::unique_lock lock(mu_);
   for (const auto& p : plans_) {
     if (p.transform->source_table() != table) continue;
     for (const auto& c : p.chunks) {
-      if (c.range.Contains(key)) return c.status == state::ChunkStatus::kDone;
+      if (!c.range.Contains(key)) continue;
+      // A chunk a job is copying: the change waits until the chunk is written (DESIGN.md, the
+      // chunk rule). Applied before, the chunk's commit could put an older row back; dropped,
+      // it would be lost if the chunk's read had passed the key already.
+      changed_.wait(lock, [&] { return c.status != state::ChunkStatus::kCopying; });
+      return c.status == state::ChunkStatus::kDone;
     }
   }
   return true;  // not a backfilled table: apply
@@ -124,63 +129,209 @@ Status Backfill::BuildAllObjects() {
   return SaveFailures();
 }
 
+Result<std::vector<std::unique_ptr<Backfill::Job>>> Backfill::OpenJobs(int n) {
+  std::vector<std::unique_ptr<Job>> jobs;
+  for (int i = 0; i < n; ++i) {
+    auto job = std::make_unique<Job>();
+    job->id = i;
+    // Pieces alive per job: the one the reader fills, the one queued, the one the writer
+    // writes, and a spare (kPiecesPerJob).
+    job->spare = std::make_unique<BatchQueue<Piece>>(1);
+    if (n == 1) {
+      job->source = &source_;
+      job->target = &target_;
+    } else {
+      if (!options_.open_source || !options_.open_target) {
+        return Fail(Code::kInternal, "backfill: {} jobs need a way to open connections", n);
+      }
+      TANDEM_ASSIGN_OR_RETURN(job->own_source, options_.open_source());
+      TANDEM_ASSIGN_OR_RETURN(job->own_target, options_.open_target());
+      // A share of one connection's cache each, so memory does not grow with the jobs.
+      TANDEM_RETURN_IF_ERROR(job->own_source->LimitCache(kJobCache / static_cast<size_t>(n)));
+      TANDEM_RETURN_IF_ERROR(job->own_target->LimitCache(kJobCache / static_cast<size_t>(n)));
+      job->source = job->own_source.get();
+      job->target = job->own_target.get();
+    }
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+bool Backfill::CopyNext(Job& job) {
+  size_t pi, ci;
+  state::Chunk chunk;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_ || next_ == order_.size()) return false;
+    std::tie(pi, ci) = order_[next_++];
+    plans_[pi].chunks[ci].status = state::ChunkStatus::kCopying;
+    chunk = plans_[pi].chunks[ci];
+  }
+  changed_.notify_all();
+  const auto& t = *plans_[pi].transform;
+  {
+    std::lock_guard lock(progress_mu_);
+    progress_.ChunkStarted(job.id, options_.jobs, t.source_table(), chunk.index,
+                           static_cast<int>(plans_[pi].chunks.size()));
+  }
+  Status st = CopyChunkWithRetry(job, t, chunk);
+  if (!st) {
+    st = std::unexpected(st.error().Context(fmt::format("copy {} chunk {}", t.source_table(), chunk.index)));
+    // Not copied: it stays to do (a later run copies it again). It is marked copying in the
+    // state store, which a resume treats like pending.
+    chunk.status = state::ChunkStatus::kPending;
+  }
+  {
+    std::lock_guard lock(mu_);
+    plans_[pi].chunks[ci] = chunk;
+    finished_.push_back({pi, ci, st});
+    if (!st) stop_ = true;
+  }
+  changed_.notify_all();
+  return true;
+}
+
 Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& between_chunks) {
-  std::vector<TableReport> reports;
+  std::vector<TableReport> reports(plans_.size());
   std::set<std::string> loaded;
   tried_.clear();
   failures_.clear();
-  for (auto& p : plans_) {
+  order_.clear();
+  finished_.clear();
+  next_ = 0;
+  stop_ = false;
+  // Per table: chunks still to copy, rows done, when its first chunk started.
+  std::vector<size_t> left(plans_.size(), 0);
+  std::vector<int64_t> done_rows(plans_.size(), 0), rejected(plans_.size(), 0);
+  auto started = std::chrono::steady_clock::now();
+  for (size_t pi = 0; pi < plans_.size(); ++pi) {
+    auto& p = plans_[pi];
     const auto& t = *p.transform;
-    auto started = std::chrono::steady_clock::now();
+    reports[pi] = TableReport{t.source_table(), t.target_table()};
     int64_t total = 0;
-    TableReport report{t.source_table(), t.target_table()};
-    bool any_pending = false;
-    for (const auto& c : p.chunks) any_pending |= c.status != state::ChunkStatus::kDone;
-    if (any_pending) {
+    for (size_t ci = 0; ci < p.chunks.size(); ++ci) {
+      const auto& c = p.chunks[ci];
+      if (c.status != state::ChunkStatus::kDone) {
+        order_.emplace_back(pi, ci);
+        ++left[pi];
+      } else {
+        done_rows[pi] += c.rows_read;
+        rejected[pi] += c.rows_rejected;
+      }
+    }
+    if (left[pi] > 0) {
       total = p.rows;  // estimated when planning; a resumed plan estimates again
       if (total < 0) {
         TANDEM_ASSIGN_OR_RETURN(total, source_.EstimateRows(t.source_table(), t.source_scan_key()));
       }
     }
     progress_.TableStarted(t.source_table(), total, static_cast<int>(p.chunks.size()));
-    int64_t done_rows = 0, rejected = 0;
-    for (auto& c : p.chunks) {
-      if (c.status != state::ChunkStatus::kDone) {
-        if (auto st = CopyChunkWithRetry(t, c); !st) {
-          return std::unexpected(
-              st.error().Context(fmt::format("copy {} chunk {}", t.source_table(), c.index)));
-        }
-        if (between_chunks) TANDEM_RETURN_IF_ERROR(between_chunks());
-      }
-      done_rows += c.rows_read;
-      rejected += c.rows_rejected;
+  }
+  // A table whose chunks are all in: its report, then its objects (indexes and foreign keys
+  // are built after the rows are in, which loads faster; a foreign key waits for the table it
+  // references). On the Backfill's own target connection, which no job uses with several jobs
+  // and which the one job is not using between its chunks.
+  auto table_done = [&](size_t pi) -> Status {
+    auto& p = plans_[pi];
+    auto& report = reports[pi];
+    for (const auto& c : p.chunks) {
       report.source_rows += c.rows_read;
       report.written += c.rows_written;
       report.rejected += c.rows_rejected;
-      progress_.Advanced(t.source_table(), done_rows, rejected);
     }
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    progress_.TableFinished(report);
-    reports.push_back(report);
-    // Indexes and foreign keys are built after the rows are in (bulk loading without them is
-    // faster); a foreign key waits for the table it references.
-    loaded.insert(t.target_table());
+    {
+      std::lock_guard lock(progress_mu_);
+      progress_.TableFinished(report);
+    }
+    loaded.insert(p.transform->target_table());
     const Side sides[] = {{"target", &target_}};
-    TANDEM_RETURN_IF_ERROR(RunReconnecting([&] { return BuildObjects(loaded); }, sides,
-                                           options_.backoff, options_.on_reconnect));
+    return RunReconnecting([&] { return BuildObjects(loaded); }, sides, options_.backoff,
+                           options_.on_reconnect);
+  };
+  for (size_t pi = 0; pi < plans_.size(); ++pi) {
+    if (left[pi] == 0) TANDEM_RETURN_IF_ERROR(table_done(pi));
   }
+
+  int n = static_cast<int>(std::clamp<size_t>(static_cast<size_t>(std::max(options_.jobs, 1)), 1,
+                                              std::max<size_t>(order_.size(), 1)));
+  TANDEM_ASSIGN_OR_RETURN(auto jobs, OpenJobs(n));
+  std::vector<std::thread> threads;
+  if (n > 1) {
+    for (auto& job : jobs) {
+      threads.emplace_back([this, j = job.get()] {
+        while (CopyNext(*j)) {
+        }
+        std::lock_guard lock(progress_mu_);
+        progress_.JobIdle(j->id);
+      });
+    }
+  }
+  // The coordinator: sees each finished chunk, reports it, applies changes between chunks and
+  // builds the objects of finished tables. With one job it copies the chunks itself.
+  Status failure = Ok();
+  size_t seen = 0;
+  auto stop = [&](Status st) {
+    if (failure) failure = std::move(st);
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+  };
+  while (seen < order_.size()) {
+    std::vector<Finished> batch;
+    if (n == 1) {
+      if (!failure || !CopyNext(*jobs[0])) break;
+    }
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return !finished_.empty() || (stop_ && next_ == seen); });
+      batch.swap(finished_);
+      if (batch.empty()) break;  // stopped, and nothing more will finish
+    }
+    for (auto& f : batch) {
+      ++seen;
+      if (!f.status) {
+        stop(std::move(f.status));
+        continue;
+      }
+      const auto& c = plans_[f.plan].chunks[f.chunk];
+      done_rows[f.plan] += c.rows_read;
+      rejected[f.plan] += c.rows_rejected;
+      {
+        std::lock_guard lock(progress_mu_);
+        progress_.Advanced(plans_[f.plan].transform->source_table(), done_rows[f.plan],
+                           rejected[f.plan]);
+      }
+      if (failure && --left[f.plan] == 0) {
+        if (auto st = table_done(f.plan); !st) stop(std::move(st));
+      }
+    }
+    if (failure && between_chunks) {
+      if (auto st = between_chunks(); !st) stop(std::move(st));
+    }
+    {
+      std::lock_guard lock(mu_);
+      // Stopped: wait only for the chunks taken already.
+      if (stop_ && seen == next_) break;
+    }
+  }
+  stop(Ok());
+  for (auto& th : threads) th.join();
+  if (!failure) return std::unexpected(failure.error());
   TANDEM_RETURN_IF_ERROR(SaveFailures());
   return reports;
 }
 
-Status Backfill::CopyChunkWithRetry(const mapping::TableTransform& t, state::Chunk& c) {
+Status Backfill::CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& c) {
   TANDEM_RETURN_IF_ERROR(state_.MarkCopying(c.table, c.index));
   c.status = state::ChunkStatus::kCopying;
   bool isolate = false;
   auto copy = [&]() -> Status {
     for (int attempt = 0;; ++attempt) {
-      auto st = CopyChunk(t, c, isolate);
+      auto st = CopyChunk(job, t, c, isolate);
       if (st) return st;
       // The target refused some row of the batch: redo the chunk row by row so that only the
       // refused rows become rejects, each with the target's own words.
@@ -197,19 +348,26 @@ Status Backfill::CopyChunkWithRetry(const mapping::TableTransform& t, state::Chu
   };
   // A chunk is one target transaction that makes its range equal to what it read, so a chunk
   // cut short by a lost connection is simply copied again once the connection is back.
-  const Side sides[] = {{"source", &source_}, {"target", &target_}};
+  const Side sides[] = {{"source", job.source}, {"target", job.target}};
   return RunReconnecting(copy, sides, options_.backoff, options_.on_reconnect);
 }
 
-Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bool isolate_rows) {
+Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Chunk& c,
+                           bool isolate_rows) {
+  Engine& source = *job.source;  // this job's connections
+  Engine& target = *job.target;
+  BatchQueue<Piece>& spare = *job.spare;
   TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
+  // Each piece holds a batch twice (source rows and mapped rows).
+  size_t share = kBatchMemory / (static_cast<size_t>(std::max(options_.jobs, 1)) * kPiecesPerJob * 2);
   ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), c.range,
-                  options_.batch_rows, /*exclusive=*/true};  // nothing else uses source_ meanwhile
-  TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan(req));
+                  options_.batch_rows, /*exclusive=*/true,  // nothing else uses this job's source
+                  std::min(options_.batch_bytes, std::max<size_t>(share, 64 << 10))};
+  TANDEM_ASSIGN_OR_RETURN(auto reader, source.Scan(req));
 
   // The reader thread scans and maps; this thread writes. Source and target are separate
   // connections, each used by one thread only.
-  BatchQueue<Piece> queue(4);
+  BatchQueue<Piece> queue(1);
   Status read_status = Ok();
   int64_t read = 0;
   auto to_reject = [&](const Row& in, mapping::Refusal& why) {
@@ -219,7 +377,7 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   };
   std::thread producer([&] {
     Piece p;
-    (void)spare_->TryPop(p);
+    (void)spare.TryPop(p);
     mapping::Refusal why;
     while (reader->Next(p.in)) {
       p.origin.clear();
@@ -237,10 +395,10 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
       p.out.resize(k);
       read += static_cast<int64_t>(p.in.size());
       if (!queue.Push(std::move(p))) break;  // the writer gave up
-      if (!spare_->TryPop(p)) p = Piece();
+      if (!spare.TryPop(p)) p = Piece();
     }
     read_status = reader->status();
-    (void)spare_->TryPush(p);  // its mapped rows keep their buffers for the next chunk
+    (void)spare.TryPush(p);  // its mapped rows keep their buffers for the next chunk
     queue.Close();
   });
 
@@ -249,17 +407,17 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   // One target transaction makes the chunk's key range equal to what the scan read: rows the
   // read did not see are removed with it (DESIGN.md, the backfill race).
   auto body = [&]() -> Status {
-    TANDEM_RETURN_IF_ERROR(target_.Begin());
-    TANDEM_RETURN_IF_ERROR(target_.RemoveRange(t.target_table(), t.target_scan_key(), target_range));
-    if (isolate_rows) TANDEM_RETURN_IF_ERROR(target_.Commit());
+    TANDEM_RETURN_IF_ERROR(target.Begin());
+    TANDEM_RETURN_IF_ERROR(target.RemoveRange(t.target_table(), t.target_scan_key(), target_range));
+    if (isolate_rows) TANDEM_RETURN_IF_ERROR(target.Commit());
     Piece p;
     while (queue.Pop(p)) {
       for (auto& r : p.rejects) rejects.push_back(std::move(r));
       if (!isolate_rows) {
-        TANDEM_RETURN_IF_ERROR(target_.Write(t.target_table(), t.target_columns(), t.target_key(),
+        TANDEM_RETURN_IF_ERROR(target.Write(t.target_table(), t.target_columns(), t.target_key(),
                                              p.out, WriteMode::kInsert));
         written += static_cast<int64_t>(p.out.size());
-        (void)spare_->TryPush(p);
+        (void)spare.TryPush(p);
         continue;
       }
       // Row by row, each in its own statement: a refused row is a reject, not a failure. An
@@ -267,8 +425,8 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
       // source row mapped onto the same target key ('007' and '7' into a bigint), which must
       // be a reject, never an overwrite of the first.
       for (size_t i = 0; i < p.out.size(); ++i) {
-        auto st = target_.Write(t.target_table(), t.target_columns(), t.target_key(), {p.out[i]},
-                                WriteMode::kInsert);
+        auto st = target.Write(t.target_table(), t.target_columns(), t.target_key(), {p.out[i]},
+                               WriteMode::kInsert);
         if (st) {
           ++written;
         } else if (st.error().code == Code::kInvalidArgument) {
@@ -281,7 +439,7 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
       }
     }
     if (!read_status) return read_status;
-    if (!isolate_rows) TANDEM_RETURN_IF_ERROR(target_.Commit());
+    if (!isolate_rows) TANDEM_RETURN_IF_ERROR(target.Commit());
     return Ok();
   };
   Status st = body();
@@ -289,7 +447,7 @@ Status Backfill::CopyChunk(const mapping::TableTransform& t, state::Chunk& c, bo
   producer.join();
   if (st && !read_status) st = read_status;
   if (!st) {
-    if (!isolate_rows) (void)target_.Rollback();
+    if (!isolate_rows) (void)target.Rollback();
     return st;
   }
   c.rows_read = read;

@@ -2,8 +2,10 @@
 // land as rejects with their reason, so that source = target + rejected for every chunk.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,6 +35,11 @@ class Progress {
   virtual void TableStarted(std::string_view table, int64_t total_rows, int chunks) = 0;
   virtual void Advanced(std::string_view table, int64_t rows_done, int64_t rejected) = 0;
   virtual void TableFinished(const TableReport& report) = 0;
+  // Job `job` (0-based, of `jobs`) starts copying chunk `chunk` of `table`'s `chunks`; several
+  // jobs copy at once with --jobs. Calls come from the jobs' threads, one at a time.
+  virtual void ChunkStarted(int job, int jobs, std::string_view table, int chunk, int chunks) {}
+  // Job `job` has nothing left to copy.
+  virtual void JobIdle(int job) {}
 };
 
 // A mapped index, check or foreign key that could not be built on the target.
@@ -48,9 +55,17 @@ struct ObjectFailure {
 // while an object listed there is still in the mapping.
 inline constexpr std::string_view kSchemaFailuresKey = "schema.failed";
 
+// Opens one more connection to a side, set up like the first (for a job of its own).
+using EngineOpener = std::function<Result<std::unique_ptr<Engine>>()>;
+
 struct BackfillOptions {
   int64_t chunk_rows = 50000;
   size_t batch_rows = 10000;
+  size_t batch_bytes = kDefaultBatchBytes;  // a batch ends at batch_rows or batch_bytes
+  // Chunks copied at once (--jobs), each job with a source and a target connection of its own
+  // from open_source / open_target; 1 copies on the two connections given to the Backfill.
+  int jobs = 1;
+  EngineOpener open_source, open_target;
   int max_retries = 5;  // for aborted (busy, deadlock) chunks
   // A chunk that fails with kUnavailable is redone after the lost side reconnects.
   Backoff backoff{};
@@ -70,8 +85,12 @@ class Backfill {
   // Plans chunks for tables that have no plan yet (stored, so a re-run resumes).
   Status Plan();
 
-  // Copies every chunk not done yet. After each chunk, `between_chunks` (if set) runs: the
-  // change stream uses it to apply what changed meanwhile.
+  // Copies every chunk not done yet, `options.jobs` at a time (tables, and the chunks of one
+  // table, at once). After each chunk, `between_chunks` (if set) runs on this thread: the
+  // change stream uses it to apply what changed meanwhile, through ChunkDone, while the other
+  // jobs go on copying. Objects of a table are built (on the target given to the Backfill) once
+  // its last chunk is in. On failure, the jobs still copying finish their chunk, and the first
+  // error is returned.
   Result<std::vector<TableReport>> Run(const std::function<Status()>& between_chunks = {});
 
   // Builds every mapped object of every table that is not on the target yet (a re-run after
@@ -81,8 +100,10 @@ class Backfill {
   const std::vector<ObjectFailure>& object_failures() const { return failures_; }
 
   // True when the chunk holding `key` of source `table` is already copied (changes to it must
-  // be applied); false when it is not started yet (its copy will read the newest row).
-  bool ChunkDone(std::string_view table, const Row& key) const;
+  // be applied); false when it is not started yet (its copy will read the newest row). When a
+  // job is copying that chunk, waits until the chunk is done (true) or given up (false: the
+  // chunk is copied again later, so it reads the newest row then). Thread-safe.
+  bool ChunkDone(std::string_view table, const Row& key);
   bool AllDone() const;
 
  private:
@@ -98,13 +119,39 @@ class Backfill {
     std::vector<size_t> origin;  // out[i] came from in[origin[i]]
     std::vector<state::Reject> rejects;
   };
-  Status CopyChunk(const mapping::TableTransform& t, state::Chunk& chunk, bool isolate_rows);
+  // Batches alive per job at most (see OpenJobs), for its share of kBatchMemory.
+  static constexpr size_t kPiecesPerJob = 4;
+  // The engine caches (SQLite's page cache) of all jobs' connections together, per side.
+  static constexpr size_t kJobCache = 32u << 20;
+  // One job: a source and a target connection (the Backfill's own with one job), and the
+  // spare pieces of its chunks. Used by one thread at a time.
+  struct Job {
+    int id = 0;
+    Engine* source = nullptr;
+    Engine* target = nullptr;
+    std::unique_ptr<Engine> own_source, own_target;
+    // Written pieces travel back to the reader, which refills them, from one chunk to the
+    // next: their rows and values keep their buffers, and memory is allocated and freed on
+    // one thread (malloc and free across threads were a third of a copy's CPU before).
+    std::unique_ptr<BatchQueue<Piece>> spare;
+  };
+  // A chunk a job finished (or failed), for the coordinator.
+  struct Finished {
+    size_t plan = 0, chunk = 0;
+    Status status;
+  };
+  Status CopyChunk(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
+                   bool isolate_rows);
+  // Takes the next pending chunk (under mu_), copies it and reports it to finished_. False
+  // when nothing is left to take or the run stops.
+  bool CopyNext(Job& job);
   // Builds the objects of the tables in `loaded` not tried yet: indexes and checks of a loaded
   // table, foreign keys once the table they reference is loaded too (or is not copied here).
   // A failure is recorded, not returned; a lost connection is returned.
   Status BuildObjects(const std::set<std::string>& loaded);
   Status SaveFailures();
-  Status CopyChunkWithRetry(const mapping::TableTransform& t, state::Chunk& chunk);
+  Status CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& chunk);
+  Result<std::vector<std::unique_ptr<Job>>> OpenJobs(int n);
 
   const std::vector<mapping::TableTransform>& tables_;
   Engine& source_;
@@ -115,10 +162,16 @@ class Backfill {
   std::vector<TablePlan> plans_;
   std::set<std::pair<std::string, std::string>> tried_;  // (target table, object name)
   std::vector<ObjectFailure> failures_;
-  // Written pieces travel back to the reader, which refills them, from one chunk to the next:
-  // their rows and values keep their buffers, and memory is allocated and freed on one thread
-  // (malloc and free across threads were a third of a copy's CPU before).
-  std::unique_ptr<BatchQueue<Piece>> spare_;
+
+  // The run's schedule, shared by the jobs and the coordinator (Run's thread).
+  std::mutex mu_;
+  std::condition_variable changed_;  // a chunk was taken or finished, or the run stops
+  std::vector<std::pair<size_t, size_t>> order_;  // (plan, chunk) to copy, in plan order
+  size_t next_ = 0;             // GUARDED_BY(mu_): order_[next_] is the next chunk to take
+  bool stop_ = false;           // GUARDED_BY(mu_): take no more chunks
+  std::vector<Finished> finished_;  // GUARDED_BY(mu_): not yet seen by the coordinator
+  // plans_[].chunks[].status and counts are GUARDED_BY(mu_) while Run runs.
+  std::mutex progress_mu_;  // one Progress call at a time
 };
 
 }  // namespace tandem::copy

@@ -112,15 +112,32 @@ Result<Row> RowFromJson(std::string_view text) {
   return row;
 }
 
-nlohmann::json RowToReadableJson(const Row& row, const std::vector<std::string>& columns) {
+nlohmann::json RowToReadableJson(const Row& row, const std::vector<std::string>& columns,
+                                 size_t max_chars) {
   nlohmann::json o = nlohmann::json::object();
   for (size_t i = 0; i < row.size() && i < columns.size(); ++i) {
     const Value& v = row[i];
-    if (v.is_null()) o[columns[i]] = nullptr;
-    else if (v.kind() == Kind::kInt) o[columns[i]] = v.as_int();
-    else if (v.kind() == Kind::kBool) o[columns[i]] = v.as_bool();
-    else if (v.kind() == Kind::kText && !IsValidUtf8(v.as_str())) o[columns[i]] = ValueToJson(v);
-    else o[columns[i]] = v.ToString();
+    if (v.is_null()) {
+      o[columns[i]] = nullptr;
+    } else if (v.kind() == Kind::kInt) {
+      o[columns[i]] = v.as_int();
+    } else if (v.kind() == Kind::kBool) {
+      o[columns[i]] = v.as_bool();
+    } else if (v.kind() == Kind::kText && !IsValidUtf8(v.as_str())) {
+      o[columns[i]] = ValueToJson(v);
+    } else if (v.as_str().size() > max_chars) {
+      // Cut the payload before formatting it (bytes print as hex, twice their size), at a
+      // UTF-8 character boundary for text.
+      size_t cut = max_chars / (v.kind() == Kind::kBytes ? 2 : 1);
+      if (v.kind() != Kind::kBytes) {
+        while (cut > 0 && (static_cast<unsigned char>(v.as_str()[cut]) & 0xC0) == 0x80) --cut;
+      }
+      Value head = v;
+      head.SetStr(v.kind(), std::string_view(v.as_str()).substr(0, cut));
+      o[columns[i]] = fmt::format("{}…(+{} more)", head.ToString(), v.as_str().size() - cut);
+    } else {
+      o[columns[i]] = v.ToString();
+    }
   }
   return o;
 }

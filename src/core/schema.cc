@@ -231,6 +231,16 @@ std::string SampleKeysText(const std::vector<std::vector<std::optional<std::stri
   return out;
 }
 
+size_t RowBytes(const Row& row) {
+  size_t n = row.size() * sizeof(Value);
+  // What a value's string holds on the heap (its capacity: a refilled value keeps its
+  // buffer); short strings live inside the Value.
+  for (const auto& v : row) {
+    if (v.as_str().capacity() > 15) n += v.as_str().capacity() + 16;
+  }
+  return n;
+}
+
 bool KeyRange::Contains(const Row& key) const {
   if (lower && !(key > *lower)) return false;
   if (upper && key > *upper) return false;

@@ -1,5 +1,8 @@
 #include "mapping/config.h"
 
+#include <algorithm>
+#include <thread>
+
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +79,13 @@ const ColumnMap* TableMap::FindColumn(std::string_view source_column) const {
     if (c.source == source_column) return &c;
   }
   return nullptr;
+}
+
+int Config::Jobs(int cli) const {
+  if (cli > 0) return cli;
+  if (jobs > 0) return jobs;
+  unsigned cores = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp<unsigned>(cores, 1, 8));
 }
 
 const TableMap* Config::FindBySource(std::string_view source_table) const {
@@ -718,13 +728,21 @@ class Parser {
         }
       }
       if (auto o = root["options"]; o && IsMap(o, "options", "a map {chunk_rows: n, ...}")) {
-        OnlyKeys(o, "options", {"chunk_rows", "batch_rows", "sequence_headroom"});
+        OnlyKeys(o, "options", {"chunk_rows", "batch_rows", "batch_bytes", "jobs", "sequence_headroom"});
         constexpr int kMaxRows = 100'000'000;
         if (o["chunk_rows"]) {
           cfg.chunk_rows = PositiveInt(o["chunk_rows"], "options.chunk_rows", kMaxRows).value_or(cfg.chunk_rows);
         }
         if (o["batch_rows"]) {
           cfg.batch_rows = PositiveInt(o["batch_rows"], "options.batch_rows", kMaxRows).value_or(cfg.batch_rows);
+        }
+        if (o["batch_bytes"]) {
+          // From 64 KB (smaller would make every batch a row or two) to 1 GB.
+          cfg.batch_bytes = PositiveInt(o["batch_bytes"], "options.batch_bytes", 1 << 30, 64 << 10)
+                                .value_or(cfg.batch_bytes);
+        }
+        if (o["jobs"]) {
+          cfg.jobs = PositiveInt(o["jobs"], "options.jobs", kMaxJobs).value_or(cfg.jobs);
         }
         if (auto h = o["sequence_headroom"]) {
           // 0 is allowed: the next value is then exactly one past the highest in use.

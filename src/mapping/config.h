@@ -148,6 +148,9 @@ struct TableMap {
   const ColumnMap* FindColumn(std::string_view source_column) const;
 };
 
+// The most jobs `--jobs` or options.jobs may ask for (each is a connection to each side).
+inline constexpr int kMaxJobs = 64;
+
 struct Config {
   std::string path;  // the file read
   std::string dir;   // its directory: relative paths resolve here
@@ -160,6 +163,12 @@ struct Config {
   std::map<std::string, std::string> hooks;  // reads, writes, rollback, freeze, unfreeze
   int chunk_rows = 50000;
   int batch_rows = 10000;
+  // options.batch_bytes: a batch (read, queued, written, fetched by the change stream) also ends
+  // once its rows hold this many bytes; a larger row travels alone.
+  int64_t batch_bytes = 8 << 20;
+  // options.jobs: chunks copied (and verify ranges compared) at once; 0 = the number of cores,
+  // at most 8. `--jobs` overrides it.
+  int jobs = 0;
   // options.sequence_headroom: how far past the highest value in use on either side a switch
   // moves each sequence (a margin for values handed out but not yet visible, cached
   // sequence values, auto_increment_increment > 1).
@@ -167,6 +176,9 @@ struct Config {
   std::vector<TableMap> tables;
 
   const TableMap* FindBySource(std::string_view source_table) const;
+  // The jobs to run: `cli` when given (> 0), else options.jobs, else the number of cores, at
+  // most 8.
+  int Jobs(int cli) const;
 };
 
 // Reads and parses the file. Errors (kInvalidArgument, or kNotFound for a missing file) name

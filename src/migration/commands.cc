@@ -226,6 +226,7 @@ Result<int> Check(const std::string& config_path, FILE* out) {
 
 Result<int> Copy(const CopyOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(Session s, OpenSession(o.config_path, true));
+  s.jobs_flag = o.jobs;
   // A one-off copy writes whole ranges of the target: never under a running migration, whose
   // streams (or the application, after `switch writes`) keep those rows current.
   bool got = false;

@@ -23,6 +23,7 @@ Result<int> Check(const std::string& config_path, FILE* out);
 struct CopyOptions {
   std::string config_path = "tandem.yaml";
   bool restart = false;  // forget checkpoints and copy everything again
+  int jobs = 0;          // --jobs (0: the mapping's options.jobs, else the cores, at most 8)
 };
 // Creates missing target tables, copies every table in chunks (resuming an unfinished copy),
 // prints per table: source rows, written, rejected. 1 when there were rejects.

@@ -154,6 +154,7 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
 // shows a stopped follower with its reason instead of a lag that only grows.
 Result<int> Start(const StartOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path, /*for_start=*/true));
+  m->s().jobs_flag = o.jobs;
   // A switch killed half way is finished or undone first (before this process follows: the
   // recovery may drain the streams itself); one running now needs this follower to drain, so
   // it is left alone.

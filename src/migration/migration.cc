@@ -28,6 +28,7 @@ Result<std::unique_ptr<Migration>> Migration::Open(const std::string& config_pat
   TANDEM_RETURN_IF_ERROR(m->s_.target_changes->SuppressOwnWrites(true));
   m->forward_ = std::make_unique<capture::ChangeStream>(
       "forward", *m->s_.source, *m->s_.source_changes, *m->s_.target, m->s_.tables, *m->s_.state);
+  m->forward_->SetBatchBytes(static_cast<size_t>(m->s_.cfg.batch_bytes));
   Migration* raw = m.get();
   TANDEM_RETURN_IF_ERROR(m->forward_->WatchColumns(
       m->s_.source_schema, &m->s_.cfg,
@@ -50,6 +51,7 @@ Result<capture::ChangeStream*> Migration::reverse() {
   TANDEM_ASSIGN_OR_RETURN(reverse_tables_, mapping::CompileAllReverse(s_.cfg, src, tgt));
   reverse_ = std::make_unique<capture::ChangeStream>("reverse", *s_.target, *s_.target_changes,
                                                      *s_.source, reverse_tables_, store());
+  reverse_->SetBatchBytes(static_cast<size_t>(s_.cfg.batch_bytes));
   return reverse_.get();
 }
 

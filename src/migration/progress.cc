@@ -1,6 +1,8 @@
 #include "migration/progress.h"
 
 #include <ctime>
+#include <map>
+#include <vector>
 
 #include <unistd.h>
 
@@ -33,38 +35,62 @@ std::string Thousands(int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
+// One line, redrawn: the table last advanced with its bar, and with several jobs what each job
+// is copying ("jobs: 1 orders 3/20, 2 items 1/1").
 class TerminalBar : public copy::Progress {
  public:
   explicit TerminalBar(FILE* out) : out_(out) {}
   void TableStarted(std::string_view table, int64_t total, int chunks) override {
-    table_ = table;
-    total_ = total;
-    started_ = std::chrono::steady_clock::now();
-    Draw(0, 0, false);
+    auto& t = tables_[std::string(table)];
+    t.total = total;
+    t.started = std::chrono::steady_clock::now();
   }
-  void Advanced(std::string_view, int64_t done, int64_t rejected) override {
-    Draw(done, rejected, false);
+  void Advanced(std::string_view table, int64_t done, int64_t rejected) override {
+    Draw(table, done, rejected, false);
   }
-  void TableFinished(const copy::TableReport& r) override { Draw(r.source_rows, r.rejected, true); }
+  void TableFinished(const copy::TableReport& r) override {
+    Draw(r.source_table, r.source_rows, r.rejected, true);
+  }
+  void ChunkStarted(int job, int jobs, std::string_view table, int chunk, int chunks) override {
+    if (jobs <= 1) return;
+    if (jobs_.size() < static_cast<size_t>(jobs)) jobs_.resize(static_cast<size_t>(jobs));
+    jobs_[static_cast<size_t>(job)] = fmt::format("{} {} {}/{}", job + 1, table, chunk + 1, chunks);
+    auto it = tables_.find(std::string(table));
+    if (it != tables_.end()) Draw(table, it->second.done, it->second.rejected, false);
+  }
+  void JobIdle(int job) override {
+    if (static_cast<size_t>(job) < jobs_.size()) jobs_[static_cast<size_t>(job)] = fmt::format("{} idle", job + 1);
+  }
 
  private:
-  void Draw(int64_t done, int64_t rejected, bool final) {
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    int64_t total = std::max(total_, done);
+  struct Table {
+    int64_t total = 0, done = 0, rejected = 0;
+    std::chrono::steady_clock::time_point started;
+  };
+  void Draw(std::string_view name, int64_t done, int64_t rejected, bool final) {
+    auto& t = tables_[std::string(name)];
+    t.done = done;
+    t.rejected = rejected;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
+    int64_t total = std::max(t.total, done);
     double frac = total > 0 ? static_cast<double>(done) / total : 1.0;
     int width = 30, fill = static_cast<int>(frac * width);
     std::string bar = std::string(fill, '#') + std::string(width - fill, '-');
     double rate = secs > 0 ? done / secs : 0;
-    std::fprintf(out_, "\r%-24.24s [%s] %3d%% %s/%s rows  rejects %s  %s rows/s%s",
-                 table_.c_str(), bar.c_str(), static_cast<int>(frac * 100), Thousands(done).c_str(),
+    std::string jobs;
+    for (const auto& j : jobs_) jobs += (jobs.empty() ? "  jobs: " : ", ") + j;
+    std::string name_s(name);
+    // \x1b[K clears what a longer line drawn before left behind.
+    std::fprintf(out_, "\r%-24.24s [%s] %3d%% %s/%s rows  rejects %s  %s rows/s%s\x1b[K%s",
+                 name_s.c_str(), bar.c_str(), static_cast<int>(frac * 100), Thousands(done).c_str(),
                  Thousands(total).c_str(), Thousands(rejected).c_str(),
-                 Thousands(static_cast<int64_t>(rate)).c_str(), final ? "\n" : "");
+                 Thousands(static_cast<int64_t>(rate)).c_str(), final ? "" : jobs.c_str(),
+                 final ? "\n" : "");
     std::fflush(out_);
   }
   FILE* out_;
-  std::string table_;
-  int64_t total_ = 0;
-  std::chrono::steady_clock::time_point started_;
+  std::map<std::string, Table> tables_;
+  std::vector<std::string> jobs_;  // what each job is on
 };
 
 class JsonLines : public copy::Progress {
@@ -77,6 +103,14 @@ class JsonLines : public copy::Progress {
   void Advanced(std::string_view table, int64_t done, int64_t rejected) override {
     EmitEvent(out_, "progress",
               nlohmann::json{{"table", table}, {"rows_done", done}, {"rejected", rejected}}.dump());
+  }
+  void ChunkStarted(int job, int jobs, std::string_view table, int chunk, int chunks) override {
+    EmitEvent(out_, "chunk_started",
+              nlohmann::json{{"job", job + 1}, {"jobs", jobs}, {"table", table},
+                             {"chunk", chunk}, {"chunks", chunks}}.dump());
+  }
+  void JobIdle(int job) override {
+    EmitEvent(out_, "job_idle", nlohmann::json{{"job", job + 1}}.dump());
   }
   void TableFinished(const copy::TableReport& r) override {
     EmitEvent(out_, "table_finished",

@@ -18,6 +18,7 @@ struct StartOptions {
   std::string config_path = "tandem.yaml";
   bool until_synced = false;  // exit once the backfill is done and the stream caught up
   double idle_sleep_s = 0.02;  // between polls when caught up: ~50 cheap queries a second
+  int jobs = 0;  // --jobs for the backfill (0: options.jobs, else the cores, at most 8)
 };
 // Installs capture, backfills (resuming), then follows the change streams until SIGINT or
 // SIGTERM (or, with until_synced, until caught up).
@@ -27,6 +28,7 @@ struct VerifyOptions {
   std::string config_path = "tandem.yaml";
   std::string json_path;  // also write the report here
   int max_print = 50;     // differences printed per table
+  int jobs = 0;           // --jobs: ranges compared at once (0: options.jobs, else the cores)
 };
 // Compares every table through the mapping; 0 when equal, 1 when differences remain.
 Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err);

@@ -28,11 +28,29 @@ Result<std::unique_ptr<Engine>> Session::OpenTarget() const {
   return e;
 }
 
+Result<std::unique_ptr<Engine>> Session::OpenTargetForJob() const {
+  TANDEM_ASSIGN_OR_RETURN(auto e, OpenTarget());
+  auto changes = OpenChangeSource(*e);
+  if (!changes) return std::unexpected(changes.error().Context("open the target's change capture"));
+  // The setting stays with the engine (re-applied on reconnect); the source object is done.
+  TANDEM_RETURN_IF_ERROR((*changes)->SuppressOwnWrites(true));
+  return e;
+}
+
+int Session::CopyJobs() const {
+  if (EngineKindOfUri(cfg.target) == "sqlite") return 1;
+  return cfg.Jobs(jobs_flag);
+}
+
 copy::Backfill Session::MakeBackfill(copy::Progress& progress, ReconnectObserver on_reconnect,
                                      const std::vector<mapping::TableTransform>* only) {
   return copy::Backfill(only ? *only : tables, *source, *target, *state, progress,
                         {.chunk_rows = cfg.chunk_rows,
                          .batch_rows = static_cast<size_t>(cfg.batch_rows),
+                         .batch_bytes = static_cast<size_t>(cfg.batch_bytes),
+                         .jobs = CopyJobs(),
+                         .open_source = [this] { return OpenSource(); },
+                         .open_target = [this] { return OpenTargetForJob(); },
                          .on_reconnect = std::move(on_reconnect)});
 }
 

@@ -41,9 +41,20 @@ struct Session {
   // only, see OpenSession): compiled against the table as the mapping knows it, to be held.
   std::vector<std::pair<std::string, std::vector<mapping::ColumnChange>>> drifted;
 
+  // `--jobs` as given on the command line (0: not given; see Config::Jobs).
+  int jobs_flag = 0;
+
   // Opens a second connection to the source or target (for a worker or a stream).
   Result<std::unique_ptr<Engine>> OpenSource() const;
   Result<std::unique_ptr<Engine>> OpenTarget() const;
+  // A target connection for a job: its writes are tandem's own, never captured (like the
+  // session's target under a migration).
+  Result<std::unique_ptr<Engine>> OpenTargetForJob() const;
+  // Jobs for a copy or backfill: Config::Jobs, but one with a SQLite target (docs/decisions.md,
+  // "Jobs": SQLite has one writer at a time).
+  int CopyJobs() const;
+  // Jobs for verify (reads only, so a SQLite side runs them too).
+  int VerifyJobs() const { return cfg.Jobs(jobs_flag); }
   const mapping::TableTransform* FindTable(std::string_view source_table) const;
   // A backfill of every mapped table with the mapping's `options`; a chunk cut short by a
   // lost connection is copied again after reconnecting, each attempt told to `on_reconnect`.

@@ -22,6 +22,7 @@ namespace {
 
 Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(auto m, Migration::Open(o.config_path));
+  m->s().jobs_flag = o.jobs;
   TANDEM_RETURN_IF_ERROR(RecoverInterrupted(*m, out, /*allow_running=*/true));
   TANDEM_ASSIGN_OR_RETURN(auto st0, m->Load());
   TANDEM_RETURN_IF_ERROR(m->CheckSetup(st0));
@@ -36,23 +37,28 @@ Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
   verify::Verifier v(m->s().tables, *m->s().source, *m->s().target, m->store(),
                      {.range_rows = m->s().cfg.chunk_rows,
                       .batch_rows = static_cast<size_t>(m->s().cfg.batch_rows),
+                      .batch_bytes = static_cast<size_t>(m->s().cfg.batch_bytes),
+                      .jobs = m->s().VerifyJobs(),
+                      .open_source = [&] { return m->s().OpenSource(); },
+                      .open_target = [&] { return m->s().OpenTarget(); },
                       .catch_up = catch_up,
                       .on_reconnect = on_reconnect});
   TANDEM_ASSIGN_OR_RETURN(auto report, v.Run());
   for (const auto& t : report.tables) {
     std::string name = t.source_table == t.target_table ? t.source_table
                                                         : t.source_table + " -> " + t.target_table;
-    std::fprintf(out, "%-30s %10lld rows compared, %lld rejected (not expected), %zu difference%s\n",
+    std::fprintf(out, "%-30s %10lld rows compared, %lld rejected (not expected), %lld difference%s\n",
                  name.c_str(), static_cast<long long>(t.source_rows),
-                 static_cast<long long>(t.rejected), t.differences.size(),
-                 t.differences.size() == 1 ? "" : "s");
+                 static_cast<long long>(t.rejected), static_cast<long long>(t.count()),
+                 t.count() == 1 ? "" : "s");
     int shown = 0;
     for (const auto& d : t.differences) {
-      if (shown++ >= o.max_print) {
-        std::fprintf(out, "    ... %zu more\n", t.differences.size() - o.max_print);
-        break;
-      }
+      if (shown++ >= o.max_print) break;
       std::fprintf(out, "    %s\n", d.Describe().c_str());
+    }
+    if (t.count() > o.max_print) {
+      std::fprintf(out, "    ... %lld more%s\n", static_cast<long long>(t.count() - o.max_print),
+                   t.spilled > 0 ? " (past the in-memory list: in the state store's verify_spill table)" : "");
     }
   }
   std::fprintf(out, "%lld difference%s; %lld transient (writes in flight, gone on re-check) in %.2f s\n",

@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS holds (
   at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), PRIMARY KEY (stream, tbl));
 CREATE TABLE IF NOT EXISTS held_keys (
   stream TEXT NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (stream, tbl, key));
+CREATE TABLE IF NOT EXISTS verify_spill (
+  id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
   at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
@@ -115,6 +117,7 @@ Result<StateStore> StateStore::Open(const std::string& uri, const std::string& b
 }
 
 Status StateStore::Put(std::string_view key, std::string_view value) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute("INSERT INTO meta(k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = ?2",
                        {Value::Text(std::string(key)), Value::Text(std::string(value))});
   if (!r) return std::unexpected(r.error());
@@ -123,6 +126,7 @@ Status StateStore::Put(std::string_view key, std::string_view value) {
 
 Status StateStore::PutAndLog(std::string_view key, std::string_view value, std::string_view kind,
                              std::string_view json) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     TANDEM_RETURN_IF_ERROR(Put(key, value));
@@ -135,6 +139,7 @@ Status StateStore::PutAndLog(std::string_view key, std::string_view value, std::
 }
 
 Result<std::optional<std::string>> StateStore::Get(std::string_view key) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows,
                           db_.Query("SELECT v FROM meta WHERE k = ?1", {Value::Text(std::string(key))}));
   if (rows.empty()) return std::optional<std::string>();
@@ -142,6 +147,7 @@ Result<std::optional<std::string>> StateStore::Get(std::string_view key) {
 }
 
 Result<std::vector<Chunk>> StateStore::Chunks(std::string_view table) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows, db_.Query("SELECT idx, lower, upper, status, rows_read, rows_written, "
                            "rows_rejected FROM chunks WHERE tbl = ?1 ORDER BY idx",
@@ -165,6 +171,7 @@ Result<std::vector<Chunk>> StateStore::Chunks(std::string_view table) {
 }
 
 Status StateStore::SaveChunkPlan(std::string_view table, const std::vector<Chunk>& chunks) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     Value t = Value::Text(std::string(table));
@@ -185,6 +192,7 @@ Status StateStore::SaveChunkPlan(std::string_view table, const std::vector<Chunk
 }
 
 Status StateStore::MarkCopying(std::string_view table, int index) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute("UPDATE chunks SET status = 'copying' WHERE tbl = ?1 AND idx = ?2",
                        {Value::Text(std::string(table)), Value::Int(index)});
   if (!r) return std::unexpected(r.error());
@@ -192,6 +200,7 @@ Status StateStore::MarkCopying(std::string_view table, int index) {
 }
 
 Status StateStore::FinishChunk(const Chunk& c, const std::vector<Reject>& rejects) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     Value t = Value::Text(c.table);
@@ -223,6 +232,7 @@ Status StateStore::FinishChunk(const Chunk& c, const std::vector<Reject>& reject
 }
 
 Result<std::vector<TableTotals>> StateStore::Totals() {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows,
       db_.Query("SELECT tbl, count(*), sum(status = 'done'), sum(rows_read), sum(rows_written), "
@@ -236,10 +246,12 @@ Result<std::vector<TableTotals>> StateStore::Totals() {
 }
 
 Status StateStore::ResetBackfill() {
+  std::lock_guard lock(*mu_);
   return db_.Exec("DELETE FROM chunks; DELETE FROM rejects;");
 }
 
 Status StateStore::PutStreamReject(const Reject& r) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(ClearStreamReject(r.table, r.key));
   auto res = db_.Execute(
       "INSERT INTO rejects(tbl, chunk, key, reason, row, rule, kind) "
@@ -251,6 +263,7 @@ Status StateStore::PutStreamReject(const Reject& r) {
 }
 
 Status StateStore::ClearStreamReject(std::string_view table, const Row& key) {
+  std::lock_guard lock(*mu_);
   // A key that lands (or is deleted) is no longer rejected, whichever step rejected it before.
   auto res = db_.Execute("DELETE FROM rejects WHERE tbl = ?1 AND key = ?2",
                          {Value::Text(std::string(table)), Value::Text(RowToJson(key))});
@@ -288,6 +301,7 @@ Result<std::vector<Reject>> StateStore::Rejects(std::string_view table, int limi
 
 Result<std::vector<Reject>> StateStore::RejectsAfter(std::string_view table, int64_t after_id,
                                                      int limit) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows, db_.Query(fmt::format("SELECT {} FROM rejects WHERE tbl = ?1 AND id > ?2 "
                                        "ORDER BY id LIMIT ?3",
@@ -297,6 +311,7 @@ Result<std::vector<Reject>> StateStore::RejectsAfter(std::string_view table, int
 }
 
 Result<std::vector<Reject>> StateStore::RejectsOfKey(std::string_view table, const Row& key) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows, db_.Query(fmt::format("SELECT {} FROM rejects WHERE tbl = ?1 AND key = ?2 "
                                        "ORDER BY id",
@@ -306,6 +321,7 @@ Result<std::vector<Reject>> StateStore::RejectsOfKey(std::string_view table, con
 }
 
 Status StateStore::UpdateReject(const Reject& r) {
+  std::lock_guard lock(*mu_);
   auto res = db_.Execute(
       "UPDATE rejects SET reason = ?2, rule = ?3, kind = ?4, row = ?5, "
       "at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
@@ -316,6 +332,7 @@ Status StateStore::UpdateReject(const Reject& r) {
 }
 
 Result<int64_t> StateStore::RejectCount(std::string_view table) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT count(*) FROM rejects WHERE tbl = ?1",
                                                {Value::Text(std::string(table))}));
   return rows[0][0].as_int();
@@ -325,6 +342,7 @@ Result<int64_t> StateStore::RejectCount(std::string_view table) {
 // an integer (positions); such a seq is read back as its decimal text, which is how trigger
 // sources spell their positions.
 Status StateStore::PutPosition(std::string_view stream, const tandem::Position& position) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute(
       "INSERT INTO checkpoints(stream, position) VALUES (?1, ?2) "
       "ON CONFLICT(stream) DO UPDATE SET position = ?2",
@@ -334,6 +352,7 @@ Status StateStore::PutPosition(std::string_view stream, const tandem::Position& 
 }
 
 Result<tandem::Position> StateStore::Position(std::string_view stream) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT position FROM checkpoints WHERE stream = ?1",
                                                {Value::Text(std::string(stream))}));
   if (!rows.empty()) return tandem::Position{rows[0][0].as_str()};
@@ -346,15 +365,50 @@ Result<tandem::Position> StateStore::Position(std::string_view stream) {
 }
 
 Status StateStore::Log(std::string_view kind, std::string_view json) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute("INSERT INTO events(kind, body) VALUES (?1, ?2)",
                        {Value::Text(std::string(kind)), Value::Text(std::string(json))});
   if (!r) return std::unexpected(r.error());
   return Ok();
 }
 
+// ---- verify ------------------------------------------------------------------------------
+
+Status StateStore::ClearVerifySpill() {
+  std::lock_guard lock(*mu_);
+  return db_.Exec("DELETE FROM verify_spill");
+}
+
+Status StateStore::SpillVerifyDifferences(std::string_view table,
+                                          const std::vector<std::string>& bodies) {
+  std::lock_guard lock(*mu_);
+  TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    for (const auto& b : bodies) {
+      auto r = db_.Execute("INSERT INTO verify_spill(tbl, body) VALUES (?1, ?2)",
+                           {Value::Text(std::string(table)), Value::Text(b)});
+      if (!r) return std::unexpected(r.error());
+    }
+    return db_.Exec("COMMIT");
+  };
+  auto st = body();
+  if (!st) (void)db_.Exec("ROLLBACK");
+  return st;
+}
+
+Result<std::vector<std::string>> StateStore::VerifySpill(std::string_view table, int limit) {
+  std::lock_guard lock(*mu_);
+  TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT body FROM verify_spill WHERE tbl = ?1 ORDER BY id LIMIT ?2",
+                                               {Value::Text(std::string(table)), Value::Int(limit)}));
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r[0].as_str());
+  return out;
+}
+
 // ---- held tables ---------------------------------------------------------------------------
 
 Status StateStore::ResetTableBackfill(std::string_view table) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     for (const char* sql : {"DELETE FROM chunks WHERE tbl = ?1",
@@ -370,6 +424,7 @@ Status StateStore::ResetTableBackfill(std::string_view table) {
 }
 
 Status StateStore::PutHold(std::string_view stream, std::string_view table, std::string_view body) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute(
       "INSERT INTO holds(stream, tbl, body) VALUES (?1, ?2, ?3) "
       "ON CONFLICT(stream, tbl) DO UPDATE SET body = ?3",
@@ -380,6 +435,7 @@ Status StateStore::PutHold(std::string_view stream, std::string_view table, std:
 }
 
 Status StateStore::ClearHold(std::string_view stream, std::string_view table) {
+  std::lock_guard lock(*mu_);
   auto r = db_.Execute("DELETE FROM holds WHERE stream = ?1 AND tbl = ?2",
                        {Value::Text(std::string(stream)), Value::Text(std::string(table))});
   if (!r) return std::unexpected(r.error());
@@ -387,6 +443,7 @@ Status StateStore::ClearHold(std::string_view stream, std::string_view table) {
 }
 
 Result<std::vector<Hold>> StateStore::Holds(std::string_view stream) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(
       auto rows,
       db_.Query("SELECT h.stream, h.tbl, h.body, h.at, (SELECT count(*) FROM held_keys k "
@@ -402,6 +459,7 @@ Result<std::vector<Hold>> StateStore::Holds(std::string_view stream) {
 
 Status StateStore::PutPositionHolding(std::string_view stream, const tandem::Position& position,
                                       const std::vector<std::pair<std::string, Row>>& held) {
+  std::lock_guard lock(*mu_);
   if (held.empty()) return PutPosition(stream, position);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
@@ -420,6 +478,7 @@ Status StateStore::PutPositionHolding(std::string_view stream, const tandem::Pos
 }
 
 Result<std::vector<std::string>> StateStore::TablesWithHeldKeys(std::string_view stream) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT DISTINCT tbl FROM held_keys WHERE stream = ?1 "
                                                "ORDER BY tbl",
                                                {Value::Text(std::string(stream))}));
@@ -430,6 +489,7 @@ Result<std::vector<std::string>> StateStore::TablesWithHeldKeys(std::string_view
 
 Result<std::vector<Row>> StateStore::HeldKeys(std::string_view stream, std::string_view table,
                                               int limit) {
+  std::lock_guard lock(*mu_);
   TANDEM_ASSIGN_OR_RETURN(auto rows,
                           db_.Query("SELECT key FROM held_keys WHERE stream = ?1 AND tbl = ?2 "
                                     "ORDER BY key LIMIT ?3",
@@ -446,6 +506,7 @@ Result<std::vector<Row>> StateStore::HeldKeys(std::string_view stream, std::stri
 
 Status StateStore::ReleaseHeldKeys(std::string_view stream, std::string_view table,
                                    const std::vector<Row>& keys) {
+  std::lock_guard lock(*mu_);
   TANDEM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     for (const auto& k : keys) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <string>
@@ -115,14 +117,26 @@ class StateStore {
   // Forgets held keys once applied (or made moot by a copy of their range).
   Status ReleaseHeldKeys(std::string_view stream, std::string_view table, const std::vector<Row>& keys);
 
+  // Differences of the last verify past what it keeps in memory (one JSON object each, as in
+  // its report), by source table. Cleared when a verify starts.
+  Status ClearVerifySpill();
+  Status SpillVerifyDifferences(std::string_view table, const std::vector<std::string>& bodies);
+  Result<std::vector<std::string>> VerifySpill(std::string_view table, int limit);
+
   // Appends one event (phase change, switch, verify result) to the history.
   Status Log(std::string_view kind, std::string_view json);
 
+  // For its path only: every read and write goes through the methods above.
   sqlite::Database& db() { return db_; }
 
  private:
-  explicit StateStore(sqlite::Database db) : db_(std::move(db)) {}
+  explicit StateStore(sqlite::Database db)
+      : db_(std::move(db)), mu_(std::make_unique<std::recursive_mutex>()) {}
   sqlite::Database db_;
+  // Serializes every method: the jobs of a parallel backfill and the change stream share one
+  // store (one SQLite connection, whose transactions must not interleave). Recursive, as a
+  // method may call another. Held only while a method runs, never while waiting for a job.
+  std::unique_ptr<std::recursive_mutex> mu_;
 };
 
 std::string_view ChunkStatusName(ChunkStatus s);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "core/canonical.h"
@@ -58,6 +59,7 @@ nlohmann::json Report::ToJson() const {
     nlohmann::json jt = {{"source_table", t.source_table}, {"target_table", t.target_table},
                          {"source_rows", t.source_rows},   {"target_rows", t.target_rows},
                          {"rejected", t.rejected},         {"ranges", t.ranges},
+                         {"difference_count", t.count()},  {"spilled", t.spilled},
                          {"differences", nlohmann::json::array()}};
     for (const auto& d : t.differences) {
       nlohmann::json jd = {{"kind", KindName(d.kind)},
@@ -84,10 +86,95 @@ Verifier::Verifier(const std::vector<mapping::TableTransform>& tables, Engine& s
 Result<Report> Verifier::Run() {
   auto started = std::chrono::steady_clock::now();
   Report report;
-  for (const auto& t : tables_) {
-    auto r = VerifyTable(t);
-    if (!r) return std::unexpected(r.error().Context(fmt::format("verify {}", t.source_table())));
-    report.tables.push_back(std::move(*r));
+  TANDEM_RETURN_IF_ERROR(state_.ClearVerifySpill());
+  listed_ = 0;
+  Sides main{&source_, &target_, nullptr, nullptr};
+  // The units of work: every range of every keyed table, every keyless table whole.
+  struct Unit {
+    size_t table;
+    KeyRange range;
+  };
+  std::vector<Unit> units;
+  std::vector<std::set<std::string>> rejected(tables_.size());
+  for (size_t i = 0; i < tables_.size(); ++i) {
+    const auto& t = tables_[i];
+    TableResult r;
+    r.source_table = t.source_table();
+    r.target_table = t.target_table();
+    report.tables.push_back(std::move(r));
+    TANDEM_ASSIGN_OR_RETURN(rejected[i], RejectedKeys(t));
+    std::vector<KeyRange> ranges{KeyRange{}};
+    if (!t.keyless() && t.key_ranges_portable()) {
+      auto planned = [&]() -> Status {
+        TANDEM_ASSIGN_OR_RETURN(
+            ranges, PlanRanges(source_, t.source_table(), t.source_key(), options_.range_rows));
+        return Ok();
+      };
+      if (auto st = Reconnecting(main, planned); !st) {
+        return std::unexpected(st.error().Context(fmt::format("verify {}", t.source_table())));
+      }
+    }
+    for (auto& r : ranges) units.push_back({i, std::move(r)});
+  }
+  // Jobs take units in order; the first job works on the Verifier's own connections.
+  size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(options_.jobs, 1)), 1,
+                                std::max<size_t>(units.size(), 1));
+  std::vector<std::unique_ptr<Sides>> jobs;
+  jobs.push_back(std::make_unique<Sides>(Sides{&source_, &target_, nullptr, nullptr}));
+  for (size_t j = 1; j < n; ++j) {
+    if (!options_.open_source || !options_.open_target) {
+      return Fail(Code::kInternal, "verify: {} jobs need a way to open connections", n);
+    }
+    auto sides = std::make_unique<Sides>();
+    TANDEM_ASSIGN_OR_RETURN(sides->own_source, options_.open_source());
+    TANDEM_ASSIGN_OR_RETURN(sides->own_target, options_.open_target());
+    // A share of one connection's cache each (SQLite's page cache): a verify reads each page
+    // once, and memory should not grow with the jobs.
+    TANDEM_RETURN_IF_ERROR(sides->own_source->LimitCache((32u << 20) / n));
+    TANDEM_RETURN_IF_ERROR(sides->own_target->LimitCache((32u << 20) / n));
+    sides->source = sides->own_source.get();
+    sides->target = sides->own_target.get();
+    jobs.push_back(std::move(sides));
+  }
+  size_t next = 0;
+  Status failure = Ok();
+  auto work = [&](Sides& sides) {
+    while (true) {
+      size_t u;
+      {
+        std::lock_guard lock(mu_);
+        if (!failure || next == units.size()) return;
+        u = next++;
+      }
+      const auto& t = tables_[units[u].table];
+      // A unit compared again starts from nothing: what a cut-short attempt counted is dropped.
+      TableResult part;
+      Status st = Reconnecting(sides, [&]() -> Status {
+        part = TableResult{};
+        if (t.keyless()) return CompareMultiset(sides, t, rejected[units[u].table], part);
+        return CompareRange(sides, t, units[u].range, rejected[units[u].table], part);
+      });
+      std::lock_guard lock(mu_);
+      if (st) st = Merge(report.tables[units[u].table], part);
+      if (!st && failure) {
+        failure = std::unexpected(st.error().Context(fmt::format("verify {}", t.source_table())));
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t j = 1; j < jobs.size(); ++j) threads.emplace_back(work, std::ref(*jobs[j]));
+  work(*jobs[0]);
+  for (auto& th : threads) th.join();
+  jobs.resize(1);  // the other connections are done
+  TANDEM_RETURN_IF_ERROR(failure);
+  // Reported in key order whatever order the jobs finished in.
+  for (auto& tr : report.tables) {
+    std::stable_sort(tr.differences.begin(), tr.differences.end(),
+                     [](const Difference& a, const Difference& b) {
+                       const Row& ka = a.source_key.empty() ? a.target_key : a.source_key;
+                       const Row& kb = b.source_key.empty() ? b.target_key : b.source_key;
+                       return ka < kb;
+                     });
   }
   // Differences may be writes still in flight: let the stream catch up and look again, until
   // they are gone or stay the same.
@@ -100,20 +187,50 @@ Result<Report> Verifier::Run() {
     for (size_t i = 0; i < tables_.size(); ++i) {
       auto& tr = report.tables[i];
       if (tr.differences.empty()) continue;
-      TANDEM_ASSIGN_OR_RETURN(auto rejected, RejectedKeys(tables_[i]));
+      TANDEM_ASSIGN_OR_RETURN(auto rejected_now, RejectedKeys(tables_[i]));
       std::vector<Difference> remaining;
-      TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
-        TANDEM_ASSIGN_OR_RETURN(remaining, Recheck(tables_[i], tr.differences, rejected));
+      TANDEM_RETURN_IF_ERROR(Reconnecting(main, [&]() -> Status {
+        TANDEM_ASSIGN_OR_RETURN(remaining, Recheck(main, tables_[i], tr.differences, rejected_now));
         return Ok();
       }));
       report.transient += static_cast<int64_t>(tr.differences.size() - remaining.size());
       tr.differences = std::move(remaining);
     }
   }
-  for (const auto& t : report.tables) report.differences += static_cast<int64_t>(t.differences.size());
+  for (const auto& t : report.tables) {
+    report.differences += t.count();
+    report.transient += t.transient;
+  }
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
+}
+
+Status Verifier::Merge(TableResult& into, TableResult& part) {
+  into.source_rows += part.source_rows;
+  into.target_rows += part.target_rows;
+  into.rejected += part.rejected;
+  into.transient += part.transient;
+  into.ranges += 1;
+  std::vector<std::string> spill;
+  for (auto& d : part.differences) {
+    if (listed_ < options_.max_listed) {
+      ++listed_;
+      into.differences.push_back(std::move(d));
+      continue;
+    }
+    nlohmann::json jd = {{"kind", std::string(d.kind == Difference::Kind::kMissing   ? "missing"
+                                              : d.kind == Difference::Kind::kExtra   ? "extra"
+                                              : d.kind == Difference::Kind::kChanged ? "changed"
+                                                                                     : "unmappable")},
+                         {"source_key", nlohmann::json::parse(RowToJson(d.source_key))},
+                         {"target_key", nlohmann::json::parse(RowToJson(d.target_key))},
+                         {"text", d.Describe()}};
+    spill.push_back(jd.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  into.spilled += static_cast<int64_t>(spill.size());
+  if (!spill.empty()) TANDEM_RETURN_IF_ERROR(state_.SpillVerifyDifferences(into.source_table, spill));
+  return Ok();
 }
 
 Result<std::set<std::string>> Verifier::RejectedKeys(const mapping::TableTransform& t) {
@@ -123,46 +240,8 @@ Result<std::set<std::string>> Verifier::RejectedKeys(const mapping::TableTransfo
   return keys;
 }
 
-Result<TableResult> Verifier::VerifyTable(const mapping::TableTransform& t) {
-  TableResult out;
-  out.source_table = t.source_table();
-  out.target_table = t.target_table();
-  TANDEM_ASSIGN_OR_RETURN(auto rejected, RejectedKeys(t));
-  if (t.keyless()) {
-    TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
-      out.source_rows = out.target_rows = out.rejected = 0;
-      out.differences.clear();
-      return CompareMultiset(t, rejected, out);
-    }));
-    out.ranges = 1;
-    return out;
-  }
-  std::vector<KeyRange> ranges{KeyRange{}};
-  if (t.key_ranges_portable()) {
-    TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
-      TANDEM_ASSIGN_OR_RETURN(
-          ranges, PlanRanges(source_, t.source_table(), t.source_key(), options_.range_rows));
-      return Ok();
-    }));
-  }
-  for (const auto& r : ranges) {
-    // A range compared again starts from nothing: what a cut-short attempt counted is dropped.
-    TableResult part;
-    TANDEM_RETURN_IF_ERROR(Reconnecting([&]() -> Status {
-      part = TableResult{};
-      return CompareRange(t, r, rejected, part);
-    }));
-    out.source_rows += part.source_rows;
-    out.target_rows += part.target_rows;
-    out.rejected += part.rejected;
-    for (auto& d : part.differences) out.differences.push_back(std::move(d));
-    ++out.ranges;
-  }
-  return out;
-}
-
-Status Verifier::Reconnecting(const std::function<Status()>& unit) {
-  const Side sides[] = {{"source", &source_}, {"target", &target_}};
+Status Verifier::Reconnecting(Sides& s, const std::function<Status()>& unit) {
+  const Side sides[] = {{"source", s.source}, {"target", s.target}};
   return RunReconnecting(unit, sides, options_.backoff, options_.on_reconnect);
 }
 
@@ -187,91 +266,113 @@ void CompareRows(const mapping::TableTransform& t, const Row& expected, const Ro
 
 }  // namespace
 
-Status Verifier::CompareRange(const mapping::TableTransform& t, const KeyRange& range,
-                              const std::set<std::string>& rejected, TableResult& out) {
-  // The source side of the range, mapped, by canonical target key. Memory is bounded by the
-  // range size; key order may differ between engines (collations), so no merge join.
-  struct Expected {
-    Row source_key;
-    Row mapped;
+Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
+                              const KeyRange& range, const std::set<std::string>& rejected,
+                              TableResult& out) {
+  // Each side of the range by canonical target key: its key and the hash of its canonical
+  // row. Key order may differ between engines (collations), so no merge join.
+  struct Seen {
+    Row source_key;  // source side only
+    Row target_key;
+    uint64_t hash = 0;
   };
-  std::unordered_map<std::string, Expected> expected;
-  {
-    // Each side is read to its end before anything else uses its connection: the engine may
-    // stream the range (ScanRequest::exclusive).
-    TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan({t.source_table(), t.source_columns(),
-                                                       t.source_key(), range, options_.batch_rows,
-                                                       /*exclusive=*/true}));
-    std::vector<Row> batch;
-    Row mapped;
-    std::string reason;
-    while (reader->Next(batch)) {
-      for (const auto& in : batch) {
-        Row skey = t.SourceKey(in);
-        if (rejected.contains(RowToJson(skey))) {
-          ++out.rejected;
-          continue;
-        }
-        ++out.source_rows;
-        if (!t.Apply(in, mapped, reason)) {
-          Difference d;
-          d.kind = Difference::Kind::kUnmappable;
-          d.table = t.source_table();
-          d.source_key = skey;
-          d.reason = reason;
-          out.differences.push_back(std::move(d));
-          continue;
-        }
-        std::string ck = CanonicalKey(t, mapped);
-        expected.emplace(std::move(ck), Expected{std::move(skey), std::move(mapped)});
-      }
-    }
-    TANDEM_RETURN_IF_ERROR(reader->status());
-  }
+  std::unordered_map<std::string, Seen> expected, actual;
+  std::vector<Difference> unmappable;
+  int64_t source_rows = 0, rejected_rows = 0;
   TANDEM_ASSIGN_OR_RETURN(KeyRange trange, t.TargetRange(range));
-  TANDEM_ASSIGN_OR_RETURN(auto reader, target_.Scan({t.target_table(), t.target_columns(),
-                                                     t.target_key(), trange, options_.batch_rows,
-                                                     /*exclusive=*/true}));
-  std::vector<Row> batch;
-  while (reader->Next(batch)) {
-    for (const auto& row : batch) {
-      ++out.target_rows;
-      std::string ck = CanonicalKey(t, row);
-      auto it = expected.find(ck);
-      Row tkey;
-      for (int p : t.target_key_positions()) tkey.push_back(row[p]);
-      if (it == expected.end()) {
-        Difference d;
-        d.kind = Difference::Kind::kExtra;
-        d.table = t.source_table();
-        d.target_key = tkey;
-        d.source_key = t.SourceKeyFromTarget(tkey).value_or(Row{});
-        // A rejected source row must not be in the target either.
-        out.differences.push_back(std::move(d));
-        continue;
+  // The source side on a thread of its own while this one reads the target: each engine is
+  // used by one thread, and each reader is read to its end before its connection does
+  // anything else (the engine may stream the range: ScanRequest::exclusive).
+  Status source_status = Ok();
+  std::thread source_side([&] {
+    source_status = [&]() -> Status {
+      TANDEM_ASSIGN_OR_RETURN(auto reader,
+                              sides.source->Scan({t.source_table(), t.source_columns(),
+                                                  t.source_key(), range, options_.batch_rows,
+                                                  /*exclusive=*/true, BatchBytes()}));
+      std::vector<Row> batch;
+      Row mapped;
+      std::string reason;
+      while (reader->Next(batch)) {
+        for (const auto& in : batch) {
+          Row skey = t.SourceKey(in);
+          if (!rejected.empty() && rejected.contains(RowToJson(skey))) {
+            ++rejected_rows;
+            continue;
+          }
+          ++source_rows;
+          if (!t.Apply(in, mapped, reason)) {
+            Difference d;
+            d.kind = Difference::Kind::kUnmappable;
+            d.table = t.source_table();
+            d.source_key = std::move(skey);
+            d.reason = reason;
+            unmappable.push_back(std::move(d));
+            continue;
+          }
+          Seen s{std::move(skey), {}, HashRow(mapped, t.target_types())};
+          for (int p : t.target_key_positions()) s.target_key.push_back(mapped[p]);
+          expected.emplace(CanonicalKey(t, mapped), std::move(s));
+        }
       }
-      std::vector<FieldDiff> fields;
-      CompareRows(t, it->second.mapped, row, fields);
-      if (!fields.empty()) {
-        Difference d;
-        d.kind = Difference::Kind::kChanged;
-        d.table = t.source_table();
-        d.source_key = it->second.source_key;
-        d.target_key = tkey;
-        d.fields = std::move(fields);
-        out.differences.push_back(std::move(d));
+      return reader->status();
+    }();
+  });
+  Status target_status = [&]() -> Status {
+    TANDEM_ASSIGN_OR_RETURN(auto reader,
+                            sides.target->Scan({t.target_table(), t.target_columns(),
+                                                t.target_key(), trange, options_.batch_rows,
+                                                /*exclusive=*/true, BatchBytes()}));
+    std::vector<Row> batch;
+    while (reader->Next(batch)) {
+      for (const auto& row : batch) {
+        ++out.target_rows;
+        Seen s{{}, {}, HashRow(row, t.target_types())};
+        for (int p : t.target_key_positions()) s.target_key.push_back(row[p]);
+        actual.emplace(CanonicalKey(t, row), std::move(s));
       }
-      expected.erase(it);
     }
-  }
-  TANDEM_RETURN_IF_ERROR(reader->status());
+    return reader->status();
+  }();
+  source_side.join();
+  TANDEM_RETURN_IF_ERROR(source_status);
+  TANDEM_RETURN_IF_ERROR(target_status);
+  out.source_rows += source_rows;
+  out.rejected += rejected_rows;
+  for (auto& d : unmappable) out.differences.push_back(std::move(d));
+  std::vector<Difference> changed;  // hashes differ: read again to name the fields
   for (auto& [ck, e] : expected) {
+    auto it = actual.find(ck);
     Difference d;
-    d.kind = Difference::Kind::kMissing;
     d.table = t.source_table();
-    d.source_key = e.source_key;
-    for (int p : t.target_key_positions()) d.target_key.push_back(e.mapped[p]);
+    d.source_key = std::move(e.source_key);
+    d.target_key = std::move(e.target_key);
+    if (it == actual.end()) {
+      d.kind = Difference::Kind::kMissing;
+      out.differences.push_back(std::move(d));
+      continue;
+    }
+    if (it->second.hash != e.hash) {
+      d.kind = Difference::Kind::kChanged;
+      changed.push_back(std::move(d));
+    }
+    actual.erase(it);
+  }
+  for (auto& [ck, a] : actual) {
+    // A rejected source row must not be in the target either.
+    Difference d;
+    d.kind = Difference::Kind::kExtra;
+    d.table = t.source_table();
+    d.target_key = std::move(a.target_key);
+    d.source_key = t.SourceKeyFromTarget(d.target_key).value_or(Row{});
     out.differences.push_back(std::move(d));
+  }
+  if (!changed.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(auto named, Recheck(sides, t, changed, rejected));
+    // Equal when read again: a write landed between the two reads.
+    out.transient += std::max<int64_t>(0, static_cast<int64_t>(changed.size()) -
+                                              static_cast<int64_t>(named.size()));
+    for (auto& d : named) out.differences.push_back(std::move(d));
   }
   return Ok();
 }
@@ -300,16 +401,18 @@ void AddCopies(std::vector<Difference>& out, const std::string& table, int64_t d
 
 }  // namespace
 
-Status Verifier::CompareMultiset(const mapping::TableTransform& t,
+Status Verifier::CompareMultiset(Sides& sides, const mapping::TableTransform& t,
                                  const std::set<std::string>& rejected, TableResult& out) {
-  TANDEM_ASSIGN_OR_RETURN(int64_t estimate, source_.EstimateRows(t.source_table(), {}));
+  Engine& source = *sides.source;  // this job's connections
+  Engine& target = *sides.target;
+  TANDEM_ASSIGN_OR_RETURN(int64_t estimate, source.EstimateRows(t.source_table(), {}));
   int64_t parts = std::max<int64_t>(1, (estimate + kMultisetPartitionRows - 1) / kMultisetPartitionRows);
   // One scan of a side, calling `row(hash, source image or empty, target-shaped row)` for the
   // rows of partition `part`.
   auto scan_source = [&](int64_t part, bool count,
                          const std::function<void(uint64_t, const Row&, const Row&)>& row) -> Status {
-    TANDEM_ASSIGN_OR_RETURN(auto reader, source_.Scan({t.source_table(), t.source_columns(), {},
-                                                       KeyRange{}, options_.batch_rows, true}));
+    TANDEM_ASSIGN_OR_RETURN(auto reader, source.Scan({t.source_table(), t.source_columns(), {},
+                                                       KeyRange{}, options_.batch_rows, true, BatchBytes()}));
     std::vector<Row> batch;
     Row mapped;
     std::string reason;
@@ -341,8 +444,8 @@ Status Verifier::CompareMultiset(const mapping::TableTransform& t,
   };
   auto scan_target = [&](int64_t part, bool count,
                          const std::function<void(uint64_t, const Row&, const Row&)>& row) -> Status {
-    TANDEM_ASSIGN_OR_RETURN(auto reader, target_.Scan({t.target_table(), t.target_columns(), {},
-                                                       KeyRange{}, options_.batch_rows, true}));
+    TANDEM_ASSIGN_OR_RETURN(auto reader, target.Scan({t.target_table(), t.target_columns(), {},
+                                                       KeyRange{}, options_.batch_rows, true, BatchBytes()}));
     std::vector<Row> batch;
     static const Row kNone;
     while (reader->Next(batch)) {
@@ -386,9 +489,12 @@ Status Verifier::CompareMultiset(const mapping::TableTransform& t,
   return Ok();
 }
 
-Result<std::vector<Difference>> Verifier::RecheckImages(const mapping::TableTransform& t,
+Result<std::vector<Difference>> Verifier::RecheckImages(Sides& sides,
+                                                        const mapping::TableTransform& t,
                                                         const std::vector<Difference>& diffs,
                                                         const std::set<std::string>& rejected) {
+  Engine& source = *sides.source;
+  Engine& target = *sides.target;
   // Each differing row once, by its target image: compare the counts on both sides again.
   std::map<Row, Row> images;  // target image -> source image
   std::vector<Difference> remaining;
@@ -410,8 +516,8 @@ Result<std::vector<Difference>> Verifier::RecheckImages(const mapping::TableTran
     targets.push_back(tgt);
     sources.push_back(src);
   }
-  TANDEM_ASSIGN_OR_RETURN(auto have, source_.CountImages(t.source_table(), t.source_columns(), sources));
-  TANDEM_ASSIGN_OR_RETURN(auto there, target_.CountImages(t.target_table(), t.target_columns(), targets));
+  TANDEM_ASSIGN_OR_RETURN(auto have, source.CountImages(t.source_table(), t.source_columns(), sources));
+  TANDEM_ASSIGN_OR_RETURN(auto there, target.CountImages(t.target_table(), t.target_columns(), targets));
   for (size_t i = 0; i < sources.size(); ++i) {
     if (rejected.contains(RowToJson(t.SourceKey(sources[i])))) continue;
     if (have[i] != there[i]) AddCopies(remaining, t.source_table(), have[i] - there[i], sources[i], targets[i]);
@@ -419,10 +525,28 @@ Result<std::vector<Difference>> Verifier::RecheckImages(const mapping::TableTran
   return remaining;
 }
 
-Result<std::vector<Difference>> Verifier::Recheck(const mapping::TableTransform& t,
+Result<std::vector<Difference>> Verifier::Recheck(Sides& sides, const mapping::TableTransform& t,
                                                   const std::vector<Difference>& diffs,
                                                   const std::set<std::string>& rejected) {
-  if (t.keyless()) return RecheckImages(t, diffs, rejected);
+  if (t.keyless()) return RecheckImages(sides, t, diffs, rejected);
+  // A few keys per read: the rows of a read stay within about batch_bytes for rows up to
+  // batch_bytes / kRecheckKeys each, and larger ones come a few at a time.
+  constexpr size_t kRecheckKeys = 64;
+  std::vector<Difference> remaining;
+  for (size_t i = 0; i < diffs.size(); i += kRecheckKeys) {
+    std::vector<Difference> some(diffs.begin() + static_cast<std::ptrdiff_t>(i),
+                                 diffs.begin() + static_cast<std::ptrdiff_t>(std::min(diffs.size(), i + kRecheckKeys)));
+    TANDEM_ASSIGN_OR_RETURN(auto left, RecheckSome(sides, t, some, rejected));
+    for (auto& d : left) remaining.push_back(std::move(d));
+  }
+  return remaining;
+}
+
+Result<std::vector<Difference>> Verifier::RecheckSome(Sides& sides, const mapping::TableTransform& t,
+                                                      const std::vector<Difference>& diffs,
+                                                      const std::set<std::string>& rejected) {
+  Engine& source = *sides.source;
+  Engine& target = *sides.target;
   std::vector<Row> skeys, tkeys;
   std::vector<Difference> remaining;
   for (const auto& d : diffs) {
@@ -434,9 +558,9 @@ Result<std::vector<Difference>> Verifier::Recheck(const mapping::TableTransform&
     auto tk = t.TargetKey(d.source_key);
     if (tk) tkeys.push_back(*tk);
   }
-  TANDEM_ASSIGN_OR_RETURN(auto srows, source_.Fetch(t.source_table(), t.source_columns(),
+  TANDEM_ASSIGN_OR_RETURN(auto srows, source.Fetch(t.source_table(), t.source_columns(),
                                                     t.source_key(), skeys));
-  TANDEM_ASSIGN_OR_RETURN(auto trows, target_.Fetch(t.target_table(), t.target_columns(),
+  TANDEM_ASSIGN_OR_RETURN(auto trows, target.Fetch(t.target_table(), t.target_columns(),
                                                     t.target_key(), tkeys));
   std::unordered_map<std::string, Row> target_by_key;
   for (auto& r : trows) target_by_key.emplace(CanonicalKey(t, r), std::move(r));

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,7 +41,12 @@ struct TableResult {
   int64_t target_rows = 0;
   int64_t rejected = 0;      // source rows known as rejects, not expected in the target
   int ranges = 0;
+  // The differences kept in memory (at most Options::max_listed over the whole run), in key
+  // order; the rest are spilled to the state store (StateStore::VerifySpill) and counted here.
   std::vector<Difference> differences;
+  int64_t spilled = 0;
+  int64_t transient = 0;  // differing in the pass, equal when re-read for the fields
+  int64_t count() const { return static_cast<int64_t>(differences.size()) + spilled; }
 };
 
 struct Report {
@@ -54,6 +61,14 @@ struct Report {
 struct Options {
   int64_t range_rows = 50000;
   size_t batch_rows = 10000;
+  size_t batch_bytes = kDefaultBatchBytes;
+  // Ranges compared at once, each job with a source and a target connection (the first job on
+  // the Verifier's own, the others from open_source / open_target).
+  int jobs = 1;
+  std::function<Result<std::unique_ptr<Engine>>()> open_source, open_target;
+  // Differences kept in memory over the whole run; past it they go to the state store and
+  // are counted, not re-checked (a difference spilled is reported as lasting).
+  size_t max_listed = 10000;
   int max_rechecks = 5;
   // Brings the change stream up to the writes made so far; called before each re-check.
   std::function<Status()> catch_up;
@@ -74,30 +89,54 @@ class Verifier {
   Result<Report> Run();
 
  private:
-  Result<TableResult> VerifyTable(const mapping::TableTransform& t);
-  Status CompareRange(const mapping::TableTransform& t, const KeyRange& range,
+  // One job's connections: used by one thread at a time.
+  struct Sides {
+    Engine* source;
+    Engine* target;
+    std::unique_ptr<Engine> own_source, own_target;
+  };
+  // Compares one range of a keyed table. The two sides are read at once (the source on a
+  // thread of its own), each row hashed as it arrives; only keys and hashes are kept, so memory
+  // is bounded by the range's row count whatever the row size. Rows whose hashes differ are
+  // read again by key to name the differing fields.
+  Status CompareRange(Sides& sides, const mapping::TableTransform& t, const KeyRange& range,
                       const std::set<std::string>& rejected_keys, TableResult& out);
   // A table without a key: both sides as multisets of rows (counts by row hash, in hash
   // partitions of bounded size), the differing rows listed once per missing or extra copy.
-  Status CompareMultiset(const mapping::TableTransform& t, const std::set<std::string>& rejected_keys,
-                         TableResult& out);
+  Status CompareMultiset(Sides& sides, const mapping::TableTransform& t,
+                         const std::set<std::string>& rejected_keys, TableResult& out);
   // The keyless re-check: the copies of each differing row counted again on both sides.
-  Result<std::vector<Difference>> RecheckImages(const mapping::TableTransform& t,
+  Result<std::vector<Difference>> RecheckImages(Sides& sides, const mapping::TableTransform& t,
                                                 const std::vector<Difference>& diffs,
                                                 const std::set<std::string>& rejected_keys);
-  // Re-reads both sides for the keys of `diffs`; returns the differences that remain.
-  Result<std::vector<Difference>> Recheck(const mapping::TableTransform& t,
+  // Re-reads both sides for the keys of `diffs` (a few keys per read, so a read stays small
+  // whatever the row size); returns the differences that remain.
+  Result<std::vector<Difference>> Recheck(Sides& sides, const mapping::TableTransform& t,
                                           const std::vector<Difference>& diffs,
                                           const std::set<std::string>& rejected_keys);
+  Result<std::vector<Difference>> RecheckSome(Sides& sides, const mapping::TableTransform& t,
+                                              const std::vector<Difference>& diffs,
+                                              const std::set<std::string>& rejected_keys);
   Result<std::set<std::string>> RejectedKeys(const mapping::TableTransform& t);
+  // Each job reads a batch on each side at a time: its share of kBatchMemory, at most
+  // batch_bytes.
+  size_t BatchBytes() const {
+    size_t share = kBatchMemory / (static_cast<size_t>(std::max(options_.jobs, 1)) * 2);
+    return std::min(options_.batch_bytes, std::max<size_t>(share, 64 << 10));
+  }
   // Runs a unit of reads again after reconnecting, while it fails with kUnavailable.
-  Status Reconnecting(const std::function<Status()>& unit);
+  Status Reconnecting(Sides& sides, const std::function<Status()>& unit);
+  // Adds a compared range to its table's result: counts, and differences kept in memory while
+  // fewer than max_listed are, spilled to the state store after. REQUIRES: mu_ held.
+  Status Merge(TableResult& into, TableResult& part);
 
   const std::vector<mapping::TableTransform>& tables_;
   Engine& source_;
   Engine& target_;
   state::StateStore& state_;
   Options options_;
+  size_t listed_ = 0;  // GUARDED_BY(mu_): differences kept in memory so far
+  std::mutex mu_;      // guards the results while jobs compare ranges
 };
 
 }  // namespace tandem::verify

@@ -190,6 +190,57 @@ TEST_P(EngineSuite, ScanInBatchesOfSevenReturnsEveryRowOnceInKeyOrder) {
   }
 }
 
+// Batches are capped in bytes as well as rows (ScanRequest::batch_bytes): a batch passes the cap
+// only by its last row, and a row larger than the cap travels alone. Both the paged reader and
+// the streaming one (exclusive) are checked.
+TEST_P(EngineSuite, ScanBatchesStopAtTheByteCapAndAHugeRowTravelsAlone) {
+  TableSchema t{.name = "blobs", .columns = {Col("id", "bigint", false), Col("b", "bytes")}};
+  t.primary_key = {"id"};
+  ASSERT_OK(engine_->CreateTable(t));
+  constexpr size_t kCap = 1 << 20;
+  auto size_of = [](int64_t id) -> size_t { return id == 20 ? 3 * kCap : (id > 30 ? kCap + 7 : 100000); };
+  for (int64_t id = 1; id <= 36; ++id) {
+    ASSERT_OK(engine_->Write("blobs", {"id", "b"}, {"id"},
+                             {{Value::Int(id), Value::Bytes(std::string(size_of(id), char('a' + id % 26)))}},
+                             WriteMode::kInsert));
+  }
+  for (bool exclusive : {false, true}) {
+    ScanRequest req{.table = "blobs", .columns = {"id", "b"}, .key = {"id"}, .batch_rows = 1000,
+                    .exclusive = exclusive, .batch_bytes = kCap};
+    auto reader = engine_->Scan(req);
+    ASSERT_TRUE(reader.has_value()) << reader.error().ToString();
+    std::vector<Row> batch;
+    std::vector<std::vector<int64_t>> batches;
+    while ((*reader)->Next(batch)) {
+      ASSERT_FALSE(batch.empty());
+      size_t before_last = 0;
+      std::vector<int64_t> ids;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (i + 1 < batch.size()) before_last += RowBytes(batch[i]);
+        ids.push_back(CastTo(batch[i][0], T("bigint"))->as_int());
+        ASSERT_EQ(batch[i][1].as_str().size(), size_of(ids.back())) << "row " << ids.back();
+      }
+      EXPECT_LT(before_last, kCap) << "a batch went past the cap before its last row (exclusive "
+                                   << exclusive << ", rows " << ids.front() << ".." << ids.back() << ")";
+      batches.push_back(ids);
+    }
+    ASSERT_OK((*reader)->status());
+    std::vector<int64_t> all;
+    for (const auto& b : batches) all.insert(all.end(), b.begin(), b.end());
+    EXPECT_EQ(all, Seq(1, 36)) << "exclusive " << exclusive;
+    // 100 KB rows: about ten to a batch; the 3 MB row ends its batch; each row over the cap
+    // (31..36) is a batch of its own.
+    for (const auto& b : batches) {
+      if (b.back() == 20) continue;
+      if (b.front() > 30) EXPECT_EQ(b.size(), 1u) << "row " << b.front() << " over the cap shared a batch";
+    }
+    for (const auto& b : batches) {
+      if (std::find(b.begin(), b.end(), 20) != b.end()) EXPECT_EQ(b.back(), 20);
+      if (b.back() < 20) EXPECT_GE(b.size(), 5u) << "batches of small rows are not cut short";
+    }
+  }
+}
+
 TEST_P(EngineSuite, ScanRangesAreLowerExclusiveUpperInclusive) {
   MakeNumbers(*engine_, "numbers", 1000);
   EXPECT_EQ(Ids(*engine_, "numbers", Range(100, 200), 7), Seq(101, 200));

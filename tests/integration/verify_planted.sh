@@ -17,22 +17,28 @@ INSERT INTO account (id, owner_name, balance, note) VALUES (99999, 'ghost', 0, N
 UPDATE account SET note = NULL WHERE id = 1;
 UPDATE pair_values SET value = 'changed' WHERE a = 'Ost' AND b = 6;
 SQL
-expect_exit 1 verify -c tandem.yaml --json report.json
-cat out
-grep -q "^accounts -> account .* 4 differences" out || fail "accounts should have 4 differences"
-grep -q "^pairs -> pair_values .* 1 difference$" out || fail "pairs should have 1 difference"
-grep -qF "accounts key (42): balance: source 420 target 421" out || fail "changed value not reported"
-grep -qF "accounts key (1500): missing in target" out || fail "missing row not reported"
-grep -qF "accounts key (99999): extra in target" out || fail "extra row not reported"
-grep -qF "accounts key (1): note: source '' target NULL" out || fail "NULL vs empty string not reported"
-grep -qF "pairs key ('Ost', 6): value: source 'v6' target 'changed'" out || fail "composite key difference"
-[[ $(grep -c "^    " out) == 5 ]] || fail "expected exactly 5 difference lines"
-python3 - <<'PY' || fail "JSON report"
+# The same differences whatever the number of jobs (ranges compared at once, each job on its
+# own connections): 3000 accounts in ranges of 400 rows.
+check_planted() {  # check_planted JOBS
+  expect_exit 1 verify -c tandem.yaml --jobs "$1" --json report.json
+  cat out
+  grep -q "^accounts -> account .* 4 differences" out || fail "--jobs $1: accounts should have 4 differences"
+  grep -q "^pairs -> pair_values .* 1 difference$" out || fail "--jobs $1: pairs should have 1 difference"
+  grep -qF "accounts key (42): balance: source 420 target 421" out || fail "--jobs $1: changed value not reported"
+  grep -qF "accounts key (1500): missing in target" out || fail "--jobs $1: missing row not reported"
+  grep -qF "accounts key (99999): extra in target" out || fail "--jobs $1: extra row not reported"
+  grep -qF "accounts key (1): note: source '' target NULL" out || fail "--jobs $1: NULL vs empty string not reported"
+  grep -qF "pairs key ('Ost', 6): value: source 'v6' target 'changed'" out || fail "--jobs $1: composite key difference"
+  [[ $(grep -c "^    " out) == 5 ]] || fail "--jobs $1: expected exactly 5 difference lines"
+  python3 - <<'PY' || fail "--jobs $1: JSON report"
 import json
 r = json.load(open("report.json"))
 assert r["differences"] == 5, r["differences"]
 kinds = sorted(d["kind"] for t in r["tables"] for d in t["differences"])
 assert kinds == ["changed", "changed", "changed", "extra", "missing"], kinds
 PY
+}
+check_planted 1
+check_planted 2
 [[ $(phase) == dual-write ]] || fail "a verify with differences leaves phase dual-write, not $(phase)"
 pass "each planted difference reported with its key and column, nothing else"

@@ -62,34 +62,51 @@ class MysqlRowReader : public RowReader {
         stored_bytes_(StoredBytes(codecs_)),
         key_pos_(std::move(key_pos)),
         upper_(std::move(upper)),
-        after_(req_.range.lower) {}
+        after_(req_.range.lower),
+        limit_(req_) {}
 
   bool Next(std::vector<Row>& batch) override {
-    if (done_ || !status_) {
+    if ((done_ && !page_) || !status_) {
       batch.clear();
       return false;
     }
-    std::vector<std::string> conds;
-    if (after_) {
-      auto lits = engine_->Literals(*after_);
-      if (!lits) {
-        batch.clear();
-        return Stop(lits.error());
+    if (!page_) {
+      std::vector<std::string> conds;
+      if (after_) {
+        auto lits = engine_->Literals(*after_);
+        if (!lits) {
+          batch.clear();
+          return Stop(lits.error());
+        }
+        conds.push_back(KeyAfter(req_.key, *lits));
       }
-      conds.push_back(KeyAfter(req_.key, *lits));
+      conds.push_back(upper_);
+      std::string what = fmt::format("scan {}", QuoteIdent(req_.table));
+      // The client library stores the whole page: its size follows the widest row seen.
+      page_limit_ = limit_.PageRows();
+      auto res = engine_->connection().Query(
+          SelectSql(req_.table, req_.columns, Where(conds), req_.key, page_limit_, stored_bytes_),
+          what);
+      if (!res) {
+        batch.clear();
+        return Stop(res.error());
+      }
+      page_ = std::move(*res);
+      page_read_ = 0;
     }
-    conds.push_back(upper_);
-    std::string what = fmt::format("scan {}", QuoteIdent(req_.table));
-    size_t limit = std::max<size_t>(req_.batch_rows, 1);
-    auto res = engine_->connection().Query(
-        SelectSql(req_.table, req_.columns, Where(conds), req_.key, limit, stored_bytes_), what);
-    if (!res) {
-      batch.clear();
-      return Stop(res.error());
-    }
+    // A batch ends at the byte cap even inside a page; the rest of the page is the next batch.
     size_t n = 0;
-    while (MYSQL_ROW row = res->Next()) {
-      const unsigned long* len = res->lengths();
+    limit_.Start();
+    while (!limit_.Full()) {
+      MYSQL_ROW row = page_->Next();
+      if (!row) {
+        // A short page is the last one.
+        if (page_read_ < page_limit_) done_ = true;
+        page_.reset();
+        break;
+      }
+      ++page_read_;
+      const unsigned long* len = page_->lengths();
       if (n == batch.size()) batch.emplace_back();
       Row& out = batch[n++];
       out.resize(codecs_.size());
@@ -100,10 +117,11 @@ class MysqlRowReader : public RowReader {
           DecodeTextInto(std::string_view(row[i], len[i]), codecs_[i], out[i]);
         }
       }
+      limit_.Add(out);
     }
     batch.resize(n);
-    if (batch.size() < limit) done_ = true;
-    if (batch.empty()) return false;
+    // Empty: the page ran out exactly where the last batch ended; a full page asks for more.
+    if (batch.empty()) return done_ ? false : Next(batch);
     Row last;
     for (int p : key_pos_) last.push_back(batch.back()[p]);
     after_ = std::move(last);
@@ -125,6 +143,10 @@ class MysqlRowReader : public RowReader {
   std::vector<int> key_pos_;         // positions of req_.key in req_.columns
   std::string upper_;                // the inclusive upper-bound predicate, or ""
   std::optional<Row> after_;         // the last key returned: the next page starts after it
+  BatchLimit limit_;                 // rows and bytes of a batch
+  std::optional<MysqlResult> page_;  // the page being read, while rows of it are left
+  size_t page_limit_ = 0;            // the LIMIT it was asked with
+  size_t page_read_ = 0;             // its rows read so far
   bool done_ = false;
   Status status_;
 };
@@ -491,16 +513,17 @@ namespace {
 class MysqlStreamReader : public RowReader {
  public:
   MysqlStreamReader(MysqlEngine* engine, std::string what, MysqlResult res,
-                    std::vector<ColumnCodec> codecs, size_t batch_rows)
+                    std::vector<ColumnCodec> codecs, size_t batch_rows, size_t batch_bytes)
       : engine_(engine),
         what_(std::move(what)),
         res_(std::move(res)),
         codecs_(std::move(codecs)),
-        batch_rows_(std::max<size_t>(batch_rows, 1)) {}
+        limit_(batch_rows, batch_bytes) {}
 
   bool Next(std::vector<Row>& batch) override {
     size_t n = 0;
-    while (!done_ && n < batch_rows_) {
+    limit_.Start();
+    while (!done_ && !limit_.Full()) {
       MYSQL_ROW row = res_.Next();
       if (!row) {
         done_ = true;
@@ -518,6 +541,7 @@ class MysqlStreamReader : public RowReader {
           DecodeTextInto(std::string_view(row[i], len[i]), codecs_[i], out[i]);
         }
       }
+      limit_.Add(out);
     }
     batch.resize(n);
     if (!status_) batch.clear();
@@ -530,7 +554,7 @@ class MysqlStreamReader : public RowReader {
   std::string what_;
   MysqlResult res_;
   std::vector<ColumnCodec> codecs_;
-  size_t batch_rows_;
+  BatchLimit limit_;
   bool done_ = false;
   Status status_;
 };
@@ -549,7 +573,8 @@ Result<std::unique_ptr<RowReader>> MysqlEngine::Scan(const ScanRequest& req) {
         conn_.Stream(fmt::format("SELECT {} FROM {}", JoinIdents(req.columns), QuoteIdent(req.table)),
                      what));
     return std::unique_ptr<RowReader>(
-        new MysqlStreamReader(this, std::move(what), std::move(res), std::move(copies), req.batch_rows));
+        new MysqlStreamReader(this, std::move(what), std::move(res), std::move(copies), req.batch_rows,
+                              req.batch_bytes));
   }
   if (req.key.empty()) {
     return Fail(Code::kInvalidArgument, "scan {}: no key columns to page by",

@@ -94,45 +94,55 @@ class PgRowReader final : public RowReader {
         what_(std::move(what)),
         table_(std::move(table)),
         req_(std::move(req)),
-        key_pos_(std::move(key_pos)) {
-    if (req_.batch_rows == 0) req_.batch_rows = 10000;
+        key_pos_(std::move(key_pos)),
+        limit_(req_.batch_rows == 0 ? 10000 : req_.batch_rows, req_.batch_bytes) {
     if (req_.range.lower) after_ = KeyParams(*req_.range.lower);
     if (req_.range.upper) upper_ = KeyParams(*req_.range.upper);
-    page_sql_ = SelectPageSql(table_, req_.columns, req_.key, /*has_lower=*/true,
-                              req_.range.upper.has_value(), req_.batch_rows);
-    first_sql_ = SelectPageSql(table_, req_.columns, req_.key, /*has_lower=*/false,
-                               req_.range.upper.has_value(), req_.batch_rows);
   }
 
   bool Next(std::vector<Row>& batch) override {
     batch.clear();
-    if (done_ || !status_) return false;
-    std::vector<Param> params;
-    if (after_) params = *after_;
-    params.insert(params.end(), upper_.begin(), upper_.end());
-    auto res = conn_->ExecParams(what_, after_ ? page_sql_ : first_sql_, params);
-    if (!res) {
-      status_ = std::unexpected(std::move(res.error()));
-      return false;
+    if ((done_ && !page_) || !status_) return false;
+    if (!page_) {
+      std::vector<Param> params;
+      if (after_) params = *after_;
+      params.insert(params.end(), upper_.begin(), upper_.end());
+      // The whole page arrives before it is decoded: its size follows the widest row seen.
+      page_limit_ = limit_.PageRows();
+      std::string sql = SelectPageSql(table_, req_.columns, req_.key, after_.has_value(),
+                                      req_.range.upper.has_value(), page_limit_);
+      auto res = conn_->ExecParams(what_, sql, params);
+      if (!res) {
+        status_ = std::unexpected(std::move(res.error()));
+        return false;
+      }
+      page_ = std::move(*res);
+      page_row_ = 0;
+      // A short page is the last one: no need to ask again.
+      if (static_cast<size_t>(page_->rows()) < page_limit_) done_ = true;
     }
-    int rows = res->rows();
-    batch.reserve(static_cast<size_t>(rows));
-    for (int r = 0; r < rows; ++r) batch.push_back(DecodeRow(*res, r));
-    // A short page is the last one: no need to ask again.
-    if (static_cast<size_t>(rows) < req_.batch_rows) done_ = true;
-    if (rows > 0) {
+    // A batch ends at the byte cap even inside a page; the rest of the page is the next batch.
+    int rows = page_->rows();
+    limit_.Start();
+    while (page_row_ < rows && !limit_.Full()) {
+      batch.push_back(DecodeRow(*page_, page_row_++));
+      limit_.Add(batch.back());
+    }
+    if (page_row_ > 0) {
       std::vector<Param> last;
       for (size_t p : key_pos_) {
         int c = static_cast<int>(p);
-        if (res->is_null(rows - 1, c)) {
+        if (page_->is_null(page_row_ - 1, c)) {
           last.push_back(std::nullopt);
         } else {
-          last.emplace_back(std::string(res->value(rows - 1, c)));
+          last.emplace_back(std::string(page_->value(page_row_ - 1, c)));
         }
       }
       after_ = std::move(last);
     }
-    return rows > 0;
+    if (page_row_ >= rows) page_.reset();
+    if (batch.empty()) return done_ ? false : Next(batch);
+    return true;
   }
 
   Status status() const override { return status_; }
@@ -145,7 +155,10 @@ class PgRowReader final : public RowReader {
   std::vector<size_t> key_pos_;
   std::optional<std::vector<Param>> after_;  // the last key read, in the server's text form
   std::vector<Param> upper_;
-  std::string first_sql_, page_sql_;
+  BatchLimit limit_;                // rows and bytes of a batch
+  std::optional<PgResult> page_;    // the page being read, while rows of it are left
+  size_t page_limit_ = 0;           // the LIMIT it was asked with
+  int page_row_ = 0;                // its next row
   bool done_ = false;
   Status status_;
 };
@@ -466,9 +479,9 @@ Status PostgresEngine::BuildObject(const TableSchema& table, const SchemaObject&
 class PgCopyReader final : public RowReader {
  public:
   PgCopyReader(PgConnection* conn, std::string what, std::vector<TypeOid> types, size_t batch_rows,
-               bool binary)
+               size_t batch_bytes, bool binary)
       : conn_(conn), what_(std::move(what)), types_(std::move(types)),
-        batch_rows_(batch_rows == 0 ? 10000 : batch_rows), binary_(binary) {}
+        limit_(batch_rows == 0 ? 10000 : batch_rows, batch_bytes), binary_(binary) {}
   ~PgCopyReader() override {
     if (!done_) conn_->CancelCopyOut();
   }
@@ -476,7 +489,8 @@ class PgCopyReader final : public RowReader {
   bool Next(std::vector<Row>& batch) override {
     size_t n = 0;
     std::string_view line;
-    while (!done_ && n < batch_rows_) {
+    limit_.Start();
+    while (!done_ && !limit_.Full()) {
       if (!conn_->GetCopyRow(what_, line, status_)) {
         done_ = true;
         break;
@@ -501,6 +515,7 @@ class PgCopyReader final : public RowReader {
           Unreadable();
         }
       }
+      limit_.Add(row);
     }
     batch.resize(n);
     if (!status_) batch.clear();
@@ -520,7 +535,7 @@ class PgCopyReader final : public RowReader {
   PgConnection* conn_;
   std::string what_;
   std::vector<TypeOid> types_;
-  size_t batch_rows_;
+  BatchLimit limit_;
   bool binary_;
   bool header_seen_ = false;
   std::vector<std::optional<std::string_view>> fields_;
@@ -548,7 +563,8 @@ Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) 
     if (binary) sql += " (FORMAT binary)";
     TANDEM_RETURN_IF_ERROR(conn_.BeginCopyOut(what, sql));
     return std::unique_ptr<RowReader>(
-        new PgCopyReader(&conn_, std::move(what), std::move(types), req.batch_rows, binary));
+        new PgCopyReader(&conn_, std::move(what), std::move(types), req.batch_rows,
+                         req.batch_bytes, binary));
   }
   return std::unique_ptr<RowReader>(
       new PgRowReader(&conn_, std::move(what), Table(req.table), req, std::move(key_pos)));

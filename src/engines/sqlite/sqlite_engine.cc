@@ -70,7 +70,8 @@ class SqliteRowReader final : public RowReader {
         key_index_(std::move(key_index)),
         lower_(req.range.lower),
         upper_(req.range.upper),
-        batch_rows_(std::max<size_t>(req.batch_rows, 1)) {}
+        batch_rows_(std::max<size_t>(req.batch_rows, 1)),
+        limit_(req) {}
 
   bool Next(std::vector<Row>& batch) override {
     if (done_ || !status_) {
@@ -96,19 +97,25 @@ class SqliteRowReader final : public RowReader {
       return Stop(std::move(b.error()));
     }
     size_t n = 0;
-    while (true) {
+    bool ended = false;  // the page ran out (not cut short by the byte cap)
+    limit_.Start();
+    while (!limit_.Full()) {
       auto more = st.Step();
       if (!more) {
         batch.clear();
         return Stop(std::move(more.error()));
       }
-      if (!*more) break;
+      if (!*more) {
+        ended = true;
+        break;
+      }
       if (n == batch.size()) batch.emplace_back();
-      st.ReadRowInto(batch[n++]);
+      st.ReadRowInto(batch[n]);
+      limit_.Add(batch[n++]);
     }
     batch.resize(n);
     st.Reset();
-    if (batch.size() < batch_rows_) done_ = true;
+    if (ended && batch.size() < batch_rows_) done_ = true;
     if (batch.empty()) return false;
     Row last;
     last.reserve(key_index_.size());
@@ -143,6 +150,7 @@ class SqliteRowReader final : public RowReader {
   std::optional<Row> lower_;    // exclusive: the last key returned, or the range's lower bound
   std::optional<Row> upper_;
   size_t batch_rows_;
+  BatchLimit limit_;
   Statement open_, paged_;  // first page without a lower bound; pages after a known key
   bool done_ = false;
   Status status_;
@@ -224,6 +232,12 @@ Status SqliteEngine::SetCaptureMarker(bool on) {
   if (!ins) return std::unexpected(In(ins.error(), "suppress capture", kCaptureOffTable));
   marker_ = true;
   return Ok();
+}
+
+Status SqliteEngine::LimitCache(size_t bytes) {
+  // cache_size in KiB when negative; never below SQLite's default 2 MiB.
+  int64_t kib = std::max<int64_t>(2048, static_cast<int64_t>(bytes >> 10));
+  return In(db_.Exec(fmt::format("PRAGMA cache_size=-{}", kib)), "limit the page cache", "");
 }
 
 Status SqliteEngine::SetCaptureSuppressed(bool suppressed) {

@@ -47,6 +47,7 @@ class SqliteEngine final : public Engine {
   static Result<std::unique_ptr<SqliteEngine>> Open(const std::string& path);
 
   std::string_view kind() const override { return "sqlite"; }
+  Status LimitCache(size_t bytes) override;
   std::string Describe() const override { return "sqlite:" + db_.path(); }
 
   Result<std::vector<TableSchema>> Introspect() override;

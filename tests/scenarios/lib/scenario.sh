@@ -35,13 +35,16 @@ TABLES
   } > tandem.yaml
 }
 
+# Extra arguments for every `tandem start` of a scenario (e.g. START_ARGS=(--jobs 2)).
+START_ARGS=()
+
 # kill -9 of `tandem start` N times at random moments (the first two early, in the backfill);
 # sets KILLS to how many landed.
 kill_loop() {  # kill_loop N
   local i pid
   KILLS=0
   for ((i = 1; i <= $1; i++)); do
-    "$TANDEM" start -c tandem.yaml >> follower.out 2>> follower.err &
+    "$TANDEM" start -c tandem.yaml "${START_ARGS[@]}" >> follower.out 2>> follower.err &
     pid=$!
     sleep "$("$PYTHON" -c "import random; random.seed($i); print(round(random.uniform(0.1, 0.4) if $i <= 2 else random.uniform(0.2, 1.5), 2))")"
     if kill -9 "$pid" 2>/dev/null; then KILLS=$((KILLS + 1)); fi
@@ -133,7 +136,7 @@ wait_phase() {  # wait_phase PHASE SECONDS
 }
 
 start_follower() {
-  "$TANDEM" start -c tandem.yaml >> follower.out 2>> follower.err &
+  "$TANDEM" start -c tandem.yaml "${START_ARGS[@]}" >> follower.out 2>> follower.err &
   FOLLOWER_PID=$!
 }
 

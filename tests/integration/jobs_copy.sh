@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `tandem copy --jobs 2` and `--jobs 4` give the same target as `--jobs 1`: SQLite -> PostgreSQL
+# and MariaDB -> PostgreSQL, three tables, one of them split in many chunks so that chunks of
+# one table run at once. The oracle: sorted exports by sqlite3 / mariadb / psql.
+. "$TANDEM_REPO/tests/lib/common.sh"
+. "$TANDEM_REPO/tests/scenarios/lib/cross.sh"
+
+ROWS=6000
+make_jobs_source() {  # make_jobs_source ENGINE
+  local e=$1 key=TEXT gen n=$ROWS cat="||" owner note v
+  [[ $e == mysql ]] && key="VARCHAR(16)"
+  create_db "$e" source
+  run_sql "$e" source "CREATE TABLE big (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, n BIGINT, note TEXT)" >/dev/null
+  run_sql "$e" source "CREATE TABLE pairs (a $key NOT NULL, b BIGINT NOT NULL, v TEXT, PRIMARY KEY (a, b))" >/dev/null
+  run_sql "$e" source "CREATE TABLE small (id BIGINT PRIMARY KEY, v TEXT)" >/dev/null
+  case $e in
+    sqlite) gen="(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n) SELECT i FROM s)"
+            owner="'owner ' || i" note="'n' || i" v="'v' || i" ;;
+    mysql) gen="(SELECT seq AS i FROM seq_1_to_$n) AS g"
+           owner="CONCAT('owner ', i)" note="CONCAT('n', i)" v="CONCAT('v', i)" ;;
+  esac
+  note="CASE WHEN i % 7 = 0 THEN NULL WHEN i % 7 = 1 THEN '' ELSE $note END"
+  local region="CASE i % 3 WHEN 0 THEN 'north' WHEN 1 THEN 'süd' ELSE 'Ost' END"
+  run_sql "$e" source "INSERT INTO big SELECT i, $owner, CAST(i AS SIGNED) * 3 - 7000, $note FROM $gen" >/dev/null
+  run_sql "$e" source "INSERT INTO pairs SELECT $region, i, $v FROM $gen WHERE i <= 1500" >/dev/null
+  run_sql "$e" source "INSERT INTO small SELECT i, $v FROM $gen WHERE i <= 40" >/dev/null
+}
+
+dump_all() {  # dump_all ENGINE ROLE -> sorted rows of the three tables
+  local e=$1 r=$2
+  { engine_dump "$e" "$r" big id:int owner:text n:int note:text | sed 's/^/big /'
+    engine_dump "$e" "$r" pairs a:text b:int v:text | sed 's/^/pairs /'
+    engine_dump "$e" "$r" small id:int v:text | sed 's/^/small /'
+  } | LC_ALL=C sort
+}
+
+copy_with_jobs() {  # copy_with_jobs SRC JOBS: a fresh PostgreSQL target, copied with --jobs JOBS
+  local src=$1 j=$2 dir=jobs$2_$1
+  create_db postgres "t$j$src"
+  mkdir "$dir"
+  local src_uri
+  src_uri=$(uri_of "$src" source)
+  [[ $src == sqlite ]] && src_uri="sqlite:$PWD/source.db"
+  "$TANDEM" init --source "$src_uri" --target "$(uri_of postgres "t$j$src")" -o "$dir/draft.yaml" >/dev/null
+  # The draft leaves passwords out: the URIs with them, and small chunks and batches.
+  { printf 'source: "%s"\ntarget: "%s"\n' "$src_uri" "$(uri_of postgres "t$j$src")"
+    echo "options: {chunk_rows: 400, batch_rows: 64}"
+    grep -v '^source:\|^target:' "$dir/draft.yaml"
+  } > "$dir/tandem.yaml"
+  expect_exit 0 copy -c "$dir/tandem.yaml" --jobs "$j"
+  grep -q "copied $((ROWS + 1500 + 40)) rows" out || fail "--jobs $j: $(cat out)"
+  # Every job took chunks (the big table alone has 15), and each job's chunks are named.
+  local started
+  started=$(grep -c '"event":"chunk_started"' err || true)
+  ((started >= 15 + 1 + 1)) || fail "--jobs $j: $started chunk_started events"
+  if ((j > 1)); then
+    grep -q "\"job\":$j,\"jobs\":$j" err || fail "--jobs $j: job $j never started a chunk: $(grep chunk_started err | head -3)"
+  fi
+  dump_all postgres "t$j$src" > "$dir/dump"
+}
+
+for src in sqlite mysql; do
+  make_jobs_source "$src"
+  dump_all "$src" source > "source.$src.dump"
+  [[ $(wc -l < "source.$src.dump") == $((ROWS + 1500 + 40)) ]] || fail "fixture: $(wc -l < "source.$src.dump") source rows"
+  for j in 1 2 4; do copy_with_jobs "$src" "$j"; done
+  diff "source.$src.dump" "jobs1_$src/dump" > diff1 || { head diff1; fail "$src --jobs 1: target differs from the source"; }
+  for j in 2 4; do
+    diff "jobs1_$src/dump" "jobs${j}_$src/dump" > diff$j || { head "diff$j"; fail "$src: --jobs $j differs from --jobs 1"; }
+  done
+  pass "$src -> postgres: --jobs 2 and 4 give the same target as --jobs 1 ($(wc -l < "source.$src.dump") rows)"
+  rm -f source.db
+done
