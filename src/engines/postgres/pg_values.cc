@@ -684,10 +684,30 @@ bool AppendBinaryField(TypeOid oid, const Value& v, std::string& out) {
 
 namespace {
 
-uint64_t GetBE(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
+// Inlined with a constant `bytes` at every call, like PutBE: it runs for every field read.
+inline uint64_t GetBE(const char* p, int bytes) {
+  switch (bytes) {
+    case 2: {
+      uint16_t x;
+      std::memcpy(&x, p, 2);
+      return __builtin_bswap16(x);
+    }
+    case 4: {
+      uint32_t x;
+      std::memcpy(&x, p, 4);
+      return __builtin_bswap32(x);
+    }
+    case 8: {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      return __builtin_bswap64(x);
+    }
+    default: {
+      uint64_t v = 0;
+      for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+      return v;
+    }
+  }
 }
 
 // Days of 0001-01-01 and 10000-01-01 since 1970-01-01: inside, tandem's text path and the
