@@ -1051,6 +1051,29 @@ Status AppendTsv(std::string& out, const Value& v, bool bytes_column) {
     case Kind::kTimestampTz:
       out += FormatTimestamp(v.as_int());
       return Ok();
+    // Numbers and dates hold no character LOAD DATA escapes: appended as they print, without
+    // the escape pass and the ToString copy (AppendTsv was the top item of a MariaDB
+    // target's client profile).
+    case Kind::kInt:
+      if (!bytes_column) {
+        char buf[24];
+        auto r = std::to_chars(buf, buf + sizeof buf, v.as_int());
+        out.append(buf, r.ptr);
+        return Ok();
+      }
+      break;
+    case Kind::kDate:
+      if (!bytes_column) {
+        out += FormatDate(static_cast<int32_t>(v.as_int()));
+        return Ok();
+      }
+      break;
+    case Kind::kTimestamp:
+      if (!bytes_column) {
+        out += FormatTimestamp(v.as_int());
+        return Ok();
+      }
+      break;
     case Kind::kUuid:
       if (!bytes_column) {
         out += FormatUuid(v.as_str());
