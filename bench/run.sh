@@ -23,7 +23,7 @@
 #   peak memory                 < 300 MB for every tandem case (/usr/bin/time -v).
 # Besides: four tables of 250,000 rows, `tandem copy --jobs 1` against `--jobs 2`; `tandem
 # assess` rows/s against the source's raw read (SQLite and MariaDB sources with a unique key
-# and a foreign key); two MariaDB LOAD DATA streams against one (bench/load_data_streams.sh).
+# and a foreign key); two MariaDB LOAD DATA streams against one (group `streams`).
 # `--jobs` and `assess` are measured only when the binary has them (`tandem copy --help`,
 # `tandem --help`); otherwise the report says they were skipped.
 #
