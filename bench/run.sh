@@ -35,8 +35,9 @@
 # Usage:  bash bench/run.sh                       (from a clean clone: bash scripts/setup.sh bench)
 # Environment:
 #   ROWS=1000000            rows to generate
-#   REPEAT=1                run every case REPEAT times; with REPEAT > 1 every figure is the
-#                           median, with its spread (min..max) beside it
+#   REPEAT=1                run every case REPEAT times, in rounds of all cases (a change of
+#                           the machine's load then reaches every case alike); with REPEAT > 1
+#                           every figure is the median, with its spread (min..max) beside it
 #   ONLY="..."              run only the groups named: reads ceilings sqlite sqlite-pg
 #                           mariadb-pg pg-pg sqlite-my pg-my verify jobs assess streams
 #                           (default all). Limits need `reads` and `ceilings`.
@@ -222,17 +223,21 @@ fp_my=$(mysqlc bench_src -N -e "$fp_sql FROM bench" | tr '\t' ' ' | sed 's/\.00\
 say "sources agree: $fp_lite (rows, non-null maybe, sum n, sum amount*100, text chars)"
 
 # --- 3. the runs ---------------------------------------------------------------------------
-# results: "pair|tool|role|runs seconds|runs peak KB"; role: tandem, peer, read, ceiling, verify,
-# assess, experiment.
-results=()
+# The runs of each case, by "pair|tool" in the order first measured: role (tandem, peer, read,
+# ceiling, verify, assess, experiment), seconds and peak KB of every run. With REPEAT > 1 the
+# whole set of cases runs REPEAT times in rounds, so that a change in the machine's load over
+# the run reaches every case alike (ratios come from the same rounds).
+declare -A res_role res_s res_kb
+order=()
+round=1
 # measure PAIR TOOL ROLE PREP COUNT CMD...: PREP (untimed) empties the target, CMD is timed with
 # /usr/bin/time -v (wall seconds and the peak RSS of the command's processes; servers are not
 # counted), COUNT prints the target's row count afterwards, which must be ROWS.
 measure() {
   local pair=$1 tool=$2 role=$3 prep=$4 count=$5; shift 5
-  local secs kb n log all_s="" all_kb=""
+  local secs kb n log key="$pair|$tool"
   log="$work/log.$(echo "$pair.$tool" | tr -c 'A-Za-z0-9.\n' '_')"
-  for ((r = 1; r <= repeat; r++)); do
+  {
     "$prep"
     if ! /usr/bin/time -v -o "$work/time.txt" timeout -s KILL "$tool_timeout" "$@" \
         </dev/null >"$log" 2>&1; then
@@ -244,10 +249,10 @@ measure() {
       /Maximum resident set size/ {m = $2} END {printf "%.2f %d\n", w, m}' "$work/time.txt")
     n=$("$count")
     [[ $n == "$rows" ]] || { tail -n 30 "$log" >&2; die "$pair / $tool: target holds '$n' rows, expected $rows"; }
-    say "$pair / $tool: ${secs}s, $((kb / 1024)) MB, $n rows checked$(objects_of "$count") $(grep -m1 -o '^copied .*' "$log" || true)"
-    all_s+=" $secs" all_kb+=" $kb"
-  done
-  results+=("$pair|$tool|$role|${all_s# }|${all_kb# }")
+    say "[$round/$repeat] $pair / $tool: ${secs}s, $((kb / 1024)) MB, $n rows checked$(objects_of "$count") $(grep -m1 -o '^copied .*' "$log" || true)"
+  }
+  if [[ -z ${res_role[$key]:-} ]]; then order+=("$key"); res_role[$key]=$role; fi
+  res_s[$key]+=" $secs" res_kb[$key]+=" $kb"
 }
 # objects_of COUNT_FUNCTION: with BENCH_OBJECTS, what the target's catalog holds on bench
 # (PostgreSQL: secondary indexes and foreign keys, in any schema: pgloader makes its own).
@@ -289,6 +294,9 @@ prep_pg_empty() { pg_fresh bench_dst; }
 prep_pg_table() { pg_fresh bench_dst; psqlc bench_dst -c "$pg_ddl" >/dev/null; }
 prep_my_table() { my_fresh bench_dst; mysqlc bench_dst -e "$my_ddl"; }
 
+for ((round = 1; round <= repeat; round++)); do
+first=$((round == 1)) last=$((round == repeat))
+
 # Raw reads: the fastest way each source gives every value of every row to a client.
 if want reads; then
   sqlite_read() {
@@ -320,7 +328,7 @@ if want ceilings; then
   # The same file in 20 statements (tandem's chunks: 50,000 rows each, each its own
   # transaction): with the binary log on, one transaction of every row was the slower of the
   # two, so the faster of both is the ceiling.
-  split -n l/20 -d bench.tsv piece.
+  if ((first)); then split -n l/20 -d bench.tsv piece.; fi
   pieces=""
   for f in piece.*; do pieces+="$(load_data_of "$work/$f" bench); "; done
   measure "MariaDB" "ingest: LOAD DATA, 20 statements" ceiling prep_my_table count_my_dst \
@@ -329,7 +337,8 @@ if want ceilings; then
   count_c() { sqlite3 "$work/ceiling.db" 'SELECT count(*) FROM bench'; }
   measure "SQLite" "ingest: INSERT..SELECT attached" ceiling prep_c count_c \
     sqlite3 "$work/ceiling.db" "ATTACH '$work/src.db' AS s; INSERT INTO bench SELECT * FROM s.bench;"
-  rm -f "$work/ceiling.db" piece.*
+  rm -f "$work/ceiling.db"
+  if ((last)); then rm -f piece.*; fi
 fi
 
 if want sqlite; then
@@ -390,14 +399,16 @@ fi
 # Four tables of ROWS/4 rows, PostgreSQL -> PostgreSQL: --jobs 1 against --jobs 2, and
 # pgcopydb with as many table jobs.
 if want jobs && [[ -n $has_jobs ]]; then
-  say "making four tables of $((rows / 4)) rows (bench4_src)"
-  pg_fresh bench4_src
-  awk -F'\t' '{print > ("q" ($1 % 4) ".tsv")}' bench.tsv
-  for q in 0 1 2 3; do
-    psqlc bench4_src -c "${pg_ddl/TABLE bench/TABLE bench_q$q}" -c "\\copy bench_q$q FROM '$work/q$q.tsv'" >/dev/null
-    rm -f "q$q.tsv"
-  done
-  psqlc bench4_src -c 'VACUUM ANALYZE' >/dev/null
+  if ((first)); then
+    say "making four tables of $((rows / 4)) rows (bench4_src)"
+    pg_fresh bench4_src
+    awk -F'\t' '{print > ("q" ($1 % 4) ".tsv")}' bench.tsv
+    for q in 0 1 2 3; do
+      psqlc bench4_src -c "${pg_ddl/TABLE bench/TABLE bench_q$q}" -c "\\copy bench_q$q FROM '$work/q$q.tsv'" >/dev/null
+      rm -f "q$q.tsv"
+    done
+    psqlc bench4_src -c 'VACUUM ANALYZE' >/dev/null
+  fi
   count_4() { psql -X -tA "$pg/bench4_dst" -c 'SELECT (SELECT count(*) FROM bench_q0) + (SELECT count(*) FROM bench_q1)
       + (SELECT count(*) FROM bench_q2) + (SELECT count(*) FROM bench_q3)'; }
   prep_4() {
@@ -414,12 +425,13 @@ if want jobs && [[ -n $has_jobs ]]; then
   }
   measure "4 tables PostgreSQL -> PostgreSQL" "pgcopydb --table-jobs 2" peer prep_4c count_4 \
     pgcopydb copy table-data --table-jobs 2 --dir "$work/pgcopydb" --source "$pg/bench4_src" --target "$pg/bench4_dst"
-  psqlc postgres -c 'DROP DATABASE bench4_src WITH (FORCE)' -c 'DROP DATABASE IF EXISTS bench4_dst WITH (FORCE)' >/dev/null
+  if ((last)); then psqlc postgres -c 'DROP DATABASE bench4_src WITH (FORCE)' -c 'DROP DATABASE IF EXISTS bench4_dst WITH (FORCE)' >/dev/null; fi
 fi
 
 # `tandem assess` of sources with a unique key (name) and a foreign key (n -> bench_parent),
 # into PostgreSQL; exit 0 (nothing found) or 1 (problems listed) both count as a run.
 if want assess && [[ -n $has_assess ]]; then
+  if ((first)); then
   say "making the assess sources (unique name, foreign key n -> bench_parent)"
   rm -f "$work/assess.db"
   sqlite3 "$work/assess.db" "$parent_ddl; $parent_rows;
@@ -432,21 +444,23 @@ if want assess && [[ -n $has_assess ]]; then
     $my_ddl; ALTER TABLE bench ADD UNIQUE KEY bench_name (name),
       ADD CONSTRAINT bench_n_fkey FOREIGN KEY (n) REFERENCES bench_parent (id);
     $load_data; ANALYZE TABLE bench, bench_parent" >/dev/null
+  fi
   assess_run() { "$tandem" assess -c "$work/tandem/tandem.yaml" && return 0; (($? == 1)); }
   export -f assess_run
   prep_a() { pg_fresh bench_dst; tandem_prep "sqlite://$work/assess.db" "$pg/bench_dst"; }
   measure "SQLite -> PostgreSQL" "tandem assess (unique, fk)" assess prep_a all_rows bash -c assess_run
   prep_a() { pg_fresh bench_dst; tandem_prep "$my/assess_src" "$pg/bench_dst"; }
   measure "MariaDB -> PostgreSQL" "tandem assess (unique, fk)" assess prep_a all_rows bash -c assess_run
-  mysqlc -e 'DROP DATABASE assess_src'
-  rm -f "$work/assess.db"
+  if ((last)); then mysqlc -e 'DROP DATABASE assess_src'; rm -f "$work/assess.db"; fi
 fi
 
 # Whether two LOAD DATA streams beat one (issue 9: writes into MariaDB).
 if want streams; then
-  say "LOAD DATA: one stream against two (two tables; one table, two key ranges)"
-  awk -F'\t' -v h=$((rows / 2)) '$1 <= h' bench.tsv > half1.tsv
-  awk -F'\t' -v h=$((rows / 2)) '$1 > h' bench.tsv > half2.tsv
+  if ((first)); then
+    say "LOAD DATA: one stream against two (two tables; one table, two key ranges)"
+    awk -F'\t' -v h=$((rows / 2)) '$1 <= h' bench.tsv > half1.tsv
+    awk -F'\t' -v h=$((rows / 2)) '$1 > h' bench.tsv > half2.tsv
+  fi
   prep_s2() { my_fresh bench_dst; mysqlc bench_dst -e "$my_ddl; ${my_ddl/TABLE bench/TABLE bench2}"; }
   count_s2() { mysqlc bench_dst -N -e 'SELECT (SELECT count(*) FROM bench) + (SELECT count(*) FROM bench2)'; }
   two_streams() {  # two_streams TABLE1 TABLE2 (bash -c: /usr/bin/time runs programs)
@@ -458,8 +472,12 @@ if want streams; then
   export -f two_streams load_data_of
   measure "MariaDB LOAD DATA" "two streams, two tables" experiment prep_s2 count_s2 bash -c 'two_streams bench bench2'
   measure "MariaDB LOAD DATA" "two streams, one table" experiment prep_my_table count_my_dst bash -c 'two_streams bench bench'
-  rm -f half1.tsv half2.tsv
+  if ((last)); then rm -f half1.tsv half2.tsv; fi
 fi
+
+done  # rounds
+results=()  # "pair|tool|role|runs seconds|runs peak KB"
+for key in "${order[@]}"; do results+=("$key|${res_role[$key]}|${res_s[$key]# }|${res_kb[$key]# }"); done
 
 # --- 4. the report -------------------------------------------------------------------------
 # stats "v1 v2 ...": "median min max" of the numbers.
