@@ -1,11 +1,23 @@
 #include "core/text.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace tandem {
 
 size_t FirstInvalidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t n = s.size(), i = 0;
   while (i < n) {
+    // ASCII eight bytes at a time: most text is mostly ASCII, and this runs on every text
+    // value a copy reads (it was the largest item of a MariaDB source's client profile).
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (w & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= n) break;
     unsigned char c = p[i];
     if (c < 0x80) {
       ++i;

@@ -666,6 +666,81 @@ TEST_P(EngineSuite, ValuesRoundTripThroughEveryPortableType) {
   }
 }
 
+// Scan with `exclusive` lets an engine stream a whole range as one statement (PostgreSQL
+// COPY, MariaDB one SELECT read with mysql_use_result), and bulk writes stream their rows
+// (PostgreSQL binary COPY in pieces, MariaDB LOAD DATA): both must give back exactly what
+// paged reads and plain inserts give, at the edges of every kind, and honour the range.
+TEST_P(EngineSuite, ExclusiveScansAndBulkWritesKeepEdgeValuesAndRanges) {
+  MakeNumbers(*engine_, "numbers", 1000);
+  auto ids = [&](KeyRange range) {
+    ScanRequest req{.table = "numbers", .columns = {"id", "v"}, .key = {"id"}, .range = range,
+                    .batch_rows = 7, .exclusive = true};
+    std::vector<int64_t> out;
+    for (const auto& r : ScanAll(*engine_, req)) out.push_back(CastTo(r[0], T("bigint"))->as_int());
+    return out;
+  };
+  EXPECT_EQ(ids(Range(100, 200)), Seq(101, 200));
+  EXPECT_EQ(ids(Range(990, std::nullopt)), Seq(991, 1000));
+  EXPECT_EQ(ids(Range(std::nullopt, 14)), Seq(1, 14));
+  EXPECT_TRUE(ids(Range(500, 500)).empty());
+  EXPECT_EQ(ids({}), Seq(1, 1000));
+
+  auto ts = [](std::string_view s) { return Value::Timestamp(*ParseTimestamp(s)); };
+  std::string long_text;
+  while (long_text.size() < 300000) long_text += "long text é 日本 𝄞 ";
+  TableSchema t{.name = "edges",
+                .columns = {Col("id", "bigint", false), Col("tx", "text"), Col("vc", "varchar(40)"),
+                            Col("by", "bytes"), Col("d", "decimal(20,6)"), Col("dt", "date"),
+                            Col("ts", "timestamp"), Col("n", "int")}};
+  t.primary_key = {"id"};
+  ASSERT_OK(engine_->CreateTable(t));
+  std::vector<std::string> cols = {"id", "tx", "vc", "by", "d", "dt", "ts", "n"};
+  const std::vector<Row> edge = {
+      {Value::Null(), Value::Null(), Value::Null(), Value::Null(), Value::Null(), Value::Null(),
+       Value::Null()},
+      {Value::Text(""), Value::Text(""), Value::Bytes(""), Value::Decimal("0.000000"),
+       Value::Date(*ParseDate("1970-01-01")), ts("1970-01-01 00:00:00"), Value::Int(0)},
+      {Value::Text("tab\there\nnewline \\ back'slash\"quote\r\\N"),
+       Value::Text("𝄞🎉 four-byte ✓"), Value::Bytes(std::string("\0\xff\x80\x00\t\n\\N", 8)),
+       Value::Decimal("-99999999999999.999999"), Value::Date(*ParseDate("0001-01-01")),
+       ts("1999-12-31 23:59:59.999999"), Value::Int(-2147483648LL)},
+      {Value::Text(long_text), Value::Text("\\N"), Value::Bytes(std::string(1000, '\xfe')),
+       Value::Decimal("0.000001"), Value::Date(*ParseDate("9999-12-31")),
+       ts("2024-02-29 12:34:56.5"), Value::Int(2147483647)},
+  };
+  // 600 rows of ~1 KB besides the edges: more than one piece of a streamed COPY, and enough
+  // rows for MariaDB's LOAD DATA path.
+  std::vector<Row> rows;
+  for (int i = 0; i < 600; ++i) {
+    Row r = {Value::Int(i)};
+    if (i < static_cast<int>(edge.size())) {
+      r.insert(r.end(), edge[i].begin(), edge[i].end());
+    } else {
+      r.insert(r.end(), {Value::Text(std::string(1000, 'a' + i % 26) + std::to_string(i)),
+                         Value::Text("ü" + std::to_string(i)), Value::Bytes(std::to_string(i)),
+                         Value::Decimal(std::to_string(i) + ".250000"),
+                         Value::Date(i), ts("2001-02-03 04:05:06.000007"), Value::Int(i)});
+    }
+    rows.push_back(std::move(r));
+  }
+  ASSERT_OK(engine_->Write("edges", cols, {"id"}, rows, WriteMode::kInsert));
+  for (bool exclusive : {true, false}) {
+    SCOPED_TRACE(exclusive ? "exclusive scan" : "paged scan");
+    ScanRequest req{.table = "edges", .columns = cols, .key = {"id"}, .batch_rows = 64,
+                    .exclusive = exclusive};
+    auto got = ScanAll(*engine_, req);
+    ASSERT_EQ(got.size(), rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      for (size_t c = 0; c < cols.size(); ++c) {
+        auto cast = CastTo(got[i][c], t.columns[c].type);
+        ASSERT_TRUE(cast.has_value()) << "row " << i << " " << cols[c] << ": " << cast.error().ToString();
+        ASSERT_EQ(*cast, rows[i][c]) << "row " << i << " column " << cols[c] << ": read "
+                                     << got[i][c].ToDisplay().substr(0, 200);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 // Each engine instantiates EngineSuite in its own <engine>_instance_test.cc.

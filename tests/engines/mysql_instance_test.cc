@@ -392,6 +392,37 @@ TEST_F(MysqlTest, UpsertThatClashesOnAnotherUniqueKeyFailsInsteadOfOverwriting) 
   EXPECT_EQ(ScanAll("people", {"id", "email", "name"}, {"id"})[0][2], Value::Text("Anna"));
 }
 
+// A large table with a dense integer key is split by equal widths of [MIN, MAX] (no pass
+// over the table); a sparse one by the streamed pass. Either way the chunks partition the
+// rows, and none holds more than about twice its share.
+TEST_F(MysqlTest, LargeTablesSplitByWidthWhenDenseAndByAPassWhenSparse) {
+  for (int step : {1, 1000}) {
+    SCOPED_TRACE("key step " + std::to_string(step));
+    std::string table = "big" + std::to_string(step);
+    Sql("CREATE TABLE " + table + " (id BIGINT PRIMARY KEY, pad INT)");
+    // Dense: 1..200000 with a hole; sparse: multiples of 1000.
+    Sql("INSERT INTO " + table + " SELECT seq * " + std::to_string(step) +
+        ", 0 FROM seq_1_to_220000 WHERE seq <= 100000 OR seq > 120000");
+    Sql("ANALYZE TABLE " + table);
+    auto bounds = tandem_->Split(table, {"id"}, 10);
+    ASSERT_TRUE(bounds.has_value()) << bounds.error().ToString();
+    ASSERT_GE(bounds->size(), 8u);
+    int64_t total = 0;
+    std::optional<Row> lower;
+    for (size_t i = 0; i <= bounds->size(); ++i) {
+      KeyRange r;
+      r.lower = lower;
+      if (i < bounds->size()) r.upper = (*bounds)[i];
+      auto c = tandem_->Count(table, {"id"}, r);
+      ASSERT_TRUE(c.has_value()) << c.error().ToString();
+      EXPECT_LT(*c, 2 * 20000 + 1) << "chunk " << i;
+      total += *c;
+      lower = r.upper;
+    }
+    EXPECT_EQ(total, 200000);
+  }
+}
+
 TEST_F(MysqlTest, CopiedZeroIdStaysZero) {
   Sql("CREATE TABLE ai (id int AUTO_INCREMENT PRIMARY KEY, v text)");
   ASSERT_OK(tandem_->Write("ai", {"id", "v"}, {"id"}, {{Value::Int(0), Value::Text("zero")}},

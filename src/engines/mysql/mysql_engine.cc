@@ -193,7 +193,11 @@ Status MysqlEngine::PrepareSession() {
     return std::unexpected(conn_.LastError(what));
   }
   TANDEM_RETURN_IF_ERROR(conn_.Exec(
-      fmt::format("SET SESSION time_zone = '+00:00', sql_mode = '{}', foreign_key_checks = 0",
+      // net_write_timeout: a streamed scan (Scan with `exclusive`) leaves the server waiting
+      // to send while the target writes what was read, which can take longer than the
+      // default 60 s (a chunk redone row by row); the server would then drop the connection.
+      fmt::format("SET SESSION time_zone = '+00:00', sql_mode = '{}', foreign_key_checks = 0, "
+                  "net_write_timeout = 86400",
                   kSqlMode),
       what));
   TANDEM_ASSIGN_OR_RETURN(MysqlResult res, conn_.Query("SELECT @@max_allowed_packet", what));
@@ -595,11 +599,25 @@ Result<std::unique_ptr<RowReader>> MysqlEngine::Scan(const ScanRequest& req) {
     return Fail(Code::kInvalidArgument, "scan {}: lower bound has {} values for {} key columns",
                 QuoteIdent(req.table), req.range.lower->size(), req.key.size());
   }
+  std::vector<ColumnCodec> copies;
+  for (const ColumnCodec* c : codecs) copies.push_back(*c);
+  if (req.exclusive) {
+    // The whole range as one statement, streamed (mysql_use_result): one round trip instead
+    // of one per page, and the server sends rows while this side decodes the ones before
+    // (a stored page made each side wait for the other: docs/decisions.md, "Speed").
+    TANDEM_ASSIGN_OR_RETURN(std::string pred, RangePredicate(req.key, req.range));
+    std::string what = fmt::format("scan {}", QuoteIdent(req.table));
+    TANDEM_ASSIGN_OR_RETURN(
+        MysqlResult res,
+        conn_.Stream(SelectSql(req.table, req.columns, Where({pred}), req.key, 0,
+                               StoredBytes(copies)),
+                     what));
+    return std::unique_ptr<RowReader>(new MysqlStreamReader(
+        this, std::move(what), std::move(res), std::move(copies), req.batch_rows));
+  }
   KeyRange upper_only;
   upper_only.upper = req.range.upper;
   TANDEM_ASSIGN_OR_RETURN(std::string upper, RangePredicate(req.key, upper_only));
-  std::vector<ColumnCodec> copies;
-  for (const ColumnCodec* c : codecs) copies.push_back(*c);
   return std::make_unique<MysqlRowReader>(this, req, std::move(copies), std::move(key_pos),
                                           std::move(upper));
 }
@@ -612,6 +630,8 @@ Result<std::vector<Row>> MysqlEngine::Split(const std::string& table,
   TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, Table(table));
   TANDEM_ASSIGN_OR_RETURN(auto codecs, Codecs(*info, key));
   std::string what = fmt::format("split {}", QuoteIdent(table));
+  TANDEM_ASSIGN_OR_RETURN(auto even, SplitEvenly(table, key, *codecs[0], n));
+  if (even) return std::move(*even);
   // One streamed pass over the key in order, keeping every step-th key; when more than 4n
   // are kept, every other one is dropped and the step doubles. Memory stays O(n) whatever the
   // table size, and the boundaries land within one step of the exact quantiles.
@@ -645,10 +665,44 @@ Result<std::vector<Row>> MysqlEngine::Split(const std::string& table,
   return out;
 }
 
-Result<int64_t> MysqlEngine::EstimateRows(const std::string& table,
-                                          const std::vector<std::string>& key) {
-  // InnoDB's statistics (within some tens of percent): counting a large InnoDB table reads
-  // every page of it.
+Result<std::optional<std::vector<Row>>> MysqlEngine::SplitEvenly(
+    const std::string& table, const std::vector<std::string>& key, const ColumnCodec& codec,
+    int n) {
+  using Out = std::optional<std::vector<Row>>;
+  if (key.size() != 1 || codec.type.kind != Kind::kInt || codec.wire != Wire::kText) return Out();
+  std::string what = fmt::format("split {}", QuoteIdent(table));
+  TANDEM_ASSIGN_OR_RETURN(int64_t estimate, StatisticsRows(table));
+  if (estimate < kEstimateRowsFrom) return Out();  // small: the streamed pass is cheap
+  // MIN and MAX of the primary key come from the ends of its index.
+  TANDEM_ASSIGN_OR_RETURN(
+      MysqlResult res,
+      conn_.Query(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", QuoteIdent(key[0]),
+                              QuoteIdent(table)),
+                  what));
+  MYSQL_ROW row = res.Next();
+  if (!row || !row[0] || !row[1]) return Out();
+  int64_t lo = 0, hi = 0;
+  if (std::from_chars(row[0], row[0] + std::strlen(row[0]), lo).ec != std::errc() ||
+      std::from_chars(row[1], row[1] + std::strlen(row[1]), hi).ec != std::errc() || hi < lo) {
+    return Out();
+  }
+  // Distinct integers: a range of w values holds at most w rows. When the key values fill at
+  // least half of [lo, hi] (by the statistics, which may be off by tens of percent), equal
+  // widths give chunks of at most about twice the intended rows, whatever the distribution.
+  __int128 span = static_cast<__int128>(hi) - lo + 1;
+  if (span > 2 * static_cast<__int128>(estimate)) return Out();
+  std::vector<Row> out;
+  __int128 last = static_cast<__int128>(lo) - 1;
+  for (int i = 1; i < n; ++i) {
+    __int128 b = static_cast<__int128>(lo) - 1 + (span * i) / n;
+    if (b <= last || b >= hi) continue;
+    out.push_back(Row{Value::Int(static_cast<int64_t>(b))});
+    last = b;
+  }
+  return Out(std::move(out));
+}
+
+Result<int64_t> MysqlEngine::StatisticsRows(const std::string& table) {
   TANDEM_ASSIGN_OR_RETURN(
       MysqlResult res,
       conn_.Query(fmt::format("SELECT TABLE_ROWS FROM information_schema.TABLES "
@@ -656,7 +710,14 @@ Result<int64_t> MysqlEngine::EstimateRows(const std::string& table,
                               conn_.Quoted(table)),
                   fmt::format("estimate rows of {}", QuoteIdent(table))));
   MYSQL_ROW row = res.Next();
-  int64_t estimate = row ? FieldInt(row, 0, -1) : -1;
+  return row ? FieldInt(row, 0, -1) : -1;
+}
+
+Result<int64_t> MysqlEngine::EstimateRows(const std::string& table,
+                                          const std::vector<std::string>& key) {
+  // InnoDB's statistics (within some tens of percent): counting a large InnoDB table reads
+  // every page of it.
+  TANDEM_ASSIGN_OR_RETURN(int64_t estimate, StatisticsRows(table));
   if (estimate >= kEstimateRowsFrom) return estimate;
   return Count(table, key, KeyRange{});
 }
@@ -1015,6 +1076,29 @@ Status AppendTsv(std::string& out, const Value& v, bool bytes_column) {
     case Kind::kTimestampTz:
       out += FormatTimestamp(v.as_int());
       return Ok();
+    // Numbers and dates hold no character LOAD DATA escapes: appended as they print, without
+    // the escape pass and the ToString copy (AppendTsv was the top item of a MariaDB
+    // target's client profile).
+    case Kind::kInt:
+      if (!bytes_column) {
+        char buf[24];
+        auto r = std::to_chars(buf, buf + sizeof buf, v.as_int());
+        out.append(buf, r.ptr);
+        return Ok();
+      }
+      break;
+    case Kind::kDate:
+      if (!bytes_column) {
+        out += FormatDate(static_cast<int32_t>(v.as_int()));
+        return Ok();
+      }
+      break;
+    case Kind::kTimestamp:
+      if (!bytes_column) {
+        out += FormatTimestamp(v.as_int());
+        return Ok();
+      }
+      break;
     case Kind::kUuid:
       if (!bytes_column) {
         out += FormatUuid(v.as_str());

@@ -149,6 +149,15 @@ class MysqlEngine : public Engine {
                   const std::vector<Row>& rows, const std::vector<int>& key_pos,
                   std::string_view what);
   static bool LoadDataRefused(unsigned err);
+  // InnoDB's TABLE_ROWS for `table` (-1 when unknown): an estimate, never a count.
+  Result<int64_t> StatisticsRows(const std::string& table);
+  // Split without reading the table: for a large table with one integer key whose values
+  // fill at least half of [MIN, MAX], boundaries at equal widths (a streamed pass over an
+  // InnoDB primary key reads the whole clustered index: 0.85 s of a 1M-row copy). nullopt
+  // when the table does not qualify: the caller splits by the streamed pass.
+  Result<std::optional<std::vector<Row>>> SplitEvenly(const std::string& table,
+                                                      const std::vector<std::string>& key,
+                                                      const ColumnCodec& codec, int n);
 
   MysqlUri uri_;
   MysqlConnection conn_;

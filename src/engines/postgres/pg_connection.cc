@@ -165,6 +165,11 @@ Status PgConnection::EndCopyIn(std::string_view what) {
   return CopyResult(what);
 }
 
+void PgConnection::AbortCopyIn(std::string_view reason) {
+  std::string msg(reason);
+  if (PQputCopyEnd(conn_, msg.c_str()) == 1) (void)CopyResult(msg);
+}
+
 Status PgConnection::CopyResult(std::string_view what) {
   // The COPY's own result, then NULL; keep the first error.
   std::optional<Error> err;

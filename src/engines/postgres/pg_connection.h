@@ -94,6 +94,9 @@ class PgConnection {
   Status BeginCopyIn(std::string_view what, const std::string& sql);
   Status PutCopyData(std::string_view what, std::string_view data);
   Status EndCopyIn(std::string_view what);
+  // Ends a started COPY with an error, so that the server loads none of it (the statement
+  // fails; inside a transaction the caller rolls back to its savepoint). Never fails itself.
+  void AbortCopyIn(std::string_view reason);
 
   // COPY ... TO STDOUT: Begin, then GetCopyRow until it returns false (then `status` tells
   // whether the COPY ended cleanly), or CancelCopyOut to abandon it and make the connection

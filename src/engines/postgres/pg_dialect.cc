@@ -252,12 +252,16 @@ std::string MaxValueSql(std::string_view table, std::string_view column) {
 }
 
 std::string EstimatedRowsSql() {
-  // The leaves of the partition tree hold the rows (a plain table is its own one leaf): a
-  // partitioned parent's estimate is the sum of its partitions', NULL while none was analysed.
+  // The leaves of the partition tree hold the rows: a partitioned parent's estimate is the
+  // sum of its partitions', NULL while none was analysed. pg_partition_tree() lists nothing
+  // for a plain table, so the table itself is added (and a partitioned parent, which holds
+  // no rows, left out): without it every plain table was counted and split exactly, a full
+  // scan each (docs/decisions.md, "Speed").
   return "SELECT CASE WHEN bool_or(c.reltuples >= 0) "
          "THEN sum(greatest(c.reltuples, 0))::bigint END "
-         "FROM pg_catalog.pg_partition_tree($1::regclass) p "
-         "JOIN pg_catalog.pg_class c ON c.oid = p.relid WHERE p.isleaf";
+         "FROM pg_catalog.pg_class c WHERE c.relkind <> 'p' AND c.oid IN ("
+         "SELECT p.relid FROM pg_catalog.pg_partition_tree($1::regclass) p WHERE p.isleaf "
+         "UNION SELECT $1::regclass)";
 }
 
 std::string SampleKeysSql(std::string_view table, const std::vector<std::string>& key,

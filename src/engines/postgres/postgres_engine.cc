@@ -27,6 +27,9 @@ namespace {
 constexpr size_t kParamsPerStatement = 10000;
 // COPY data goes to libpq in pieces of about this size, so a batch is never held twice.
 constexpr size_t kCopyPiece = 1 << 20;
+// A binary COPY is sent in pieces of this size as it is encoded: small enough that the
+// server starts parsing soon after the batch starts, large enough to amortise the calls.
+constexpr size_t kStreamPiece = 128 << 10;
 
 template <typename T>
 bool ParseNumber(std::string_view s, T& out) {
@@ -794,29 +797,43 @@ Result<std::vector<TypeOid>> PostgresEngine::ColumnTypes(std::string_view what,
   return types;
 }
 
-bool PostgresEngine::EncodeBinary(const std::vector<TypeOid>& types, const std::vector<Row>& rows) {
+bool PostgresEngine::BinaryEncodable(const std::vector<TypeOid>& types, const Row& row) {
   copy_buf_.clear();
-  AppendBinaryCopyHeader(copy_buf_);
-  for (const auto& row : rows) {
-    AppendBinaryTupleStart(copy_buf_, row.size());
-    for (size_t c = 0; c < row.size(); ++c) {
-      if (!AppendBinaryField(types[c], row[c], copy_buf_)) return false;
-    }
+  for (size_t c = 0; c < row.size(); ++c) {
+    if (!AppendBinaryField(types[c], row[c], copy_buf_)) return false;
   }
-  AppendBinaryCopyTrailer(copy_buf_);
   return true;
 }
 
-Status PostgresEngine::SendCopy(std::string_view what, const std::string& copy_sql) {
+Status PostgresEngine::StreamBinary(std::string_view what, const std::string& copy_sql,
+                                    const std::vector<TypeOid>& types,
+                                    const std::vector<Row>& rows, bool& unencodable) {
+  unencodable = false;
   TANDEM_RETURN_IF_ERROR(conn_.BeginCopyIn(what, copy_sql));
+  copy_buf_.clear();
+  AppendBinaryCopyHeader(copy_buf_);
   Status st;
-  std::string_view data = copy_buf_;
-  for (size_t at = 0; st && at < data.size(); at += kCopyPiece) {
-    st = conn_.PutCopyData(what, data.substr(at, kCopyPiece));
+  for (const auto& row : rows) {
+    AppendBinaryTupleStart(copy_buf_, row.size());
+    for (size_t c = 0; c < row.size(); ++c) {
+      if (!AppendBinaryField(types[c], row[c], copy_buf_)) unencodable = true;
+    }
+    if (unencodable) {
+      conn_.AbortCopyIn("tandem: a value has no binary COPY form; written as text instead");
+      return Fail(Code::kInvalidArgument, "{}: a value has no binary COPY form", what);
+    }
+    if (copy_buf_.size() >= kStreamPiece) {
+      if (st = conn_.PutCopyData(what, copy_buf_); !st) break;
+      copy_buf_.clear();
+    }
   }
+  if (st) {
+    AppendBinaryCopyTrailer(copy_buf_);
+    st = conn_.PutCopyData(what, copy_buf_);
+  }
+  if (copy_buf_.capacity() > (4u <<20)) std::string().swap(copy_buf_);  // a huge row
   // End the COPY even after a failed put, so the connection leaves COPY mode.
   Status end = conn_.EndCopyIn(what);
-  if (copy_buf_.capacity() > (64u << 20)) std::string().swap(copy_buf_);  // a huge batch
   if (!st) return st;
   return end;
 }
@@ -844,14 +861,23 @@ Status PostgresEngine::Write(const std::string& table, const std::vector<std::st
 
   if (mode == WriteMode::kInsert) {
     // The binary form when every value has one (the server then parses no text: a third
-    // less of its CPU on a bulk load); else text.
+    // less of its CPU on a bulk load); else text. The first row tells for the types (a
+    // column type without a binary writer); a later row that has none (an int2 out of
+    // range, say) abandons the binary COPY, and the rows go again as text.
     TANDEM_ASSIGN_OR_RETURN(std::vector<TypeOid> types, ColumnTypes(what, table, columns));
-    bool binary = EncodeBinary(types, rows);
-    std::string copy_sql = CopyFromStdinSql(Table(table), columns) + (binary ? " (FORMAT binary)" : "");
-    auto copy = [&] { return binary ? SendCopy(what, copy_sql) : CopyRows(what, copy_sql, rows, {}); };
+    std::string copy_sql = CopyFromStdinSql(Table(table), columns);
+    bool unencodable = !BinaryEncodable(types, rows[0]);
+    auto binary = [&] {
+      return StreamBinary(what, copy_sql + " (FORMAT binary)", types, rows, unencodable);
+    };
+    auto text = [&] { return CopyRows(what, copy_sql, rows, {}); };
     // Outside a transaction one COPY is atomic by itself.
-    if (!conn_.in_transaction()) return copy();
-    return Atomically(what, copy);
+    bool outer = conn_.in_transaction();
+    if (!unencodable) {
+      Status st = outer ? Atomically(what, binary) : binary();
+      if (st || !unencodable) return st;
+    }
+    return outer ? Atomically(what, text) : text();
   }
 
   if (key.empty()) return Fail(Code::kInvalidArgument, "{}: upsert needs key columns", what);

@@ -130,11 +130,15 @@ class PostgresEngine final : public Engine {
   // The type of each of `columns` of `table`.
   Result<std::vector<TypeOid>> ColumnTypes(std::string_view what, const std::string& table,
                                            const std::vector<std::string>& columns);
-  // Encodes `rows` into copy_buf_ in COPY binary format; false when some value has no binary
-  // form for its column (copy_buf_ is then garbage).
-  bool EncodeBinary(const std::vector<TypeOid>& types, const std::vector<Row>& rows);
-  // Sends copy_buf_ through COPY `copy_sql`.
-  Status SendCopy(std::string_view what, const std::string& copy_sql);
+  // True when every value of `row` has a binary form for its column's type.
+  bool BinaryEncodable(const std::vector<TypeOid>& types, const Row& row);
+  // Sends `rows` through COPY `copy_sql` (FORMAT binary), encoding a piece while the server
+  // parses the one before: encoding a whole batch first left the server idle meanwhile
+  // (docs/decisions.md, "Speed"). When a value has no binary form the COPY is abandoned
+  // (nothing of it lands) and `unencodable` is set: the caller writes the rows as text.
+  Status StreamBinary(std::string_view what, const std::string& copy_sql,
+                      const std::vector<TypeOid>& types, const std::vector<Row>& rows,
+                      bool& unencodable);
   // pg_class.reltuples, or -1 when the table was never analysed.
   Result<int64_t> PlannerEstimate(std::string_view what, const std::string& table);
   Status ApplySessionSettings();
@@ -149,7 +153,7 @@ class PostgresEngine final : public Engine {
   // True when SetCaptureSuppressed ran inside the open transaction, whose rollback undoes it.
   bool settings_in_txn_ = false;
 
-  std::string copy_buf_;  // one batch in COPY binary format, reused between writes
+  std::string copy_buf_;  // a piece of a batch in COPY binary format, reused between writes
 };
 
 }  // namespace tandem::pg
