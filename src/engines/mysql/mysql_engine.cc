@@ -612,8 +612,9 @@ Result<std::unique_ptr<RowReader>> MysqlEngine::Scan(const ScanRequest& req) {
         conn_.Stream(SelectSql(req.table, req.columns, Where({pred}), req.key, 0,
                                StoredBytes(copies)),
                      what));
-    return std::unique_ptr<RowReader>(new MysqlStreamReader(
-        this, std::move(what), std::move(res), std::move(copies), req.batch_rows));
+    return std::unique_ptr<RowReader>(new MysqlStreamReader(this, std::move(what), std::move(res),
+                                                            std::move(copies), req.batch_rows,
+                                                            req.batch_bytes));
   }
   KeyRange upper_only;
   upper_only.upper = req.range.upper;
