@@ -171,7 +171,7 @@ bool Backfill::CopyNext(Job& job) {
   const auto& t = *plans_[pi].transform;
   {
     std::lock_guard lock(progress_mu_);
-    progress_.ChunkStarted(job.id, options_.jobs, t.source_table(), chunk.index,
+    progress_.ChunkStarted(job.id, jobs_, t.source_table(), chunk.index,
                            static_cast<int>(plans_[pi].chunks.size()));
   }
   Status st = CopyChunkWithRetry(job, t, chunk);
@@ -256,6 +256,7 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
 
   int n = static_cast<int>(std::clamp<size_t>(static_cast<size_t>(std::max(options_.jobs, 1)), 1,
                                               std::max<size_t>(order_.size(), 1)));
+  jobs_ = n;
   TANDEM_ASSIGN_OR_RETURN(auto jobs, OpenJobs(n));
   std::vector<std::thread> threads;
   if (n > 1) {
@@ -359,7 +360,7 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
   BatchQueue<Piece>& spare = *job.spare;
   TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
   // Each piece holds a batch twice (source rows and mapped rows).
-  size_t share = kBatchMemory / (static_cast<size_t>(std::max(options_.jobs, 1)) * kPiecesPerJob * 2);
+  size_t share = kBatchMemory / (static_cast<size_t>(jobs_) * kPiecesPerJob * 2);
   ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), c.range,
                   options_.batch_rows, /*exclusive=*/true,  // nothing else uses this job's source
                   std::min(options_.batch_bytes, std::max<size_t>(share, 64 << 10))};

@@ -172,6 +172,7 @@ class Backfill {
   std::vector<Finished> finished_;  // GUARDED_BY(mu_): not yet seen by the coordinator
   // plans_[].chunks[].status and counts are GUARDED_BY(mu_) while Run runs.
   std::mutex progress_mu_;  // one Progress call at a time
+  int jobs_ = 1;            // jobs of the current Run (fewer than asked when fewer chunks)
 };
 
 }  // namespace tandem::copy
