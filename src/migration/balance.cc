@@ -4,6 +4,8 @@
 #include <future>
 #include <thread>
 
+#include "engines/reconnect.h"
+
 namespace tandem::migration {
 
 Result<std::vector<Balance>> CountBalances(
@@ -19,14 +21,21 @@ Result<std::vector<Balance>> CountBalances(
       if (activity) {
         TANDEM_ASSIGN_OR_RETURN(before, activity());
       }
-      // Both sides count at once: each engine is its own connection, used by one thread.
-      auto src_count = std::async(std::launch::async, [&] {
-        return s.source->Count(t->source_table(), t->source_scan_key(), {});
-      });
-      auto tgt_count = s.target->Count(t->target_table(), t->target_scan_key(), {});
-      auto src_result = src_count.get();
-      TANDEM_ASSIGN_OR_RETURN(b.source, std::move(src_result));
-      TANDEM_ASSIGN_OR_RETURN(b.target_rows, std::move(tgt_count));
+      // Both sides count at once: each engine is its own connection, used by one thread. A
+      // lost connection is re-opened and both counted again, like a chunk.
+      const Side sides[] = {{"source", s.source.get()}, {"target", s.target.get()}};
+      TANDEM_RETURN_IF_ERROR(RunReconnecting(
+          [&]() -> Status {
+            auto src_count = std::async(std::launch::async, [&] {
+              return s.source->Count(t->source_table(), t->source_scan_key(), {});
+            });
+            auto tgt_count = s.target->Count(t->target_table(), t->target_scan_key(), {});
+            auto src_result = src_count.get();
+            TANDEM_ASSIGN_OR_RETURN(b.source, std::move(src_result));
+            TANDEM_ASSIGN_OR_RETURN(b.target_rows, std::move(tgt_count));
+            return Ok();
+          },
+          sides, Backoff{}, {}));
       TANDEM_ASSIGN_OR_RETURN(b.rejected, s.state->RejectCount(t->source_table()));
       if (activity) {
         TANDEM_ASSIGN_OR_RETURN(after, activity());

@@ -65,45 +65,49 @@ class MysqlRowReader : public RowReader {
         after_(req_.range.lower),
         limit_(req_) {}
 
+  // A batch ends at batch_rows or at the byte cap, even inside a page (the rest of the page
+  // is the next batch); a page that ends first is followed by the next page, so only the
+  // last batch is short by rows without being full by bytes.
   bool Next(std::vector<Row>& batch) override {
-    if ((done_ && !page_) || !status_) {
+    if (!status_) {
       batch.clear();
       return false;
     }
-    if (!page_) {
-      std::vector<std::string> conds;
-      if (after_) {
-        auto lits = engine_->Literals(*after_);
-        if (!lits) {
-          batch.clear();
-          return Stop(lits.error());
-        }
-        conds.push_back(KeyAfter(req_.key, *lits));
-      }
-      conds.push_back(upper_);
-      std::string what = fmt::format("scan {}", QuoteIdent(req_.table));
-      // The client library stores the whole page: its size follows the widest row seen.
-      page_limit_ = limit_.PageRows();
-      auto res = engine_->connection().Query(
-          SelectSql(req_.table, req_.columns, Where(conds), req_.key, page_limit_, stored_bytes_),
-          what);
-      if (!res) {
-        batch.clear();
-        return Stop(res.error());
-      }
-      page_ = std::move(*res);
-      page_read_ = 0;
-    }
-    // A batch ends at the byte cap even inside a page; the rest of the page is the next batch.
     size_t n = 0;
     limit_.Start();
     while (!limit_.Full()) {
+      if (!page_) {
+        if (done_) break;
+        if (n > 0) after_ = KeyOf(batch[n - 1]);
+        std::vector<std::string> conds;
+        if (after_) {
+          auto lits = engine_->Literals(*after_);
+          if (!lits) {
+            batch.clear();
+            return Stop(lits.error());
+          }
+          conds.push_back(KeyAfter(req_.key, *lits));
+        }
+        conds.push_back(upper_);
+        std::string what = fmt::format("scan {}", QuoteIdent(req_.table));
+        // The client library stores the whole page: its size follows the widest row seen.
+        page_limit_ = limit_.PageRows();
+        auto res = engine_->connection().Query(
+            SelectSql(req_.table, req_.columns, Where(conds), req_.key, page_limit_, stored_bytes_),
+            what);
+        if (!res) {
+          batch.clear();
+          return Stop(res.error());
+        }
+        page_ = std::move(*res);
+        page_read_ = 0;
+      }
       MYSQL_ROW row = page_->Next();
       if (!row) {
         // A short page is the last one.
         if (page_read_ < page_limit_) done_ = true;
         page_.reset();
-        break;
+        continue;
       }
       ++page_read_;
       const unsigned long* len = page_->lengths();
@@ -120,17 +124,19 @@ class MysqlRowReader : public RowReader {
       limit_.Add(out);
     }
     batch.resize(n);
-    // Empty: the page ran out exactly where the last batch ended; a full page asks for more.
-    if (batch.empty()) return done_ ? false : Next(batch);
-    Row last;
-    for (int p : key_pos_) last.push_back(batch.back()[p]);
-    after_ = std::move(last);
+    if (n == 0) return false;
+    after_ = KeyOf(batch.back());
     return true;
   }
 
   Status status() const override { return status_; }
 
  private:
+  Row KeyOf(const Row& row) const {
+    Row key;
+    for (int p : key_pos_) key.push_back(row[p]);
+    return key;
+  }
   bool Stop(Error e) {
     status_ = std::unexpected(std::move(e));
     return false;

@@ -103,49 +103,54 @@ class PgRowReader final : public RowReader {
     if (req_.range.upper) upper_ = KeyParams(*req_.range.upper);
   }
 
+  // A batch ends at batch_rows or at the byte cap, even inside a page (the rest of the page
+  // is the next batch); a page that ends first is followed by the next page, so only the
+  // last batch is short by rows without being full by bytes.
   bool Next(std::vector<Row>& batch) override {
     batch.clear();
-    if ((done_ && !page_) || !status_) return false;
-    if (!page_) {
-      std::vector<Param> params;
-      if (after_) params = *after_;
-      params.insert(params.end(), upper_.begin(), upper_.end());
-      // The whole page arrives before it is decoded: its size follows the widest row seen.
-      page_limit_ = limit_.PageRows();
-      std::string sql = SelectPageSql(table_, req_.columns, req_.key, after_.has_value(),
-                                      req_.range.upper.has_value(), page_limit_);
-      auto res = conn_->ExecParams(what_, sql, params);
-      if (!res) {
-        status_ = std::unexpected(std::move(res.error()));
-        return false;
-      }
-      page_ = std::move(*res);
-      page_row_ = 0;
-      // A short page is the last one: no need to ask again.
-      if (static_cast<size_t>(page_->rows()) < page_limit_) done_ = true;
-    }
-    // A batch ends at the byte cap even inside a page; the rest of the page is the next batch.
-    int rows = page_->rows();
+    if (!status_) return false;
     limit_.Start();
-    while (page_row_ < rows && !limit_.Full()) {
-      batch.push_back(DecodeRow(*page_, page_row_++));
-      limit_.Add(batch.back());
-    }
-    if (page_row_ > 0) {
-      std::vector<Param> last;
-      for (size_t p : key_pos_) {
-        int c = static_cast<int>(p);
-        if (page_->is_null(page_row_ - 1, c)) {
-          last.push_back(std::nullopt);
-        } else {
-          last.emplace_back(std::string(page_->value(page_row_ - 1, c)));
+    while (!limit_.Full()) {
+      if (!page_) {
+        if (done_) break;
+        std::vector<Param> params;
+        if (after_) params = *after_;
+        params.insert(params.end(), upper_.begin(), upper_.end());
+        // The whole page arrives before it is decoded: its size follows the widest row seen.
+        page_limit_ = limit_.PageRows();
+        std::string sql = SelectPageSql(table_, req_.columns, req_.key, after_.has_value(),
+                                        req_.range.upper.has_value(), page_limit_);
+        auto res = conn_->ExecParams(what_, sql, params);
+        if (!res) {
+          status_ = std::unexpected(std::move(res.error()));
+          batch.clear();
+          return false;
         }
+        page_ = std::move(*res);
+        page_row_ = 0;
+        // A short page is the last one: no need to ask again.
+        if (static_cast<size_t>(page_->rows()) < page_limit_) done_ = true;
       }
-      after_ = std::move(last);
+      int rows = page_->rows();
+      while (page_row_ < rows && !limit_.Full()) {
+        batch.push_back(DecodeRow(*page_, page_row_++));
+        limit_.Add(batch.back());
+      }
+      if (page_row_ > 0) {
+        std::vector<Param> last;
+        for (size_t p : key_pos_) {
+          int c = static_cast<int>(p);
+          if (page_->is_null(page_row_ - 1, c)) {
+            last.push_back(std::nullopt);
+          } else {
+            last.emplace_back(std::string(page_->value(page_row_ - 1, c)));
+          }
+        }
+        after_ = std::move(last);
+      }
+      if (page_row_ >= rows) page_.reset();
     }
-    if (page_row_ >= rows) page_.reset();
-    if (batch.empty()) return done_ ? false : Next(batch);
-    return true;
+    return !batch.empty();
   }
 
   Status status() const override { return status_; }
