@@ -52,6 +52,19 @@ std::vector<bool> StoredBytes(const std::vector<ColumnCodec>& codecs) {
   return out;
 }
 
+// Decodes one row of a text-protocol result into `out`, reusing its Values' buffers.
+void DecodeRowInto(MYSQL_ROW row, const unsigned long* len, const std::vector<ColumnCodec>& codecs,
+                   Row& out) {
+  out.resize(codecs.size());
+  for (unsigned i = 0; i < codecs.size(); ++i) {
+    if (!row[i]) {
+      out[i].SetNull();
+    } else {
+      DecodeTextInto(std::string_view(row[i], len[i]), codecs[i], out[i]);
+    }
+  }
+}
+
 class MysqlRowReader : public RowReader {
  public:
   MysqlRowReader(MysqlEngine* engine, ScanRequest req, std::vector<ColumnCodec> codecs,
@@ -113,14 +126,7 @@ class MysqlRowReader : public RowReader {
       const unsigned long* len = page_->lengths();
       if (n == batch.size()) batch.emplace_back();
       Row& out = batch[n++];
-      out.resize(codecs_.size());
-      for (unsigned i = 0; i < codecs_.size(); ++i) {
-        if (!row[i]) {
-          out[i].SetNull();
-        } else {
-          DecodeTextInto(std::string_view(row[i], len[i]), codecs_[i], out[i]);
-        }
-      }
+      DecodeRowInto(row, len, codecs_, out);
       limit_.Add(out);
     }
     batch.resize(n);
@@ -543,14 +549,7 @@ class MysqlStreamReader : public RowReader {
       const unsigned long* len = res_.lengths();
       if (n == batch.size()) batch.emplace_back();
       Row& out = batch[n++];
-      out.resize(codecs_.size());
-      for (unsigned i = 0; i < codecs_.size(); ++i) {
-        if (!row[i]) {
-          out[i].SetNull();
-        } else {
-          DecodeTextInto(std::string_view(row[i], len[i]), codecs_[i], out[i]);
-        }
-      }
+      DecodeRowInto(row, len, codecs_, out);
       limit_.Add(out);
     }
     batch.resize(n);
