@@ -236,6 +236,23 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
                                   : DescribeObjectFailures(build.object_failures()).c_str());
     }
   }
+  // Between the chunks of a backfill (or of a table copied again): stop when asked or rolled
+  // back, else apply the forward stream under the chunk rule of that backfill.
+  auto between_chunks = [&](copy::Backfill& b) {
+    return [&]() -> Status {
+      if (g_stop) return Fail(Code::kAborted, "interrupted");
+      TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
+      if (Ending(now)) return Fail(Code::kAborted, "rolled back");
+      auto chunk_rule = [&b](std::string_view table, const Row& key) {
+        return b.ChunkDone(table, key);
+      };
+      return reconnecting([&]() -> Status {
+        TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
+        record(r.lag_micros);
+        return Ok();
+      });
+    };
+  };
   if (st.phase == Phase::kBackfill) {
     // Capture starts before the first row is copied.
     TANDEM_RETURN_IF_ERROR(InstallForward(*m, st, err));
@@ -248,19 +265,7 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
     copy::Backfill backfill = m->s().MakeBackfill(*progress, on_reconnect, &copied);
     TANDEM_RETURN_IF_ERROR(backfill.PrepareTargets());
     TANDEM_RETURN_IF_ERROR(backfill.Plan());
-    auto chunk_rule = [&](std::string_view table, const Row& key) {
-      return backfill.ChunkDone(table, key);
-    };
-    auto reports = backfill.Run([&]() -> Status {
-      if (g_stop) return Fail(Code::kAborted, "interrupted");
-      TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
-      if (Ending(now)) return Fail(Code::kAborted, "rolled back");
-      return reconnecting([&]() -> Status {
-        TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
-        record(r.lag_micros);
-        return Ok();
-      });
-    });
+    auto reports = backfill.Run(between_chunks(backfill));
     if (reports && !backfill.object_failures().empty()) {
       std::fprintf(out, "%s", DescribeObjectFailures(backfill.object_failures()).c_str());
     }
@@ -327,16 +332,7 @@ Result<int> Follow(const StartOptions& o, std::unique_ptr<Migration>& m, FILE* o
         EmitEvent(err, "copy_again", json{{"table", t.source_table()}}.dump());
       }
       auto chunk_rule = [&](std::string_view table, const Row& key) { return recopy.ChunkDone(table, key); };
-      auto reports = recopy.Run([&]() -> Status {
-        if (g_stop) return Fail(Code::kAborted, "interrupted");
-        TANDEM_ASSIGN_OR_RETURN(auto now, m->Load());
-        if (Ending(now)) return Fail(Code::kAborted, "rolled back");
-        return reconnecting([&]() -> Status {
-          TANDEM_ASSIGN_OR_RETURN(auto r, m->forward().Poll(1000000, chunk_rule));
-          record(r.lag_micros);
-          return Ok();
-        });
-      });
+      auto reports = recopy.Run(between_chunks(recopy));
       TANDEM_RETURN_IF_ERROR(MergeObjectFailures(m->store(), failed_before.value_or(""), again));
       if (!reports) {
         if (g_stop) {
