@@ -1,15 +1,20 @@
 #include "assess/assess.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
+#include <queue>
 #include <set>
+
+#include <xxhash.h>
 
 #include "core/encoding.h"
 #include "core/row_json.h"
 #include "core/text.h"
-#include "engines/sqlite/database.h"
+#include "assess/key_spill.h"
 
 namespace tandem::assess {
 
@@ -92,8 +97,8 @@ Value FoldValue(const Value& v, Fold fold) {
   return Value::Text(std::move(s));
 }
 
-// A set of mapped target columns whose values the scratch database keeps: a primary or unique
-// key to check for duplicates, and/or the columns a foreign key references.
+// A set of mapped target columns whose values are kept (as hashes, key_spill.h): a primary or
+// unique key to check for duplicates, and/or the columns a foreign key references.
 struct KeySet {
   size_t table = 0;            // into Input::tables
   std::vector<int> positions;  // into the table's target_columns()
@@ -102,8 +107,8 @@ struct KeySet {
   bool check_duplicates = false;
   Severity severity = Severity::kReject;
   std::string what;            // "primary key", "unique index customer_email_key"
-  std::string scratch;         // its table in the scratch database
-  sqlite::Statement insert;
+  std::vector<PortableType> types;
+  std::unique_ptr<KeySpill> spill;
 };
 
 // A foreign key of a target table: its child values are kept, then looked up in the parent's
@@ -115,8 +120,8 @@ struct ForeignKeyCheck {
   std::vector<Fold> folds;
   size_t parent = 0;  // into the key sets
   std::string name, ref_table;
-  std::string scratch;
-  sqlite::Statement insert;
+  std::vector<PortableType> types;
+  std::unique_ptr<KeySpill> spill;
 };
 
 std::string Join(const std::vector<std::string>& v, std::string_view sep = ", ") {
@@ -125,17 +130,83 @@ std::string Join(const std::vector<std::string>& v, std::string_view sep = ", ")
   return out;
 }
 
-std::string ScratchColumns(size_t n) {
-  std::vector<std::string> c;
-  for (size_t i = 0; i < n; ++i) c.push_back(fmt::format("v{}", i));
-  return Join(c);
+// The hash of one row's values at `positions` as the target's index compares them (folded
+// text; -0 and 0 alike, one NaN; unbounded decimals without trailing zeros), or nothing when one
+// is NULL (unique indexes and foreign keys let NULLs through). `buf` is scratch space.
+std::optional<KeyHash> HashKey(const Row& out, const std::vector<int>& positions,
+                               const std::vector<Fold>& folds,
+                               const std::vector<PortableType>& types, std::string& buf) {
+  // The common key of one integer or one text column is hashed in place (seeded by its kind,
+  // so 5 and '5' still differ); single- and several-column keys are never compared.
+  if (positions.size() == 1) {
+    const Value& v = out[positions[0]];
+    auto seeded = [&](const void* data, size_t n) {
+      XXH128_hash_t h = XXH3_128bits_withSeed(data, n, static_cast<uint64_t>(v.kind()) + 1);
+      return KeyHash{h.high64, h.low64};
+    };
+    if (v.kind() == Kind::kInt) {
+      int64_t i = v.as_int();
+      return seeded(&i, sizeof i);
+    }
+    if ((v.kind() == Kind::kText && folds[0] == Fold::kNone) || v.kind() == Kind::kBytes) {
+      return seeded(v.as_str().data(), v.as_str().size());
+    }
+  }
+  buf.clear();
+  for (size_t i = 0; i < positions.size(); ++i) {
+    const Value& v = out[positions[i]];
+    switch (v.kind()) {
+      case Kind::kNull: return std::nullopt;
+      case Kind::kText:
+        if (folds[i] != Fold::kNone) {
+          AppendKeyBytes(FoldValue(v, folds[i]), buf);
+          continue;
+        }
+        break;
+      case Kind::kFloat: {
+        double d = v.as_float();
+        if (d == 0) d = 0;                                       // -0.0
+        if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();
+        AppendKeyBytes(Value::Float(d), buf);
+        continue;
+      }
+      case Kind::kDecimal:
+        if (types[i].scale < 0) {
+          AppendKeyBytes(Value::Decimal(StripDecimalZeros(v.as_str())), buf);
+          continue;
+        }
+        break;
+      default: break;
+    }
+    AppendKeyBytes(v, buf);
+  }
+  XXH128_hash_t h = XXH3_128bits(buf.data(), buf.size());
+  return KeyHash{h.high64, h.low64};
 }
 
-std::string ScratchMatch(size_t n, std::string_view a, std::string_view b) {
-  std::vector<std::string> c;
-  for (size_t i = 0; i < n; ++i) c.push_back(fmt::format("{}.v{} = {}.v{}", a, i, b, i));
-  return Join(c, " AND ");
-}
+// Keeps the `n` smallest places offered (the first rows found, in scan order).
+class FirstPlaces {
+ public:
+  explicit FirstPlaces(size_t n) : n_(n) {}
+  void Offer(uint64_t place) {
+    if (heap_.size() < n_) {
+      heap_.push(place);
+    } else if (n_ > 0 && place < heap_.top()) {
+      heap_.pop();
+      heap_.push(place);
+    }
+  }
+  std::vector<uint64_t> Sorted() {
+    std::vector<uint64_t> out;
+    for (; !heap_.empty(); heap_.pop()) out.push_back(heap_.top());
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  size_t n_;
+  std::priority_queue<uint64_t> heap_;
+};
 
 // The source column that fills target column `target_column` ("" for an added constant).
 std::string SourceColumnOf(const mapping::TableMap* map, const std::string& target_column) {
@@ -295,21 +366,18 @@ class Assessor {
   Status OpenScratch();
   Status PlanKeys();
   Status ScanTable(size_t index, TableSummary& summary);
-  Status Insert(sqlite::Statement& st, const Row& out, const std::vector<int>& positions,
-                const std::vector<Fold>& folds, int64_t ord, const Row* key);
   Status CheckDuplicates(const KeySet& k);
   Status CheckOrphans(const ForeignKeyCheck& fk);
-  Result<std::vector<Row>> SampleKeys(const std::string& sql);
+  Result<std::vector<Row>> SampleKeys(std::vector<uint64_t> places);
   Fold FoldFor(const mapping::TableTransform& t, const std::string& column) const;
 
   const Input& in_;
   Progress& progress_;
   const Options& options_;
-  sqlite::Database scratch_;
+  std::unique_ptr<KeyLog> key_log_;
   std::vector<KeySet> keys_;
   std::vector<ForeignKeyCheck> fks_;
   Findings findings_;
-  int64_t ord_ = 0;
 };
 
 Fold Assessor::FoldFor(const mapping::TableTransform& t, const std::string& column) const {
@@ -321,15 +389,16 @@ Fold Assessor::FoldFor(const mapping::TableTransform& t, const std::string& colu
   return Fold::kNone;  // PostgreSQL's deterministic collations compare equal only equal bytes
 }
 
+// The scratch directory holds the key log and every key set's spill files.
 Status Assessor::OpenScratch() {
   std::error_code ec;
-  std::filesystem::remove(options_.scratch_path, ec);
-  TANDEM_ASSIGN_OR_RETURN(scratch_, sqlite::Database::Open(options_.scratch_path));
-  // Scratch data: nothing to keep after a crash, so no journal and no syncs. The page cache
-  // bounds memory (64 MB); the rest stays in the file.
-  return scratch_.Exec(
-      "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE; "
-      "PRAGMA cache_size = -65536; BEGIN");
+  std::filesystem::remove_all(options_.scratch_path, ec);
+  if (!std::filesystem::create_directories(options_.scratch_path, ec) || ec) {
+    return Fail(Code::kFailedPrecondition, "assess: cannot create the scratch directory {}: {}",
+                options_.scratch_path, ec.message());
+  }
+  TANDEM_ASSIGN_OR_RETURN(key_log_, KeyLog::Create(options_.scratch_path + "/keys"));
+  return Ok();
 }
 
 // The keys to check: each table's primary key when the mapping could merge two source keys
@@ -355,8 +424,8 @@ Status Assessor::PlanKeys() {
       if (p < 0) return nullptr;  // not written by the mapping: every row holds NULL or a default
       k.positions.push_back(p);
       k.folds.push_back(FoldFor(t, c));
+      k.types.push_back(t.target_types()[p]);
     }
-    k.scratch = fmt::format("k{}", keys_.size());
     keys_.push_back(std::move(k));
     return &keys_.back();
   };
@@ -443,6 +512,7 @@ Status Assessor::PlanKeys() {
         ok &= p >= 0;
         c.positions.push_back(p);
         c.folds.push_back(FoldFor(t, col));
+        if (p >= 0) c.types.push_back(t.target_types()[p]);
       }
       if (!ok) continue;
       size_t before = keys_.size();
@@ -450,63 +520,17 @@ Status Assessor::PlanKeys() {
       if (!k) continue;
       (void)before;
       c.parent = static_cast<size_t>(k - keys_.data());
-      c.scratch = fmt::format("f{}", fks_.size());
       fks_.push_back(std::move(c));
     }
   }
-  // Their scratch tables: a key set is one b-tree on its values (then the scan order, which
-  // says which row of a duplicate came first); a foreign key's child values are a heap.
-  for (auto& k : keys_) {
-    std::string cols = ScratchColumns(k.columns.size());
-    std::string q = k.check_duplicates
-                        ? fmt::format("CREATE TABLE {} ({}, ord INTEGER, k TEXT, PRIMARY KEY ({}, "
-                                      "ord)) WITHOUT ROWID",
-                                      k.scratch, cols, cols)
-                        : fmt::format("CREATE TABLE {} ({}, PRIMARY KEY ({})) WITHOUT ROWID",
-                                      k.scratch, cols, cols);
-    TANDEM_RETURN_IF_ERROR(scratch_.Exec(q));
-    std::vector<std::string> params;
-    for (size_t i = 0; i < k.columns.size() + (k.check_duplicates ? 2 : 0); ++i) {
-      params.push_back(fmt::format("?{}", i + 1));
-    }
-    TANDEM_ASSIGN_OR_RETURN(
-        k.insert, scratch_.Prepare(fmt::format("INSERT {} INTO {} VALUES ({})",
-                                               k.check_duplicates ? "" : "OR IGNORE", k.scratch,
-                                               Join(params))));
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    TANDEM_ASSIGN_OR_RETURN(keys_[i].spill,
+                            KeySpill::Create(fmt::format("{}/k{}", options_.scratch_path, i)));
   }
-  for (auto& f : fks_) {
-    std::string cols = ScratchColumns(f.columns.size());
-    TANDEM_RETURN_IF_ERROR(scratch_.Exec(
-        fmt::format("CREATE TABLE {} ({}, ord INTEGER PRIMARY KEY, k TEXT)", f.scratch, cols)));
-    std::vector<std::string> params;
-    for (size_t i = 0; i < f.columns.size() + 2; ++i) params.push_back(fmt::format("?{}", i + 1));
-    TANDEM_ASSIGN_OR_RETURN(f.insert, scratch_.Prepare(fmt::format("INSERT INTO {} VALUES ({})",
-                                                                   f.scratch, Join(params))));
+  for (size_t i = 0; i < fks_.size(); ++i) {
+    TANDEM_ASSIGN_OR_RETURN(fks_[i].spill,
+                            KeySpill::Create(fmt::format("{}/f{}", options_.scratch_path, i)));
   }
-  return Ok();
-}
-
-// Keeps one row's values of a key set or foreign key; a key with a NULL is skipped (unique
-// indexes and foreign keys let NULLs through).
-Status Assessor::Insert(sqlite::Statement& st, const Row& out, const std::vector<int>& positions,
-                        const std::vector<Fold>& folds, int64_t ord, const Row* key) {
-  int p = 1;
-  for (size_t i = 0; i < positions.size(); ++i) {
-    const Value& v = out[positions[i]];
-    if (v.is_null()) return Ok();
-    if (folds[i] == Fold::kNone) {
-      TANDEM_RETURN_IF_ERROR(st.Bind(p++, v));
-    } else {
-      TANDEM_RETURN_IF_ERROR(st.Bind(p++, FoldValue(v, folds[i])));
-    }
-  }
-  if (key) {
-    TANDEM_RETURN_IF_ERROR(st.Bind(p++, Value::Int(ord)));
-    TANDEM_RETURN_IF_ERROR(st.Bind(p++, Value::Text(RowToJson(*key))));
-  }
-  auto r = st.Step();
-  st.Reset();
-  if (!r) return std::unexpected(r.error());
   return Ok();
 }
 
@@ -549,24 +573,73 @@ Status Assessor::ScanTable(size_t index, TableSummary& summary) {
     if (f.table == index) fk_checks.push_back(&f);
   }
   bool needs_key = !key_sets.empty() || !fk_checks.empty();
+  // A row's source key is logged when a finding about duplicates or orphans may name it.
+  bool needs_place = !fk_checks.empty();
+  for (KeySet* k : key_sets) needs_place |= k->check_duplicates;
 
-  std::vector<Row> batch;
-  Row out, key;
-  mapping::Refusal why;
+  // A batch read and mapped: `outs[i]` is row i mapped when `ok[i]`, else `whys[i]` says why not.
+  // Rows are mapped in slices claimed through `claimed`, by the reading side and by the
+  // checking side once it has nothing else to do; `read` turns 1 when `rows` holds the batch
+  // (2 when the range is exhausted).
+  struct Mapped {
+    std::vector<Row> rows, outs;
+    std::vector<mapping::Refusal> whys;
+    std::vector<char> ok;
+    std::atomic<size_t> claimed{0};
+    std::atomic<int> read{0};
+  };
+  Mapped batch, next;
+  Row key;
+  std::string hash_buf;
   std::string_view engine = in_.target.kind();
   for (const auto& range : ranges) {
     ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), range,
                     options_.batch_rows, /*exclusive=*/true};
     TANDEM_ASSIGN_OR_RETURN(auto reader, in_.source.Scan(req));
-    while (reader->Next(batch)) {
-      for (const Row& row : batch) {
+    // The next batch is read and mapped while this one is checked, and the checking side helps
+    // map it once its own batch is done: reading, mapping and checking then share both cores
+    // whatever their proportions. (Apply is const and may run on two threads: expressions
+    // serialize on their own lock, iconv descriptors are per thread.) An early return waits
+    // for the reading side: the future of std::async joins in its destructor, before `reader`
+    // goes.
+    auto map_rows = [&](Mapped& m) {
+      constexpr size_t kSlice = 256;
+      size_t n = m.rows.size();
+      for (size_t i; (i = m.claimed.fetch_add(kSlice)) < n;) {
+        for (size_t j = i; j < std::min(n, i + kSlice); ++j) {
+          m.ok[j] = t.Apply(m.rows[j], m.outs[j], m.whys[j]);
+        }
+      }
+    };
+    auto read_and_map = [&](Mapped& m) {
+      m.claimed = 0;
+      bool got = reader->Next(m.rows);
+      if (got) {
+        size_t n = m.rows.size();
+        m.outs.resize(n);
+        m.whys.resize(n);
+        m.ok.resize(n);
+      }
+      m.read = got ? 1 : 2;
+      m.read.notify_one();
+      if (got) map_rows(m);
+      return got;
+    };
+    bool more = read_and_map(batch);
+    while (more) {
+      next.read = 0;
+      auto ahead = std::async(std::launch::async, [&] { return read_and_map(next); });
+      for (size_t r = 0; r < batch.rows.size(); ++r) {
+        const Row& row = batch.rows[r];
+        const Row& out = batch.outs[r];
         ++summary.rows;
         bool have_key = false;
         auto key_of = [&]() -> const Row& {
           if (!have_key) key = t.SourceKey(row), have_key = true;
           return key;
         };
-        if (!t.Apply(row, out, why)) {
+        if (!batch.ok[r]) {
+          const mapping::Refusal& why = batch.whys[r];
           Evidence* e = nullptr;
           findings_.Record(t, why.column, why.problem, Severity::kReject, why.rule, why.message,
                            key_of(), &e);
@@ -640,49 +713,68 @@ Status Assessor::ScanTable(size_t index, TableSummary& summary) {
         }
         summary.flagged += flagged;
         if (!needs_key) continue;
-        ++ord_;
+        uint64_t place = 0;
+        if (needs_place) {
+          TANDEM_ASSIGN_OR_RETURN(place, key_log_->Append(row, t.source_key_positions()));
+        }
         for (KeySet* k : key_sets) {
-          TANDEM_RETURN_IF_ERROR(Insert(k->insert, out, k->positions, k->folds, ord_,
-                                        k->check_duplicates ? &key_of() : nullptr));
+          if (auto h = HashKey(out, k->positions, k->folds, k->types, hash_buf)) {
+            TANDEM_RETURN_IF_ERROR(k->spill->Add(*h, place));
+          }
         }
         for (ForeignKeyCheck* f : fk_checks) {
-          TANDEM_RETURN_IF_ERROR(Insert(f->insert, out, f->positions, f->folds, ord_, &key_of()));
+          if (auto h = HashKey(out, f->positions, f->folds, f->types, hash_buf)) {
+            TANDEM_RETURN_IF_ERROR(f->spill->Add(*h, place));
+          }
         }
       }
       progress_.Advanced(t.source_table(), summary.rows, summary.rejected);
+      next.read.wait(0);
+      if (next.read == 1) map_rows(next);
+      more = ahead.get();
+      std::swap(batch.rows, next.rows);
+      std::swap(batch.outs, next.outs);
+      std::swap(batch.whys, next.whys);
+      std::swap(batch.ok, next.ok);
     }
     TANDEM_RETURN_IF_ERROR(reader->status());
   }
+  for (KeySet* k : key_sets) TANDEM_RETURN_IF_ERROR(k->spill->Flush());
+  for (ForeignKeyCheck* f : fk_checks) TANDEM_RETURN_IF_ERROR(f->spill->Flush());
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   progress_.TableFinished(summary);
   return Ok();
 }
 
-Result<std::vector<Row>> Assessor::SampleKeys(const std::string& sql) {
-  TANDEM_ASSIGN_OR_RETURN(auto rows, scratch_.Query(sql));
+Result<std::vector<Row>> Assessor::SampleKeys(std::vector<uint64_t> places) {
+  TANDEM_RETURN_IF_ERROR(key_log_->Flush());
   std::vector<Row> keys;
-  for (const auto& r : rows) {
-    if (auto k = RowFromJson(r[0].as_str())) keys.push_back(std::move(*k));
+  for (uint64_t place : places) {
+    TANDEM_ASSIGN_OR_RETURN(Row k, key_log_->Read(place));
+    keys.push_back(std::move(k));
   }
   return keys;
 }
 
+// Equal hashes within a partition are equal values; the row read first of each group lands,
+// the others are the duplicates.
 Status Assessor::CheckDuplicates(const KeySet& k) {
-  size_t n = k.columns.size();
-  std::string cols = ScratchColumns(n);
-  TANDEM_ASSIGN_OR_RETURN(
-      auto totals, scratch_.Query(fmt::format("SELECT coalesce(sum(c - 1), 0), count(*) FROM "
-                                              "(SELECT count(*) AS c FROM {} GROUP BY {} HAVING "
-                                              "count(*) > 1)",
-                                              k.scratch, cols)));
-  int64_t rows = totals[0][0].as_int(), values = totals[0][1].as_int();
+  TANDEM_RETURN_IF_ERROR(k.spill->Flush());
+  int64_t rows = 0, values = 0;
+  FirstPlaces first(kSampleKeys);
+  for (int p = 0; p < KeySpill::kPartitions; ++p) {
+    TANDEM_ASSIGN_OR_RETURN(auto entries, k.spill->Load(p));
+    std::sort(entries.begin(), entries.end());
+    for (size_t i = 0; i < entries.size();) {
+      size_t j = i + 1;
+      while (j < entries.size() && entries[j].hash == entries[i].hash) first.Offer(entries[j++].place);
+      if (j - i > 1) rows += static_cast<int64_t>(j - i - 1), ++values;
+      i = j;
+    }
+  }
   if (rows == 0) return Ok();
   const auto& t = in_.tables[k.table];
-  TANDEM_ASSIGN_OR_RETURN(
-      auto samples,
-      SampleKeys(fmt::format("SELECT a.k FROM {0} a WHERE EXISTS (SELECT 1 FROM {0} b WHERE {1} "
-                             "AND b.ord < a.ord) ORDER BY a.ord LIMIT {2}",
-                             k.scratch, ScratchMatch(n, "b", "a"), kSampleKeys)));
+  TANDEM_ASSIGN_OR_RETURN(auto samples, SampleKeys(first.Sorted()));
   Finding f;
   f.table = t.source_table();
   f.target_table = t.target_table();
@@ -707,17 +799,30 @@ Status Assessor::CheckDuplicates(const KeySet& k) {
   return Ok();
 }
 
+// A child's hash is looked up in the partition of the same number of its parent's key set.
 Status Assessor::CheckOrphans(const ForeignKeyCheck& fk) {
   const KeySet& parent = keys_[fk.parent];
-  size_t n = fk.columns.size();
-  std::string orphan = fmt::format("FROM {0} f WHERE NOT EXISTS (SELECT 1 FROM {1} p WHERE {2})",
-                                   fk.scratch, parent.scratch, ScratchMatch(n, "p", "f"));
-  TANDEM_ASSIGN_OR_RETURN(auto total, scratch_.Query("SELECT count(*) " + orphan));
-  int64_t rows = total[0][0].as_int();
+  TANDEM_RETURN_IF_ERROR(parent.spill->Flush());
+  TANDEM_RETURN_IF_ERROR(fk.spill->Flush());
+  int64_t rows = 0;
+  FirstPlaces first(kSampleKeys);
+  for (int p = 0; p < KeySpill::kPartitions; ++p) {
+    TANDEM_ASSIGN_OR_RETURN(auto parents, parent.spill->Load(p));
+    std::vector<KeyHash> present;
+    present.reserve(parents.size());
+    for (const auto& e : parents) present.push_back(e.hash);
+    parents = {};
+    std::sort(present.begin(), present.end());
+    TANDEM_ASSIGN_OR_RETURN(auto children, fk.spill->Load(p));
+    for (const auto& e : children) {
+      if (!std::binary_search(present.begin(), present.end(), e.hash)) {
+        ++rows;
+        first.Offer(e.place);
+      }
+    }
+  }
   if (rows == 0) return Ok();
-  TANDEM_ASSIGN_OR_RETURN(auto samples, SampleKeys(fmt::format("SELECT f.k {} ORDER BY f.ord "
-                                                               "LIMIT {}",
-                                                               orphan, kSampleKeys)));
+  TANDEM_ASSIGN_OR_RETURN(auto samples, SampleKeys(first.Sorted()));
   const auto& t = in_.tables[fk.table];
   const mapping::TableMap* map = in_.cfg.FindBySource(t.source_table());
   std::vector<std::string> source_cols;
@@ -787,15 +892,13 @@ Result<Report> Assessor::Run() {
 }  // namespace
 
 Result<Report> Assess(const Input& in, Progress& progress, const Options& options) {
-  // The Assessor (and its scratch connection) is gone before its file is removed.
+  // The Assessor (and its open scratch files) is gone before its directory is removed.
   Result<Report> r = [&] {
     Assessor a(in, progress, options);
     return a.Run();
   }();
   std::error_code ec;
-  std::filesystem::remove(options.scratch_path, ec);
-  std::filesystem::remove(options.scratch_path + "-wal", ec);
-  std::filesystem::remove(options.scratch_path + "-shm", ec);
+  std::filesystem::remove_all(options.scratch_path, ec);
   return r;
 }
 

@@ -73,8 +73,9 @@ class Progress {
 struct Options {
   size_t batch_rows = 10000;
   int64_t range_rows = 200000;  // rows per key range of the scan
-  // The SQLite file that holds mapped key values for the duplicate and foreign-key checks
-  // (created, and removed afterwards): tables larger than memory are checked on disk.
+  // The directory that holds the hashed key values of the duplicate and foreign-key checks
+  // (created, and removed afterwards; key_spill.h): tables larger than memory are checked on
+  // disk.
   std::string scratch_path;
 };
 

@@ -1,9 +1,12 @@
 #include "core/encoding.h"
 
+#include <cstring>
+
 #include <iconv.h>
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <vector>
 
@@ -339,9 +342,21 @@ std::optional<std::string> RepairMojibake(std::string_view utf8) {
 }
 
 std::optional<size_t> FindControlCharacter(std::string_view s) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return i;
+  auto control = [](unsigned char c) { return c < 0x20 && c != '\t' && c != '\n' && c != '\r'; };
+  size_t i = 0;
+  // Eight bytes at a time: `assess` runs this on every text value. A word holds a byte below
+  // 0x20 exactly when (w - 0x20 in each byte) & ~w has a high bit set; then its bytes are
+  // looked at one by one (tab, newline and carriage return are allowed).
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (((w - 0x2020202020202020ull) & ~w & 0x8080808080808080ull) == 0) continue;
+    for (size_t k = i; k < i + 8; ++k) {
+      if (control(static_cast<unsigned char>(s[k]))) return k;
+    }
+  }
+  for (; i < s.size(); ++i) {
+    if (control(static_cast<unsigned char>(s[i]))) return i;
   }
   return std::nullopt;
 }

@@ -79,6 +79,8 @@ class TableTransform {
   bool Apply(const Row& in, Row& out, std::string& reason) const;
   // The key of a source row (values in source_columns() order), in source_key() order.
   Row SourceKey(const Row& in) const;
+  // Where SourceKey takes each key value from in a source row.
+  const std::vector<int>& source_key_positions() const { return key_source_pos_; }
   // A source key as the target stores it (key columns are only renamed or cast).
   Result<Row> TargetKey(const Row& source_key) const;
   // A source key range in the target's key terms (key columns are only renamed or cast).

@@ -42,7 +42,7 @@ Status WriteFile(const std::string& path, const std::string& text) {
 
 Result<int> Assess(const AssessOptions& o, FILE* out, FILE* err) {
   TANDEM_ASSIGN_OR_RETURN(Session s, OpenSession(o.config_path, false));
-  // The scratch file for the key checks lives beside the state store (the disk tandem already
+  // The scratch directory for the key checks lives beside the state store (the disk tandem already
   // writes to), not in memory.
   std::string scratch = SqlitePath(s.cfg.state, s.cfg.dir)
                             .value_or((std::filesystem::path(s.cfg.dir) / "tandem").string()) +

@@ -45,6 +45,14 @@ tables:
     columns:
       code:  {to: code, type: bigint}
       label: {to: label, type: text}
+  - source: seats
+    target: seat
+    columns:
+      id:   {to: id, type: bigint}
+      hall: {to: hall, type: text, transform: [lower]}
+      num:  {to: num, type: integer}
+    indexes:
+      - {name: seat_hall_num_key, columns: [hall, num], unique: true}
 YAML
 }
 
@@ -69,7 +77,7 @@ run_case() {  # run_case ENGINE
   # The HTML page stands alone: no external asset, every finding in it.
   grep -q "<!doctype html>" report.html || fail "$e: report.html is not HTML"
   ! grep -qiE '(src|href)="?(https?:)?//' report.html || fail "$e: report.html loads an external asset"
-  [[ $(grep -o 'class="finding ' report.html | wc -l) == 15 ]] || fail "$e: report.html should show 15 findings"
+  [[ $(grep -o 'class="finding ' report.html | wc -l) == 16 ]] || fail "$e: report.html should show 16 findings"
 
   # The copy rejects exactly the rows assess said it would (the orphan and duplicate rows land,
   # and their objects fail to build).

@@ -89,6 +89,14 @@ def tags():
     return rows, [("tags", "code", "duplicate_key", "reject", [["7"]])]
 
 
+def seats():
+    # A unique index on two columns, one of them lowered by the mapping: ('A', 1) and ('a', 1)
+    # collide, the second is the duplicate; rows with a NULL part never collide.
+    rows = [[1, "A", 1], [2, "B", 1], [3, "a", 1], [4, "b", None], [5, "B", None], [6, "c", 2],
+            [7, "C", 3]]
+    return rows, [("seats", "hall, num", "duplicate_key", "fails", [[3]])]
+
+
 def make_sqlite(path):
     import sqlite3
     db = sqlite3.connect(path)
@@ -97,6 +105,7 @@ def make_sqlite(path):
                               born TEXT, qty INTEGER, legacy TEXT, visit TEXT);
       CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, amount NUMERIC);
       CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT);
+      CREATE TABLE seats (id INTEGER PRIMARY KEY, hall TEXT, num INTEGER);
     """)
     c, ce = customers("sqlite")
     for r in c:
@@ -109,8 +118,10 @@ def make_sqlite(path):
     db.executemany("INSERT INTO orders VALUES (?,?,?)", [[a, b, float(c)] for a, b, c in o])
     t, te = tags()
     db.executemany("INSERT INTO tags VALUES (?,?)", t)
+    s, se = seats()
+    db.executemany("INSERT INTO seats VALUES (?,?,?)", s)
     db.commit()
-    return ce + oe + te
+    return ce + oe + te + se
 
 
 def make_mysql(host, port, user, password, dbname):
@@ -138,7 +149,11 @@ def make_mysql(host, port, user, password, dbname):
     cur.executemany("INSERT INTO orders VALUES (%s,%s,%s)", o)
     t, te = tags()
     cur.executemany("INSERT INTO tags VALUES (%s,%s)", t)
-    return ce + oe + te
+    cur.execute("CREATE TABLE seats (id BIGINT PRIMARY KEY, hall VARCHAR(5), num INT) "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    s, se = seats()
+    cur.executemany("INSERT INTO seats VALUES (%s,%s,%s)", s)
+    return ce + oe + te + se
 
 
 def check(expected_path, report_path):

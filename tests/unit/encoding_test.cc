@@ -135,6 +135,21 @@ TEST(ControlCharacters, NulAndC0ButNotWhitespace) {
   EXPECT_EQ(FindControlCharacter("x\x1B[0m"), 1u);
   EXPECT_EQ(FindControlCharacter("\x01"), 0u);
   EXPECT_EQ(FindControlCharacter("ok\x1F"), 2u);
+  // Eight bytes at a time: every position in long text, beside bytes that sit next to the
+  // threshold (0x1F/0x20), high bytes (UTF-8) and the allowed tab, newline and CR.
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      for (unsigned char bad : {0x00, 0x01, 0x1B, 0x1F}) {
+        std::string s;
+        for (size_t i = 0; i < len; ++i) s += "\x20\x7F\xC3\xA9\t\n\r!"[i % 8];
+        s[at] = static_cast<char>(bad);
+        EXPECT_EQ(FindControlCharacter(s), at) << "len " << len << " at " << at << " byte " << int(bad);
+      }
+    }
+    std::string clean;
+    for (size_t i = 0; i < len; ++i) clean += "\x20\xFF\x80\t\n\r~a"[i % 8];
+    EXPECT_FALSE(FindControlCharacter(clean)) << "len " << len;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,194 @@
+#include "assess/key_spill.h"
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace tandem::assess {
+
+namespace {
+
+// A buffer is written out when it reaches this size: the 256 buffers of a key set take 4 MB.
+constexpr size_t kBufferBytes = 16 * 1024;
+
+void PutU64(uint64_t x, std::string& out) {
+  char b[8];
+  std::memcpy(b, &x, 8);
+  out.append(b, 8);
+}
+
+uint64_t GetU64(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+
+bool IntLike(Kind k) {
+  return k == Kind::kBool || k == Kind::kInt || k == Kind::kDate || k == Kind::kTime ||
+         k == Kind::kTimestamp || k == Kind::kTimestampTz;
+}
+
+// A full or failing disk: the user can fix it (or point the state file elsewhere).
+std::unexpected<Error> IoError(std::string_view what, const std::string& path) {
+  return Fail(Code::kFailedPrecondition, "assess scratch: {} {}: {}", what, path,
+              std::strerror(errno));
+}
+
+}  // namespace
+
+void AppendKeyBytes(const Value& v, std::string& out) {
+  out += static_cast<char>(v.kind());
+  if (v.is_null()) return;
+  if (IntLike(v.kind())) {
+    PutU64(static_cast<uint64_t>(v.as_int()), out);
+  } else if (v.kind() == Kind::kFloat) {
+    PutU64(std::bit_cast<uint64_t>(v.as_float()), out);
+  } else {
+    PutU64(v.as_str().size(), out);
+    out += v.as_str();
+  }
+}
+
+Result<std::unique_ptr<KeyLog>> KeyLog::Create(const std::string& path) {
+  std::unique_ptr<KeyLog> log(new KeyLog());
+  log->path_ = path;
+  log->file_ = std::fopen(path.c_str(), "w+b");
+  if (!log->file_) return IoError("create", path);
+  return log;
+}
+
+KeyLog::~KeyLog() {
+  if (file_) std::fclose(file_);
+}
+
+Result<uint64_t> KeyLog::Append(const Row& row, const std::vector<int>& positions) {
+  uint64_t place = size_ + buffer_.size();
+  size_t at = buffer_.size();
+  buffer_.append(4, '\0');
+  for (int p : positions) AppendKeyBytes(row[p], buffer_);
+  uint32_t len = static_cast<uint32_t>(buffer_.size() - at - 4);
+  std::memcpy(buffer_.data() + at, &len, 4);
+  if (buffer_.size() >= kBufferBytes) TANDEM_RETURN_IF_ERROR(Flush());
+  return place;
+}
+
+Status KeyLog::Flush() {
+  if (buffer_.empty()) return Ok();
+  if (std::fseek(file_, 0, SEEK_END) != 0 ||
+      std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() ||
+      std::fflush(file_) != 0) {
+    return IoError("write", path_);
+  }
+  size_ += buffer_.size();
+  buffer_.clear();
+  return Ok();
+}
+
+Result<Row> KeyLog::Read(uint64_t place) {
+  auto fail = [&] {
+    return Fail(Code::kDataLoss, "assess scratch: key log {} is damaged at {}", path_, place);
+  };
+  uint32_t len = 0;
+  if (std::fseek(file_, static_cast<long>(place), SEEK_SET) != 0 ||
+      std::fread(&len, 1, 4, file_) != 4) {
+    return fail();
+  }
+  std::string bytes(len, '\0');
+  if (std::fread(bytes.data(), 1, len, file_) != len) return fail();
+  Row key;
+  const char* p = bytes.data();
+  const char* end = p + bytes.size();
+  while (p < end) {
+    Kind kind = static_cast<Kind>(*p++);
+    Value v;
+    if (kind == Kind::kNull) {
+      key.push_back(v);
+      continue;
+    }
+    if (end - p < 8) return fail();
+    uint64_t x = GetU64(p);
+    p += 8;
+    if (IntLike(kind)) {
+      v.SetInt(kind, static_cast<int64_t>(x));
+    } else if (kind == Kind::kFloat) {
+      v.SetFloat(std::bit_cast<double>(x));
+    } else {
+      if (static_cast<uint64_t>(end - p) < x) return fail();
+      v.SetStr(kind, std::string_view(p, x));
+      p += x;
+    }
+    key.push_back(std::move(v));
+  }
+  return key;
+}
+
+Result<std::unique_ptr<KeySpill>> KeySpill::Create(const std::string& prefix) {
+  std::unique_ptr<KeySpill> s(new KeySpill());
+  s->prefix_ = prefix;
+  s->buffers_.resize(kPartitions);
+  // Nothing on disk yet; an empty file proves the directory is writable before the scan.
+  std::FILE* f = std::fopen(s->Path(0).c_str(), "wb");
+  if (!f) return IoError("create", s->Path(0));
+  std::fclose(f);
+  return s;
+}
+
+std::string KeySpill::Path(int p) const { return fmt::format("{}.{}", prefix_, p); }
+
+Status KeySpill::Add(const KeyHash& hash, uint64_t place) {
+  // The top bits choose the partition; the sort within one uses all of them.
+  int p = static_cast<int>(hash.hi >> 56);
+  std::string& b = buffers_[p];
+  PutU64(hash.hi, b);
+  PutU64(hash.lo, b);
+  PutU64(place, b);
+  ++entries_;
+  if (b.size() >= kBufferBytes) return Write(p);
+  return Ok();
+}
+
+Status KeySpill::Write(int p) {
+  std::string& b = buffers_[p];
+  if (b.empty()) return Ok();
+  std::string path = Path(p);
+  std::FILE* f = std::fopen(path.c_str(), "ab");
+  if (!f) return IoError("open", path);
+  bool ok = std::fwrite(b.data(), 1, b.size(), f) == b.size();
+  ok &= std::fclose(f) == 0;
+  if (!ok) return IoError("write", path);
+  b.clear();
+  return Ok();
+}
+
+Status KeySpill::Flush() {
+  for (int p = 0; p < kPartitions; ++p) {
+    TANDEM_RETURN_IF_ERROR(Write(p));
+    std::string().swap(buffers_[p]);  // a table's sets hold no memory once it is read
+  }
+  return Ok();
+}
+
+Result<std::vector<KeySpill::Entry>> KeySpill::Load(int p) {
+  std::string path = Path(p);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    if (errno == ENOENT) return std::vector<Entry>{};  // no entry fell here
+    return IoError("open", path);
+  }
+  std::string bytes;
+  char chunk[1 << 16];
+  for (size_t got; (got = std::fread(chunk, 1, sizeof chunk, f)) > 0;) bytes.append(chunk, got);
+  bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed || bytes.size() % 24 != 0) return IoError("read", path);
+  std::vector<Entry> out(bytes.size() / 24);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char* e = bytes.data() + i * 24;
+    out[i] = Entry{{GetU64(e), GetU64(e + 8)}, GetU64(e + 16)};
+  }
+  return out;
+}
+
+}  // namespace tandem::assess

@@ -1,0 +1,88 @@
+// The duplicate and foreign-key checks of `assess` on tables larger than memory.
+//
+// Every row's mapped key values are reduced to a 128-bit hash (XXH3 over a kind-tagged
+// encoding, so 5, '5' and NULL never meet) and appended, with the row's place in a key log, to
+// one of kPartitions spill files chosen by the hash. A check then loads one partition at a time
+// (a 256th of the entries: 24 bytes an entry, so 94 MB for a billion rows), sorts it and walks
+// it: equal hashes are equal values, and a child's hash missing from its parent's partition of
+// the same number is an orphan. Memory is the write buffers (16 KB a partition) plus one
+// partition, whatever the table size; the files are written and read once, in order, and are
+// open only while a buffer is written or a partition read (a schema of many keys must not run
+// out of file descriptors). Two different values sharing a 128-bit hash (odds about 2^-100 for a billion rows)
+// would be reported as a duplicate: a false alarm, never a missed problem.
+//
+// The key log keeps each row's source key in a compact binary form, written once per row and
+// read back only for the sample keys of a finding.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tandem/error.h"
+#include "tandem/value.h"
+
+namespace tandem::assess {
+
+struct KeyHash {
+  uint64_t hi = 0, lo = 0;
+  auto operator<=>(const KeyHash&) const = default;
+};
+
+// Appends the kind-tagged bytes of `v` (what KeyHash and the key log are built on).
+void AppendKeyBytes(const Value& v, std::string& out);
+
+// The source keys of the rows, in scan order; a row's place is its byte offset, so places
+// also order rows as they were read.
+class KeyLog {
+ public:
+  static Result<std::unique_ptr<KeyLog>> Create(const std::string& path);
+  ~KeyLog();
+  // The place of the key made of `row`'s values at `positions`, appended.
+  Result<uint64_t> Append(const Row& row, const std::vector<int>& positions);
+  // The key at `place` (from Append). REQUIRES: Flush() since the last Append.
+  Result<Row> Read(uint64_t place);
+  Status Flush();
+
+ private:
+  KeyLog() = default;
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::string buffer_;
+  uint64_t size_ = 0;
+};
+
+// One key set's or foreign key's entries, spilled by hash.
+class KeySpill {
+ public:
+  static constexpr int kPartitions = 256;
+  struct Entry {
+    KeyHash hash;
+    uint64_t place = 0;  // in the KeyLog
+    auto operator<=>(const Entry&) const = default;
+  };
+
+  // Files `prefix`.0 .. `prefix`.255, made as entries come.
+  static Result<std::unique_ptr<KeySpill>> Create(const std::string& prefix);
+  KeySpill(const KeySpill&) = delete;
+  KeySpill& operator=(const KeySpill&) = delete;
+
+  Status Add(const KeyHash& hash, uint64_t place);
+  // Writes every buffer out and frees it.
+  Status Flush();
+  // Partition `p`'s entries, unsorted. REQUIRES: Flush() since the last Add.
+  Result<std::vector<Entry>> Load(int p);
+  int64_t entries() const { return entries_; }
+
+ private:
+  KeySpill() = default;
+  Status Write(int p);
+  std::string Path(int p) const;
+  std::string prefix_;
+  std::vector<std::string> buffers_;
+  int64_t entries_ = 0;
+};
+
+}  // namespace tandem::assess
