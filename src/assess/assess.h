@@ -91,7 +91,7 @@ struct Input {
 };
 
 // Scans every table and returns the findings. Fails (with the table named) only when a
-// database or the scratch file fails; a bad row is a finding, not an error.
+// database or its scratch directory fails; a bad row is a finding, not an error.
 Result<Report> Assess(const Input& in, Progress& progress, const Options& options);
 
 // {"source", "target", "at", "seconds", "rows", "tables": [...], "findings": [...]}.

@@ -25,6 +25,23 @@ sql() {
   esac
 }
 
+# assess_reads_every_partition ENGINE NAME: `tandem assess` scans the partitioned parents
+# through their partitions: its row count of each table is the CLI's count(*).
+assess_reads_every_partition() {
+  expect_exit 0 assess --json assess.json
+  local t want got tables
+  tables=$("$PYTHON" -c "import json; print(' '.join(t['table'] for t in json.load(open('assess.json'))['tables']))")
+  [[ $tables == *orders* ]] || fail "assess did not read orders (tables: $tables)"
+  for t in $tables; do
+    got=$("$PYTHON" -c "import json,sys; print([t['rows'] for t in json.load(open('assess.json'))['tables'] if t['table']==sys.argv[1]][0])" "$t")
+    case $1 in
+      postgres) want=$(pg_cli "$(db_uri postgres "$2")" -At -c "select count(*) from $t") ;;
+      mysql) want=$(mysql_cli "$(db_uri mysql "$2")" -N -e "select count(*) from $t") ;;
+    esac
+    [[ $got == "$want" && $want -gt 0 ]] || fail "assess read $got rows of $t, the CLI counts $want"
+  done
+}
+
 # writer ENGINE NAME PARENT_PID MORE: writes into every partition until ./stop exists; from
 # the moment ./more exists also ids 3000+i and MORE+i (the partitions added mid-migration).
 # Ids: p1 holds 1-999, p2 1000-1999, the rest (default / last ranges) 2000 and up.
@@ -93,6 +110,7 @@ hooks:
   unfreeze: "true"
 YAML
   expect_exit 0 check
+  assess_reads_every_partition postgres "$old"
 
   writer postgres "$old" "$BASHPID" 4000 &
   local wpid=$!
@@ -154,6 +172,7 @@ hooks:
   unfreeze: "true"
 YAML
   expect_exit 0 check
+  assess_reads_every_partition mysql "$old"
   writer mysql "$old" "$BASHPID" 30000 &
   local wpid=$!
   (while [[ ! -e stop ]]; do
