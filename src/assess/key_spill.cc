@@ -141,11 +141,11 @@ Status KeySpill::Add(const KeyHash& hash, uint64_t place) {
   // The top bits choose the partition; the sort within one uses all of them.
   int p = static_cast<int>(hash.hi >> 56);
   std::string& b = buffers_[p];
-  PutU64(hash.hi, b);
-  PutU64(hash.lo, b);
-  PutU64(place, b);
+  if (b.capacity() < kBufferBytes) b.reserve(kBufferBytes);
+  uint64_t e[3] = {hash.hi, hash.lo, place};
+  b.append(reinterpret_cast<const char*>(e), sizeof e);
   ++entries_;
-  if (b.size() >= kBufferBytes) return Write(p);
+  if (b.size() + sizeof e > kBufferBytes) return Write(p);
   return Ok();
 }
 
