@@ -97,10 +97,13 @@ Value FoldValue(const Value& v, Fold fold) {
   return Value::Text(std::move(s));
 }
 
+constexpr size_t kNotCopied = static_cast<size_t>(-1);
+
 // A set of mapped target columns whose values are kept (as hashes, key_spill.h): a primary or
 // unique key to check for duplicates, and/or the columns a foreign key references.
 struct KeySet {
-  size_t table = 0;            // into Input::tables
+  size_t table = 0;            // into Input::tables; kNotCopied: `existing` names the table
+  const TableSchema* existing = nullptr;  // a target table the mapping does not copy into
   std::vector<int> positions;  // into the table's target_columns()
   std::vector<std::string> columns;  // target names
   std::vector<Fold> folds;
@@ -370,6 +373,8 @@ class Assessor {
   Status CheckOrphans(const ForeignKeyCheck& fk);
   Result<std::vector<Row>> SampleKeys(std::vector<uint64_t> places);
   Fold FoldFor(const mapping::TableTransform& t, const std::string& column) const;
+  Fold FoldOf(const Column* c) const;
+  Status ScanExisting(KeySet& k);
 
   const Input& in_;
   Progress& progress_;
@@ -382,7 +387,10 @@ class Assessor {
 
 Fold Assessor::FoldFor(const mapping::TableTransform& t, const std::string& column) const {
   const TableSchema* ts = mapping::FindTable(in_.target_schema, t.target_table());
-  const Column* c = ts ? ts->Find(column) : nullptr;
+  return FoldOf(ts ? ts->Find(column) : nullptr);
+}
+
+Fold Assessor::FoldOf(const Column* c) const {
   if (!c || c->byte_ordered || c->type.kind != Kind::kText) return Fold::kNone;
   if (in_.target.kind() == "mysql") return Fold::kCaseAndTrailingSpace;
   if (in_.target.kind() == "sqlite") return Fold::kCase;
@@ -425,6 +433,25 @@ Status Assessor::PlanKeys() {
       k.positions.push_back(p);
       k.folds.push_back(FoldFor(t, c));
       k.types.push_back(t.target_types()[p]);
+    }
+    keys_.push_back(std::move(k));
+    return &keys_.back();
+  };
+  auto find_or_add_existing = [&](const TableSchema& table,
+                                  const std::vector<std::string>& columns) -> KeySet* {
+    for (auto& k : keys_) {
+      if (k.existing == &table && k.columns == columns) return &k;
+    }
+    KeySet k;
+    k.table = kNotCopied;
+    k.existing = &table;
+    k.columns = columns;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const Column* c = table.Find(columns[i]);
+      if (!c) return nullptr;
+      k.positions.push_back(static_cast<int>(i));  // the scan reads exactly these columns
+      k.folds.push_back(FoldOf(c));
+      k.types.push_back(c->type);
     }
     keys_.push_back(std::move(k));
     return &keys_.back();
@@ -497,10 +524,16 @@ Status Assessor::PlanKeys() {
     }
     for (const auto& fk : all) {
       size_t parent = in_.tables.size();
+      bool copied = false;
       for (size_t j = 0; j < in_.tables.size(); ++j) {
+        copied |= in_.tables[j].target_table() == fk.ref_table;
         if (in_.tables[j].target_table() == fk.ref_table && !in_.tables[j].keyless()) parent = j;
       }
-      if (parent == in_.tables.size()) continue;  // the parent is not copied here
+      // A parent the mapping does not copy into but the target already holds: the children
+      // are checked against its rows as they are.
+      const TableSchema* existing =
+          copied ? nullptr : mapping::FindTable(in_.target_schema, fk.ref_table);
+      if (parent == in_.tables.size() && !existing) continue;
       ForeignKeyCheck c;
       c.table = i;
       c.columns = fk.columns;
@@ -515,10 +548,9 @@ Status Assessor::PlanKeys() {
         if (p >= 0) c.types.push_back(t.target_types()[p]);
       }
       if (!ok) continue;
-      size_t before = keys_.size();
-      KeySet* k = find_or_add(parent, fk.ref_columns);
+      KeySet* k = existing ? find_or_add_existing(*existing, fk.ref_columns)
+                           : find_or_add(parent, fk.ref_columns);
       if (!k) continue;
-      (void)before;
       c.parent = static_cast<size_t>(k - keys_.data());
       fks_.push_back(std::move(c));
     }
@@ -746,6 +778,25 @@ Status Assessor::ScanTable(size_t index, TableSummary& summary) {
   return Ok();
 }
 
+// Keeps the key values of a target table that the mapping does not copy into, read from the
+// target as it is.
+Status Assessor::ScanExisting(KeySet& k) {
+  ScanRequest req{k.existing->name, k.columns, k.columns, KeyRange{}, options_.batch_rows,
+                  /*exclusive=*/true};
+  TANDEM_ASSIGN_OR_RETURN(auto reader, in_.target.Scan(req));
+  std::vector<Row> batch;
+  std::string hash_buf;
+  while (reader->Next(batch)) {
+    for (const Row& row : batch) {
+      if (auto h = HashKey(row, k.positions, k.folds, k.types, hash_buf)) {
+        TANDEM_RETURN_IF_ERROR(k.spill->Add(*h, 0));
+      }
+    }
+  }
+  TANDEM_RETURN_IF_ERROR(reader->status());
+  return k.spill->Flush();
+}
+
 Result<std::vector<Row>> Assessor::SampleKeys(std::vector<uint64_t> places) {
   TANDEM_RETURN_IF_ERROR(key_log_->Flush());
   std::vector<Row> keys;
@@ -837,8 +888,14 @@ Status Assessor::CheckOrphans(const ForeignKeyCheck& fk) {
   f.sample_keys = std::move(samples);
   f.rule = fmt::format("foreign key {} ({}) -> {} ({})", fk.name, Join(fk.columns), fk.ref_table,
                        Join(parent.columns));
-  f.example = fmt::format("{} row(s) of {} reference a {} row that the copy would not land",
-                          rows, t.target_table(), fk.ref_table);
+  f.example = parent.existing
+                  ? fmt::format("{} row(s) of {} reference a {} row that the target does not "
+                                "hold ({} is not copied by this mapping: its rows in the target "
+                                "were read)",
+                                rows, t.target_table(), fk.ref_table, fk.ref_table)
+                  : fmt::format("{} row(s) of {} reference a {} row that the copy would not "
+                                "land",
+                                rows, t.target_table(), fk.ref_table);
   Suggest(f, Evidence{});
   findings_.all().push_back(std::move(f));
   findings_.evidence().emplace_back();
@@ -858,6 +915,12 @@ Result<Report> Assessor::Run() {
       return std::unexpected(st.error().Context(fmt::format("assess {}", in_.tables[i].source_table())));
     }
     report.tables.push_back(std::move(summary));
+  }
+  for (auto& k : keys_) {
+    if (!k.existing) continue;
+    if (auto st = ScanExisting(k); !st) {
+      return std::unexpected(st.error().Context(fmt::format("assess: read the keys of target table {}", k.existing->name)));
+    }
   }
   for (size_t i = 0; i < findings_.all().size(); ++i) Suggest(findings_.all()[i], findings_.evidence()[i]);
   for (const auto& k : keys_) {

@@ -87,7 +87,9 @@ struct Input {
   const std::vector<TableSchema>& source_schema;
   const std::vector<TableSchema>& target_schema;
   Engine& source;
-  const Engine& target;  // asked only what it refuses (ValueRefusal) and its kind
+  // Asked what it refuses (ValueRefusal) and its kind; read only for the keys of a table a
+  // foreign key references that the mapping does not copy into.
+  Engine& target;
 };
 
 // Scans every table and returns the findings. Fails (with the table named) only when a

@@ -5,7 +5,8 @@
 # control characters (a warning in text, a reject for NUL into PostgreSQL), null_violation,
 # invalid_date, out_of_range, type_mismatch, invalid_encoding, dst_gap, dst_fold,
 # duplicate_key (a unique index after `trim, lower`; a text key cast to bigint), and
-# orphan_reference (a missing parent, and a parent the copy would reject). Target: PostgreSQL
+# orphan_reference (a missing parent, a parent the copy would reject, and a parent in a
+# target table the mapping does not copy into). Target: PostgreSQL
 # with a unique index and a foreign key. Then `tandem copy` must reject exactly the rows
 # assess said it would (the reject store and the target, counted by psql).
 . "$TANDEM_REPO/tests/lib/common.sh"
@@ -53,12 +54,22 @@ tables:
       num:  {to: num, type: integer}
     indexes:
       - {name: seat_hall_num_key, columns: [hall, num], unique: true}
+  - source: branches
+    target: branch
+    columns:
+      id:     {to: id, type: bigint}
+      region: {to: region, type: bigint}
 YAML
 }
 
 run_case() {  # run_case ENGINE
   local e=$1 src
   create_db postgres "${e}_target"
+  # A target table that exists already, with a foreign key to a table this mapping does not
+  # copy into: assess checks the references against the rows the target holds.
+  pg_cli "$(db_uri postgres "${e}_target")" -c "CREATE TABLE region (code bigint PRIMARY KEY);
+    INSERT INTO region VALUES (1), (2);
+    CREATE TABLE branch (id bigint PRIMARY KEY, region bigint REFERENCES region (code))"
   if [[ $e == sqlite ]]; then
     "$PYTHON" "$gen" make sqlite "$(db_uri sqlite source)"
   else
@@ -77,7 +88,7 @@ run_case() {  # run_case ENGINE
   # The HTML page stands alone: no external asset, every finding in it.
   grep -q "<!doctype html>" report.html || fail "$e: report.html is not HTML"
   ! grep -qiE '(src|href)="?(https?:)?//' report.html || fail "$e: report.html loads an external asset"
-  [[ $(grep -o 'class="finding ' report.html | wc -l) == 16 ]] || fail "$e: report.html should show 16 findings"
+  [[ $(grep -o 'class="finding ' report.html | wc -l) == 17 ]] || fail "$e: report.html should show 17 findings"
 
   # The copy rejects exactly the rows assess said it would (the orphan and duplicate rows land,
   # and their objects fail to build).

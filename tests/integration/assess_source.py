@@ -97,6 +97,14 @@ def seats():
     return rows, [("seats", "hall, num", "duplicate_key", "fails", [[3]])]
 
 
+def branches():
+    # Into a target table that exists already, with a foreign key to `region`, a target table
+    # the mapping does not copy into (assess_planted.sh makes both, with regions 1 and 2):
+    # region 3 is not there; NULL references nothing.
+    rows = [[1, 1], [2, 2], [3, 3], [4, None], [5, 2]]
+    return rows, [("branches", "region", "orphan_reference", "fails", [[3]])]
+
+
 def make_sqlite(path):
     import sqlite3
     db = sqlite3.connect(path)
@@ -106,6 +114,7 @@ def make_sqlite(path):
       CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, amount NUMERIC);
       CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT);
       CREATE TABLE seats (id INTEGER PRIMARY KEY, hall TEXT, num INTEGER);
+      CREATE TABLE branches (id INTEGER PRIMARY KEY, region INTEGER);
     """)
     c, ce = customers("sqlite")
     for r in c:
@@ -120,8 +129,10 @@ def make_sqlite(path):
     db.executemany("INSERT INTO tags VALUES (?,?)", t)
     s, se = seats()
     db.executemany("INSERT INTO seats VALUES (?,?,?)", s)
+    b, be = branches()
+    db.executemany("INSERT INTO branches VALUES (?,?)", b)
     db.commit()
-    return ce + oe + te + se
+    return ce + oe + te + se + be
 
 
 def make_mysql(host, port, user, password, dbname):
@@ -153,7 +164,10 @@ def make_mysql(host, port, user, password, dbname):
                 "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     s, se = seats()
     cur.executemany("INSERT INTO seats VALUES (%s,%s,%s)", s)
-    return ce + oe + te + se
+    cur.execute("CREATE TABLE branches (id BIGINT PRIMARY KEY, region BIGINT)")
+    b, be = branches()
+    cur.executemany("INSERT INTO branches VALUES (%s,%s)", b)
+    return ce + oe + te + se + be
 
 
 def check(expected_path, report_path):
