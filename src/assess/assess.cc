@@ -298,12 +298,23 @@ void Suggest(Finding& f, const Evidence& e) {
                  "as a date you choose (zero_date: '1970-01-01')";
       break;
     case Problem::kDstGap:
+      if (f.severity == Severity::kWarning) {
+        f.advice = "these local times do not exist (the clocks jumped forward); on_gap: "
+                   "shift_forward moves them past the gap, as the mapping says: nothing to do "
+                   "if that is meant (on_gap: reject keeps them out instead)";
+        break;
+      }
       f.suggestion =
           fmt::format("transform: [{{from_tz: {}, on_gap: shift_forward}}]", ZoneOfRule(f.rule));
       f.advice = "these local times do not exist (the clocks jumped forward): shift them past "
                  "the gap";
       break;
     case Problem::kDstFold:
+      if (f.severity == Severity::kWarning) {
+        f.advice = "these local times happen twice (the clocks went back); the mapping's on_fold "
+                   "chose one of the two instants: nothing to do if that is meant";
+        break;
+      }
       f.suggestion =
           fmt::format("transform: [{{from_tz: {}, on_fold: earlier}}]", ZoneOfRule(f.rule));
       f.advice = "these local times happen twice (the clocks went back): choose the earlier or "
@@ -696,6 +707,13 @@ Status Assessor::ScanTable(size_t index, TableSummary& summary) {
         }
         // What the target engine refuses beyond the cast, then what lands but looks wrong.
         bool refused = false, flagged = false;
+        // Values a stated policy changed (a DST gap shifted, a fold resolved): they land, as
+        // the user chose; the report says how many and which.
+        for (const auto& note : batch.whys[r].notes) {
+          findings_.Record(t, note.column, note.problem, Severity::kWarning, note.rule,
+                           note.message, key_of());
+          flagged = true;
+        }
         for (size_t i = 0; i < out.size(); ++i) {
           const Value& v = out[i];
           if (auto err = in_.target.ValueRefusal(v, types[i])) {

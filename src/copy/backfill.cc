@@ -432,7 +432,8 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
           ++written;
         } else if (st.error().code == Code::kInvalidArgument) {
           mapping::Refusal why{"", Problem::kRefusedByTarget, "target",
-                               fmt::format("target refused the row: {}", st.error().message)};
+                               fmt::format("target refused the row: {}", st.error().message),
+                               {}};
           rejects.push_back(to_reject(p.in[p.origin[i]], why));
         } else {
           return st;

@@ -655,12 +655,20 @@ bool TableTransform::RunStep(const CompiledStep& step, const ColumnMap& cm, cons
             return refuse(Problem::kDstGap, TimeZoneRule(step.rule, step.on_gap),
                           DescribeLocal(step.from, *naive, r));
           }
+          why.notes.push_back({cm.source, Problem::kDstGap, TimeZoneRule(step.rule, step.on_gap),
+                               fmt::format("{}: {}, shifted forward", cm.source,
+                                           DescribeLocal(step.from, *naive, r))});
         } else if (r.kind == TimeZone::Local::Kind::kFold) {
           if (step.on_fold == OnFold::kReject) {
             return refuse(Problem::kDstFold, TimeZoneRule(step.rule, step.on_fold),
                           DescribeLocal(step.from, *naive, r));
           }
           if (step.on_fold == OnFold::kLater) r.utc = r.utc_later;
+          why.notes.push_back({cm.source, Problem::kDstFold,
+                               TimeZoneRule(step.rule, step.on_fold),
+                               fmt::format("{}: {}, read as the {} instant", cm.source,
+                                           DescribeLocal(step.from, *naive, r),
+                                           step.on_fold == OnFold::kLater ? "later" : "earlier")});
         }
         instant = r.utc;
       }
@@ -716,6 +724,7 @@ bool TableTransform::RunStep(const CompiledStep& step, const ColumnMap& cm, cons
 }
 
 bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
+  why.notes.clear();
   auto refuse_at = [&](const std::string& column, Problem problem, std::string rule,
                        std::string message) {
     why.column = column;

@@ -22,6 +22,16 @@ struct Refusal {
   Problem problem = Problem::kNone;
   std::string rule;    // "on_null: reject", "cast to varchar(20)", "NOT NULL", "map"
   std::string message;
+  // A row that lands may still carry values a stated policy changed: a local time in a DST gap
+  // shifted forward (on_gap: shift_forward), one in a fold resolved (on_fold: earlier|later).
+  // Apply clears the list and adds one note per such value, with column, problem, rule and
+  // message as a refusal would have them; `assess` reports them as warnings.
+  struct Note {
+    std::string column;
+    Problem problem = Problem::kNone;
+    std::string rule, message;
+  };
+  std::vector<Note> notes;
 };
 
 class TableTransform {

@@ -3,7 +3,8 @@
 # clean rows. The source (SQLite, then MariaDB) is made by assess_source.py, which also writes
 # the expected findings (the oracle, written independently of tandem): too_long, mojibake,
 # control characters (a warning in text, a reject for NUL into PostgreSQL), null_violation,
-# invalid_date, out_of_range, type_mismatch, invalid_encoding, dst_gap, dst_fold,
+# invalid_date, out_of_range, type_mismatch, invalid_encoding, dst_gap, dst_fold (rejects, and
+# warnings for the times an on_gap/on_fold policy changed),
 # duplicate_key (a unique index after `trim, lower`; a text key cast to bigint), and
 # orphan_reference (a missing parent, a parent the copy would reject, and a parent in a
 # target table the mapping does not copy into). Target: PostgreSQL
@@ -59,6 +60,11 @@ tables:
     columns:
       id:     {to: id, type: bigint}
       region: {to: region, type: bigint}
+  - source: shifts
+    target: shift
+    columns:
+      id: {to: id, type: bigint}
+      at: {to: at, type: timestamptz, transform: [{from_tz: Europe/Paris, on_gap: shift_forward, on_fold: later}]}
 YAML
 }
 
@@ -88,7 +94,7 @@ run_case() {  # run_case ENGINE
   # The HTML page stands alone: no external asset, every finding in it.
   grep -q "<!doctype html>" report.html || fail "$e: report.html is not HTML"
   ! grep -qiE '(src|href)="?(https?:)?//' report.html || fail "$e: report.html loads an external asset"
-  [[ $(grep -o 'class="finding ' report.html | wc -l) == 17 ]] || fail "$e: report.html should show 17 findings"
+  [[ $(grep -o 'class="finding ' report.html | wc -l) == 19 ]] || fail "$e: report.html should show 19 findings"
 
   # The copy rejects exactly the rows assess said it would (the orphan and duplicate rows land,
   # and their objects fail to build).

@@ -105,6 +105,15 @@ def branches():
     return rows, [("branches", "region", "orphan_reference", "fails", [[3]])]
 
 
+def shifts():
+    # Local times read with a policy (on_gap: shift_forward, on_fold: later): they land, and
+    # assess says which ones the policy changed (warnings).
+    rows = [[1, "2024-03-31 02:30:00"], [2, "2024-10-27 02:15:00"], [3, "2024-06-01 12:00:00"],
+            [4, "2024-03-31 02:59:00"]]
+    return rows, [("shifts", "at", "dst_gap", "warning", [[1], [4]]),
+                  ("shifts", "at", "dst_fold", "warning", [[2]])]
+
+
 def make_sqlite(path):
     import sqlite3
     db = sqlite3.connect(path)
@@ -115,6 +124,7 @@ def make_sqlite(path):
       CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT);
       CREATE TABLE seats (id INTEGER PRIMARY KEY, hall TEXT, num INTEGER);
       CREATE TABLE branches (id INTEGER PRIMARY KEY, region INTEGER);
+      CREATE TABLE shifts (id INTEGER PRIMARY KEY, at TEXT);
     """)
     c, ce = customers("sqlite")
     for r in c:
@@ -131,8 +141,10 @@ def make_sqlite(path):
     db.executemany("INSERT INTO seats VALUES (?,?,?)", s)
     b, be = branches()
     db.executemany("INSERT INTO branches VALUES (?,?)", b)
+    h, he = shifts()
+    db.executemany("INSERT INTO shifts VALUES (?,?)", h)
     db.commit()
-    return ce + oe + te + se + be
+    return ce + oe + te + se + be + he
 
 
 def make_mysql(host, port, user, password, dbname):
@@ -167,7 +179,10 @@ def make_mysql(host, port, user, password, dbname):
     cur.execute("CREATE TABLE branches (id BIGINT PRIMARY KEY, region BIGINT)")
     b, be = branches()
     cur.executemany("INSERT INTO branches VALUES (%s,%s)", b)
-    return ce + oe + te + se + be
+    cur.execute("CREATE TABLE shifts (id BIGINT PRIMARY KEY, at DATETIME)")
+    h, he = shifts()
+    cur.executemany("INSERT INTO shifts VALUES (%s,%s)", h)
+    return ce + oe + te + se + be + he
 
 
 def check(expected_path, report_path):

@@ -1,8 +1,9 @@
 // The transform steps of a mapping: time zones, encodings, mojibake, zero dates, expressions,
 // their order with on_null/default/map, their config errors and their reverse.
-#include <gtest/gtest.h>
-
+#include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "mapping/config.h"
 #include "mapping/reverse.h"
@@ -94,6 +95,29 @@ TEST_P(FromTz, GapAndFoldFollowThePolicy) {
   } else {
     ASSERT_TRUE(ok) << why.message;
     EXPECT_EQ(out[1], Tz(c.want)) << out[1].ToString();
+    // A value the policy changed lands with a note saying so (assess reports it as a warning);
+    // a time that exists once has none.
+    // (The local times of this suite that fall in a gap or a fold, from the comments below.)
+    std::string policy = c.policy;
+    static const std::set<std::string> ambiguous = {
+        "2024-03-31 02:30:00", "2024-03-31 02:00:00", "2024-10-27 02:30:00",
+        "2024-03-10 02:59:59", "2024-03-10 02:15:00", "2024-11-03 01:30:00"};
+    bool resolved = ambiguous.contains(c.local);
+    ASSERT_EQ(why.notes.size(), resolved ? 1u : 0u) << c.local << c.policy;
+    if (resolved) {
+      const auto& n = why.notes[0];
+      EXPECT_EQ(n.column, "at");
+      EXPECT_TRUE(n.problem == Problem::kDstGap || n.problem == Problem::kDstFold);
+      EXPECT_EQ(n.rule, fmt::format("from_tz: {} ({}: {})", c.zone,
+                                    n.problem == Problem::kDstGap ? "on_gap" : "on_fold",
+                                    n.problem == Problem::kDstGap ? "shift_forward"
+                                    : policy.find("later") != std::string::npos ? "later"
+                                                                                : "earlier"));
+      EXPECT_TRUE(n.message.starts_with(fmt::format("at: {}", c.local))) << n.message;
+    }
+    // The next row starts with no notes.
+    ASSERT_TRUE(m.t->Apply({Value::Int(2), Ts("2024-06-01 12:00:00")}, out, why));
+    EXPECT_TRUE(why.notes.empty());
   }
 }
 
