@@ -346,7 +346,9 @@ Result<bool> Backfill::ChooseRawPath(const mapping::TableTransform& t) {
     return say(false, fmt::format("the columns are declared differently: source {}, target {}",
                                   from.format, to.format));
   }
-  return say(true, from.format);
+  // The form's name, without the column list (which the user has in the mapping).
+  return say(true, fmt::format("{} columns declared alike, {}", t.source_columns().size(),
+                               from.format.substr(0, from.format.find(';'))));
 }
 
 Status Backfill::CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& c,
