@@ -712,7 +712,7 @@ std::string RawShapeSql() {
   SELECT k.col, k.ord, a.atttypid, a.atttypmod, a.attcollation
   FROM unnest($2::text[]) WITH ORDINALITY AS k(col, ord)
   LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = pg_catalog.to_regclass($1)
-   AND a.attname = k.col AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+   AND a.attname = k.col AND a.attnum > 0 AND NOT a.attisdropped
 ), chain(ord, typ, depth, bases) AS (
   SELECT ord, atttypid, 0, ''::text FROM cols WHERE atttypid IS NOT NULL
   UNION ALL

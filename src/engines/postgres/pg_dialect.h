@@ -193,7 +193,7 @@ std::string RevokeCaptureAccessSql(std::string_view schema);
 std::string KeyColumnTypesSql();
 // Pass-through (PostgresEngine::RawShapeOf): one row per column named in $2::text[] of the
 // table named (quoted, qualified) by $1, in that order: the name asked for, whether it exists
-// (not dropped, not generated), format_type with typmod, the collation (qualified, '' for
+// (a stored generated column is read like any other), format_type with typmod, the collation (qualified, '' for
 // none), the innermost base type's typtype, whether that base is built in (an OID below
 // 16384, the same in every database of a major version), whether it has binary I/O, the
 // chain of a domain's base types, and an enum's labels in their order.

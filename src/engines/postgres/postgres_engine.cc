@@ -594,7 +594,7 @@ Result<RawShape> PostgresEngine::RawShapeOf(const std::string& table,
   for (int r = 0; r < res.rows(); ++r) {
     std::string_view name = res.value(r, 0);
     if (res.value(r, 1) != "t") {
-      shape.why = fmt::format("column {} is not a stored column of {}", name, table);
+      shape.why = fmt::format("column {} does not exist in {}", name, table);
       return shape;
     }
     std::string_view type = res.value(r, 2), collation = res.value(r, 3),
