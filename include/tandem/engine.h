@@ -117,6 +117,34 @@ class RowReader {
   virtual Status status() const = 0;
 };
 
+// Pass-through (docs/decisions.md, "Pass-through"): a chunk's rows in an engine's own bulk
+// wire form (PostgreSQL: binary COPY), read by one engine and written by another of the same
+// kind without a value being decoded. Engine::RawShape tells when two tables can exchange it.
+//
+// What the raw bulk path of an engine would carry for some columns of a table.
+struct RawShape {
+  // Equal for two tables exactly when the raw rows of one can be written into the other as
+  // they are: the form's name and each column's name and exact type. Empty when the columns
+  // cannot travel raw (then `why` names the column and the reason).
+  std::string format;
+  std::string why;
+};
+
+// Streams the rows of a scan in the raw form. After Next() returns false, status() tells
+// whether the stream ended cleanly.
+class RawReader {
+ public:
+  virtual ~RawReader() = default;
+  // Replaces `piece` with the next bytes of the stream: whole rows (the first piece also
+  // carries the form's header, the last its trailer), about the scan's batch_bytes at most,
+  // at least one row however large. Returns false at the end (nothing more to write) or on
+  // error; check status() then.
+  virtual bool Next(std::string& piece) = 0;
+  virtual Status status() const = 0;
+  // The rows in the pieces returned so far.
+  virtual int64_t rows() const = 0;
+};
+
 enum class WriteMode {
   kInsert,          // fails on a duplicate key
   kUpsert,          // replaces the row with the same key
@@ -326,6 +354,30 @@ class Engine {
                              const Row& image, int64_t n) {
     return Fail(Code::kFailedPrecondition, "{}: tables without a key are not supported",
                 Describe());
+  }
+
+  // Pass-through (RawShape, RawReader). Engines without a raw path keep these defaults.
+  //
+  // The raw form `columns` of `table` take in this engine's bulk path (see RawShape). An
+  // empty format when the engine has none, or a column cannot travel raw.
+  virtual Result<RawShape> RawShapeOf(const std::string& table,
+                                      const std::vector<std::string>& columns) {
+    return RawShape{"", fmt::format("{} has no raw bulk path", kind())};
+  }
+  // Reads `req.columns` of the rows in `req.range` in key order, in the raw form, as one
+  // statement. REQUIRES: req.exclusive (nothing else uses the engine until the reader has
+  // returned false or is destroyed); RawShapeOf(req.table, req.columns) gave a format.
+  virtual Result<std::unique_ptr<RawReader>> ScanRaw(const ScanRequest& req) {
+    return Fail(Code::kInternal, "{}: no raw bulk path", kind());
+  }
+  // Inserts every row `from` gives into `columns` of `table`, as they are: the caller checked
+  // that this table's RawShapeOf(table, columns) equals the one `from` was read with. Returns
+  // the rows written. On failure (a row the target refuses: kInvalidArgument with the server's
+  // words) nothing of this call is visible, and a surrounding transaction stays usable, as
+  // with Write; a read error of `from` is returned as it is.
+  virtual Result<int64_t> WriteRaw(const std::string& table,
+                                   const std::vector<std::string>& columns, RawReader& from) {
+    return Fail(Code::kInternal, "{}: no raw bulk path", kind());
   }
 
   // Caps the memory this connection keeps for itself (SQLite: its page cache) at about

@@ -174,7 +174,7 @@ bool Backfill::CopyNext(Job& job) {
     progress_.ChunkStarted(job.id, jobs_, t.source_table(), chunk.index,
                            static_cast<int>(plans_[pi].chunks.size()));
   }
-  Status st = CopyChunkWithRetry(job, t, chunk);
+  Status st = CopyChunkWithRetry(job, t, chunk, plans_[pi].raw);
   if (!st) {
     st = std::unexpected(st.error().Context(fmt::format("copy {} chunk {}", t.source_table(), chunk.index)));
     // Not copied: it stays to do (a later run copies it again). It is marked copying in the
@@ -226,6 +226,10 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
       }
     }
     progress_.TableStarted(t.source_table(), total, static_cast<int>(p.chunks.size()));
+    if (left[pi] > 0) {
+      TANDEM_ASSIGN_OR_RETURN(p.raw, ChooseRawPath(t));
+      reports[pi].passthrough = p.raw;
+    }
   }
   // A table whose chunks are all in: its report, then its objects (indexes and foreign keys
   // are built after the rows are in, which loads faster; a foreign key waits for the table it
@@ -326,14 +330,46 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
   return reports;
 }
 
-Status Backfill::CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& c) {
+Result<bool> Backfill::ChooseRawPath(const mapping::TableTransform& t) {
+  if (source_.kind() != target_.kind()) return false;  // no raw form in common
+  auto say = [&](bool raw, std::string_view why) {
+    std::lock_guard lock(progress_mu_);
+    progress_.CopyPath(t.source_table(), raw, why);
+    return raw;
+  };
+  if (!t.identity()) return say(false, t.identity_why());
+  TANDEM_ASSIGN_OR_RETURN(RawShape from, source_.RawShapeOf(t.source_table(), t.source_columns()));
+  if (from.format.empty()) return say(false, "source " + from.why);
+  TANDEM_ASSIGN_OR_RETURN(RawShape to, target_.RawShapeOf(t.target_table(), t.target_columns()));
+  if (to.format.empty()) return say(false, "target " + to.why);
+  if (from.format != to.format) {
+    return say(false, fmt::format("the columns are declared differently: source {}, target {}",
+                                  from.format, to.format));
+  }
+  // The form's name, without the column list (which the user has in the mapping).
+  return say(true, fmt::format("{} columns declared alike, {}", t.source_columns().size(),
+                               from.format.substr(0, from.format.find(';'))));
+}
+
+Status Backfill::CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& c,
+                                    bool raw) {
   TANDEM_RETURN_IF_ERROR(state_.MarkCopying(c.table, c.index));
   c.status = state::ChunkStatus::kCopying;
   bool isolate = false;
   auto copy = [&]() -> Status {
     for (int attempt = 0;; ++attempt) {
-      auto st = CopyChunk(job, t, c, isolate);
+      auto st = raw ? CopyChunkRaw(job, t, c) : CopyChunk(job, t, c, isolate);
       if (st) return st;
+      // The target refused the raw rows (a duplicate key, a check, a value its type refuses):
+      // the decoded path copies the chunk again and keeps the refused rows as rejects. A lost
+      // connection (redone by RunReconnecting) and an aborted transaction (retried) are not
+      // refusals: the chunk stays on the raw path.
+      if (raw && st.error().code != Code::kUnavailable && st.error().code != Code::kAborted) {
+        raw = false;
+        std::lock_guard lock(progress_mu_);
+        progress_.ChunkFellBack(t.source_table(), c.index, st.error().message);
+        continue;
+      }
       // The target refused some row of the batch: redo the chunk row by row so that only the
       // refused rows become rejects, each with the target's own words.
       if (st.error().code == Code::kInvalidArgument && !isolate) {
@@ -351,6 +387,38 @@ Status Backfill::CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, 
   // cut short by a lost connection is simply copied again once the connection is back.
   const Side sides[] = {{"source", job.source}, {"target", job.target}};
   return RunReconnecting(copy, sides, options_.backoff, options_.on_reconnect);
+}
+
+Status Backfill::CopyChunkRaw(Job& job, const mapping::TableTransform& t, state::Chunk& c) {
+  Engine& source = *job.source;
+  Engine& target = *job.target;
+  TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
+  // The pieces are bounded like a batch: at most one is held, by the target while it sends.
+  ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), c.range,
+                  options_.batch_rows, /*exclusive=*/true,
+                  std::min(options_.batch_bytes,
+                           std::max<size_t>(kBatchMemory / (static_cast<size_t>(jobs_) * kPiecesPerJob * 2),
+                                            64 << 10))};
+  TANDEM_ASSIGN_OR_RETURN(auto reader, source.ScanRaw(req));
+  // One target transaction makes the chunk's key range equal to what the scan read, as on
+  // the decoded path (DESIGN.md, the backfill race).
+  int64_t written = 0;
+  auto body = [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(target.Begin());
+    TANDEM_RETURN_IF_ERROR(target.RemoveRange(t.target_table(), t.target_scan_key(), target_range));
+    TANDEM_ASSIGN_OR_RETURN(written, target.WriteRaw(t.target_table(), t.target_columns(), *reader));
+    return target.Commit();
+  };
+  Status st = body();
+  if (!st) {
+    (void)target.Rollback();
+    return st;
+  }
+  c.rows_read = reader->rows();
+  c.rows_written = written;
+  c.rows_rejected = 0;
+  c.status = state::ChunkStatus::kDone;
+  return state_.FinishChunk(c, {});
 }
 
 Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Chunk& c,

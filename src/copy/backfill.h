@@ -26,6 +26,7 @@ struct TableReport {
   int64_t written = 0;
   int64_t rejected = 0;
   double seconds = 0;       // this run's copy time for the table
+  bool passthrough = false; // its chunks went through the engines' raw path (see Run)
 };
 
 // Told what the backfill is doing; implemented by the caller (terminal bar, JSON lines).
@@ -40,6 +41,13 @@ class Progress {
   virtual void ChunkStarted(int job, int jobs, std::string_view table, int chunk, int chunks) {}
   // Job `job` has nothing left to copy.
   virtual void JobIdle(int job) {}
+  // How `table`'s chunks are copied, said once per run for a table whose source and target
+  // are the same engine: passed through in the engines' raw form, or decoded and mapped, and
+  // `why` not (docs/decisions.md, "Pass-through").
+  virtual void CopyPath(std::string_view table, bool passthrough, std::string_view why) {}
+  // Chunk `chunk` of `table` was refused by the target on the raw path (`why`: the server's
+  // words) and is copied again through the decoded path, which finds and keeps the rejects.
+  virtual void ChunkFellBack(std::string_view table, int chunk, std::string_view why) {}
 };
 
 // A mapped index, check or foreign key that could not be built on the target.
@@ -111,6 +119,8 @@ class Backfill {
     const mapping::TableTransform* transform;
     std::vector<state::Chunk> chunks;
     int64_t rows = -1;  // source rows estimated when planning (-1: plan read back)
+    // Chunks go through the engines' raw path (ChooseRawPath); set before the jobs start.
+    bool raw = false;
   };
   // One batch on its way from the reading thread to the writing one.
   struct Piece {
@@ -142,6 +152,13 @@ class Backfill {
   };
   Status CopyChunk(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
                    bool isolate_rows);
+  // The same chunk rule with the rows passed through as the source engine's raw bulk form
+  // (Engine::ScanRaw into Engine::WriteRaw), nothing decoded. On failure the target
+  // transaction is rolled back and nothing of the chunk is recorded.
+  Status CopyChunkRaw(Job& job, const mapping::TableTransform& t, state::Chunk& chunk);
+  // Whether `t`'s chunks can pass through: the mapping is the identity, and both engines
+  // offer a raw form for its columns and describe them alike. Says it through Progress.
+  Result<bool> ChooseRawPath(const mapping::TableTransform& t);
   // Takes the next pending chunk (under mu_), copies it and reports it to finished_. False
   // when nothing is left to take or the run stops.
   bool CopyNext(Job& job);
@@ -150,7 +167,9 @@ class Backfill {
   // A failure is recorded, not returned; a lost connection is returned.
   Status BuildObjects(const std::set<std::string>& loaded);
   Status SaveFailures();
-  Status CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& chunk);
+  // `raw`: try the raw path first (a chunk it fails for is copied through the decoded one).
+  Status CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
+                            bool raw);
   Result<std::vector<std::unique_ptr<Job>>> OpenJobs(int n);
 
   const std::vector<mapping::TableTransform>& tables_;

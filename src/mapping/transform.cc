@@ -448,7 +448,39 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
     }
   }
   if (problems.size() != before) return std::nullopt;
+  t.identity_why_ = t.IdentityProblem(source, target);
   return t;
+}
+
+std::string TableTransform::IdentityProblem(const TableSchema& source,
+                                            const TableSchema* target) const {
+  if (!map_.adds.empty()) return fmt::format("it adds column {}", map_.adds[0].target);
+  for (const Field& f : fields_) {
+    if (f.spec_index < 0) return fmt::format("it adds column {}", f.target_name);
+    const ColumnMap& cm = map_.columns[f.spec_index];
+    if (cm.target != cm.source) {
+      return fmt::format("column {} is renamed to {}", cm.source, cm.target);
+    }
+    const Column* sc = source.Find(cm.source);
+    if (!sc || f.type != sc->type) {
+      return fmt::format("column {} is cast to {}", cm.source, f.type.ToString());
+    }
+    // f.steps holds the table's timezone: shift too, which cm.steps does not.
+    if (!f.steps.empty() || f.zero_date) {
+      return fmt::format("column {} is transformed", cm.source);
+    }
+    if (!cm.value_map.empty()) return fmt::format("column {} has a map", cm.source);
+    if (cm.on_null != OnNull::kKeep) return fmt::format("column {} has on_null", cm.source);
+  }
+  if (target) {
+    for (const auto& c : target->columns) {
+      if (!c.generated && std::find(target_columns_.begin(), target_columns_.end(), c.name) ==
+                              target_columns_.end()) {
+        return fmt::format("target column {} is left to its default", c.name);
+      }
+    }
+  }
+  return "";
 }
 
 void TableTransform::CompileSteps(const TableMap& map, const ColumnMap& cm, const Column& sc,

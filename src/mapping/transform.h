@@ -77,6 +77,15 @@ class TableTransform {
     return keyless_ ? std::vector<std::string>{} : target_key_;
   }
 
+  // True when the mapping of this table changes nothing: every target column is filled by
+  // the source column of the same name, with its type kept and no transform, no zero_date,
+  // on_null or map, no added column, and (when the target table exists) no target column
+  // left to its default. Such a table's rows may be passed through as the source engine's raw
+  // bulk form when both sides also declare every column alike (docs/decisions.md,
+  // "Pass-through"); `identity_why()` says why not otherwise ("column a is renamed to b").
+  bool identity() const { return identity_why_.empty(); }
+  const std::string& identity_why() const { return identity_why_; }
+
   // Maps one source row (values in source_columns() order) into `out` (target_columns()
   // order). Returns false and sets `why` (naming the column, the problem, the rule and the
   // value) when the row cannot land. Per column, in this order (docs/transforms.md):
@@ -140,6 +149,8 @@ class TableTransform {
   void CompileSteps(const TableMap& map, const ColumnMap& cm, const Column& source_column,
                     const Config* cfg, Field& f,
                     const std::function<void(const Where&, std::string)>& problem);
+  // Why the compiled mapping is not the identity ("" when it is): see identity().
+  std::string IdentityProblem(const TableSchema& source, const TableSchema* target) const;
   // Runs one compiled step on `v`; false with `why` filled when the value is refused.
   bool RunStep(const CompiledStep& step, const ColumnMap& cm, const Value*& v, Value& changed,
                Refusal& why) const;
@@ -154,6 +165,7 @@ class TableTransform {
   bool key_ranges_portable_ = true;
   bool keyless_ = false;
   std::string one_range_reason_;
+  std::string identity_why_;  // "" when identity()
   TableMap map_;  // owned copy; fields_ index into it
   ExpressionSet exprs_;  // every expression of the table, prepared once (copies re-prepare)
 };

@@ -61,12 +61,25 @@ class TerminalBar : public copy::Progress {
   void JobIdle(int job) override {
     if (static_cast<size_t>(job) < jobs_.size()) jobs_[static_cast<size_t>(job)] = fmt::format("{} idle", job + 1);
   }
+  void CopyPath(std::string_view table, bool passthrough, std::string_view why) override {
+    Line(passthrough ? fmt::format("{}: pass-through ({})", table, why)
+                     : fmt::format("{}: decoded, not passed through: {}", table, why));
+  }
+  void ChunkFellBack(std::string_view table, int chunk, std::string_view why) override {
+    Line(fmt::format("{}: chunk {} refused by the target on the pass-through path, copied again "
+                     "decoded: {}", table, chunk, why));
+  }
 
  private:
   struct Table {
     int64_t total = 0, done = 0, rejected = 0;
     std::chrono::steady_clock::time_point started;
   };
+  // A line of its own above the bar, which the next Draw puts back.
+  void Line(const std::string& text) {
+    std::fprintf(out_, "\r%s\x1b[K\n", text.c_str());
+    std::fflush(out_);
+  }
   void Draw(std::string_view name, int64_t done, int64_t rejected, bool final) {
     auto& t = tables_[std::string(name)];
     t.done = done;
@@ -112,6 +125,18 @@ class JsonLines : public copy::Progress {
   void JobIdle(int job) override {
     EmitEvent(out_, "job_idle", nlohmann::json{{"job", job + 1}}.dump());
   }
+  void CopyPath(std::string_view table, bool passthrough, std::string_view why) override {
+    EmitEvent(out_, "copy_path",
+              nlohmann::json{{"table", table},
+                             {"path", passthrough ? "pass-through" : "decoded"},
+                             {"why", why}}
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  void ChunkFellBack(std::string_view table, int chunk, std::string_view why) override {
+    EmitEvent(out_, "pass_through_fallback",
+              nlohmann::json{{"table", table}, {"chunk", chunk}, {"why", why}}
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
   void TableFinished(const copy::TableReport& r) override {
     EmitEvent(out_, "table_finished",
               nlohmann::json{{"table", r.source_table},
@@ -119,7 +144,8 @@ class JsonLines : public copy::Progress {
                              {"source_rows", r.source_rows},
                              {"written", r.written},
                              {"rejected", r.rejected},
-                             {"seconds", r.seconds}}
+                             {"seconds", r.seconds},
+                             {"passthrough", r.passthrough}}
                   .dump());
   }
 

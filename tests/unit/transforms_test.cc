@@ -639,5 +639,58 @@ TEST(TransformReverse, ZonesInvertOthersNeedAsIs) {
   }
 }
 
+// ---- identity (pass-through eligibility, docs/decisions.md "Pass-through") ---------------
+
+TEST(Identity, OnlyAMappingThatChangesNothingIsTheIdentity) {
+  TableSchema src = Table("t", {Col("id", "bigint", false), Col("at", "timestamp"),
+                                Col("v", "varchar(20)")});
+  struct Case {
+    std::string columns, top, why;  // why: "" for the identity
+  };
+  const Case cases[] = {
+      {"      id: id\n      at: at\n      v: v\n", "", ""},
+      {"      id: id\n      at: {to: at}\n      v: {to: v, type: varchar(20)}\n", "", ""},
+      // A dropped source column leaves the rest as they are.
+      {"      id: id\n      at: {drop: \"old\"}\n      v: v\n", "", ""},
+      {"      id: id\n      at: at\n      v: w\n", "", "column v is renamed to w"},
+      {"      id: id\n      at: at\n      v: {to: v, type: text}\n", "", "column v is cast to text"},
+      {"      id: id\n      at: at\n      v: {to: v, transform: [trim]}\n", "",
+       "column v is transformed"},
+      {"      id: id\n      at: {to: at, zero_date: null}\n      v: v\n", "",
+       "column at is transformed"},
+      {"      id: id\n      at: at\n      v: {to: v, map: {a: b}}\n", "", "column v has a map"},
+      {"      id: id\n      at: at\n      v: {to: v, on_null: reject}\n", "",
+       "column v has on_null"},
+      // The table's timezone: shifts a naive timestamp only into timestamptz.
+      {"      id: id\n      at: at\n      v: v\n", "timezone: Europe/Paris\n", ""},
+      {"      id: id\n      at: {to: at, type: timestamptz}\n      v: v\n",
+       "timezone: Europe/Paris\n", "column at is cast to timestamptz"},
+  };
+  for (const Case& c : cases) {
+    auto m = Compile(Yaml("    columns:\n" + c.columns, c.top), src);
+    ASSERT_TRUE(m.t) << c.columns << m.error;
+    EXPECT_EQ(m.t->identity_why(), c.why) << c.columns;
+    EXPECT_EQ(m.t->identity(), c.why.empty()) << c.columns;
+  }
+  auto added = Compile(Yaml("    columns:\n      id: id\n      at: at\n      v: v\n"
+                            "    add:\n      origin: {value: old}\n"),
+                       src);
+  ASSERT_TRUE(added.t) << added.error;
+  EXPECT_EQ(added.t->identity_why(), "it adds column origin");
+  // A target column the mapping leaves to its default.
+  TableSchema wider = src;
+  wider.columns.push_back(Col("note", "text"));
+  auto left = Compile(Yaml("    columns:\n      id: id\n      at: at\n      v: v\n"), src, &wider);
+  ASSERT_TRUE(left.t) << left.error;
+  EXPECT_EQ(left.t->identity_why(), "target column note is left to its default");
+  Column generated = Col("twice", "bigint");
+  generated.generated = true;
+  TableSchema computed = src;
+  computed.columns.push_back(generated);
+  auto gen = Compile(Yaml("    columns:\n      id: id\n      at: at\n      v: v\n"), src, &computed);
+  ASSERT_TRUE(gen.t) << gen.error;
+  EXPECT_TRUE(gen.t->identity()) << gen.t->identity_why();
+}
+
 }  // namespace
 }  // namespace tandem::mapping

@@ -705,6 +705,40 @@ std::string KeyColumnTypesSql() {
          "ORDER BY k.ord";
 }
 
+std::string RawShapeSql() {
+  // A domain's base is walked to its end (a domain over a domain), keeping each level's base
+  // type with its typmod: the binary form is the innermost base's.
+  return R"sql(WITH RECURSIVE cols AS (
+  SELECT k.col, k.ord, a.atttypid, a.atttypmod, a.attcollation
+  FROM unnest($2::text[]) WITH ORDINALITY AS k(col, ord)
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = pg_catalog.to_regclass($1)
+   AND a.attname = k.col AND a.attnum > 0 AND NOT a.attisdropped
+), chain(ord, typ, depth, bases) AS (
+  SELECT ord, atttypid, 0, ''::text FROM cols WHERE atttypid IS NOT NULL
+  UNION ALL
+  SELECT c.ord, t.typbasetype, c.depth + 1,
+         c.bases || ' over ' || pg_catalog.format_type(t.typbasetype, t.typtypmod)
+  FROM chain c JOIN pg_catalog.pg_type t ON t.oid = c.typ
+  WHERE t.typtype = 'd' AND c.depth < 32
+), base AS (
+  SELECT DISTINCT ON (ord) ord, typ, bases FROM chain ORDER BY ord, depth DESC
+)
+SELECT c.col, c.atttypid IS NOT NULL,
+       pg_catalog.format_type(c.atttypid, c.atttypmod),
+       COALESCE((SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+                 FROM pg_catalog.pg_collation co
+                 JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace
+                 WHERE co.oid = c.attcollation), ''),
+       bt.typtype, bt.oid < 16384, bt.typsend <> 0 AND bt.typreceive <> 0, b.bases,
+       COALESCE((SELECT pg_catalog.string_agg(pg_catalog.quote_literal(e.enumlabel), ','
+                                              ORDER BY e.enumsortorder)
+                 FROM pg_catalog.pg_enum e WHERE e.enumtypid = bt.oid), '')
+FROM cols c
+LEFT JOIN base b ON b.ord = c.ord
+LEFT JOIN pg_catalog.pg_type bt ON bt.oid = b.typ
+ORDER BY c.ord)sql";
+}
+
 std::string CaptureTriggerDdl(std::string_view schema, std::string_view table) {
   // The change names the table by the trigger's argument, not TG_TABLE_NAME: on a partitioned
   // table the trigger is cloned onto every partition (those attached later too) and fires

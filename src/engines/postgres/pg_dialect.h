@@ -191,6 +191,13 @@ std::string CapturePrivilegesSql();
 // tables, the change sequence, the capture functions) from everyone but their owner.
 std::string RevokeCaptureAccessSql(std::string_view schema);
 std::string KeyColumnTypesSql();
+// Pass-through (PostgresEngine::RawShapeOf): one row per column named in $2::text[] of the
+// table named (quoted, qualified) by $1, in that order: the name asked for, whether it exists
+// (a stored generated column is read like any other), format_type with typmod, the collation (qualified, '' for
+// none), the innermost base type's typtype, whether that base is built in (an OID below
+// 16384, the same in every database of a major version), whether it has binary I/O, the
+// chain of a domain's base types, and an enum's labels in their order.
+std::string RawShapeSql();
 // DROP TRIGGER IF EXISTS + CREATE TRIGGER (works before PostgreSQL 14's CREATE OR REPLACE).
 std::string CaptureTriggerDdl(std::string_view schema, std::string_view table);
 // Changes after $1 (at most $2), one row per key element in order, with the snapshot xmin of

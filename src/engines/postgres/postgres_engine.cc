@@ -232,6 +232,7 @@ Status PostgresEngine::ApplySessionSettings() {
   can_replica_ = res.value(0, 1) == "t";
   int version = 0;
   ParseNumber(res.value(0, 2), version);
+  major_version_ = version / 10000;
   if (!can_replica_ && version >= 150000) {
     // PostgreSQL 15 can grant SET on session_replication_role to an ordinary role.
     TANDEM_ASSIGN_OR_RETURN(
@@ -576,6 +577,154 @@ Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) 
   }
   return std::unique_ptr<RowReader>(
       new PgRowReader(&conn_, std::move(what), Table(req.table), req, std::move(key_pos)));
+}
+
+// ---- pass-through -------------------------------------------------------------------------
+
+Result<RawShape> PostgresEngine::RawShapeOf(const std::string& table,
+                                            const std::vector<std::string>& columns) {
+  std::string what = What("describe the binary COPY form of", table);
+  TANDEM_ASSIGN_OR_RETURN(PgResult res, conn_.ExecParams(what, RawShapeSql(),
+                                                         {Table(table), TextArrayLiteral(columns)}));
+  if (static_cast<size_t>(res.rows()) != columns.size()) {
+    return Fail(Code::kInternal, "{}: {} rows for {} columns", what, res.rows(), columns.size());
+  }
+  RawShape shape;
+  std::string format = fmt::format("postgres {} binary COPY", major_version_);
+  for (int r = 0; r < res.rows(); ++r) {
+    std::string_view name = res.value(r, 0);
+    if (res.value(r, 1) != "t") {
+      shape.why = fmt::format("column {} does not exist in {}", name, table);
+      return shape;
+    }
+    std::string_view type = res.value(r, 2), collation = res.value(r, 3),
+                     typtype = res.value(r, 4), bases = res.value(r, 7), labels = res.value(r, 8);
+    bool builtin = res.value(r, 5) == "t", binary_io = res.value(r, 6) == "t";
+    std::string_view problem;
+    if (!binary_io) {
+      problem = "has no binary send/receive functions";
+    } else if (typtype == "c") {
+      problem = "is composite (its binary form names the OIDs of its fields' types)";
+    } else if (typtype != "e" && !builtin) {
+      problem = "is not built in (an array of a user type names the element type's OID in its "
+                "binary form, and an extension's type is read by the extension)";
+    } else if (typtype != "e" && typtype != "b" && typtype != "r" && typtype != "m") {
+      problem = "is not a base, range or enum type";
+    }
+    if (!problem.empty()) {
+      shape.why = fmt::format("column {}: type {}{} {}", name, type, bases, problem);
+      return shape;
+    }
+    format += fmt::format("; {} {}{}", QuoteIdent(name), type, bases);
+    if (!collation.empty()) format += fmt::format(" COLLATE {}", collation);
+    if (!labels.empty()) format += fmt::format(" ({})", labels);
+  }
+  shape.format = std::move(format);
+  return shape;
+}
+
+namespace {
+
+// Hands on the messages of a binary COPY ... TO STDOUT begun by ScanRaw, whole rows in pieces
+// of about `piece_bytes`. Each message is checked to be one row of the expected width (the
+// header and the trailer are kept in the stream): a short or garbled stream is an error here,
+// not a target that loads something else. Abandoning it cancels the COPY.
+class PgRawReader final : public RawReader {
+ public:
+  PgRawReader(PgConnection* conn, std::string what, size_t columns, size_t piece_bytes)
+      : conn_(conn), what_(std::move(what)), columns_(columns), piece_bytes_(piece_bytes) {}
+  ~PgRawReader() override {
+    if (!done_) conn_->CancelCopyOut();
+  }
+
+  bool Next(std::string& piece) override {
+    piece.clear();
+    while (!done_ && piece.size() < piece_bytes_) {
+      std::string_view msg;
+      if (!conn_->GetCopyRow(what_, msg, status_)) {
+        done_ = true;
+        break;
+      }
+      bool trailer = false;
+      if (!SplitBinaryCopyRow(msg, header_seen_, fields_, trailer) ||
+          (!trailer && fields_.size() != columns_)) {
+        status_ = Fail(Code::kInternal, "{}: unreadable COPY row ({} fields, {} expected)", what_,
+                       fields_.size(), columns_);
+        conn_->CancelCopyOut();
+        done_ = true;
+        break;
+      }
+      if (!trailer) ++rows_;
+      piece.append(msg);
+    }
+    if (!status_) piece.clear();
+    return !piece.empty();
+  }
+  Status status() const override { return status_; }
+  int64_t rows() const override { return rows_; }
+
+ private:
+  PgConnection* conn_;
+  std::string what_;
+  size_t columns_;
+  size_t piece_bytes_;
+  bool header_seen_ = false;
+  bool done_ = false;
+  int64_t rows_ = 0;
+  std::vector<std::optional<std::string_view>> fields_;
+  Status status_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RawReader>> PostgresEngine::ScanRaw(const ScanRequest& req) {
+  std::string what = What("scan (pass-through)", req.table);
+  if (!req.exclusive) {
+    return Fail(Code::kInternal, "{}: a raw scan needs the connection to itself", what);
+  }
+  bool whole = req.key.empty() && !req.range.lower && !req.range.upper;
+  if (!whole) TANDEM_RETURN_IF_ERROR(CheckRange(what, req.key, req.range));
+  TANDEM_RETURN_IF_ERROR(Positions(what, req.key, req.columns));
+  std::vector<Param> lower, upper;
+  if (req.range.lower) lower = KeyParams(*req.range.lower);
+  if (req.range.upper) upper = KeyParams(*req.range.upper);
+  TANDEM_RETURN_IF_ERROR(conn_.BeginCopyOut(
+      what, CopyOutSql(Table(req.table), req.columns, req.key, lower, upper) + " (FORMAT binary)"));
+  size_t piece = req.batch_bytes > 0 ? std::min(req.batch_bytes, kStreamPiece) : kStreamPiece;
+  return std::unique_ptr<RawReader>(
+      new PgRawReader(&conn_, std::move(what), req.columns.size(), piece));
+}
+
+Result<int64_t> PostgresEngine::WriteRaw(const std::string& table,
+                                         const std::vector<std::string>& columns,
+                                         RawReader& from) {
+  std::string what = What("write (pass-through)", table);
+  // The first piece before the COPY: a stream that fails at once, or is empty, starts none.
+  if (!from.Next(copy_buf_)) {
+    TANDEM_RETURN_IF_ERROR(from.status());
+    return from.rows();
+  }
+  std::string sql = CopyFromStdinSql(Table(table), columns) + " (FORMAT binary)";
+  auto body = [&]() -> Status {
+    TANDEM_RETURN_IF_ERROR(conn_.BeginCopyIn(what, sql));
+    Status st;
+    do {
+      st = conn_.PutCopyData(what, copy_buf_);
+    } while (st && from.Next(copy_buf_));
+    if (st && !from.status()) {
+      conn_.AbortCopyIn("tandem: reading the source failed; nothing of this COPY is kept");
+      return from.status();
+    }
+    // End the COPY even after a failed put, so the connection leaves COPY mode. A row the
+    // server refused is reported here, with its words (it reads on until the end meanwhile).
+    Status end = conn_.EndCopyIn(what);
+    if (!st) return st;
+    return end;
+  };
+  Status st = conn_.in_transaction() ? Atomically(what, body) : body();
+  if (copy_buf_.capacity() > (4u << 20)) std::string().swap(copy_buf_);  // a huge row
+  TANDEM_RETURN_IF_ERROR(st);
+  return from.rows();
 }
 
 Result<std::vector<Row>> PostgresEngine::Split(const std::string& table,

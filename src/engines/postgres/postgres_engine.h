@@ -84,6 +84,24 @@ class PostgresEngine final : public Engine {
   // setval(seq, next, false) in one statement that also checks it moves forward.
   Result<int64_t> AdvanceSequence(const SequenceColumn& seq, int64_t next) override;
 
+  // Pass-through between PostgreSQL databases: binary COPY passed on as the server sent it
+  // (docs/decisions.md, "Pass-through"). A column travels raw when its type, or a domain's
+  // innermost base type, is an enum (its binary form is the label) or a built-in type with
+  // binary I/O that is not composite (an array of a user type or a composite names type OIDs
+  // in its binary form, which differ between databases). The format names the server's major
+  // version, and each column's name, format_type with typmod, domain bases, collation and enum
+  // labels.
+  Result<RawShape> RawShapeOf(const std::string& table,
+                              const std::vector<std::string>& columns) override;
+  // COPY (SELECT ... ORDER BY key) TO STDOUT (FORMAT binary), its messages handed on in pieces
+  // of up to 128 KiB (or batch_bytes, when smaller). REQUIRES: the engine outlives the reader.
+  Result<std::unique_ptr<RawReader>> ScanRaw(const ScanRequest& req) override;
+  // COPY ... FROM STDIN (FORMAT binary) of every piece, under a savepoint inside a caller's
+  // transaction (see Write). A stream that fails on the reading side is abandoned
+  // (PQputCopyEnd with an error: nothing of it lands).
+  Result<int64_t> WriteRaw(const std::string& table, const std::vector<std::string>& columns,
+                           RawReader& from) override;
+
   Status Begin() override;
   Status Commit() override;
   Status Rollback() override;
@@ -149,6 +167,7 @@ class PostgresEngine final : public Engine {
   std::string schema_;
   // Whether this role may set session_replication_role (superuser, or granted in PG 15+).
   bool can_replica_ = false;
+  int major_version_ = 0;  // server_version_num / 10000, read at connect
   bool suppressed_ = false;
   // True when SetCaptureSuppressed ran inside the open transaction, whose rollback undoes it.
   bool settings_in_txn_ = false;
