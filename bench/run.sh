@@ -40,7 +40,8 @@
 #                           every figure is the median, with its spread (min..max) beside it
 #   ONLY="..."              run only the groups named: reads ceilings sqlite sqlite-pg
 #                           mariadb-pg pg-pg sqlite-my pg-my verify jobs assess streams
-#                           (default all). Limits need `reads` and `ceilings`.
+#                           (default all). Limits need `reads` and `ceilings`. `verify`
+#                           without `mariadb-pg` / `pg-pg` copies that pair untimed first.
 #   TANDEM=build/tandem     the binary under test
 #   BENCH_PG_PORT=55439 BENCH_MARIADB_PORT=33079   ports of the bench's own servers (not the
 #                           test suite's 54329/33069, so both can run at once)
@@ -362,6 +363,16 @@ verify_case() {
   want verify || return 0
   measure "$1" "tandem verify" verify nothing count_pg_dst "$tandem" verify -c "$work/tandem/tandem.yaml"
 }
+# verify_alone PAIR PREP: with `verify` but not the pair's own group in ONLY, an untimed copy
+# (PREP, then `tandem copy`) gives verify its target.
+verify_alone() {
+  want verify || return 0
+  say "[$round/$repeat] $1: untimed tandem copy for verify"
+  "$2"
+  "${tandem_copy[@]}" </dev/null >"$work/log.verify_copy" 2>&1 ||
+    { tail -n 30 "$work/log.verify_copy" >&2; die "$1: the copy for verify failed"; }
+  verify_case "$1"
+}
 
 if want mariadb-pg; then
   prep_t() { pg_fresh bench_dst; tandem_prep "$my/bench_src" "$pg/bench_dst"; }
@@ -371,6 +382,15 @@ if want mariadb-pg; then
   # database's search_path to it, so `bench` still resolves.
   measure "MariaDB -> PostgreSQL" "pgloader" peer prep_pg_empty count_pg_dst \
     pgloader "${pgloader_opts[@]}" "$my/bench_src" "${pg/postgres:/postgresql:}/bench_dst"
+fi
+
+if ! want mariadb-pg; then
+  prep_t() { pg_fresh bench_dst; tandem_prep "$my/bench_src" "$pg/bench_dst"; }
+  verify_alone "MariaDB -> PostgreSQL" prep_t
+fi
+if ! want pg-pg; then
+  prep_t() { pg_fresh bench_dst; tandem_prep "$pg/bench_src" "$pg/bench_dst"; }
+  verify_alone "PostgreSQL -> PostgreSQL" prep_t
 fi
 
 if want pg-pg; then

@@ -380,6 +380,39 @@ class Engine {
     return Fail(Code::kInternal, "{}: no raw bulk path", kind());
   }
 
+  // In-database range digests: an optional capability, verify's fast path for a table whose
+  // mapping is the identity between two databases of one engine (docs/decisions.md, "Verify").
+  // Engines that do not offer it keep both defaults.
+  //
+  // What decides the bytes `columns` of `table` are digested from, in this engine's words:
+  // the digest method, and per column (in the order given) its exact declared type and
+  // whatever else changes a value's bytes (character set, the database's encoding). Two
+  // connections whose forms are equal and non-empty digest equal rows alike, so their
+  // DigestRange results may be compared. "" when the engine does not offer digests, or not
+  // for one of these columns' types. kNotFound when the table is gone.
+  virtual Result<std::string> DigestForm(const std::string& table,
+                                         const std::vector<std::string>& columns) {
+    return std::string();
+  }
+  // The digest of `columns` of the rows of `table` in `range`, computed by the server.
+  // The contract verify relies on: ranges holding the same rows (same keys, and values that
+  // verify's record-by-record comparison calls equal, field by field) digest alike; ranges
+  // whose rows differ in any way that comparison would report (a missing or extra row, NULL
+  // against '', 'a' against 'a ', 0.0 against -0.0 where the engine keeps the sign, a
+  // microsecond of a timestamp) digest differently, but for 64-bit hash collisions. Rows in
+  // any order. REQUIRES: DigestForm(table, columns) is non-empty; key is the table's key.
+  struct RangeDigest {
+    int64_t rows = 0;
+    std::string digest;
+    bool operator==(const RangeDigest&) const = default;
+  };
+  virtual Result<RangeDigest> DigestRange(const std::string& table,
+                                          const std::vector<std::string>& columns,
+                                          const std::vector<std::string>& key,
+                                          const KeyRange& range) {
+    return Fail(Code::kInternal, "{}: range digests are not offered", Describe());
+  }
+
   // Caps the memory this connection keeps for itself (SQLite: its page cache) at about
   // `bytes`: each of several jobs gets a share, so peak memory does not grow with --jobs.
   // Engines without such a cache ignore it.

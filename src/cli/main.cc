@@ -122,6 +122,8 @@ int main(int argc, char** argv) {
   cmd_verify->add_option("-c,--config", verify.config_path, "mapping file");
   cmd_verify->add_option("--json", verify.json_path, "also write the report as JSON here");
   cmd_verify->add_option("--max-print", verify.max_print, "differences printed per table");
+  cmd_verify->add_flag("!--no-digests", verify.digests,
+                       "compare identity mappings row by row too, not by digests the databases compute");
   cmd_verify->add_option("-j,--jobs", verify.jobs, "ranges compared at once (default: options.jobs, else the cores, at most 8)")
       ->check(CLI::Range(1, tandem::mapping::kMaxJobs));
   cmd_verify->callback([&] { run = [&] { return tandem::migration::Verify(verify, stdout, stderr); }; });

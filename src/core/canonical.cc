@@ -13,8 +13,12 @@ namespace tandem {
 
 namespace {
 
+// Big-endian, appended at once (a byte at a time was a tenth of verify's CPU).
 void PutU64(uint64_t x, std::string& out) {
-  for (int i = 7; i >= 0; --i) out += static_cast<char>((x >> (i * 8)) & 0xFF);
+  if constexpr (std::endian::native == std::endian::little) x = __builtin_bswap64(x);
+  char b[8];
+  std::memcpy(b, &x, 8);
+  out.append(b, 8);
 }
 
 void PutBytes(std::string_view s, std::string& out) {
@@ -67,11 +71,16 @@ void AppendCanonical(const Value& raw, const PortableType& type, std::string& ou
   }
 }
 
+uint64_t HashRow(const Row& row, const std::vector<PortableType>& types, std::string& scratch) {
+  scratch.clear();
+  for (size_t i = 0; i < row.size(); ++i) AppendCanonical(row[i], types[i], scratch);
+  return XXH3_64bits(scratch.data(), scratch.size());
+}
+
 uint64_t HashRow(const Row& row, const std::vector<PortableType>& types) {
   std::string buf;
   buf.reserve(256);
-  for (size_t i = 0; i < row.size(); ++i) AppendCanonical(row[i], types[i], buf);
-  return XXH3_64bits(buf.data(), buf.size());
+  return HashRow(row, types, buf);
 }
 
 bool CanonicalEqual(const Value& a, const Value& b, const PortableType& type) {

@@ -18,6 +18,9 @@ void AppendCanonical(const Value& v, const PortableType& type, std::string& out)
 
 // XXH3-64 over the canonical encodings of every field.
 uint64_t HashRow(const Row& row, const std::vector<PortableType>& types);
+// The same, encoding into `scratch` (cleared first): a caller hashing many rows keeps one
+// buffer instead of allocating one per row.
+uint64_t HashRow(const Row& row, const std::vector<PortableType>& types, std::string& scratch);
 
 // True when the two values encode alike as `type`.
 bool CanonicalEqual(const Value& a, const Value& b, const PortableType& type);

@@ -880,6 +880,17 @@ bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
   return true;
 }
 
+std::optional<std::vector<std::string>> TableTransform::IdentitySourceColumns() const {
+  if (keyless_ || !map_.adds.empty()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& f : fields_) {
+    if (!f.passthrough || f.expr >= 0 || f.spec_index < 0 || f.source_index < 0) return std::nullopt;
+    out.push_back(source_columns_[static_cast<size_t>(f.source_index)]);
+  }
+  if (out.size() != source_columns_.size()) return std::nullopt;  // a column read for no field
+  return out;
+}
+
 Row TableTransform::SourceKey(const Row& in) const {
   Row key;
   key.reserve(key_source_pos_.size());

@@ -86,6 +86,14 @@ class TableTransform {
   bool identity() const { return identity_why_.empty(); }
   const std::string& identity_why() const { return identity_why_; }
 
+  // The mapping is the identity on one engine: every target column is one source column
+  // written as read (the same engine on both sides, the same declared type, no transform, map,
+  // zero_date or on_null other than keep) and no column is added or computed. Then the source
+  // column of each target column, in target_columns() order (renames are allowed: values are
+  // what matter); nullopt otherwise, and for tables without a key. Verify digests such tables
+  // in the databases (Engine::DigestRange).
+  std::optional<std::vector<std::string>> IdentitySourceColumns() const;
+
   // Maps one source row (values in source_columns() order) into `out` (target_columns()
   // order). Returns false and sets `why` (naming the column, the problem, the rule and the
   // value) when the row cannot land. Per column, in this order (docs/transforms.md):

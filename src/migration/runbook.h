@@ -29,6 +29,7 @@ struct VerifyOptions {
   std::string json_path;  // also write the report here
   int max_print = 50;     // differences printed per table
   int jobs = 0;           // --jobs: ranges compared at once (0: options.jobs, else the cores)
+  bool digests = true;    // --no-digests: identity mappings row by row too (no in-database digests)
 };
 // Compares every table through the mapping; 0 when equal, 1 when differences remain.
 Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err);

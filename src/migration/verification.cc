@@ -41,6 +41,7 @@ Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
                       .jobs = m->s().VerifyJobs(),
                       .open_source = [&] { return m->s().OpenSource(); },
                       .open_target = [&] { return m->s().OpenTarget(); },
+                      .digests = o.digests,
                       .catch_up = catch_up,
                       .on_reconnect = on_reconnect});
   TANDEM_ASSIGN_OR_RETURN(auto report, v.Run());

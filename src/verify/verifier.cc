@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/canonical.h"
 #include "core/row_json.h"
@@ -59,6 +60,7 @@ nlohmann::json Report::ToJson() const {
     nlohmann::json jt = {{"source_table", t.source_table}, {"target_table", t.target_table},
                          {"source_rows", t.source_rows},   {"target_rows", t.target_rows},
                          {"rejected", t.rejected},         {"ranges", t.ranges},
+                         {"digested_ranges", t.digested},
                          {"difference_count", t.count()},  {"spilled", t.spilled},
                          {"differences", nlohmann::json::array()}};
     for (const auto& d : t.differences) {
@@ -96,6 +98,7 @@ Result<Report> Verifier::Run() {
   };
   std::vector<Unit> units;
   std::vector<std::set<std::string>> rejected(tables_.size());
+  std::vector<std::optional<std::vector<std::string>>> digest_columns(tables_.size());
   for (size_t i = 0; i < tables_.size(); ++i) {
     const auto& t = tables_[i];
     TableResult r;
@@ -103,6 +106,13 @@ Result<Report> Verifier::Run() {
     r.target_table = t.target_table();
     report.tables.push_back(std::move(r));
     TANDEM_ASSIGN_OR_RETURN(rejected[i], RejectedKeys(t));
+    if (auto st = Reconnecting(main, [&]() -> Status {
+          TANDEM_ASSIGN_OR_RETURN(digest_columns[i], DigestColumns(t, rejected[i]));
+          return Ok();
+        });
+        !st) {
+      return std::unexpected(st.error().Context(fmt::format("verify {}", t.source_table())));
+    }
     std::vector<KeyRange> ranges{KeyRange{}};
     if (!t.keyless() && t.key_ranges_portable()) {
       auto planned = [&]() -> Status {
@@ -152,6 +162,10 @@ Result<Report> Verifier::Run() {
       Status st = Reconnecting(sides, [&]() -> Status {
         part = TableResult{};
         if (t.keyless()) return CompareMultiset(sides, t, rejected[units[u].table], part);
+        if (const auto& cols = digest_columns[units[u].table]) {
+          return DigestOrCompareRange(sides, t, *cols, units[u].range, rejected[units[u].table],
+                                      part);
+        }
         return CompareRange(sides, t, units[u].range, rejected[units[u].table], part);
       });
       std::lock_guard lock(mu_);
@@ -211,6 +225,7 @@ Status Verifier::Merge(TableResult& into, TableResult& part) {
   into.target_rows += part.target_rows;
   into.rejected += part.rejected;
   into.transient += part.transient;
+  into.digested += part.digested;
   into.ranges += 1;
   std::vector<std::string> spill;
   for (auto& d : part.differences) {
@@ -264,21 +279,44 @@ void CompareRows(const mapping::TableTransform& t, const Row& expected, const Ro
   }
 }
 
+// One side of a range as it was read, row by row in scan order: the row's canonical target
+// key (back to back in one buffer), the hash of its canonical row and its keys as Values (k
+// per row, in one vector). Flat arrays, so reading a range allocates per batch, not per row.
+struct RangeSide {
+  std::string keys;               // canonical target keys, back to back
+  std::vector<size_t> key_end;    // row i's key ends here in `keys`
+  std::vector<uint64_t> hashes;
+  std::vector<Value> source_keys;  // source side only: source_key().size() per row
+  std::vector<Value> target_keys;  // target_key().size() per row
+  size_t rows() const { return hashes.size(); }
+  std::string_view Key(size_t i) const {
+    size_t begin = i == 0 ? 0 : key_end[i - 1];
+    return std::string_view(keys).substr(begin, key_end[i] - begin);
+  }
+  // Adds a target-shaped row; `scratch` is the caller's buffer for the canonical encoding.
+  void Add(const mapping::TableTransform& t, const Row& row, std::string& scratch) {
+    for (int p : t.target_key_positions()) {
+      AppendCanonical(row[p], t.target_types()[p], keys);
+      target_keys.push_back(row[p]);
+    }
+    key_end.push_back(keys.size());
+    hashes.push_back(HashRow(row, t.target_types(), scratch));
+  }
+  Row Keys(const std::vector<Value>& flat, size_t width, size_t i) const {
+    return Row(flat.begin() + static_cast<std::ptrdiff_t>(i * width),
+               flat.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));
+  }
+};
+
 }  // namespace
 
 Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
                               const KeyRange& range, const std::set<std::string>& rejected,
                               TableResult& out) {
-  // Each side of the range by canonical target key: its key and the hash of its canonical
-  // row. Key order may differ between engines (collations), so no merge join.
-  struct Seen {
-    Row source_key;  // source side only
-    Row target_key;
-    uint64_t hash = 0;
-  };
-  std::unordered_map<std::string, Seen> expected, actual;
+  RangeSide expected, actual;
   std::vector<Difference> unmappable;
   int64_t source_rows = 0, rejected_rows = 0;
+  const size_t ks = t.source_key().size(), kt = t.target_key_positions().size();
   TANDEM_ASSIGN_OR_RETURN(KeyRange trange, t.TargetRange(range));
   // The source side on a thread of its own while this one reads the target: each engine is
   // used by one thread, and each reader is read to its end before its connection does
@@ -292,7 +330,7 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
                                                   /*exclusive=*/true, BatchBytes()}));
       std::vector<Row> batch;
       Row mapped;
-      std::string reason;
+      std::string reason, scratch;
       while (reader->Next(batch)) {
         for (const auto& in : batch) {
           Row skey = t.SourceKey(in);
@@ -310,9 +348,8 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
             unmappable.push_back(std::move(d));
             continue;
           }
-          Seen s{std::move(skey), {}, HashRow(mapped, t.target_types())};
-          for (int p : t.target_key_positions()) s.target_key.push_back(mapped[p]);
-          expected.emplace(CanonicalKey(t, mapped), std::move(s));
+          for (auto& v : skey) expected.source_keys.push_back(std::move(v));
+          expected.Add(t, mapped, scratch);
         }
       }
       return reader->status();
@@ -324,12 +361,11 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
                                                 t.target_key(), trange, options_.batch_rows,
                                                 /*exclusive=*/true, BatchBytes()}));
     std::vector<Row> batch;
+    std::string scratch;
     while (reader->Next(batch)) {
       for (const auto& row : batch) {
         ++out.target_rows;
-        Seen s{{}, {}, HashRow(row, t.target_types())};
-        for (int p : t.target_key_positions()) s.target_key.push_back(row[p]);
-        actual.emplace(CanonicalKey(t, row), std::move(s));
+        actual.Add(t, row, scratch);
       }
     }
     return reader->status();
@@ -341,31 +377,56 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
   out.rejected += rejected_rows;
   for (auto& d : unmappable) out.differences.push_back(std::move(d));
   std::vector<Difference> changed;  // hashes differ: read again to name the fields
-  for (auto& [ck, e] : expected) {
-    auto it = actual.find(ck);
+  auto difference = [&](Difference::Kind kind, const RangeSide* e, size_t i, const RangeSide* a,
+                        size_t j) {
     Difference d;
+    d.kind = kind;
     d.table = t.source_table();
-    d.source_key = std::move(e.source_key);
-    d.target_key = std::move(e.target_key);
-    if (it == actual.end()) {
-      d.kind = Difference::Kind::kMissing;
-      out.differences.push_back(std::move(d));
-      continue;
+    if (e != nullptr) {
+      d.source_key = e->Keys(e->source_keys, ks, i);
+      d.target_key = e->Keys(e->target_keys, kt, i);
+    } else {
+      d.target_key = a->Keys(a->target_keys, kt, j);
+      d.source_key = t.SourceKeyFromTarget(d.target_key).value_or(Row{});
     }
-    if (it->second.hash != e.hash) {
-      d.kind = Difference::Kind::kChanged;
-      changed.push_back(std::move(d));
+    (kind == Difference::Kind::kChanged ? changed : out.differences).push_back(std::move(d));
+  };
+  // Both sides usually come in the same key order (key ranges are only planned where both
+  // sort keys by bytes): compare them in step. At the first row where the keys part (a row
+  // missing or extra, or an order that differs between the engines) the whole range is
+  // matched by canonical key instead, each side's first row of a key counting, as always.
+  size_t n = std::min(expected.rows(), actual.rows()), in_step = 0;
+  while (in_step < n && expected.Key(in_step) == actual.Key(in_step)) ++in_step;
+  if (in_step == expected.rows() && in_step == actual.rows()) {
+    for (size_t i = 0; i < n; ++i) {
+      if (expected.hashes[i] != actual.hashes[i]) {
+        difference(Difference::Kind::kChanged, &expected, i, nullptr, 0);
+      }
     }
-    actual.erase(it);
-  }
-  for (auto& [ck, a] : actual) {
-    // A rejected source row must not be in the target either.
-    Difference d;
-    d.kind = Difference::Kind::kExtra;
-    d.table = t.source_table();
-    d.target_key = std::move(a.target_key);
-    d.source_key = t.SourceKeyFromTarget(d.target_key).value_or(Row{});
-    out.differences.push_back(std::move(d));
+  } else {
+    std::unordered_map<std::string_view, size_t> by_key;  // target rows by canonical key
+    by_key.reserve(actual.rows());
+    for (size_t j = 0; j < actual.rows(); ++j) by_key.emplace(actual.Key(j), j);
+    std::unordered_set<std::string_view> seen;
+    for (size_t i = 0; i < expected.rows(); ++i) {
+      std::string_view ck = expected.Key(i);
+      if (!seen.insert(ck).second) continue;  // a later source row of a key seen already
+      auto it = by_key.find(ck);
+      if (it == by_key.end()) {
+        difference(Difference::Kind::kMissing, &expected, i, nullptr, 0);
+        continue;
+      }
+      if (actual.hashes[it->second] != expected.hashes[i]) {
+        difference(Difference::Kind::kChanged, &expected, i, nullptr, 0);
+      }
+      by_key.erase(it);
+    }
+    std::vector<size_t> extra;
+    for (const auto& [ck, j] : by_key) {
+      if (!seen.contains(ck)) extra.push_back(j);
+    }
+    std::sort(extra.begin(), extra.end());
+    for (size_t j : extra) difference(Difference::Kind::kExtra, nullptr, 0, &actual, j);
   }
   if (!changed.empty()) {
     TANDEM_ASSIGN_OR_RETURN(auto named, Recheck(sides, t, changed, rejected));
@@ -375,6 +436,46 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
     for (auto& d : named) out.differences.push_back(std::move(d));
   }
   return Ok();
+}
+
+Result<std::optional<std::vector<std::string>>> Verifier::DigestColumns(
+    const mapping::TableTransform& t, const std::set<std::string>& rejected) {
+  std::optional<std::vector<std::string>> none;
+  if (!options_.digests || !rejected.empty() || source_.kind() != target_.kind()) return none;
+  auto columns = t.IdentitySourceColumns();
+  if (!columns) return none;
+  TANDEM_ASSIGN_OR_RETURN(std::string source_form, source_.DigestForm(t.source_table(), *columns));
+  if (source_form.empty()) return none;
+  TANDEM_ASSIGN_OR_RETURN(std::string target_form,
+                          target_.DigestForm(t.target_table(), t.target_columns()));
+  if (target_form != source_form) return none;
+  return columns;
+}
+
+Status Verifier::DigestOrCompareRange(Sides& sides, const mapping::TableTransform& t,
+                                      const std::vector<std::string>& columns,
+                                      const KeyRange& range, const std::set<std::string>& rejected,
+                                      TableResult& out) {
+  TANDEM_ASSIGN_OR_RETURN(KeyRange trange, t.TargetRange(range));
+  // Both digests at once, the source's on a thread of its own (each engine used by one thread).
+  Result<Engine::RangeDigest> source_digest = Engine::RangeDigest{};
+  std::thread source_side([&] {
+    source_digest = sides.source->DigestRange(t.source_table(), columns, t.source_key(), range);
+  });
+  auto target_digest =
+      sides.target->DigestRange(t.target_table(), t.target_columns(), t.target_key(), trange);
+  source_side.join();
+  TANDEM_RETURN_IF_ERROR(source_digest);
+  TANDEM_RETURN_IF_ERROR(target_digest);
+  if (*source_digest == *target_digest) {
+    out.source_rows += source_digest->rows;
+    out.target_rows += target_digest->rows;
+    out.digested += 1;
+    return Ok();
+  }
+  // A difference, or a write landing between the two digests: the range row by row, so that
+  // what is reported is exactly what the row-by-row comparison finds.
+  return CompareRange(sides, t, range, rejected, out);
 }
 
 namespace {

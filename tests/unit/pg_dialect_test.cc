@@ -341,3 +341,18 @@ TEST(PgDialect, DefaultsIdentitiesAndDeclaredTypes) {
 
 }  // namespace
 }  // namespace tandem::pg
+
+namespace tandem::pg {
+namespace {
+
+// Range digests: the row's text form through one hash per row, bounds as CountSql's.
+TEST(PgDialect, DigestSqlHashesTheRowTextOfTheColumnsInRange) {
+  EXPECT_EQ(DigestSql("\"s\".\"t\"", {"id", "o\"d"}, {"id"}, true, true),
+            "SELECT count(*), coalesce(bit_xor(hashtextextended(ROW(\"id\", \"o\"\"d\")::text, 0)), 0) "
+            "FROM \"s\".\"t\" WHERE \"id\" > $1 AND \"id\" <= $2");
+  EXPECT_EQ(DigestSql("t", {"v"}, {"a", "b"}, false, false),
+            "SELECT count(*), coalesce(bit_xor(hashtextextended(ROW(\"v\")::text, 0)), 0) FROM t");
+}
+
+}  // namespace
+}  // namespace tandem::pg

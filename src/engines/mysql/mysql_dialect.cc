@@ -114,6 +114,19 @@ std::string CountSql(std::string_view table, std::string_view where) {
   return fmt::format("SELECT COUNT(*) FROM {}{}", QuoteIdent(table), where);
 }
 
+std::string DigestSql(std::string_view table, const std::vector<std::string>& columns,
+                      std::string_view where) {
+  std::string fields;
+  for (const auto& c : columns) {
+    fields += fmt::format("{}QUOTE(CAST({} AS BINARY))", fields.empty() ? "" : ", ", QuoteIdent(c));
+  }
+  return fmt::format(
+      "SELECT COUNT(*), COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), "
+      "COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) "
+      "FROM (SELECT MD5(CONCAT_WS(',', {})) AS h FROM {}{}) AS s",
+      fields, QuoteIdent(table), where);
+}
+
 std::string AutoIncrementSql(std::string_view table) {
   return fmt::format(
       "SELECT c.COLUMN_NAME, t.AUTO_INCREMENT FROM information_schema.COLUMNS c "

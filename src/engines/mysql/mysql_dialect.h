@@ -51,6 +51,14 @@ std::string SelectSql(std::string_view table, const std::vector<std::string>& co
                       std::string_view where, const std::vector<std::string>& order, size_t limit,
                       const std::vector<bool>& stored_bytes = {});
 std::string CountSql(std::string_view table, std::string_view where);
+// Range digests (Engine::DigestRange), the pt-table-checksum way: COUNT(*) and the BIT_XOR of
+// both 64-bit halves of MD5(CONCAT_WS(',', QUOTE(CAST(`c` AS BINARY)), ...)) per row. QUOTE
+// gives NULL as the bare word NULL and every value quoted and escaped, so NULL, '', 'NULL'
+// and 'a ' all differ and no separator inside a value can shift a field; CAST AS BINARY
+// digests the bytes as stored (no collation, no conversion), and a value's text is the one
+// the text protocol gives the record-by-record comparison.
+std::string DigestSql(std::string_view table, const std::vector<std::string>& columns,
+                      std::string_view where);
 std::string DeleteSql(std::string_view table, std::string_view where);
 
 // Sequences. The AUTO_INCREMENT column of `table` in the current database with the table's

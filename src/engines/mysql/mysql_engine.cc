@@ -737,6 +737,39 @@ Result<int64_t> MysqlEngine::Count(const std::string& table, const std::vector<s
   return row ? FieldInt(row, 0, 0) : 0;
 }
 
+Result<std::string> MysqlEngine::DigestForm(const std::string& table,
+                                            const std::vector<std::string>& columns) {
+  TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, Table(table));
+  std::string form = "mysql: bit_xor(md5(concat_ws(quote(binary)))); columns";
+  for (const auto& c : columns) {
+    int i = info->IndexOf(c);
+    if (i < 0) return std::string();
+    const ColumnInfo& col = info->columns[static_cast<size_t>(i)];
+    // The character set decides a text's stored bytes (latin1 'Ã©' is utf8mb4 'é'); the
+    // collation does not change them.
+    form += fmt::format(" {} {},", col.column_type, col.charset);
+  }
+  return form;
+}
+
+Result<Engine::RangeDigest> MysqlEngine::DigestRange(const std::string& table,
+                                                     const std::vector<std::string>& columns,
+                                                     const std::vector<std::string>& key,
+                                                     const KeyRange& range) {
+  TANDEM_ASSIGN_OR_RETURN(std::string pred, RangePredicate(key, range));
+  TANDEM_ASSIGN_OR_RETURN(MysqlResult res,
+                          conn_.Query(DigestSql(table, columns, Where({pred})),
+                                      fmt::format("digest {}", QuoteIdent(table))));
+  MYSQL_ROW row = res.Next();
+  if (!row || !row[1] || !row[2]) {
+    return Fail(Code::kInternal, "digest {}: unexpected result", QuoteIdent(table));
+  }
+  RangeDigest d;
+  d.rows = FieldInt(row, 0, 0);
+  d.digest = fmt::format("{}/{}", row[1], row[2]);
+  return d;
+}
+
 Result<std::vector<SequenceColumn>> MysqlEngine::SequenceColumns(const std::string& table) {
   std::string what = fmt::format("read auto_increment of {}", QuoteIdent(table));
   TANDEM_ASSIGN_OR_RETURN(const TableInfo* info, Table(table));

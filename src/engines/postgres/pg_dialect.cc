@@ -195,6 +195,20 @@ std::string CountSql(std::string_view table, const std::vector<std::string>& key
                      Where(RangePredicate(key, has_lower, has_upper, 1)));
 }
 
+std::string DigestSql(std::string_view table, const std::vector<std::string>& columns,
+                      const std::vector<std::string>& key, bool has_lower, bool has_upper) {
+  return fmt::format(
+      "SELECT count(*), coalesce(bit_xor(hashtextextended(ROW({})::text, 0)), 0) FROM {}{}",
+      ColumnList(columns), table, Where(RangePredicate(key, has_lower, has_upper, 1)));
+}
+
+std::string DigestFormSql() {
+  return "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+         "current_setting('server_encoding'), current_setting('lc_monetary') "
+         "FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 "
+         "AND NOT a.attisdropped ORDER BY a.attnum";
+}
+
 std::string SplitSql(std::string_view table, const std::vector<std::string>& key) {
   return fmt::format(
       "SELECT {0} FROM (SELECT {0}, row_number() OVER (ORDER BY {0}) AS \"_tandem_rn\" "

@@ -77,6 +77,18 @@ std::string CopyOutSql(std::string_view table, const std::vector<std::string>& c
 std::string ColumnTypesSql(std::string_view table, const std::vector<std::string>& columns);
 std::string CountSql(std::string_view table, const std::vector<std::string>& key, bool has_lower,
                      bool has_upper);
+// Range digests (Engine::DigestRange). The row count and the bit_xor of
+// hashtextextended(ROW(columns)::text, 0) over the rows in the range (bounds as CountSql).
+// A record's text form is unambiguous (NULL is an empty field, '' is "", fields holding
+// separators, quotes or spaces are quoted), and each column's text under tandem's session
+// settings (DateStyle ISO, TimeZone UTC, extra_float_digits 3, bytea hex) tells apart every
+// two values verify tells apart; lookup3 mixes every byte into all 64 bits, so the xor of
+// distinct rows does not cancel the way a sum of per-column hashes can.
+std::string DigestSql(std::string_view table, const std::vector<std::string>& columns,
+                      const std::vector<std::string>& key, bool has_lower, bool has_upper);
+// The declared type of every column of the table named by $1 (quoted, qualified): attname,
+// format_type; with the database's encoding and lc_monetary (money's text) on every row.
+std::string DigestFormSql();
 // Key boundaries at the row numbers (in key order) given as $1::bigint[].
 std::string SplitSql(std::string_view table, const std::vector<std::string>& key);
 // The planner's row estimate of the table named (quoted, qualified) by $1; NULL when the table

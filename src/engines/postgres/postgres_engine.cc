@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "engines/factories.h"
@@ -884,6 +885,46 @@ Result<int64_t> PostgresEngine::Count(const std::string& table, const std::vecto
     return Fail(Code::kInternal, "{}: unexpected count result", what);
   }
   return n;
+}
+
+Result<std::string> PostgresEngine::DigestForm(const std::string& table,
+                                               const std::vector<std::string>& columns) {
+  std::string what = What("read the column types of", table);
+  TANDEM_ASSIGN_OR_RETURN(PgResult res, conn_.ExecParams(what, DigestFormSql(), {Table(table)}));
+  if (res.rows() == 0) return std::string();
+  std::map<std::string, std::string, std::less<>> types;
+  for (int r = 0; r < res.rows(); ++r) types.emplace(res.value(r, 0), res.value(r, 1));
+  std::string form = fmt::format("postgres: bit_xor(hashtextextended(row text)); encoding {}; "
+                                 "lc_monetary {}; columns",
+                                 res.value(0, 2), res.value(0, 3));
+  for (const auto& c : columns) {
+    auto it = types.find(c);
+    if (it == types.end()) return std::string();  // not a plain column: no digest
+    form += " " + it->second + ",";
+  }
+  return form;
+}
+
+Result<Engine::RangeDigest> PostgresEngine::DigestRange(const std::string& table,
+                                                        const std::vector<std::string>& columns,
+                                                        const std::vector<std::string>& key,
+                                                        const KeyRange& range) {
+  std::string what = What("digest", table);
+  if (range.lower || range.upper) TANDEM_RETURN_IF_ERROR(CheckRange(what, key, range));
+  std::vector<Param> params;
+  AppendRange(range, params);
+  TANDEM_ASSIGN_OR_RETURN(
+      PgResult res,
+      conn_.ExecParams(what,
+                       DigestSql(Table(table), columns, key, range.lower.has_value(),
+                                 range.upper.has_value()),
+                       params));
+  RangeDigest d;
+  if (res.rows() != 1 || !ParseNumber(res.value(0, 0), d.rows)) {
+    return Fail(Code::kInternal, "{}: unexpected digest result", what);
+  }
+  d.digest = std::string(res.value(0, 1));
+  return d;
 }
 
 Result<std::vector<Row>> PostgresEngine::Fetch(const std::string& table,

@@ -56,6 +56,11 @@ class PostgresEngine final : public Engine {
   Result<int64_t> Count(const std::string& table, const std::vector<std::string>& key,
                         const KeyRange& range) override;
   Result<int64_t> EstimateRows(const std::string& table, const std::vector<std::string>& key) override;
+  Result<std::string> DigestForm(const std::string& table,
+                                 const std::vector<std::string>& columns) override;
+  Result<RangeDigest> DigestRange(const std::string& table, const std::vector<std::string>& columns,
+                                  const std::vector<std::string>& key,
+                                  const KeyRange& range) override;
   Result<std::vector<Row>> Fetch(const std::string& table, const std::vector<std::string>& columns,
                                  const std::vector<std::string>& key,
                                  const std::vector<Row>& keys) override;
