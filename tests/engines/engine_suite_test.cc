@@ -235,11 +235,17 @@ TEST_P(EngineSuite, ScanBatchesStopAtTheByteCapAndAHugeRowTravelsAlone) {
     // (31..36) is a batch of its own.
     for (const auto& b : batches) {
       if (b.back() == 20) continue;
-      if (b.front() > 30) EXPECT_EQ(b.size(), 1u) << "row " << b.front() << " over the cap shared a batch";
+      if (b.front() > 30) {
+        EXPECT_EQ(b.size(), 1u) << "row " << b.front() << " over the cap shared a batch";
+      }
     }
     for (const auto& b : batches) {
-      if (std::find(b.begin(), b.end(), 20) != b.end()) EXPECT_EQ(b.back(), 20);
-      if (b.back() < 20) EXPECT_GE(b.size(), 5u) << "batches of small rows are not cut short";
+      if (std::find(b.begin(), b.end(), 20) != b.end()) {
+        EXPECT_EQ(b.back(), 20);
+      }
+      if (b.back() < 20) {
+        EXPECT_GE(b.size(), 5u) << "batches of small rows are not cut short";
+      }
     }
   }
 }
