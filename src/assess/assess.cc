@@ -3,18 +3,19 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <future>
+#include <limits>
 #include <map>
 #include <queue>
 #include <set>
 
 #include <xxhash.h>
 
-#include "core/encoding.h"
-#include "core/row_json.h"
-#include "core/text.h"
 #include "assess/key_spill.h"
+#include "core/encoding.h"
+#include "core/text.h"
 
 namespace tandem::assess {
 
