@@ -15,6 +15,7 @@
 . "$TANDEM_REPO/tests/lib/oracle.sh"
 MATRIX_PREFIX=pt
 . "$TANDEM_REPO/tests/lib/matrix.sh"
+. "$TANDEM_REPO/tests/lib/watchdog.sh"
 trap 'stop_jobs; drop_dbs; rm -rf "$WORK"' EXIT
 
 # sql ENGINE NAME SQL: one batch on the source, as its owner.
@@ -24,6 +25,39 @@ sql() {
     mysql) mysql_cli "$(db_uri mysql "$2")" -e "$3" >/dev/null ;;
   esac
 }
+
+# ddl ENGINE NAME SQL: the application's schema change, as a careful application runs it:
+# with a lock wait bound, retried when it times out or loses a deadlock against the writer
+# (ATTACH PARTITION locks the default partition, then the parent: the writer's transaction
+# can hold the one and want the other). Any other error fails the test.
+ddl() {
+  local e=$1 db=$2 stmt=$3 attempt out
+  for attempt in $(seq 1 30); do
+    case $e in
+      postgres) out=$(pg_cli "$(db_uri postgres "$db")" -c "SET lock_timeout = '3s'; $stmt" 2>&1) && return 0 ;;
+      mysql) out=$(mysql_cli "$(db_uri mysql "$db")" -e "SET SESSION lock_wait_timeout = 3, innodb_lock_wait_timeout = 3; $stmt" 2>&1) && return 0 ;;
+    esac
+    grep -q -i -E "lock timeout|lock wait timeout|deadlock" <<<"$out" || fail "DDL failed: $out"
+    echo "ddl attempt $attempt: $out" >> ddl.log
+    sleep 0.5
+  done
+  diagnose "DDL kept waiting on locks"
+  fail "DDL did not get its locks in 30 attempts: $out"
+}
+
+# app_write LOG ENGINE NAME SQL: one of the application's writes. A transaction lost to a
+# deadlock or a lock timeout against the DDL is rolled back whole, as the application sees it
+# (not a tandem error): it goes to aborted.log; any other error to LOG, which fails the test.
+app_write() {
+  local log=$1 out; shift
+  out=$(sql "$@" 2>&1) && return 0
+  if grep -q -i -E "deadlock|lock timeout|lock wait timeout" <<<"$out"; then
+    echo "$out" >> aborted.log
+  else
+    echo "$out" >> "$log"
+  fi
+}
+writer_errors() { cat writer.err hash.err 2>/dev/null || true; }
 
 # assess_reads_every_partition ENGINE NAME: `tandem assess` scans the partitioned parents
 # through their partitions: its row count of each table is the CLI's count(*).
@@ -55,8 +89,8 @@ writer() {
     batch+="UPDATE orders SET qty = qty + 1, note = 'u$i' WHERE id % 13 = $((i % 13));"
     # A key update: the row moves from p1 into another partition.
     batch+="UPDATE orders SET id = id + 20000 WHERE id = $i; DELETE FROM orders WHERE id = $((1000 + i));"
-    sql "$e" "$db" "$batch" 2>>writer.err || true
-    ((i % 3 == 0)) && sql "$e" "$db" "DELETE FROM orders WHERE id = $((6000 + i - 1))" 2>>writer.err || true
+    app_write writer.err "$e" "$db" "$batch"
+    ((i % 3 == 0)) && app_write writer.err "$e" "$db" "DELETE FROM orders WHERE id = $((6000 + i - 1))"
     sleep 0.03
   done
   echo "$i" > writes
@@ -109,8 +143,8 @@ hooks:
   freeze: "true"
   unfreeze: "true"
 YAML
-  expect_exit 0 check
-  assess_reads_every_partition postgres "$old"
+  within 120 "tandem check" expect_exit 0 check
+  within 300 "tandem assess" assess_reads_every_partition postgres "$old"
 
   writer postgres "$old" "$BASHPID" 4000 &
   local wpid=$!
@@ -118,32 +152,33 @@ YAML
   local fpid=$!
   wait_dual_write "$fpid"
   # Mid-migration: a table attached as a partition, and one created as a partition.
-  sql postgres "$old" "CREATE TABLE orders_p3 (LIKE orders INCLUDING ALL);
+  ddl postgres "$old" "CREATE TABLE orders_p3 (LIKE orders INCLUDING ALL);
     ALTER TABLE orders ATTACH PARTITION orders_p3 FOR VALUES FROM (3000) TO (4000);
     CREATE TABLE orders_p4 PARTITION OF orders FOR VALUES FROM (4000) TO (5000);"
   touch more
   sleep 4
   touch stop
-  wait "$wpid"
-  [[ -s writer.err ]] && { head -5 writer.err; fail "the writer saw errors"; }
+  await_exit 120 "the writer" "$wpid"
+  [[ -z $(writer_errors) ]] || { writer_errors | head -5; fail "the writer saw errors"; }
   [[ $(pg_cli "$(db_uri postgres "$old")" -At -c "SELECT count(*) FROM orders_p3") -gt 0 ]] ||
     fail "the attached partition received no rows"
   [[ $(pg_cli "$(db_uri postgres "$old")" -At -c "SELECT count(*) FROM orders_p4") -gt 0 ]] ||
     fail "the created partition received no rows"
   local rows
   rows=$(same_rows postgres "$old" "$dst" "$new" orders)
-  expect_exit 0 verify
+  within 300 "tandem verify" expect_exit 0 verify
   grep -q "^0 differences" "$WORK/out" || fail "verify: $(cat "$WORK/out")"
-  expect_exit 0 status
+  within 120 "tandem status" expect_exit 0 status
   grep -q "orders" "$WORK/out" || fail "status does not show orders: $(cat "$WORK/out")"
   # A re-install (the next start) replaces the parent's trigger and its clones; remove drops them.
-  kill -TERM "$fpid"; wait "$fpid" || true
+  kill -TERM "$fpid"; await_exit 120 "tandem start after SIGTERM" "$fpid"
   "$TANDEM" start >> follower.out 2>> follower.err &
   fpid=$!
   sleep 3
-  sql postgres "$old" "INSERT INTO orders VALUES (4999, 'after restart', 1), (9999, 'after restart', 2)"
+  within 120 "an insert after the restart" \
+    sql postgres "$old" "INSERT INTO orders VALUES (4999, 'after restart', 1), (9999, 'after restart', 2)"
   rows=$(same_rows postgres "$old" "$dst" "$new" orders)
-  kill -TERM "$fpid"; wait "$fpid" || true
+  kill -TERM "$fpid"; await_exit 120 "tandem start after SIGTERM" "$fpid"
   [[ $(pg_cli "$(db_uri postgres "$old")" -At -c "SELECT count(*) FROM pg_trigger WHERE tgname = '_tandem_capture'") == 6 ]] ||
     fail "expected the capture trigger on orders and its 5 partitions"
   pass "postgres -> $dst: a partitioned table (default partition, one attached and one created mid-migration, $(cat writes) writer rounds): $rows rows equal by the oracle, verify 0 differences"
@@ -171,12 +206,12 @@ hooks:
   freeze: "true"
   unfreeze: "true"
 YAML
-  expect_exit 0 check
-  assess_reads_every_partition mysql "$old"
+  within 120 "tandem check" expect_exit 0 check
+  within 300 "tandem assess" assess_reads_every_partition mysql "$old"
   writer mysql "$old" "$BASHPID" 30000 &
   local wpid=$!
   (while [[ ! -e stop ]]; do
-     sql mysql "$old" "UPDATE hashed SET v = CONCAT('x', id + 0) WHERE id % 5 = FLOOR(RAND() * 5); INSERT INTO hashed VALUES (FLOOR(1000 + RAND() * 100000), 'new') ON DUPLICATE KEY UPDATE v = 'dup'; DELETE FROM hashed WHERE id = FLOOR(1 + RAND() * 300)" 2>>hash.err || true
+     app_write hash.err mysql "$old" "UPDATE hashed SET v = CONCAT('x', id + 0) WHERE id % 5 = FLOOR(RAND() * 5); INSERT INTO hashed VALUES (FLOOR(1000 + RAND() * 100000), 'new') ON DUPLICATE KEY UPDATE v = 'dup'; DELETE FROM hashed WHERE id = FLOOR(1 + RAND() * 300)"
      sleep 0.05
    done) &
   local hpid=$!
@@ -185,17 +220,18 @@ YAML
   wait_dual_write "$fpid"
   # Mid-migration: a partition added past the last one (the writer's 30000+ ids), p9 split so
   # that 3000-4999 get their own partition, two more hash partitions.
-  sql mysql "$old" "ALTER TABLE orders ADD PARTITION (PARTITION p10 VALUES LESS THAN (40000))"
-  sql mysql "$old" "ALTER TABLE orders REORGANIZE PARTITION p9 INTO (PARTITION p4 VALUES LESS THAN (5000), PARTITION p9 VALUES LESS THAN (30000))"
-  sql mysql "$old" "ALTER TABLE hashed ADD PARTITION PARTITIONS 2"
+  ddl mysql "$old" "ALTER TABLE orders ADD PARTITION (PARTITION p10 VALUES LESS THAN (40000))"
+  ddl mysql "$old" "ALTER TABLE orders REORGANIZE PARTITION p9 INTO (PARTITION p4 VALUES LESS THAN (5000), PARTITION p9 VALUES LESS THAN (30000))"
+  ddl mysql "$old" "ALTER TABLE hashed ADD PARTITION PARTITIONS 2"
   touch more
   local n
   n=$(mysql_cli "$(db_uri mysql "$old")" -e "SELECT count(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE IN ('orders', 'hashed')")
   [[ $n == 6 ]] || fail "expected 3 capture triggers on each table after the partition changes, found $n"
   sleep 4
   touch stop
-  wait "$wpid" "$hpid"
-  [[ -s writer.err ]] && { head -5 writer.err; fail "the writer saw errors"; }
+  await_exit 120 "the writer" "$wpid"
+  await_exit 120 "the hashed writer" "$hpid"
+  [[ -z $(writer_errors) ]] || { writer_errors | head -5; fail "the writer saw errors"; }
   [[ $(mysql_cli "$(db_uri mysql "$old")" -e "SELECT count(*) FROM orders PARTITION (p4)") -gt 0 ]] ||
     fail "the split-off partition received no rows"
   [[ $(mysql_cli "$(db_uri mysql "$old")" -e "SELECT count(*) FROM orders PARTITION (p10)") -gt 0 ]] ||
@@ -203,9 +239,9 @@ YAML
   local rows hrows
   rows=$(same_rows mysql "$old" "$dst" "$new" orders)
   hrows=$(same_rows mysql "$old" "$dst" "$new" hashed)
-  expect_exit 0 verify
+  within 300 "tandem verify" expect_exit 0 verify
   grep -q "^0 differences" "$WORK/out" || fail "verify: $(cat "$WORK/out")"
-  kill -TERM "$fpid"; wait "$fpid" || true
+  kill -TERM "$fpid"; await_exit 120 "tandem start after SIGTERM" "$fpid"
   pass "mysql -> $dst: RANGE and HASH partitioned tables, partitions added and split mid-migration ($(cat writes) writer rounds): $rows + $hrows rows equal by the oracle, verify 0 differences"
 }
 
