@@ -98,7 +98,7 @@ writer() {
 
 wait_dual_write() {  # wait_dual_write FOLLOWER_PID
   local deadline=$((SECONDS + 180))
-  until "$TANDEM" status --json 2>/dev/null | grep -q '"phase": *"dual-write"'; do
+  until timeout 60 "$TANDEM" status --json 2>/dev/null | grep -q '"phase": *"dual-write"'; do
     ((SECONDS < deadline)) || { tail -5 follower.err; fail "dual-write not reached"; }
     kill -0 "$1" 2>/dev/null || { tail -5 follower.err; fail "tandem start exited"; }
     sleep 0.3
