@@ -97,10 +97,12 @@ tree=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
 cp "$tandem" "$work/tandem.bin"
 tandem=$work/tandem.bin
 # What the binary offers (other work adds these; the bench must run without them).
+# (The help is read whole first: `tandem --help | grep -q` under pipefail fails whenever grep
+# quits before tandem has written its last line, and the feature then looks absent.)
 has_jobs=""
-"$tandem" copy --help 2>/dev/null | grep -q -- '--jobs' && has_jobs=1
+grep -q -- '--jobs' <<<"$("$tandem" copy --help 2>/dev/null)" && has_jobs=1
 has_assess=""
-"$tandem" --help 2>/dev/null | grep -qE '^ +assess ' && has_assess=1
+grep -qE '^ +assess ' <<<"$("$tandem" --help 2>/dev/null)" && has_assess=1
 cleanup() {
   local rc=$?
   if [[ -n ${BENCH_KEEP_SERVERS:-} ]]; then
