@@ -161,7 +161,11 @@ struct Config {
   std::string timezone = "UTC";
   Where timezone_where;
   std::map<std::string, std::string> hooks;  // reads, writes, rollback, freeze, unfreeze
-  int chunk_rows = 50000;
+  // options.chunk_rows: rows per backfill chunk (one target transaction, one checkpoint).
+  // 200,000: each chunk boundary drains and refills the read -> map -> write pipeline, which
+  // cost a copy into PostgreSQL about 15% at --jobs 1 with 50,000 (docs/decisions.md, "Chunk
+  // size"). verify compares ranges of at most verify::kMaxRangeRows.
+  int chunk_rows = 200000;
   int batch_rows = 10000;
   // options.batch_bytes: a batch (read, queued, written, fetched by the change stream) also ends
   // once its rows hold this many bytes; a larger row travels alone.

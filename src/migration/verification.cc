@@ -1,5 +1,6 @@
 // `tandem verify`: every table compared through the mapping while writes go on (DESIGN.md,
 // "Verification"); a clean result moves dual-write to verified.
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 
@@ -35,7 +36,7 @@ Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
   };
   TANDEM_RETURN_IF_ERROR(catch_up());
   verify::Verifier v(m->s().tables, *m->s().source, *m->s().target, m->store(),
-                     {.range_rows = m->s().cfg.chunk_rows,
+                     {.range_rows = std::min<int64_t>(m->s().cfg.chunk_rows, verify::kMaxRangeRows),
                       .batch_rows = static_cast<size_t>(m->s().cfg.batch_rows),
                       .batch_bytes = static_cast<size_t>(m->s().cfg.batch_bytes),
                       .jobs = m->s().VerifyJobs(),

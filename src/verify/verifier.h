@@ -61,8 +61,13 @@ struct Report {
   nlohmann::json ToJson() const;
 };
 
+// The most rows verify compares as one range: both sides of a range are held in memory while
+// it is compared (decisions.md, "Verify"), so ranges stay this small even when the backfill's
+// chunks (options.chunk_rows) are larger.
+inline constexpr int64_t kMaxRangeRows = 50000;
+
 struct Options {
-  int64_t range_rows = 50000;
+  int64_t range_rows = kMaxRangeRows;
   size_t batch_rows = 10000;
   size_t batch_bytes = kDefaultBatchBytes;
   // Ranges compared at once, each job with a source and a target connection (the first job on
