@@ -61,9 +61,9 @@ struct Report {
   nlohmann::json ToJson() const;
 };
 
-// The most rows verify compares as one range: both sides of a range are held in memory while
-// it is compared (decisions.md, "Verify"), so ranges stay this small even when the backfill's
-// chunks (options.chunk_rows) are larger.
+// The most rows verify compares as one range: the keys and row hashes of both sides of a
+// range are held in memory while it is compared (decisions.md, "Verify"), so ranges stay this
+// small even when the backfill's chunks (options.chunk_rows) are larger.
 inline constexpr int64_t kMaxRangeRows = 50000;
 
 struct Options {
