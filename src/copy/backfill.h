@@ -67,7 +67,7 @@ inline constexpr std::string_view kSchemaFailuresKey = "schema.failed";
 using EngineOpener = std::function<Result<std::unique_ptr<Engine>>()>;
 
 struct BackfillOptions {
-  int64_t chunk_rows = 200000;
+  int64_t chunk_rows = mapping::kDefaultChunkRows;
   size_t batch_rows = 10000;
   size_t batch_bytes = kDefaultBatchBytes;  // a batch ends at batch_rows or batch_bytes
   // Chunks copied at once (--jobs), each job with a source and a target connection of its own

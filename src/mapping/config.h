@@ -151,6 +151,13 @@ struct TableMap {
 // The most jobs `--jobs` or options.jobs may ask for (each is a connection to each side).
 inline constexpr int kMaxJobs = 64;
 
+// options.chunk_rows when the mapping does not set it: rows per backfill chunk (one target
+// transaction, one checkpoint). 200,000: each chunk boundary drains and refills the
+// read -> map -> write pipeline, which cost a copy into PostgreSQL about 15% at --jobs 1
+// with 50,000 (docs/decisions.md, "Chunk size"). verify compares ranges of at most
+// verify::kMaxRangeRows.
+inline constexpr int kDefaultChunkRows = 200000;
+
 struct Config {
   std::string path;  // the file read
   std::string dir;   // its directory: relative paths resolve here
@@ -161,11 +168,7 @@ struct Config {
   std::string timezone = "UTC";
   Where timezone_where;
   std::map<std::string, std::string> hooks;  // reads, writes, rollback, freeze, unfreeze
-  // options.chunk_rows: rows per backfill chunk (one target transaction, one checkpoint).
-  // 200,000: each chunk boundary drains and refills the read -> map -> write pipeline, which
-  // cost a copy into PostgreSQL about 15% at --jobs 1 with 50,000 (docs/decisions.md, "Chunk
-  // size"). verify compares ranges of at most verify::kMaxRangeRows.
-  int chunk_rows = 200000;
+  int chunk_rows = kDefaultChunkRows;
   int batch_rows = 10000;
   // options.batch_bytes: a batch (read, queued, written, fetched by the change stream) also ends
   // once its rows hold this many bytes; a larger row travels alone.

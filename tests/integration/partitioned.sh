@@ -26,6 +26,9 @@ sql() {
   esac
 }
 
+# lost_to_locks TEXT: the error says the transaction lost a deadlock or ran out of lock wait.
+lost_to_locks() { grep -q -i -E "deadlock|lock timeout|lock wait timeout" <<<"$1"; }
+
 # ddl ENGINE NAME SQL: the application's schema change, as a careful application runs it:
 # with a lock wait bound, retried when it times out or loses a deadlock against the writer
 # (ATTACH PARTITION locks the default partition, then the parent: the writer's transaction
@@ -37,7 +40,7 @@ ddl() {
       postgres) out=$(pg_cli "$(db_uri postgres "$db")" -c "SET lock_timeout = '3s'; $stmt" 2>&1) && return 0 ;;
       mysql) out=$(mysql_cli "$(db_uri mysql "$db")" -e "SET SESSION lock_wait_timeout = 3, innodb_lock_wait_timeout = 3; $stmt" 2>&1) && return 0 ;;
     esac
-    grep -q -i -E "lock timeout|lock wait timeout|deadlock" <<<"$out" || fail "DDL failed: $out"
+    lost_to_locks "$out" || fail "DDL failed: $out"
     echo "ddl attempt $attempt: $out" >> ddl.log
     sleep 0.5
   done
@@ -51,7 +54,7 @@ ddl() {
 app_write() {
   local log=$1 out; shift
   out=$(sql "$@" 2>&1) && return 0
-  if grep -q -i -E "deadlock|lock timeout|lock wait timeout" <<<"$out"; then
+  if lost_to_locks "$out"; then
     echo "$out" >> aborted.log
   else
     echo "$out" >> "$log"

@@ -35,37 +35,35 @@ diagnose() {
   } >&2
 }
 
-# within SECS WHAT CMD...: runs CMD (a command or a function); fails the test with a
-# diagnosis when it has not finished after SECS seconds. Returns CMD's exit code.
-within() {
-  local secs=$1 what=$2; shift 2
-  "$@" &
-  local pid=$! t=0
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((t >= secs * 5)); then
-      diagnose "$what: not done after $secs s"
-      pkill -P "$pid" 2>/dev/null || true
-      kill "$pid" 2>/dev/null || true
-      fail "$what did not finish within $secs s (diagnosis above)"
-    fi
-    sleep 0.2
-    t=$((t + 1))
-  done
-  wait "$pid"
-}
-
-# await_exit SECS WHAT PID: waits for a background job to end (its exit code is ignored, as
-# after a SIGTERM); fails with a diagnosis after SECS seconds, killing it first.
-await_exit() {
+# bounded SECS WHAT PID: returns once the background job PID has ended; after SECS seconds
+# it diagnoses, kills the job (its children first) and fails the test.
+bounded() {
   local secs=$1 what=$2 pid=$3 t=0
   while kill -0 "$pid" 2>/dev/null; do
     if ((t >= secs * 5)); then
       diagnose "$what: pid $pid still running after $secs s"
+      pkill -9 -P "$pid" 2>/dev/null || true
       kill -9 "$pid" 2>/dev/null || true
       fail "$what did not end within $secs s (diagnosis above)"
     fi
     sleep 0.2
     t=$((t + 1))
   done
-  wait "$pid" 2>/dev/null || true
+}
+
+# within SECS WHAT CMD...: runs CMD (a command or a function), bounded by SECS seconds.
+# Returns CMD's exit code.
+within() {
+  local secs=$1 what=$2; shift 2
+  "$@" &
+  local pid=$!
+  bounded "$secs" "$what" "$pid"
+  wait "$pid"
+}
+
+# await_exit SECS WHAT PID: waits for a background job to end, bounded by SECS seconds; its
+# exit code is ignored (as after a SIGTERM).
+await_exit() {
+  bounded "$1" "$2" "$3"
+  wait "$3" 2>/dev/null || true
 }
