@@ -8,8 +8,10 @@
 #include <future>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <queue>
 #include <set>
+#include <thread>
 
 #include <xxhash.h>
 
@@ -41,11 +43,29 @@ using Clock = std::chrono::steady_clock;
 
 // What a finding remembers beyond its counts, to write its suggestion.
 struct Evidence {
+  static constexpr size_t kValues = 5;
   size_t max_chars = 0;                 // too_long: the longest value, in characters
-  std::set<std::string> values;         // type_mismatch, out_of_range: a few offending values
+  // type_mismatch, out_of_range: the first few distinct offending values, in scan order.
+  std::vector<std::string> values;
   int control = -1;                     // control_character: the first control byte seen
   PortableType type;                    // the target column's type
   std::string target_column;
+
+  void Note(std::string value) {
+    if (values.size() < kValues && std::find(values.begin(), values.end(), value) == values.end()) {
+      values.push_back(std::move(value));
+    }
+  }
+  // What `later` saw after this, as if one scan had seen both in turn.
+  void Merge(const Evidence& later) {
+    max_chars = std::max(max_chars, later.max_chars);
+    for (const auto& v : later.values) Note(v);
+    if (control < 0) control = later.control;
+    if (target_column.empty()) {
+      type = later.type;
+      target_column = later.target_column;
+    }
+  }
 };
 
 // Findings of one run, by (table, column, kind, severity), in the order first found.
@@ -77,6 +97,28 @@ class Findings {
   std::vector<Finding>& all() { return all_; }
   std::vector<Evidence>& evidence() { return evidence_; }
 
+  // Adds what a scan of later rows found (a later key range): counts add up, samples and
+  // evidence go on from where these stop, so ranges scanned apart and merged in key order
+  // give what one scan in key order gives.
+  void Merge(Findings&& later) {
+    for (size_t i = 0; i < later.all_.size(); ++i) {
+      Finding& lf = later.all_[i];
+      auto id = std::make_tuple(lf.table, lf.column, lf.kind, lf.severity);
+      auto [it, fresh] = index_.try_emplace(id, all_.size());
+      if (fresh) {
+        all_.push_back(std::move(lf));
+        evidence_.push_back(std::move(later.evidence_[i]));
+        continue;
+      }
+      Finding& f = all_[it->second];
+      f.count += lf.count;
+      for (auto& k : lf.sample_keys) {
+        if (f.sample_keys.size() < kSampleKeys) f.sample_keys.push_back(std::move(k));
+      }
+      evidence_[it->second].Merge(later.evidence_[i]);
+    }
+  }
+
  private:
   std::map<std::tuple<std::string, std::string, Problem, Severity>, size_t> index_;
   std::vector<Finding> all_;
@@ -99,6 +141,20 @@ Value FoldValue(const Value& v, Fold fold) {
 }
 
 constexpr size_t kNotCopied = static_cast<size_t>(-1);
+
+// A row's place: the key range it was read in (numbered across the run in scan order: its
+// segment) and its offset in the key log of the job that read that range. Places order rows
+// as one scan in key order would have read them, at any --jobs.
+constexpr int kOffsetBits = 40;  // 1 TB of key log a job; 16 million key ranges a run
+
+Result<uint64_t> PlaceOf(uint64_t segment, uint64_t offset) {
+  if (segment >> (64 - kOffsetBits) || offset >> kOffsetBits) {
+    return Fail(Code::kFailedPrecondition, "assess: more key ranges ({}) or key log ({} bytes) "
+                "than a run can number; assess fewer tables at a time",
+                segment, offset);
+  }
+  return segment << kOffsetBits | offset;
+}
 
 // A set of mapped target columns whose values are kept (as hashes, key_spill.h): a primary or
 // unique key to check for duplicates, and/or the columns a foreign key references.
@@ -254,7 +310,8 @@ std::string ZeroOf(const PortableType& t) {
   }
 }
 
-std::string MapOf(const std::set<std::string>& values) {
+std::string MapOf(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
   std::vector<std::string> parts;
   for (const auto& v : values) parts.push_back(YamlScalar(v) + ": null");
   return "map: {" + Join(parts) + "}, on_unmapped: keep";
@@ -380,7 +437,51 @@ class Assessor {
  private:
   Status OpenScratch();
   Status PlanKeys();
+  // What ScanTable works out for a table, shared (read only) by the jobs scanning its ranges.
+  struct TablePlan {
+    const mapping::TableTransform& t;
+    std::vector<std::string> source_of;  // the source column of each target column
+    std::vector<int> source_index;       // of each target column's source value in a source row
+    std::vector<KeySet*> key_sets;
+    std::vector<ForeignKeyCheck*> fk_checks;
+    bool needs_key = false, needs_place = false;
+  };
+  // A batch read and mapped: `outs[i]` is row i mapped when `ok[i]`, else `whys[i]` says why
+  // not. Rows are mapped in slices claimed through `claimed`, by the reading side and by the
+  // checking side once it has nothing else to do; `read` turns 1 when `rows` holds the batch
+  // (2 when the range is exhausted).
+  struct Mapped {
+    std::vector<Row> rows, outs;
+    std::vector<mapping::Refusal> whys;
+    std::vector<char> ok;
+    std::atomic<size_t> claimed{0};
+    std::atomic<int> read{0};
+  };
+  // A job: its connection and key log, and its batches, kept from range to range and table to
+  // table (rows read into them reuse their Values' buffers: measured, a fresh pair of batches
+  // a range cost a third of the scan in allocation and page faults).
+  struct Job {
+    std::unique_ptr<Engine> source;  // jobs 1, 2, ...; job 0 reads through Input::source
+    std::unique_ptr<KeyLog> log;
+    Mapped batch, next;
+    Row key;
+    std::string hash_buf;
+    // A batch's key hashes (by key set: TablePlan::key_sets, then fk_checks), added to the
+    // spills under the lock once the batch is checked.
+    std::vector<std::pair<size_t, KeySpill::Entry>> spilled;
+  };
+  // What the scan of one key range found.
+  struct RangeResult {
+    Findings findings;
+    int64_t rows = 0, rejected = 0, flagged = 0;
+  };
   Status ScanTable(size_t index, TableSummary& summary);
+  // Jobs 1 .. jobs-1 get a source connection (job 0 reads through Input::source) and every job
+  // a key log, once.
+  Status OpenJobs(int jobs);
+  // Scans one key range as job `job` of `jobs`.
+  Status ScanRange(const TablePlan& plan, int job, int jobs, const KeyRange& range,
+                   uint64_t segment, RangeResult& result, const std::atomic<bool>& failed);
   Status CheckDuplicates(const KeySet& k);
   Status CheckOrphans(const ForeignKeyCheck& fk);
   Result<std::vector<Row>> SampleKeys(std::vector<uint64_t> places);
@@ -391,7 +492,10 @@ class Assessor {
   const Input& in_;
   Progress& progress_;
   const Options& options_;
-  std::unique_ptr<KeyLog> key_log_;
+  std::vector<std::unique_ptr<Job>> jobs_;
+  std::vector<int> segment_job_;  // the job that scanned each segment (key range of the run)
+  std::mutex mu_;                 // the key spills and progress_, while jobs scan
+  int64_t rows_done_ = 0, rejected_done_ = 0;  // of the table being scanned (under mu_)
   std::vector<KeySet> keys_;
   std::vector<ForeignKeyCheck> fks_;
   Findings findings_;
@@ -417,8 +521,7 @@ Status Assessor::OpenScratch() {
     return Fail(Code::kFailedPrecondition, "assess: cannot create the scratch directory {}: {}",
                 options_.scratch_path, ec.message());
   }
-  TANDEM_ASSIGN_OR_RETURN(key_log_, KeyLog::Create(options_.scratch_path + "/keys"));
-  return Ok();
+  return OpenJobs(1);
 }
 
 // The keys to check: each table's primary key when the mapping could merge two source keys
@@ -587,214 +690,292 @@ Status Assessor::ScanTable(size_t index, TableSummary& summary) {
 
   // The same key ranges a copy would read (a table whose key does not keep its order across
   // engines is one range there; for reading the source alone any range would do, but one
-  // plan keeps the two alike).
+  // plan keeps the two alike). With several jobs, at least two ranges a job, so that the jobs
+  // finish about together (more, smaller ranges cost more: each range's first batches are new rows).
+  TablePlan plan{t, {}, {}, {}, {}};
   TANDEM_ASSIGN_OR_RETURN(int64_t estimate,
                           in_.source.EstimateRows(t.source_table(), t.source_scan_key()));
   std::vector<KeyRange> ranges{KeyRange{}};
   if (!t.keyless() && t.key_ranges_portable()) {
-    int n = static_cast<int>(std::max<int64_t>(1, (estimate + options_.range_rows - 1) / options_.range_rows));
-    TANDEM_ASSIGN_OR_RETURN(auto bounds, in_.source.Split(t.source_table(), t.source_key(), n));
+    int64_t n = std::max<int64_t>(1, (estimate + options_.range_rows - 1) / options_.range_rows);
+    int64_t per_job = 2LL * std::max(1, options_.jobs);
+    if (options_.jobs > 1 && estimate > per_job * static_cast<int64_t>(options_.batch_rows)) {
+      n = std::max(n, per_job);
+    }
+    TANDEM_ASSIGN_OR_RETURN(auto bounds,
+                            in_.source.Split(t.source_table(), t.source_key(), static_cast<int>(n)));
     ranges = RangesBetween(bounds);
   }
   progress_.TableStarted(t.source_table(), estimate, static_cast<int>(ranges.size()));
 
-  const auto& targets = t.target_columns();
-  const auto& types = t.target_types();
-  std::vector<std::string> source_of;
-  std::vector<int> source_index;  // of each target column's source value in a source row
-  for (const auto& c : targets) {
-    source_of.push_back(SourceColumnOf(map, c));
+  for (const auto& c : t.target_columns()) {
+    plan.source_of.push_back(SourceColumnOf(map, c));
     const auto& sc = t.source_columns();
-    auto it = std::find(sc.begin(), sc.end(), source_of.back());
-    source_index.push_back(it == sc.end() ? -1 : static_cast<int>(it - sc.begin()));
+    auto it = std::find(sc.begin(), sc.end(), plan.source_of.back());
+    plan.source_index.push_back(it == sc.end() ? -1 : static_cast<int>(it - sc.begin()));
   }
-  std::vector<KeySet*> key_sets;
-  std::vector<ForeignKeyCheck*> fk_checks;
   for (auto& k : keys_) {
-    if (k.table == index) key_sets.push_back(&k);
+    if (k.table == index) plan.key_sets.push_back(&k);
   }
   for (auto& f : fks_) {
-    if (f.table == index) fk_checks.push_back(&f);
+    if (f.table == index) plan.fk_checks.push_back(&f);
   }
-  bool needs_key = !key_sets.empty() || !fk_checks.empty();
+  plan.needs_key = !plan.key_sets.empty() || !plan.fk_checks.empty();
   // A row's source key is logged when a finding about duplicates or orphans may name it.
-  bool needs_place = !fk_checks.empty();
-  for (KeySet* k : key_sets) needs_place |= k->check_duplicates;
+  plan.needs_place = !plan.fk_checks.empty();
+  for (KeySet* k : plan.key_sets) plan.needs_place |= k->check_duplicates;
 
-  // A batch read and mapped: `outs[i]` is row i mapped when `ok[i]`, else `whys[i]` says why not.
-  // Rows are mapped in slices claimed through `claimed`, by the reading side and by the
-  // checking side once it has nothing else to do; `read` turns 1 when `rows` holds the batch
-  // (2 when the range is exhausted).
-  struct Mapped {
-    std::vector<Row> rows, outs;
-    std::vector<mapping::Refusal> whys;
-    std::vector<char> ok;
-    std::atomic<size_t> claimed{0};
-    std::atomic<int> read{0};
-  };
-  Mapped batch, next;
-  Row key;
-  std::string hash_buf;
-  std::string_view engine = in_.target.kind();
-  for (const auto& range : ranges) {
-    ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), range,
-                    options_.batch_rows, /*exclusive=*/true};
-    TANDEM_ASSIGN_OR_RETURN(auto reader, in_.source.Scan(req));
-    // The next batch is read and mapped while this one is checked, and the checking side helps
-    // map it once its own batch is done: reading, mapping and checking then share both cores
-    // whatever their proportions. (Apply is const and may run on two threads: expressions
-    // serialize on their own lock, iconv descriptors are per thread.) An early return waits
-    // for the reading side: the future of std::async joins in its destructor, before `reader`
-    // goes.
-    auto map_rows = [&](Mapped& m) {
-      constexpr size_t kSlice = 256;
-      size_t n = m.rows.size();
-      for (size_t i; (i = m.claimed.fetch_add(kSlice)) < n;) {
-        for (size_t j = i; j < std::min(n, i + kSlice); ++j) {
-          m.ok[j] = t.Apply(m.rows[j], m.outs[j], m.whys[j]);
-        }
+  // The jobs take ranges in key order, each with its own source connection and key log; what
+  // each range found is merged in key order afterwards, so the report is the same at any
+  // --jobs. Segments (key ranges numbered across the run) say whose key log holds a row.
+  int jobs = static_cast<int>(std::min<size_t>(std::max(1, options_.jobs), ranges.size()));
+  TANDEM_RETURN_IF_ERROR(OpenJobs(jobs));
+  uint64_t first_segment = segment_job_.size();
+  segment_job_.resize(first_segment + ranges.size());
+  std::vector<RangeResult> results(ranges.size());
+  std::vector<Status> status(jobs);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  rows_done_ = 0;
+  rejected_done_ = 0;
+  auto job = [&](int j) {
+    for (size_t r; !failed && (r = next.fetch_add(1)) < ranges.size();) {
+      segment_job_[first_segment + r] = j;
+      status[j] = ScanRange(plan, j, jobs, ranges[r], first_segment + r, results[r], failed);
+      if (!status[j]) {
+        failed = true;
+        return;
       }
-    };
-    auto read_and_map = [&](Mapped& m) {
-      m.claimed = 0;
-      bool got = reader->Next(m.rows);
-      if (got) {
-        size_t n = m.rows.size();
-        m.outs.resize(n);
-        m.whys.resize(n);
-        m.ok.resize(n);
-      }
-      m.read = got ? 1 : 2;
-      m.read.notify_one();
-      if (got) map_rows(m);
-      return got;
-    };
-    bool more = read_and_map(batch);
-    while (more) {
-      next.read = 0;
-      auto ahead = std::async(std::launch::async, [&] { return read_and_map(next); });
-      for (size_t r = 0; r < batch.rows.size(); ++r) {
-        const Row& row = batch.rows[r];
-        const Row& out = batch.outs[r];
-        ++summary.rows;
-        bool have_key = false;
-        auto key_of = [&]() -> const Row& {
-          if (!have_key) key = t.SourceKey(row), have_key = true;
-          return key;
-        };
-        if (!batch.ok[r]) {
-          const mapping::Refusal& why = batch.whys[r];
-          Evidence* e = nullptr;
-          findings_.Record(t, why.column, why.problem, Severity::kReject, why.rule, why.message,
-                           key_of(), &e);
-          auto tc = std::find(source_of.begin(), source_of.end(), why.column);
-          size_t i = tc == source_of.end() ? 0 : static_cast<size_t>(tc - source_of.begin());
-          if (i < types.size()) {
-            e->type = types[i];
-            e->target_column = targets[i];
-          }
-          int si = i < source_index.size() ? source_index[i] : -1;
-          if (si >= 0) {
-            const Value& v = row[si];
-            if (v.kind() == Kind::kText && IsValidUtf8(v.as_str())) {
-              e->max_chars = std::max(e->max_chars, Utf8Length(v.as_str()));
-            } else if (v.kind() == Kind::kBytes) {
-              e->max_chars = std::max(e->max_chars, v.as_str().size());
-            }
-            if (e->values.size() < 5 && !v.is_null()) e->values.insert(v.ToString());
-          }
-          ++summary.rejected;
-          continue;
-        }
-        // What the target engine refuses beyond the cast, then what lands but looks wrong.
-        bool refused = false, flagged = false;
-        // Values a stated policy changed (a DST gap shifted, a fold resolved): they land, as
-        // the user chose; the report says how many and which.
-        for (const auto& note : batch.whys[r].notes) {
-          findings_.Record(t, note.column, note.problem, Severity::kWarning, note.rule,
-                           note.message, key_of());
-          flagged = true;
-        }
-        for (size_t i = 0; i < out.size(); ++i) {
-          const Value& v = out[i];
-          if (auto err = in_.target.ValueRefusal(v, types[i])) {
-            Evidence* e = nullptr;
-            findings_.Record(t, source_of[i], err->problem, Severity::kReject,
-                             fmt::format("{} column {}.{} ({})", engine, t.target_table(),
-                                         targets[i], types[i].ToString()),
-                             fmt::format("{}: {}", source_of[i], err->message), key_of(), &e);
-            e->type = types[i];
-            e->target_column = targets[i];
-            if (e->values.size() < 5) e->values.insert(v.ToString());
-            if (err->problem == Problem::kControlCharacter) {
-              if (auto at = FindControlCharacter(v.as_str()); at && e->control < 0) {
-                e->control = static_cast<unsigned char>(v.as_str()[*at]);
-              }
-            }
-            refused = true;
-            break;
-          }
-          if (v.kind() != Kind::kText) continue;
-          const std::string& s = v.as_str();
-          if (auto at = FindControlCharacter(s)) {
-            Evidence* e = nullptr;
-            int c = static_cast<unsigned char>(s[*at]);
-            findings_.Record(t, source_of[i], Problem::kControlCharacter, Severity::kWarning,
-                             fmt::format("text into {}.{}", t.target_table(), targets[i]),
-                             fmt::format("{}: control character 0x{:02X} at character {} of {}",
-                                         source_of[i], c, Utf8Length(s.substr(0, *at)) + 1,
-                                         v.ToDisplay().substr(0, 60)),
-                             key_of(), &e);
-            if (e->control < 0) e->control = c;
-            flagged = true;
-          }
-          if (LooksLikeMojibake(s)) {
-            findings_.Record(t, source_of[i], Problem::kMojibake, Severity::kWarning,
-                             fmt::format("text into {}.{}", t.target_table(), targets[i]),
-                             fmt::format("{}: {} looks like UTF-8 read as cp1252{}", source_of[i],
-                                         v.ToDisplay().substr(0, 60),
-                                         RepairMojibake(s) ? fmt::format(" (repaired: '{}')", *RepairMojibake(s)) : ""),
-                             key_of());
-            flagged = true;
-          }
-        }
-        if (refused) {
-          ++summary.rejected;
-          continue;
-        }
-        summary.flagged += flagged;
-        if (!needs_key) continue;
-        uint64_t place = 0;
-        if (needs_place) {
-          TANDEM_ASSIGN_OR_RETURN(place, key_log_->Append(row, t.source_key_positions()));
-        }
-        for (KeySet* k : key_sets) {
-          if (auto h = HashKey(out, k->positions, k->folds, k->types, hash_buf)) {
-            TANDEM_RETURN_IF_ERROR(k->spill->Add(*h, place));
-          }
-        }
-        for (ForeignKeyCheck* f : fk_checks) {
-          if (auto h = HashKey(out, f->positions, f->folds, f->types, hash_buf)) {
-            TANDEM_RETURN_IF_ERROR(f->spill->Add(*h, place));
-          }
-        }
-      }
-      progress_.Advanced(t.source_table(), summary.rows, summary.rejected);
-      next.read.wait(0);
-      if (next.read == 1) map_rows(next);
-      more = ahead.get();
-      std::swap(batch.rows, next.rows);
-      std::swap(batch.outs, next.outs);
-      std::swap(batch.whys, next.whys);
-      std::swap(batch.ok, next.ok);
     }
-    TANDEM_RETURN_IF_ERROR(reader->status());
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (int j = 1; j < jobs; ++j) helpers.emplace_back(job, j);
+    job(0);
   }
-  for (KeySet* k : key_sets) TANDEM_RETURN_IF_ERROR(k->spill->Flush());
-  for (ForeignKeyCheck* f : fk_checks) TANDEM_RETURN_IF_ERROR(f->spill->Flush());
+  for (const auto& st : status) TANDEM_RETURN_IF_ERROR(st);
+  for (auto& r : results) {
+    findings_.Merge(std::move(r.findings));
+    summary.rows += r.rows;
+    summary.rejected += r.rejected;
+    summary.flagged += r.flagged;
+  }
+  for (KeySet* k : plan.key_sets) TANDEM_RETURN_IF_ERROR(k->spill->Flush());
+  for (ForeignKeyCheck* f : plan.fk_checks) TANDEM_RETURN_IF_ERROR(f->spill->Flush());
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   progress_.TableFinished(summary);
   return Ok();
+}
+
+Status Assessor::OpenJobs(int jobs) {
+  while (static_cast<int>(jobs_.size()) < jobs) {
+    auto j = std::make_unique<Job>();
+    if (!jobs_.empty()) {
+      if (!options_.open_source) return Fail(Code::kInternal, "assess: no way to open a job's source");
+      TANDEM_ASSIGN_OR_RETURN(j->source, options_.open_source());
+    }
+    // Every row is read once: a page cache only costs memory and page faults (SQLite's
+    // smallest; measured, 9% of a scan's time went to faulting in 32 MB caches).
+    TANDEM_RETURN_IF_ERROR((jobs_.empty() ? in_.source : *j->source).LimitCache(0));
+    TANDEM_ASSIGN_OR_RETURN(j->log, KeyLog::Create(fmt::format("{}/keys.{}", options_.scratch_path,
+                                                               jobs_.size())));
+    jobs_.push_back(std::move(j));
+  }
+  return Ok();
+}
+
+Status Assessor::ScanRange(const TablePlan& plan, int job, int jobs, const KeyRange& range,
+                           uint64_t segment, RangeResult& result, const std::atomic<bool>& failed) {
+  const mapping::TableTransform& t = plan.t;
+  Engine& source = job == 0 ? in_.source : *jobs_[job]->source;
+  KeyLog& log = *jobs_[job]->log;
+  const auto& targets = t.target_columns();
+  const auto& types = t.target_types();
+
+  Job& state = *jobs_[job];
+  Mapped& batch = state.batch;
+  Mapped& next = state.next;
+  Row& key = state.key;
+  std::string& hash_buf = state.hash_buf;
+  auto& spilled = state.spilled;
+  std::string_view engine = in_.target.kind();
+  ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), range,
+                  options_.batch_rows, /*exclusive=*/true};
+  TANDEM_ASSIGN_OR_RETURN(auto reader, source.Scan(req));
+  // The next batch is read and mapped while this one is checked, and the checking side helps
+  // map it once its own batch is done: reading, mapping and checking then share the cores
+  // whatever their proportions. (Apply is const and may run on several threads: expressions
+  // serialize on their own lock, iconv descriptors are per thread.) An early return waits
+  // for the reading side: the future of std::async joins in its destructor, before `reader`
+  // goes.
+  auto map_rows = [&](Mapped& m) {
+    constexpr size_t kSlice = 256;
+    size_t n = m.rows.size();
+    for (size_t i; (i = m.claimed.fetch_add(kSlice)) < n;) {
+      for (size_t j = i; j < std::min(n, i + kSlice); ++j) {
+        m.ok[j] = t.Apply(m.rows[j], m.outs[j], m.whys[j]);
+      }
+    }
+  };
+  auto read_and_map = [&](Mapped& m) {
+    m.claimed = 0;
+    bool got = reader->Next(m.rows);
+    if (got) {
+      size_t n = m.rows.size();
+      m.outs.resize(n);
+      m.whys.resize(n);
+      m.ok.resize(n);
+    }
+    m.read = got ? 1 : 2;
+    m.read.notify_one();
+    if (got) map_rows(m);
+    return got;
+  };
+  // With one job the next batch is read and mapped on a thread of its own; with more, the
+  // jobs already keep the cores busy, and each job reads, maps and checks on its one thread
+  // (threads handing rows to each other made more work than they saved: the allocator's locks).
+  bool overlap = jobs == 1;
+  bool more = read_and_map(batch);
+  while (more && !failed) {
+    next.read = 0;
+    std::future<bool> ahead;
+    if (overlap) ahead = std::async(std::launch::async, [&] { return read_and_map(next); });
+    int64_t rejected_before = result.rejected;
+    spilled.clear();
+    for (size_t r = 0; r < batch.rows.size(); ++r) {
+      const Row& row = batch.rows[r];
+      const Row& out = batch.outs[r];
+      ++result.rows;
+      bool have_key = false;
+      auto key_of = [&]() -> const Row& {
+        if (!have_key) key = t.SourceKey(row), have_key = true;
+        return key;
+      };
+      if (!batch.ok[r]) {
+        const mapping::Refusal& why = batch.whys[r];
+        Evidence* e = nullptr;
+        result.findings.Record(t, why.column, why.problem, Severity::kReject, why.rule, why.message,
+                         key_of(), &e);
+        auto tc = std::find(plan.source_of.begin(), plan.source_of.end(), why.column);
+        size_t i = tc == plan.source_of.end() ? 0 : static_cast<size_t>(tc - plan.source_of.begin());
+        if (i < types.size()) {
+          e->type = types[i];
+          e->target_column = targets[i];
+        }
+        int si = i < plan.source_index.size() ? plan.source_index[i] : -1;
+        if (si >= 0) {
+          const Value& v = row[si];
+          if (v.kind() == Kind::kText && IsValidUtf8(v.as_str())) {
+            e->max_chars = std::max(e->max_chars, Utf8Length(v.as_str()));
+          } else if (v.kind() == Kind::kBytes) {
+            e->max_chars = std::max(e->max_chars, v.as_str().size());
+          }
+          if (!v.is_null()) e->Note(v.ToString());
+        }
+        ++result.rejected;
+        continue;
+      }
+      // What the target engine refuses beyond the cast, then what lands but looks wrong.
+      bool refused = false, flagged = false;
+      // Values a stated policy changed (a DST gap shifted, a fold resolved): they land, as
+      // the user chose; the report says how many and which.
+      for (const auto& note : batch.whys[r].notes) {
+        result.findings.Record(t, note.column, note.problem, Severity::kWarning, note.rule,
+                         note.message, key_of());
+        flagged = true;
+      }
+      for (size_t i = 0; i < out.size(); ++i) {
+        const Value& v = out[i];
+        if (auto err = in_.target.ValueRefusal(v, types[i])) {
+          Evidence* e = nullptr;
+          result.findings.Record(t, plan.source_of[i], err->problem, Severity::kReject,
+                           fmt::format("{} column {}.{} ({})", engine, t.target_table(),
+                                       targets[i], types[i].ToString()),
+                           fmt::format("{}: {}", plan.source_of[i], err->message), key_of(), &e);
+          e->type = types[i];
+          e->target_column = targets[i];
+          e->Note(v.ToString());
+          if (err->problem == Problem::kControlCharacter) {
+            if (auto at = FindControlCharacter(v.as_str()); at && e->control < 0) {
+              e->control = static_cast<unsigned char>(v.as_str()[*at]);
+            }
+          }
+          refused = true;
+          break;
+        }
+        if (v.kind() != Kind::kText) continue;
+        const std::string& s = v.as_str();
+        if (auto at = FindControlCharacter(s)) {
+          Evidence* e = nullptr;
+          int c = static_cast<unsigned char>(s[*at]);
+          result.findings.Record(t, plan.source_of[i], Problem::kControlCharacter, Severity::kWarning,
+                           fmt::format("text into {}.{}", t.target_table(), targets[i]),
+                           fmt::format("{}: control character 0x{:02X} at character {} of {}",
+                                       plan.source_of[i], c, Utf8Length(s.substr(0, *at)) + 1,
+                                       v.ToDisplay().substr(0, 60)),
+                           key_of(), &e);
+          if (e->control < 0) e->control = c;
+          flagged = true;
+        }
+        if (LooksLikeMojibake(s)) {
+          result.findings.Record(t, plan.source_of[i], Problem::kMojibake, Severity::kWarning,
+                           fmt::format("text into {}.{}", t.target_table(), targets[i]),
+                           fmt::format("{}: {} looks like UTF-8 read as cp1252{}", plan.source_of[i],
+                                       v.ToDisplay().substr(0, 60),
+                                       RepairMojibake(s) ? fmt::format(" (repaired: '{}')", *RepairMojibake(s)) : ""),
+                           key_of());
+          flagged = true;
+        }
+      }
+      if (refused) {
+        ++result.rejected;
+        continue;
+      }
+      result.flagged += flagged;
+      if (!plan.needs_key) continue;
+      uint64_t place = 0;
+      if (plan.needs_place) {
+        TANDEM_ASSIGN_OR_RETURN(uint64_t offset, log.Append(row, t.source_key_positions()));
+        TANDEM_ASSIGN_OR_RETURN(place, PlaceOf(segment, offset));
+      }
+      for (size_t k = 0; k < plan.key_sets.size(); ++k) {
+        const KeySet& ks = *plan.key_sets[k];
+        if (auto h = HashKey(out, ks.positions, ks.folds, ks.types, hash_buf)) {
+          spilled.push_back({k, {*h, place}});
+        }
+      }
+      for (size_t k = 0; k < plan.fk_checks.size(); ++k) {
+        const ForeignKeyCheck& f = *plan.fk_checks[k];
+        if (auto h = HashKey(out, f.positions, f.folds, f.types, hash_buf)) {
+          spilled.push_back({plan.key_sets.size() + k, {*h, place}});
+        }
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [k, e] : spilled) {
+        KeySpill& spill = k < plan.key_sets.size()
+                              ? *plan.key_sets[k]->spill
+                              : *plan.fk_checks[k - plan.key_sets.size()]->spill;
+        TANDEM_RETURN_IF_ERROR(spill.Add(e.hash, e.place));
+      }
+      rows_done_ += static_cast<int64_t>(batch.rows.size());
+      rejected_done_ += result.rejected - rejected_before;
+      progress_.Advanced(t.source_table(), rows_done_, rejected_done_);
+    }
+    if (overlap) {
+      next.read.wait(0);
+      if (next.read == 1) map_rows(next);
+      more = ahead.get();
+    } else {
+      more = read_and_map(next);
+    }
+    std::swap(batch.rows, next.rows);
+    std::swap(batch.outs, next.outs);
+    std::swap(batch.whys, next.whys);
+    std::swap(batch.ok, next.ok);
+  }
+  return reader->status();
 }
 
 // Keeps the key values of a target table that the mapping does not copy into, read from the
@@ -817,10 +998,15 @@ Status Assessor::ScanExisting(KeySet& k) {
 }
 
 Result<std::vector<Row>> Assessor::SampleKeys(std::vector<uint64_t> places) {
-  TANDEM_RETURN_IF_ERROR(key_log_->Flush());
+  for (auto& j : jobs_) TANDEM_RETURN_IF_ERROR(j->log->Flush());
   std::vector<Row> keys;
   for (uint64_t place : places) {
-    TANDEM_ASSIGN_OR_RETURN(Row k, key_log_->Read(place));
+    uint64_t segment = place >> kOffsetBits;
+    if (segment >= segment_job_.size()) {
+      return Fail(Code::kInternal, "assess: a key's place {} names no key range", place);
+    }
+    KeyLog& log = *jobs_[segment_job_[segment]]->log;
+    TANDEM_ASSIGN_OR_RETURN(Row k, log.Read(place & ((uint64_t{1} << kOffsetBits) - 1)));
     keys.push_back(std::move(k));
   }
   return keys;

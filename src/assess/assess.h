@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,7 +74,11 @@ class Progress {
 
 struct Options {
   size_t batch_rows = 10000;
-  int64_t range_rows = 200000;  // rows per key range of the scan
+  int64_t range_rows = 200000;  // rows per key range of the scan (at most)
+  // Key ranges scanned at once (--jobs), each job with a source connection of its own from
+  // `open_source` (job 0 reads through Input::source). The report is the same at any value.
+  int jobs = 1;
+  std::function<Result<std::unique_ptr<Engine>>()> open_source;
   // The directory that holds the hashed key values of the duplicate and foreign-key checks
   // (created, and removed afterwards; key_spill.h): tables larger than memory are checked on
   // disk.

@@ -124,18 +124,16 @@ Result<Row> KeyLog::Read(uint64_t place) {
   return key;
 }
 
-Result<std::unique_ptr<KeySpill>> KeySpill::Create(const std::string& prefix) {
+Result<std::unique_ptr<KeySpill>> KeySpill::Create(const std::string& path) {
   std::unique_ptr<KeySpill> s(new KeySpill());
-  s->prefix_ = prefix;
+  s->path_ = path;
   s->buffers_.resize(kPartitions);
-  // Nothing on disk yet; an empty file proves the directory is writable before the scan.
-  std::FILE* f = std::fopen(s->Path(0).c_str(), "wb");
-  if (!f) return IoError("create", s->Path(0));
+  s->blocks_.resize(kPartitions);
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return IoError("create", path);
   std::fclose(f);
   return s;
 }
-
-std::string KeySpill::Path(int p) const { return fmt::format("{}.{}", prefix_, p); }
 
 Status KeySpill::Add(const KeyHash& hash, uint64_t place) {
   // The top bits choose the partition; the sort within one uses all of them.
@@ -152,12 +150,13 @@ Status KeySpill::Add(const KeyHash& hash, uint64_t place) {
 Status KeySpill::Write(int p) {
   std::string& b = buffers_[p];
   if (b.empty()) return Ok();
-  std::string path = Path(p);
-  std::FILE* f = std::fopen(path.c_str(), "ab");
-  if (!f) return IoError("open", path);
+  std::FILE* f = std::fopen(path_.c_str(), "ab");
+  if (!f) return IoError("open", path_);
   bool ok = std::fwrite(b.data(), 1, b.size(), f) == b.size();
   ok &= std::fclose(f) == 0;
-  if (!ok) return IoError("write", path);
+  if (!ok) return IoError("write", path_);
+  blocks_[p].push_back({size_, b.size()});
+  size_ += b.size();
   b.clear();
   return Ok();
 }
@@ -171,18 +170,25 @@ Status KeySpill::Flush() {
 }
 
 Result<std::vector<KeySpill::Entry>> KeySpill::Load(int p) {
-  std::string path = Path(p);
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) {
-    if (errno == ENOENT) return std::vector<Entry>{};  // no entry fell here
-    return IoError("open", path);
+  const auto& blocks = blocks_[p];
+  if (blocks.empty()) return std::vector<Entry>{};  // no entry fell here
+  uint64_t total = 0;
+  for (const auto& b : blocks) total += b.bytes;
+  std::FILE* f = std::fopen(path_.c_str(), "rb");
+  if (!f) return IoError("open", path_);
+  std::string bytes(total, '\0');
+  uint64_t at = 0;
+  bool failed = false;
+  for (const auto& b : blocks) {
+    if (std::fseek(f, static_cast<long>(b.offset), SEEK_SET) != 0 ||
+        std::fread(bytes.data() + at, 1, b.bytes, f) != b.bytes) {
+      failed = true;
+      break;
+    }
+    at += b.bytes;
   }
-  std::string bytes;
-  char chunk[1 << 16];
-  for (size_t got; (got = std::fread(chunk, 1, sizeof chunk, f)) > 0;) bytes.append(chunk, got);
-  bool failed = std::ferror(f) != 0;
   std::fclose(f);
-  if (failed || bytes.size() % 24 != 0) return IoError("read", path);
+  if (failed || bytes.size() % 24 != 0) return IoError("read", path_);
   std::vector<Entry> out(bytes.size() / 24);
   for (size_t i = 0; i < out.size(); ++i) {
     const char* e = bytes.data() + i * 24;

@@ -2,14 +2,17 @@
 //
 // Every row's mapped key values are reduced to a 128-bit hash (XXH3 over a kind-tagged
 // encoding, so 5, '5' and NULL never meet) and appended, with the row's place in a key log, to
-// one of kPartitions spill files chosen by the hash. A check then loads one partition at a time
-// (a 256th of the entries: 24 bytes an entry, so 94 MB for a billion rows), sorts it and walks
-// it: equal hashes are equal values, and a child's hash missing from its parent's partition of
-// the same number is an orphan. Memory is the write buffers (16 KB a partition) plus one
-// partition, whatever the table size; the files are written and read once, in order, and are
-// open only while a buffer is written or a partition read (a schema of many keys must not run
-// out of file descriptors). Two different values sharing a 128-bit hash (odds about 2^-100 for a billion rows)
-// would be reported as a duplicate: a false alarm, never a missed problem.
+// one of kPartitions buffers chosen by the hash; a full buffer is appended to the key set's one
+// spill file as a block, and the blocks of each partition are listed in memory (16 bytes a
+// 16 KB block). A check then loads one partition at a time (a 256th of the entries: 24 bytes
+// an entry, so 94 MB for a billion rows), sorts it and walks it: equal hashes are equal values,
+// and a child's hash missing from its parent's partition of the same number is an orphan.
+// Memory is the write buffers (16 KB a partition) plus one partition, whatever the table size.
+// The file is open only while a block is written or a partition read (a schema of many keys
+// must not run out of file descriptors), and one file a key set, not one a partition: creating
+// 256 files a key set cost 6% of an assessment in the file system (measured). Two different
+// values sharing a 128-bit hash (odds about 2^-100 for a billion rows) would be reported as a
+// duplicate: a false alarm, never a missed problem.
 //
 // The key log keeps each row's source key in a compact binary form, written once per row and
 // read back only for the sample keys of a finding.
@@ -64,8 +67,9 @@ class KeySpill {
     auto operator<=>(const Entry&) const = default;
   };
 
-  // Files `prefix`.0 .. `prefix`.255, made as entries come.
-  static Result<std::unique_ptr<KeySpill>> Create(const std::string& prefix);
+  // The spill file `path` (created empty now: an unwritable directory fails here, before the
+  // scan).
+  static Result<std::unique_ptr<KeySpill>> Create(const std::string& path);
   KeySpill(const KeySpill&) = delete;
   KeySpill& operator=(const KeySpill&) = delete;
 
@@ -79,9 +83,13 @@ class KeySpill {
  private:
   KeySpill() = default;
   Status Write(int p);
-  std::string Path(int p) const;
-  std::string prefix_;
+  struct Block {
+    uint64_t offset = 0, bytes = 0;
+  };
+  std::string path_;
+  uint64_t size_ = 0;  // of the file
   std::vector<std::string> buffers_;
+  std::vector<std::vector<Block>> blocks_;  // by partition, in the order written
   int64_t entries_ = 0;
 };
 

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   cmd_assess->add_option("-c,--config", assess.config_path, "mapping file");
   cmd_assess->add_option("--json", assess.json_path, "also write the report as JSON here");
   cmd_assess->add_option("--html", assess.html_path, "also write the report as an HTML page here");
+  cmd_assess->add_option("-j,--jobs", assess.jobs, "key ranges scanned at once (default: options.jobs, else the cores, at most 8)")
+      ->check(CLI::Range(1, tandem::mapping::kMaxJobs));
   cmd_assess->callback([&] { run = [&] { return tandem::migration::Assess(assess, stdout, stderr); }; });
 
   std::string reject_table, reject_key, reject_csv;

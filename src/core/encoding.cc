@@ -305,11 +305,10 @@ size_t ValidSequenceAt(const std::vector<int>& b, size_t i) {
   return IsValidUtf8(seq) ? len : 0;
 }
 
-std::vector<int> MojibakeBytes(std::string_view utf8) {
-  std::vector<int> b;
-  b.reserve(utf8.size());
+// The cp1252/latin1 byte of each character of `utf8` (-1 where none), into `b`.
+void MojibakeBytes(std::string_view utf8, std::vector<int>& b) {
+  b.clear();
   for (size_t i = 0; i < utf8.size();) b.push_back(MojibakeByte(NextCodePoint(utf8, i)));
-  return b;
 }
 
 }  // namespace
@@ -318,7 +317,9 @@ bool LooksLikeMojibake(std::string_view utf8) {
   // Fast path: mojibake always has a lead character U+00C2-U+00F4 (bytes C3 82..C3 B4).
   if (utf8.find('\xC3') == std::string_view::npos) return false;
   if (!IsValidUtf8(utf8)) return false;
-  std::vector<int> b = MojibakeBytes(utf8);
+  // `assess` asks this of every text value with a C3 byte: one buffer a thread, not one a call.
+  thread_local std::vector<int> b;
+  MojibakeBytes(utf8, b);
   for (size_t i = 0; i < b.size(); ++i) {
     if (ValidSequenceAt(b, i)) return true;
   }

@@ -584,7 +584,11 @@ bool AlreadyFits(const Value& v, const PortableType& type) {
   if (v.kind() != type.kind) return false;
   switch (type.kind) {
     case Kind::kInt: return type.int_bytes == 8;
-    case Kind::kText: return type.length < 0 && IsValidUtf8(v.as_str());
+    // Within a length: copied into the row as it is (CastTo would build a new string each row).
+    case Kind::kText:
+      return IsValidUtf8(v.as_str()) &&
+             (type.length < 0 || v.as_str().size() <= static_cast<size_t>(type.length) ||
+              Utf8Length(v.as_str()) <= static_cast<size_t>(type.length));
     case Kind::kDecimal: return type.scale < 0 && type.precision < 0;
     case Kind::kJson: return false;  // CastTo validates documents
     case Kind::kTime:

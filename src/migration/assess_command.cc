@@ -1,5 +1,7 @@
 // `tandem assess`: the edge-case scan of src/assess, with the terminal summary, a progress bar
 // per table and the JSON and HTML reports.
+#include <malloc.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -50,6 +52,15 @@ Result<int> Assess(const AssessOptions& o, FILE* out, FILE* err) {
   AssessProgress progress(err);
   assess::Options options;
   options.batch_rows = static_cast<size_t>(s.cfg.batch_rows);
+  options.range_rows = s.cfg.chunk_rows;
+  s.jobs_flag = o.jobs;
+  options.jobs = s.VerifyJobs();  // reads only: a SQLite source runs jobs too
+  options.open_source = [&s] { return s.OpenSource(); };
+  // main() keeps the process to one malloc arena (a copy's batches are allocated on one
+  // thread and freed on another). The jobs of an assessment each allocate and free on their
+  // own thread (casts, rows refilled at each range): on one arena they queue on its lock, and
+  // two jobs ran no faster than one (measured). An arena a job, and one for the rest.
+  mallopt(M_ARENA_MAX, options.jobs + 1);
   options.scratch_path = scratch;
   assess::Input in{s.cfg, s.tables, s.source_schema, s.target_schema, *s.source, *s.target};
   TANDEM_ASSIGN_OR_RETURN(assess::Report report, assess::Assess(in, progress, options));

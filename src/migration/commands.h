@@ -69,6 +69,7 @@ Result<int> RetryRejects(const std::string& config_path, const std::string& tabl
 struct AssessOptions {
   std::string config_path = "tandem.yaml";
   std::string json_path, html_path;  // also write the report here ("" for none)
+  int jobs = 0;  // --jobs (0: the mapping's options.jobs, else the cores, at most 8)
 };
 // Reads every source row through the mapping and reports what would not fit the target
 // (src/assess). 0 when nothing would be rejected or fail, 1 otherwise.
