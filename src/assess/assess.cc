@@ -464,6 +464,7 @@ class Assessor {
     std::unique_ptr<Engine> source;  // jobs 1, 2, ...; job 0 reads through Input::source
     std::unique_ptr<KeyLog> log;
     Mapped batch, next;
+    std::vector<Row> spare;
     Row key;
     std::string hash_buf;
     // A batch's key hashes (by key set: TablePlan::key_sets, then fk_checks), added to the
@@ -817,9 +818,21 @@ Status Assessor::ScanRange(const TablePlan& plan, int job, int jobs, const KeyRa
       }
     }
   };
+  // A short batch is usually a range's last. The read after it goes into a spare vector: a
+  // reader's "no more rows" empties the vector it is given, and the batch's rows (with their
+  // buffers) are better kept for the next range.
+  bool after_short = false;
   auto read_and_map = [&](Mapped& m) {
     m.claimed = 0;
-    bool got = reader->Next(m.rows);
+    bool got;
+    if (after_short) {
+      state.spare.clear();
+      got = reader->Next(state.spare);
+      if (got) std::swap(m.rows, state.spare);
+    } else {
+      got = reader->Next(m.rows);
+    }
+    after_short = got && m.rows.size() < options_.batch_rows;
     if (got) {
       size_t n = m.rows.size();
       m.outs.resize(n);
