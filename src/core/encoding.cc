@@ -314,8 +314,20 @@ void MojibakeBytes(std::string_view utf8, std::vector<int>& b) {
 }  // namespace
 
 bool LooksLikeMojibake(std::string_view utf8) {
-  // Fast path: mojibake always has a lead character U+00C2-U+00F4 (bytes C3 82..C3 B4).
-  if (utf8.find('\xC3') == std::string_view::npos) return false;
+  // Fast path: mojibake always has a lead character U+00C2-U+00F4 (bytes C3 82..C3 B4)
+  // followed by a character whose cp1252/latin1 byte is a continuation byte 80..BF: U+0080 to
+  // U+00BF (C2 xx) or one of cp1252's 0x80-0x9F characters (C5, C6, CB or E2 first). Text
+  // without that pair (most text with accents) needs no decoding.
+  bool candidate = false;
+  for (size_t i = utf8.find('\xC3'); i != std::string_view::npos && !candidate;
+       i = utf8.find('\xC3', i + 1)) {
+    if (i + 2 >= utf8.size()) break;
+    auto lead = static_cast<unsigned char>(utf8[i + 1]);
+    auto next = static_cast<unsigned char>(utf8[i + 2]);
+    candidate = lead >= 0x82 && lead <= 0xB4 &&
+                (next == 0xC2 || next == 0xC5 || next == 0xC6 || next == 0xCB || next == 0xE2);
+  }
+  if (!candidate) return false;
   if (!IsValidUtf8(utf8)) return false;
   // `assess` asks this of every text value with a C3 byte: one buffer a thread, not one a call.
   thread_local std::vector<int> b;

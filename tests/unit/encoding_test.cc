@@ -105,6 +105,39 @@ TEST(Mojibake, RepairsWhatCp1252OrLatin1Mangled) {
   EXPECT_EQ(RepairMojibake("\u00C3\u00A9"), "\u00E9");  // Ã© -> é
 }
 
+// LooksLikeMojibake skips text without a lead character followed by a character that
+// cp1252/latin1 reads as a continuation byte: every mangled character must still be seen,
+// whichever table mangled it (every code point of two bytes, and of three bytes whose middle
+// byte cp1252 reads as one of its 0x80-0x9F characters).
+TEST(Mojibake, EveryMangledCharacterIsSeen) {
+  auto utf8 = [](uint32_t cp) {
+    std::string s;
+    if (cp < 0x800) {
+      s += static_cast<char>(0xC0 | (cp >> 6));
+    } else {
+      s += static_cast<char>(0xE0 | (cp >> 12));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    }
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+    return s;
+  };
+  int seen = 0;
+  for (uint32_t cp = 0x80; cp < 0x10000; ++cp) {
+    if (cp >= 0xD800 && cp < 0xE000) continue;
+    std::string good = "x" + utf8(cp) + "y";
+    for (const char* table : {"mariadb_latin1", "latin1"}) {
+      auto mangled = DecodeToUtf8(good, table);
+      ASSERT_TRUE(mangled) << cp;
+      // What RepairMojibake can take back is mojibake by definition: it must be seen.
+      if (RepairMojibake(*mangled) == good) {
+        EXPECT_TRUE(LooksLikeMojibake(*mangled)) << std::hex << cp << " " << table;
+        ++seen;
+      }
+    }
+  }
+  EXPECT_GT(seen, 60000);  // nearly every code point, through both tables
+}
+
 TEST(Mojibake, LeavesCorrectTextAlone) {
   for (std::string ok : {"", "plain ascii", "caf\u00E9", "S\u00C3O PAULO", "\u00C3gua",
                          "JO\u00C3O", "\u00C3\u00C3", "\u65E5\u672C", "\u00C2 la carte",
