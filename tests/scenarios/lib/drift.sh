@@ -48,7 +48,7 @@ drift_stop_writer() {
   wait "$WRITER_PID" || { cat writer.log; fail "writer failed"; }
   tail -1 writer.log
 }
-writes() { cat writer.count 2>/dev/null || echo 0; }
+writes() { local n; n=$(cat writer.count 2>/dev/null) || true; echo "${n:-0}"; }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local secs=$1 what=$2 deadline; shift 2

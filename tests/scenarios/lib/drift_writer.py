@@ -67,8 +67,10 @@ while not os.path.exists(os.path.join(workdir, "stop")):
         next_order += 1
         next_event += 1
         done += 1
-        with open(os.path.join(workdir, "writer.count"), "w") as f:
+        # Replaced whole, never truncated in place: a reader must not see an empty count.
+        with open(os.path.join(workdir, "writer.count.tmp"), "w") as f:
             f.write(str(done))
+        os.replace(os.path.join(workdir, "writer.count.tmp"), os.path.join(workdir, "writer.count"))
     except Exception as e:  # a statement racing the ALTER (the mode file moves after it)
         try:
             if ph == "?":
