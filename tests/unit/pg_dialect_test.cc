@@ -352,6 +352,10 @@ TEST(PgDialect, DigestSqlHashesTheRowTextOfTheColumnsInRange) {
             "FROM \"s\".\"t\" WHERE \"id\" > $1 AND \"id\" <= $2");
   EXPECT_EQ(DigestSql("t", {"v"}, {"a", "b"}, false, false),
             "SELECT count(*), coalesce(bit_xor(hashtextextended(ROW(\"v\")::text, 0)), 0) FROM t");
+  // With each column's binary output function: its bytes, hashed field by field, in order.
+  EXPECT_EQ(DigestSql("t", {"id", "o\"d"}, {"id"}, true, false, {"int8send", "textsend"}),
+            "SELECT count(*), coalesce(bit_xor(hash_record_extended(ROW(int8send(\"id\"), "
+            "textsend(\"o\"\"d\")), 0)), 0) FROM t WHERE \"id\" > $1");
 }
 
 }  // namespace

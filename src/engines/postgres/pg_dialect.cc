@@ -196,16 +196,28 @@ std::string CountSql(std::string_view table, const std::vector<std::string>& key
 }
 
 std::string DigestSql(std::string_view table, const std::vector<std::string>& columns,
-                      const std::vector<std::string>& key, bool has_lower, bool has_upper) {
-  return fmt::format(
-      "SELECT count(*), coalesce(bit_xor(hashtextextended(ROW({})::text, 0)), 0) FROM {}{}",
-      ColumnList(columns), table, Where(RangePredicate(key, has_lower, has_upper, 1)));
+                      const std::vector<std::string>& key, bool has_lower, bool has_upper,
+                      const std::vector<std::string>& send) {
+  std::string row_hash;
+  if (send.empty()) {
+    row_hash = fmt::format("hashtextextended(ROW({})::text, 0)", ColumnList(columns));
+  } else {
+    std::string fields;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      fields += fmt::format("{}{}({})", i ? ", " : "", send.at(i), QuoteIdent(columns[i]));
+    }
+    row_hash = fmt::format("hash_record_extended(ROW({}), 0)", fields);
+  }
+  return fmt::format("SELECT count(*), coalesce(bit_xor({}), 0) FROM {}{}", row_hash, table,
+                     Where(RangePredicate(key, has_lower, has_upper, 1)));
 }
 
 std::string DigestFormSql() {
   return "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
-         "current_setting('server_encoding'), current_setting('lc_monetary') "
-         "FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 "
+         "current_setting('server_encoding'), current_setting('lc_monetary'), "
+         "t.typsend::regproc::text "
+         "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+         "WHERE a.attrelid = $1::regclass AND a.attnum > 0 "
          "AND NOT a.attisdropped ORDER BY a.attnum";
 }
 

@@ -84,10 +84,20 @@ std::string CountSql(std::string_view table, const std::vector<std::string>& key
 // settings (DateStyle ISO, TimeZone UTC, extra_float_digits 3, bytea hex) tells apart every
 // two values verify tells apart; lookup3 mixes every byte into all 64 bits, so the xor of
 // distinct rows does not cancel the way a sum of per-column hashes can.
+//
+// With `send` (one function a column: its type's binary output, pg_type.typsend), from
+// PostgreSQL 14 on: the bit_xor of hash_record_extended(ROW(send(column), ...), 0) instead.
+// The binary form tells apart what the text form tells apart (numeric keeps its display
+// scale, float8 its sign and every bit), costs the server less than rendering text
+// (measured on the bench table: 0.70-0.81 s against 1.29-1.31 s), and each column is hashed
+// as bytes (hashvarlenaextended: every byte into 64 bits, unlike the type's own hash, which
+// folds a bigint to 32 bits) and the columns combined in order.
 std::string DigestSql(std::string_view table, const std::vector<std::string>& columns,
-                      const std::vector<std::string>& key, bool has_lower, bool has_upper);
+                      const std::vector<std::string>& key, bool has_lower, bool has_upper,
+                      const std::vector<std::string>& send = {});
 // The declared type of every column of the table named by $1 (quoted, qualified): attname,
-// format_type; with the database's encoding and lc_monetary (money's text) on every row.
+// format_type, the type's binary output function (typsend, "-" for none); with the database's
+// encoding and lc_monetary (money's text) on every row.
 std::string DigestFormSql();
 // Key boundaries at the row numbers (in key order) given as $1::bigint[].
 std::string SplitSql(std::string_view table, const std::vector<std::string>& key);

@@ -892,17 +892,37 @@ Result<std::string> PostgresEngine::DigestForm(const std::string& table,
   std::string what = What("read the column types of", table);
   TANDEM_ASSIGN_OR_RETURN(PgResult res, conn_.ExecParams(what, DigestFormSql(), {Table(table)}));
   if (res.rows() == 0) return std::string();
-  std::map<std::string, std::string, std::less<>> types;
-  for (int r = 0; r < res.rows(); ++r) types.emplace(res.value(r, 0), res.value(r, 1));
-  std::string form = fmt::format("postgres: bit_xor(hashtextextended(row text)); encoding {}; "
-                                 "lc_monetary {}; columns",
-                                 res.value(0, 2), res.value(0, 3));
+  std::map<std::string, std::pair<std::string, std::string>, std::less<>> types;
+  for (int r = 0; r < res.rows(); ++r) {
+    types.emplace(res.value(r, 0), std::make_pair(std::string(res.value(r, 1)),
+                                                  std::string(res.value(r, 4))));
+  }
+  // Each column's binary form (see DigestSql), where the server has hash_record_extended
+  // (14 on) and every type a binary output; else the row's text.
+  std::vector<std::string> send;
+  bool binary = major_version_ >= 14;
   for (const auto& c : columns) {
     auto it = types.find(c);
     if (it == types.end()) return std::string();  // not a plain column: no digest
-    form += " " + it->second + ",";
+    const std::string& fn = it->second.second;
+    binary &= !fn.empty() && fn != "-";
+    send.push_back(fn);
   }
+  if (!binary) send.clear();
+  std::string form = fmt::format("postgres: bit_xor({}); encoding {}; lc_monetary {}; columns",
+                                 binary ? "hash_record_extended(row of typsend bytes)"
+                                        : "hashtextextended(row text)",
+                                 res.value(0, 2), res.value(0, 3));
+  for (const auto& c : columns) form += " " + types.find(c)->second.first + ",";
+  digest_send_[DigestKey(table, columns)] = std::move(send);
   return form;
+}
+
+std::string PostgresEngine::DigestKey(const std::string& table,
+                                      const std::vector<std::string>& columns) {
+  std::string k = table;
+  for (const auto& c : columns) k += '\0' + c;
+  return k;
 }
 
 Result<Engine::RangeDigest> PostgresEngine::DigestRange(const std::string& table,
@@ -911,13 +931,20 @@ Result<Engine::RangeDigest> PostgresEngine::DigestRange(const std::string& table
                                                         const KeyRange& range) {
   std::string what = What("digest", table);
   if (range.lower || range.upper) TANDEM_RETURN_IF_ERROR(CheckRange(what, key, range));
+  // The form decides the digest; a job's connection that has not read it yet reads it once.
+  auto known = digest_send_.find(DigestKey(table, columns));
+  if (known == digest_send_.end()) {
+    TANDEM_ASSIGN_OR_RETURN(std::string form, DigestForm(table, columns));
+    if (form.empty()) return Fail(Code::kInternal, "{}: no digest for these columns", what);
+    known = digest_send_.find(DigestKey(table, columns));
+  }
   std::vector<Param> params;
   AppendRange(range, params);
   TANDEM_ASSIGN_OR_RETURN(
       PgResult res,
       conn_.ExecParams(what,
                        DigestSql(Table(table), columns, key, range.lower.has_value(),
-                                 range.upper.has_value()),
+                                 range.upper.has_value(), known->second),
                        params));
   RangeDigest d;
   if (res.rows() != 1 || !ParseNumber(res.value(0, 0), d.rows)) {

@@ -178,6 +178,10 @@ class PostgresEngine final : public Engine {
   bool settings_in_txn_ = false;
 
   std::string copy_buf_;  // a piece of a batch in COPY binary format, reused between writes
+  // DigestForm's choice per table and columns (DigestKey): each column's binary output
+  // function, or none for the row's text form.
+  std::map<std::string, std::vector<std::string>> digest_send_;
+  static std::string DigestKey(const std::string& table, const std::vector<std::string>& columns);
 };
 
 }  // namespace tandem::pg
