@@ -480,6 +480,7 @@ class Assessor {
   // Jobs 1 .. jobs-1 get a source connection (job 0 reads through Input::source) and every job
   // a key log, once.
   Status OpenJobs(int jobs);
+  Engine& SourceOf(Job& job) { return job.source ? *job.source : in_.source; }
   // Scans one key range as job `job` of `jobs`.
   Status ScanRange(const TablePlan& plan, int job, int jobs, const KeyRange& range,
                    uint64_t segment, RangeResult& result, const std::atomic<bool>& failed);
@@ -777,7 +778,7 @@ Status Assessor::OpenJobs(int jobs) {
     }
     // Every row is read once: a page cache only costs memory and page faults. SQLite's
     // smallest, 2 MB (measured: 30 MB less resident memory a connection than 32 MB).
-    TANDEM_RETURN_IF_ERROR((jobs_.empty() ? in_.source : *j->source).LimitCache(0));
+    TANDEM_RETURN_IF_ERROR(SourceOf(*j).LimitCache(0));
     TANDEM_ASSIGN_OR_RETURN(j->log, KeyLog::Create(fmt::format("{}/keys.{}", options_.scratch_path,
                                                                jobs_.size())));
     jobs_.push_back(std::move(j));
@@ -788,12 +789,12 @@ Status Assessor::OpenJobs(int jobs) {
 Status Assessor::ScanRange(const TablePlan& plan, int job, int jobs, const KeyRange& range,
                            uint64_t segment, RangeResult& result, const std::atomic<bool>& failed) {
   const mapping::TableTransform& t = plan.t;
-  Engine& source = job == 0 ? in_.source : *jobs_[job]->source;
-  KeyLog& log = *jobs_[job]->log;
   const auto& targets = t.target_columns();
   const auto& types = t.target_types();
 
   Job& state = *jobs_[job];
+  Engine& source = SourceOf(state);
+  KeyLog& log = *state.log;
   Mapped& batch = state.batch;
   Mapped& next = state.next;
   Row& key = state.key;

@@ -74,7 +74,7 @@ class Progress {
 
 struct Options {
   size_t batch_rows = 10000;
-  int64_t range_rows = 200000;  // rows per key range of the scan (at most)
+  int64_t range_rows = mapping::kDefaultChunkRows;  // rows per key range of the scan (at most)
   // Key ranges scanned at once (--jobs), each job with a source connection of its own from
   // `open_source` (job 0 reads through Input::source). The report is the same at any value.
   int jobs = 1;

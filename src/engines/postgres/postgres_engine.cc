@@ -900,20 +900,21 @@ Result<std::string> PostgresEngine::DigestForm(const std::string& table,
   // Each column's binary form (see DigestSql), where the server has hash_record_extended
   // (14 on) and every type a binary output; else the row's text.
   std::vector<std::string> send;
+  std::string declared;
   bool binary = major_version_ >= 14;
   for (const auto& c : columns) {
     auto it = types.find(c);
     if (it == types.end()) return std::string();  // not a plain column: no digest
-    const std::string& fn = it->second.second;
+    const auto& [type, fn] = it->second;
+    declared += " " + type + ",";
     binary &= !fn.empty() && fn != "-";
     send.push_back(fn);
   }
   if (!binary) send.clear();
-  std::string form = fmt::format("postgres: bit_xor({}); encoding {}; lc_monetary {}; columns",
+  std::string form = fmt::format("postgres: bit_xor({}); encoding {}; lc_monetary {}; columns{}",
                                  binary ? "hash_record_extended(row of typsend bytes)"
                                         : "hashtextextended(row text)",
-                                 res.value(0, 2), res.value(0, 3));
-  for (const auto& c : columns) form += " " + types.find(c)->second.first + ",";
+                                 res.value(0, 2), res.value(0, 3), declared);
   digest_send_[DigestKey(table, columns)] = std::move(send);
   return form;
 }
