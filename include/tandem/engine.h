@@ -49,6 +49,14 @@ inline constexpr size_t kBatchMemory = 160u << 20;
 // Values themselves. Cheap (no allocation); what the byte caps of batches count.
 size_t RowBytes(const Row& row);
 
+// Filling a batch in place (RowReader::Next), with somewhere to keep the rows it no longer
+// needs. `spare` may be null: rows past the end are then freed.
+// The row at position `n` of the batch being filled: the one already there, else one taken
+// from `spare` (its buffers kept), else a new one.
+Row& BatchRowAt(std::vector<Row>& batch, size_t n, std::vector<Row>* spare);
+// Ends the batch at `n` rows; the rows past it move to `spare`.
+void EndBatchAt(std::vector<Row>& batch, size_t n, std::vector<Row>* spare);
+
 struct ScanRequest {
   std::string table;
   std::vector<std::string> columns;  // the columns to read, in this order
@@ -62,6 +70,13 @@ struct ScanRequest {
   // A batch also ends once its rows hold at least this many bytes (RowBytes); a single row
   // larger than this travels alone. 0: no byte cap.
   size_t batch_bytes = kDefaultBatchBytes;
+  // Where a reader keeps the rows it takes off a batch (past a batch shorter than the one
+  // before, or all of them at the end) and takes rows from when a batch grows. Handing one
+  // vector to every scan of a job makes a scan of many ranges refill the same rows, buffers
+  // and all, instead of freeing them at every short batch and range end and building them
+  // again. Not owned; used only from inside Next(); null: rows past a batch are freed.
+  // (A reader may ignore it and build each row anew.)
+  std::vector<Row>* spare_rows = nullptr;
 };
 
 // Counts the rows of a batch being filled against ScanRequest's two caps, rows and bytes:

@@ -447,7 +447,7 @@ class Assessor {
     bool needs_key = false, needs_place = false;
   };
   // A batch read and mapped: `outs[i]` is row i mapped when `ok[i]`, else `whys[i]` says why
-  // not. Rows are mapped in slices claimed through `claimed`, by the reading side and by the
+  // not (for i below rows.size(); the three may be longer). Rows are mapped in slices claimed through `claimed`, by the reading side and by the
   // checking side once it has nothing else to do; `read` turns 1 when `rows` holds the batch
   // (2 when the range is exhausted).
   struct Mapped {
@@ -464,7 +464,7 @@ class Assessor {
     std::unique_ptr<Engine> source;  // jobs 1, 2, ...; job 0 reads through Input::source
     std::unique_ptr<KeyLog> log;
     Mapped batch, next;
-    std::vector<Row> spare;
+    std::vector<Row> spare;  // ScanRequest::spare_rows of its scans
     Row key;
     std::string hash_buf;
     // A batch's key hashes (by key set: TablePlan::key_sets, then fk_checks), added to the
@@ -803,6 +803,7 @@ Status Assessor::ScanRange(const TablePlan& plan, int job, int jobs, const KeyRa
   std::string_view engine = in_.target.kind();
   ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), range,
                   options_.batch_rows, /*exclusive=*/true};
+  req.spare_rows = &state.spare;
   TANDEM_ASSIGN_OR_RETURN(auto reader, source.Scan(req));
   // The next batch is read and mapped while this one is checked, and the checking side helps
   // map it once its own batch is done: reading, mapping and checking then share the cores
@@ -819,26 +820,18 @@ Status Assessor::ScanRange(const TablePlan& plan, int job, int jobs, const KeyRa
       }
     }
   };
-  // A short batch is usually a range's last. The read after it goes into a spare vector: a
-  // reader's "no more rows" empties the vector it is given, and the batch's rows (with their
-  // buffers) are better kept for the next range.
-  bool after_short = false;
   auto read_and_map = [&](Mapped& m) {
     m.claimed = 0;
-    bool got;
-    if (after_short) {
-      state.spare.clear();
-      got = reader->Next(state.spare);
-      if (got) std::swap(m.rows, state.spare);
-    } else {
-      got = reader->Next(m.rows);
-    }
-    after_short = got && m.rows.size() < options_.batch_rows;
+    bool got = reader->Next(m.rows);
     if (got) {
       size_t n = m.rows.size();
-      m.outs.resize(n);
-      m.whys.resize(n);
-      m.ok.resize(n);
+      // Grown, never shrunk: a short batch (a range's last, or one cut by bytes) leaves the
+      // mapped rows past it, buffers and all, for the next batch.
+      if (m.outs.size() < n) {
+        m.outs.resize(n);
+        m.whys.resize(n);
+        m.ok.resize(n);
+      }
     }
     m.read = got ? 1 : 2;
     m.read.notify_one();

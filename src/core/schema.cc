@@ -241,6 +241,24 @@ size_t RowBytes(const Row& row) {
   return n;
 }
 
+Row& BatchRowAt(std::vector<Row>& batch, size_t n, std::vector<Row>* spare) {
+  if (n < batch.size()) return batch[n];
+  if (spare && !spare->empty()) {
+    batch.push_back(std::move(spare->back()));
+    spare->pop_back();
+  } else {
+    batch.emplace_back();
+  }
+  return batch.back();
+}
+
+void EndBatchAt(std::vector<Row>& batch, size_t n, std::vector<Row>* spare) {
+  if (spare) {
+    for (size_t i = n; i < batch.size(); ++i) spare->push_back(std::move(batch[i]));
+  }
+  batch.resize(std::min(n, batch.size()));
+}
+
 bool KeyRange::Contains(const Row& key) const {
   if (lower && !(key > *lower)) return false;
   if (upper && key > *upper) return false;
@@ -262,7 +280,9 @@ std::vector<KeyRange> RangesBetween(const std::vector<Row>& bounds) {
 
 Result<std::vector<KeyRange>> PlanRanges(Engine& engine, const std::string& table,
                                          const std::vector<std::string>& key, int64_t range_rows) {
-  TANDEM_ASSIGN_OR_RETURN(int64_t rows, engine.Count(table, key, {}));
+  // The statistics' estimate for a large table (a count would read it whole): ranges are
+  // about range_rows rows either way.
+  TANDEM_ASSIGN_OR_RETURN(int64_t rows, engine.EstimateRows(table, key));
   int n = static_cast<int>(std::max<int64_t>(1, (rows + range_rows - 1) / range_rows));
   TANDEM_ASSIGN_OR_RETURN(auto bounds, engine.Split(table, key, n));
   return RangesBetween(bounds);

@@ -193,6 +193,67 @@ TEST_P(EngineSuite, ScanInBatchesOfSevenReturnsEveryRowOnceInKeyOrder) {
   }
 }
 
+// Scans that share ScanRequest::spare_rows (one job's scans of many ranges and tables) read
+// the same rows as scans that do not, and build no row while the spare holds one: rows taken
+// off a short batch or at a range's end are refilled by the next batch. Tables of two and
+// three columns share the spare, so a refilled row changes its width too.
+TEST_P(EngineSuite, ScansSharingSpareRowsReadTheSameRowsAndBuildNoneTheyCanRefill) {
+  MakeNumbers(*engine_, "numbers", 500);
+  TableSchema wide{.name = "wide", .columns = {Col("id", "bigint", false), Col("a", "text"), Col("b", "bigint")}};
+  wide.primary_key = {"id"};
+  ASSERT_OK(engine_->CreateTable(wide));
+  std::vector<Row> wide_rows;
+  for (int i = 1; i <= 150; ++i) {
+    wide_rows.push_back({Value::Int(i), i % 7 ? Value::Text(std::string(i % 40, 'w')) : Value::Null(), Value::Int(i * 3)});
+  }
+  ASSERT_OK(engine_->Write("wide", {"id", "a", "b"}, {"id"}, wide_rows, WriteMode::kInsert));
+  struct Part {
+    std::string table;
+    std::vector<std::string> columns;
+    KeyRange range;
+  };
+  auto upto = [](int64_t lo, int64_t hi) {
+    KeyRange r;
+    if (lo > 0) r.lower = Row{Value::Int(lo)};
+    if (hi > 0) r.upper = Row{Value::Int(hi)};
+    return r;
+  };
+  // Ranges whose sizes are no multiple of the batch, so most end on a short batch.
+  std::vector<Part> parts = {{"numbers", {"id", "v"}, upto(0, 130)},
+                             {"numbers", {"id", "v"}, upto(130, 131)},
+                             {"wide", {"id", "a", "b"}, upto(0, 95)},
+                             {"numbers", {"id", "v"}, upto(131, 400)},
+                             {"wide", {"id", "a", "b"}, upto(95, 0)},
+                             {"numbers", {"id", "v"}, upto(400, 0)}};
+  constexpr size_t kBatch = 32;
+  for (bool exclusive : {false, true}) {
+    std::vector<Row> spare, batch;
+    size_t most = 0;  // rows in the batch and the spare together, at most
+    for (const auto& part : parts) {
+      ScanRequest plain{.table = part.table, .columns = part.columns, .key = {"id"},
+                        .range = part.range, .batch_rows = kBatch, .exclusive = exclusive};
+      auto want = ScanAll(*engine_, plain);
+      ScanRequest shared = plain;
+      shared.spare_rows = &spare;
+      auto reader = engine_->Scan(shared);
+      ASSERT_TRUE(reader.has_value()) << reader.error().ToString();
+      std::vector<Row> got;
+      while ((*reader)->Next(batch)) {
+        got.insert(got.end(), batch.begin(), batch.end());
+        // A row is built only when the spare has none: batch + spare never grows past the
+        // largest batch.
+        EXPECT_LE(batch.size() + spare.size(), kBatch) << part.table << " exclusive " << exclusive;
+        most = std::max(most, batch.size() + spare.size());
+      }
+      ASSERT_OK((*reader)->status());
+      EXPECT_TRUE(batch.empty()) << "Next() returned false with rows in the batch";
+      EXPECT_EQ(spare.size(), most) << "rows at a range's end were freed, not kept";
+      ASSERT_EQ(got, want) << part.table << " exclusive " << exclusive;
+    }
+    EXPECT_EQ(most, kBatch);
+  }
+}
+
 // Batches are capped in bytes as well as rows (ScanRequest::batch_bytes): a batch passes the cap
 // only by its last row, and a row larger than the cap travels alone. Both the paged reader and
 // the streaming one (exclusive) are checked.

@@ -124,12 +124,11 @@ class MysqlRowReader : public RowReader {
       }
       ++page_read_;
       const unsigned long* len = page_->lengths();
-      if (n == batch.size()) batch.emplace_back();
-      Row& out = batch[n++];
+      Row& out = BatchRowAt(batch, n++, req_.spare_rows);
       DecodeRowInto(row, len, codecs_, out);
       limit_.Add(out);
     }
-    batch.resize(n);
+    EndBatchAt(batch, n, req_.spare_rows);
     if (n == 0) return false;
     after_ = KeyOf(batch.back());
     return true;
@@ -529,12 +528,13 @@ namespace {
 class MysqlStreamReader : public RowReader {
  public:
   MysqlStreamReader(MysqlEngine* engine, std::string what, MysqlResult res,
-                    std::vector<ColumnCodec> codecs, size_t batch_rows, size_t batch_bytes)
+                    std::vector<ColumnCodec> codecs, const ScanRequest& req)
       : engine_(engine),
         what_(std::move(what)),
         res_(std::move(res)),
         codecs_(std::move(codecs)),
-        limit_(batch_rows, batch_bytes) {}
+        limit_(req),
+        spare_(req.spare_rows) {}
 
   bool Next(std::vector<Row>& batch) override {
     size_t n = 0;
@@ -547,12 +547,11 @@ class MysqlStreamReader : public RowReader {
         break;
       }
       const unsigned long* len = res_.lengths();
-      if (n == batch.size()) batch.emplace_back();
-      Row& out = batch[n++];
+      Row& out = BatchRowAt(batch, n++, spare_);
       DecodeRowInto(row, len, codecs_, out);
       limit_.Add(out);
     }
-    batch.resize(n);
+    EndBatchAt(batch, n, spare_);
     if (!status_) batch.clear();
     return !batch.empty();
   }
@@ -564,6 +563,7 @@ class MysqlStreamReader : public RowReader {
   MysqlResult res_;
   std::vector<ColumnCodec> codecs_;
   BatchLimit limit_;
+  std::vector<Row>* spare_;  // ScanRequest::spare_rows
   bool done_ = false;
   Status status_;
 };
@@ -582,8 +582,7 @@ Result<std::unique_ptr<RowReader>> MysqlEngine::Scan(const ScanRequest& req) {
         conn_.Stream(fmt::format("SELECT {} FROM {}", JoinIdents(req.columns), QuoteIdent(req.table)),
                      what));
     return std::unique_ptr<RowReader>(
-        new MysqlStreamReader(this, std::move(what), std::move(res), std::move(copies), req.batch_rows,
-                              req.batch_bytes));
+        new MysqlStreamReader(this, std::move(what), std::move(res), std::move(copies), req));
   }
   if (req.key.empty()) {
     return Fail(Code::kInvalidArgument, "scan {}: no key columns to page by",
@@ -618,8 +617,7 @@ Result<std::unique_ptr<RowReader>> MysqlEngine::Scan(const ScanRequest& req) {
                                StoredBytes(copies)),
                      what));
     return std::unique_ptr<RowReader>(new MysqlStreamReader(this, std::move(what), std::move(res),
-                                                            std::move(copies), req.batch_rows,
-                                                            req.batch_bytes));
+                                                            std::move(copies), req));
   }
   KeyRange upper_only;
   upper_only.upper = req.range.upper;

@@ -65,13 +65,22 @@ Status CheckRange(std::string_view what, const std::vector<std::string>& key,
   return Ok();
 }
 
+// Row `r` of `res` into `row`, refilling its Values in place.
+void DecodeRowInto(const PgResult& res, int r, Row& row) {
+  int cols = res.cols();
+  row.resize(static_cast<size_t>(cols));
+  for (int c = 0; c < cols; ++c) {
+    if (res.is_null(r, c)) {
+      row[c].SetNull();
+    } else {
+      DecodeTextInto(res.type(c), res.value(r, c), row[c]);
+    }
+  }
+}
+
 Row DecodeRow(const PgResult& res, int r) {
   Row row;
-  int cols = res.cols();
-  row.reserve(static_cast<size_t>(cols));
-  for (int c = 0; c < cols; ++c) {
-    row.push_back(res.is_null(r, c) ? Value::Null() : DecodeText(res.type(c), res.value(r, c)));
-  }
+  DecodeRowInto(res, r, row);
   return row;
 }
 
@@ -108,8 +117,11 @@ class PgRowReader final : public RowReader {
   // is the next batch); a page that ends first is followed by the next page, so only the
   // last batch is short by rows without being full by bytes.
   bool Next(std::vector<Row>& batch) override {
-    batch.clear();
-    if (!status_) return false;
+    size_t n = 0;
+    if (!status_) {
+      EndBatchAt(batch, 0, req_.spare_rows);
+      return false;
+    }
     limit_.Start();
     while (!limit_.Full()) {
       if (!page_) {
@@ -124,7 +136,7 @@ class PgRowReader final : public RowReader {
         auto res = conn_->ExecParams(what_, sql, params);
         if (!res) {
           status_ = std::unexpected(std::move(res.error()));
-          batch.clear();
+          EndBatchAt(batch, 0, req_.spare_rows);
           return false;
         }
         page_ = std::move(*res);
@@ -134,8 +146,9 @@ class PgRowReader final : public RowReader {
       }
       int rows = page_->rows();
       while (page_row_ < rows && !limit_.Full()) {
-        batch.push_back(DecodeRow(*page_, page_row_++));
-        limit_.Add(batch.back());
+        Row& row = BatchRowAt(batch, n++, req_.spare_rows);
+        DecodeRowInto(*page_, page_row_++, row);
+        limit_.Add(row);
       }
       if (page_row_ > 0) {
         std::vector<Param> last;
@@ -151,6 +164,7 @@ class PgRowReader final : public RowReader {
       }
       if (page_row_ >= rows) page_.reset();
     }
+    EndBatchAt(batch, n, req_.spare_rows);
     return !batch.empty();
   }
 
@@ -488,10 +502,11 @@ Status PostgresEngine::BuildObject(const TableSchema& table, const SchemaObject&
 // page. Abandoning it cancels the COPY and leaves the connection usable.
 class PgCopyReader final : public RowReader {
  public:
-  PgCopyReader(PgConnection* conn, std::string what, std::vector<TypeOid> types, size_t batch_rows,
-               size_t batch_bytes, bool binary)
+  PgCopyReader(PgConnection* conn, std::string what, std::vector<TypeOid> types,
+               const ScanRequest& req, bool binary)
       : conn_(conn), what_(std::move(what)), types_(std::move(types)),
-        limit_(batch_rows == 0 ? 10000 : batch_rows, batch_bytes), binary_(binary) {}
+        limit_(req.batch_rows == 0 ? 10000 : req.batch_rows, req.batch_bytes),
+        spare_(req.spare_rows), binary_(binary) {}
   ~PgCopyReader() override {
     if (!done_) conn_->CancelCopyOut();
   }
@@ -513,8 +528,7 @@ class PgCopyReader final : public RowReader {
         Unreadable();
         break;
       }
-      if (n == batch.size()) batch.emplace_back();
-      Row& row = batch[n++];
+      Row& row = BatchRowAt(batch, n++, spare_);
       row.resize(types_.size());
       for (size_t c = 0; c < types_.size() && !done_; ++c) {
         if (!fields_[c]) {
@@ -527,7 +541,7 @@ class PgCopyReader final : public RowReader {
       }
       limit_.Add(row);
     }
-    batch.resize(n);
+    EndBatchAt(batch, n, spare_);
     if (!status_) batch.clear();
     return !batch.empty();
   }
@@ -546,6 +560,7 @@ class PgCopyReader final : public RowReader {
   std::string what_;
   std::vector<TypeOid> types_;
   BatchLimit limit_;
+  std::vector<Row>* spare_;  // ScanRequest::spare_rows
   bool binary_;
   bool header_seen_ = false;
   std::vector<std::optional<std::string_view>> fields_;
@@ -573,8 +588,7 @@ Result<std::unique_ptr<RowReader>> PostgresEngine::Scan(const ScanRequest& req) 
     if (binary) sql += " (FORMAT binary)";
     TANDEM_RETURN_IF_ERROR(conn_.BeginCopyOut(what, sql));
     return std::unique_ptr<RowReader>(
-        new PgCopyReader(&conn_, std::move(what), std::move(types), req.batch_rows,
-                         req.batch_bytes, binary));
+        new PgCopyReader(&conn_, std::move(what), std::move(types), req, binary));
   }
   return std::unique_ptr<RowReader>(
       new PgRowReader(&conn_, std::move(what), Table(req.table), req, std::move(key_pos)));

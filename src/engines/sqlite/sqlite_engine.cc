@@ -71,11 +71,12 @@ class SqliteRowReader final : public RowReader {
         lower_(req.range.lower),
         upper_(req.range.upper),
         batch_rows_(std::max<size_t>(req.batch_rows, 1)),
-        limit_(req) {}
+        limit_(req),
+        spare_(req.spare_rows) {}
 
   bool Next(std::vector<Row>& batch) override {
     if (done_ || !status_) {
-      batch.clear();
+      EndBatchAt(batch, 0, spare_);
       return false;
     }
     Statement& st = lower_ ? paged_ : open_;
@@ -109,11 +110,11 @@ class SqliteRowReader final : public RowReader {
         ended = true;
         break;
       }
-      if (n == batch.size()) batch.emplace_back();
-      st.ReadRowInto(batch[n]);
-      limit_.Add(batch[n++]);
+      Row& row = BatchRowAt(batch, n++, spare_);
+      st.ReadRowInto(row);
+      limit_.Add(row);
     }
-    batch.resize(n);
+    EndBatchAt(batch, n, spare_);
     st.Reset();
     if (ended && batch.size() < batch_rows_) done_ = true;
     if (batch.empty()) return false;
@@ -151,6 +152,7 @@ class SqliteRowReader final : public RowReader {
   std::optional<Row> upper_;
   size_t batch_rows_;
   BatchLimit limit_;
+  std::vector<Row>* spare_;  // ScanRequest::spare_rows
   Statement open_, paged_;  // first page without a lower bound; pages after a known key
   bool done_ = false;
   Status status_;
