@@ -583,7 +583,60 @@ Result<Value> ToInt(const Value& v, int bytes) {
   return Value::Int(i);
 }
 
+// A double into a decimal, built straight from its shortest digits: the same string the
+// general path below makes (shortest scientific digits, normalised, padded to the scale),
+// without its four intermediate strings. nullopt when the value does not fit; the general
+// path then says why.
+std::optional<Value> FloatToDecimal(double x, const PortableType& t) {
+  char sci[40];
+  auto r = std::to_chars(sci, sci + sizeof sci, x, std::chars_format::scientific);
+  if (r.ec != std::errc()) return std::nullopt;
+  std::string_view s(sci, r.ptr);
+  bool neg = s.starts_with('-');
+  if (neg) s.remove_prefix(1);
+  size_t e_at = s.find('e');
+  if (e_at == std::string_view::npos) return std::nullopt;
+  int exp = 0;
+  std::string_view es = s.substr(e_at + 1);
+  if (es.starts_with('+')) es.remove_prefix(1);
+  if (std::from_chars(es.data(), es.data() + es.size(), exp).ec != std::errc()) return std::nullopt;
+  char digits[24];
+  size_t n = 0;
+  for (char c : s.substr(0, e_at)) {
+    if (c != '.') digits[n++] = c;
+  }
+  bool zero = n == 1 && digits[0] == '0';
+  // The point sits after `point` digits (before the first when zero or negative).
+  int point = zero ? 1 : exp + 1;
+  int frac_digits = point >= static_cast<int>(n) ? 0 : static_cast<int>(n) - point;
+  int int_digits = zero || point <= 0 ? 0 : point;
+  if (t.scale >= 0 && frac_digits > t.scale) return std::nullopt;  // refused: the general path says why
+  if (t.precision >= 0 && int_digits > t.precision - std::max(t.scale, 0)) return std::nullopt;
+  if (int_digits > 400 || frac_digits > 400) return std::nullopt;
+  std::string out;
+  int scale = t.scale >= 0 ? t.scale : frac_digits;
+  out.reserve(static_cast<size_t>(neg + std::max(int_digits, 1) + 1 + scale));
+  if (neg && !zero) out += '-';
+  if (int_digits == 0) {
+    out += '0';
+  } else {
+    for (int k = 0; k < int_digits; ++k) out += k < static_cast<int>(n) ? digits[k] : '0';
+  }
+  if (scale > 0) {
+    out += '.';
+    // Fraction digit k (0-based) is digits[point + k], zero outside the digits.
+    for (int k = 0; k < scale; ++k) {
+      int at = point + k;
+      out += !zero && at >= 0 && at < static_cast<int>(n) ? digits[at] : '0';
+    }
+  }
+  return Value::Decimal(std::move(out));
+}
+
 Result<Value> ToDecimal(const Value& v, const PortableType& t) {
+  if (v.kind() == Kind::kFloat && std::isfinite(v.as_float())) {
+    if (auto fast = FloatToDecimal(v.as_float(), t)) return *std::move(fast);
+  }
   std::optional<std::string> d;
   switch (v.kind()) {
     case Kind::kInt: d = std::to_string(v.as_int()); break;

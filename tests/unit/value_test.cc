@@ -1,4 +1,8 @@
+#include <bit>
+#include <charconv>
 #include <cmath>
+#include <random>
+#include <vector>
 #include <limits>
 
 #include <gtest/gtest.h>
@@ -117,6 +121,51 @@ TEST(Value, DecimalRoundingAndNormalising) {
   EXPECT_EQ(CastTo(Value::Text("1e3"), T("decimal"))->as_str(), "1000");
   EXPECT_EQ(CastTo(Value::Int(7), T("decimal(4,1)"))->as_str(), "7.0");
   EXPECT_EQ(CastTo(Value::Decimal("999.995"), T("decimal(5,2)")).has_value(), false);
+}
+
+// A double into a decimal takes a direct path; it must give exactly what the general path
+// gives for the same digits as text (the shortest scientific form), accepted or refused.
+TEST(Value, DoubleToDecimalMatchesItsDigitsAsText) {
+  std::mt19937_64 rng(20261207);
+  std::vector<double> xs = {0.0, -0.0, 0.5, -0.5, 0.05, 0.005, 1.0, 10.0, 99.995, 999.99, 1e-7,
+                            -1e-7, 1e15, 1e16, 123456789012.34, 9999999999.99, 1e300, 5e-324,
+                            -123.4, 0.1, 0.2, 0.3, 100.0, 1234567.0};
+  std::uniform_int_distribution<int> cents(-2'000'000'000, 2'000'000'000);
+  std::uniform_int_distribution<int> shift(-30, 30);
+  std::uniform_int_distribution<uint64_t> bits;
+  for (int i = 0; i < 20000; ++i) {
+    xs.push_back(cents(rng) / 100.0);
+    xs.push_back(cents(rng) * std::pow(10.0, shift(rng)));
+    double b = std::bit_cast<double>(bits(rng));
+    if (std::isfinite(b)) xs.push_back(b);
+  }
+  std::vector<PortableType> types;
+  for (auto name : {"decimal", "decimal(12,2)", "decimal(12,0)", "decimal(5,2)", "decimal(38,10)",
+                    "decimal(20,4)", "decimal(3,3)", "decimal(65,30)"}) {
+    types.push_back(T(name));
+  }
+  int accepted = 0, refused = 0;
+  for (double x : xs) {
+    char sci[40];
+    auto end = std::to_chars(sci, sci + sizeof sci, x, std::chars_format::scientific).ptr;
+    Value text = Value::Text(std::string(sci, end));
+    for (const auto& t : types) {
+      auto direct = CastTo(Value::Float(x), t);
+      auto general = CastTo(text, t);
+      ASSERT_EQ(direct.has_value(), general.has_value()) << text.as_str() << " into " << t.ToString();
+      if (direct) {
+        ASSERT_EQ(direct->kind(), Kind::kDecimal);
+        ASSERT_EQ(direct->as_str(), general->as_str()) << text.as_str() << " into " << t.ToString();
+        ++accepted;
+      } else {
+        ASSERT_EQ(direct.error().problem, general.error().problem) << text.as_str();
+        ++refused;
+      }
+    }
+  }
+  // Both outcomes were exercised many times over.
+  EXPECT_GT(accepted, 50000);
+  EXPECT_GT(refused, 50000);
 }
 
 TEST(Value, TimestampsParseAndFormat) {
