@@ -95,6 +95,7 @@ Result<Report> Verifier::Run() {
   struct Unit {
     size_t table;
     KeyRange range;
+    std::vector<KeyRange> group;  // a digest group's ranges (then `range` is unused)
   };
   std::vector<Unit> units;
   std::vector<std::set<std::string>> rejected(tables_.size());
@@ -124,7 +125,23 @@ Result<Report> Verifier::Run() {
         return std::unexpected(st.error().Context(fmt::format("verify {}", t.source_table())));
       }
     }
-    for (auto& r : ranges) units.push_back({i, std::move(r)});
+    if (digest_columns[i] && ranges.size() > 1) {
+      // Digest groups: consecutive ranges of about kDigestGroupRows rows together. Not one a
+      // job: each group already keeps two servers busy, and a server reading part of a table
+      // by a sequential scan reads all of it (two halves at --jobs 2 took 1.8-2.1 s, the
+      // whole at once 1.0-1.2 s).
+      size_t per = static_cast<size_t>(
+          std::max<int64_t>(1, kDigestGroupRows / std::max<int64_t>(options_.range_rows, 1)));
+      size_t groups = std::clamp<size_t>((ranges.size() + per - 1) / per, 1, ranges.size());
+      for (size_t g = 0; g < groups; ++g) {
+        size_t from = ranges.size() * g / groups, to = ranges.size() * (g + 1) / groups;
+        Unit unit{i, {}, {}};
+        for (size_t k = from; k < to; ++k) unit.group.push_back(std::move(ranges[k]));
+        units.push_back(std::move(unit));
+      }
+      continue;
+    }
+    for (auto& r : ranges) units.push_back({i, std::move(r), {}});
   }
   // Jobs take units in order; the first job works on the Verifier's own connections.
   size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(options_.jobs, 1)), 1,
@@ -161,7 +178,13 @@ Result<Report> Verifier::Run() {
       TableResult part;
       Status st = Reconnecting(sides, [&]() -> Status {
         part = TableResult{};
+        part.ranges = 1;
         if (t.keyless()) return CompareMultiset(sides, t, rejected[units[u].table], part);
+        if (!units[u].group.empty()) {
+          part.ranges = static_cast<int>(units[u].group.size());
+          return DigestGroup(sides, t, *digest_columns[units[u].table], units[u].group,
+                             rejected[units[u].table], part);
+        }
         if (const auto& cols = digest_columns[units[u].table]) {
           return DigestOrCompareRange(sides, t, *cols, units[u].range, rejected[units[u].table],
                                       part);
@@ -226,7 +249,7 @@ Status Verifier::Merge(TableResult& into, TableResult& part) {
   into.rejected += part.rejected;
   into.transient += part.transient;
   into.digested += part.digested;
-  into.ranges += 1;
+  into.ranges += part.ranges;
   std::vector<std::string> spill;
   for (auto& d : part.differences) {
     if (listed_ < options_.max_listed) {
@@ -456,6 +479,21 @@ Status Verifier::DigestOrCompareRange(Sides& sides, const mapping::TableTransfor
                                       const std::vector<std::string>& columns,
                                       const KeyRange& range, const std::set<std::string>& rejected,
                                       TableResult& out) {
+  TANDEM_ASSIGN_OR_RETURN(auto digests, DigestBoth(sides, t, columns, range));
+  if (digests.first == digests.second) {
+    out.source_rows += digests.first.rows;
+    out.target_rows += digests.second.rows;
+    out.digested += 1;
+    return Ok();
+  }
+  // A difference, or a write landing between the two digests: the range row by row, so that
+  // what is reported is exactly what the row-by-row comparison finds.
+  return CompareRange(sides, t, range, rejected, out);
+}
+
+Result<std::pair<Engine::RangeDigest, Engine::RangeDigest>> Verifier::DigestBoth(
+    Sides& sides, const mapping::TableTransform& t, const std::vector<std::string>& columns,
+    const KeyRange& range) {
   TANDEM_ASSIGN_OR_RETURN(KeyRange trange, t.TargetRange(range));
   // Both digests at once, the source's on a thread of its own (each engine used by one thread).
   Result<Engine::RangeDigest> source_digest = Engine::RangeDigest{};
@@ -467,15 +505,27 @@ Status Verifier::DigestOrCompareRange(Sides& sides, const mapping::TableTransfor
   source_side.join();
   TANDEM_RETURN_IF_ERROR(source_digest);
   TANDEM_RETURN_IF_ERROR(target_digest);
-  if (*source_digest == *target_digest) {
-    out.source_rows += source_digest->rows;
-    out.target_rows += target_digest->rows;
-    out.digested += 1;
-    return Ok();
+  return std::pair{*source_digest, *target_digest};
+}
+
+Status Verifier::DigestGroup(Sides& sides, const mapping::TableTransform& t,
+                             const std::vector<std::string>& columns,
+                             const std::vector<KeyRange>& parts,
+                             const std::set<std::string>& rejected, TableResult& out) {
+  if (parts.size() > 1) {
+    KeyRange whole{parts.front().lower, parts.back().upper};
+    TANDEM_ASSIGN_OR_RETURN(auto digests, DigestBoth(sides, t, columns, whole));
+    if (digests.first == digests.second) {
+      out.source_rows += digests.first.rows;
+      out.target_rows += digests.second.rows;
+      out.digested += static_cast<int>(parts.size());
+      return Ok();
+    }
   }
-  // A difference, or a write landing between the two digests: the range row by row, so that
-  // what is reported is exactly what the row-by-row comparison finds.
-  return CompareRange(sides, t, range, rejected, out);
+  for (const auto& range : parts) {
+    TANDEM_RETURN_IF_ERROR(DigestOrCompareRange(sides, t, columns, range, rejected, out));
+  }
+  return Ok();
 }
 
 namespace {

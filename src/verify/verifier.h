@@ -65,6 +65,13 @@ struct Report {
 // range are held in memory while it is compared (decisions.md, "Verify"), so ranges stay this
 // small even when the backfill's chunks (options.chunk_rows) are larger.
 inline constexpr int64_t kMaxRangeRows = 50000;
+// Where a table is digested in the database, its ranges are first digested in groups of
+// consecutive ranges of about this many rows: a table digested whole is read the way a
+// server reads a table fastest (PostgreSQL: a sequential scan, in parallel workers, through a
+// small ring of buffers), where a query a range of 50,000 rows went through the index and
+// the shared buffers (verify of 1,000,000 rows PostgreSQL -> PostgreSQL: 1.0-1.2 s against
+// 2.4-3.0 s). Only a group whose digests differ is digested range by range.
+inline constexpr int64_t kDigestGroupRows = 5'000'000;
 
 struct Options {
   int64_t range_rows = kMaxRangeRows;
@@ -119,6 +126,15 @@ class Verifier {
   Status DigestOrCompareRange(Sides& sides, const mapping::TableTransform& t,
                               const std::vector<std::string>& columns, const KeyRange& range,
                               const std::set<std::string>& rejected_keys, TableResult& out);
+  // Consecutive ranges digested as one (one scan a side instead of one a range); when the two
+  // digests differ, each range on its own (DigestOrCompareRange).
+  Status DigestGroup(Sides& sides, const mapping::TableTransform& t,
+                     const std::vector<std::string>& columns, const std::vector<KeyRange>& parts,
+                     const std::set<std::string>& rejected_keys, TableResult& out);
+  // Both sides' digests of `range`, computed at once.
+  Result<std::pair<Engine::RangeDigest, Engine::RangeDigest>> DigestBoth(
+      Sides& sides, const mapping::TableTransform& t, const std::vector<std::string>& columns,
+      const KeyRange& range);
   // The source columns to digest `t` by, or nullopt when its ranges are compared row by row:
   // the mapping is not the identity, a source row is a reject (its target row, if any, must be
   // reported extra), or the engines do not offer digests of the same form for both tables.
