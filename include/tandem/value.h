@@ -126,6 +126,10 @@ Result<PortableType> ParsePortableType(std::string_view name);
 // that says why the value does not fit ("text 'abc' is not an integer", "value too long:
 // 70 characters into varchar(64)"). Null passes through.
 Result<Value> CastTo(const Value& v, const PortableType& type);
+// True when CastTo(v, type) would return `v` unchanged: the caller may use `v` as it is and
+// skip the cast's copy (text within its length, a decimal already in normal form with the
+// type's scale, ...). False says nothing: the cast may still keep the value.
+bool CastKeepsAsIs(const Value& v, const PortableType& type);
 
 // Date and time helpers shared by engines (civil calendar, proleptic Gregorian).
 std::string FormatDate(int32_t days);

@@ -31,14 +31,22 @@ constexpr char kUncastTag = 'X';
 }  // namespace
 
 void AppendCanonical(const Value& raw, const PortableType& type, std::string& out) {
-  auto cast = CastTo(raw, type);
-  if (!cast) {
-    out += kUncastTag;
-    out += static_cast<char>(raw.kind());
-    PutBytes(raw.ToString(), out);
-    return;
+  // Most values are in their type already: used as they are, not copied by a cast.
+  Result<Value> cast = Value::Null();
+  bool as_is = raw.is_null() || CastKeepsAsIs(raw, type);
+  if (!as_is) {
+    cast = CastTo(raw, type);
+    if (!cast) {
+      out += kUncastTag;
+      out += static_cast<char>(raw.kind());
+      PutBytes(raw.ToString(), out);
+      return;
+    }
   }
-  const Value& v = *cast;
+  AppendCanonicalCast(as_is ? raw : *cast, type, out);
+}
+
+void AppendCanonicalCast(const Value& v, const PortableType& type, std::string& out) {
   out += static_cast<char>('A' + static_cast<int>(v.kind()));
   switch (v.kind()) {
     case Kind::kNull: break;
@@ -74,6 +82,19 @@ void AppendCanonical(const Value& raw, const PortableType& type, std::string& ou
 uint64_t HashRow(const Row& row, const std::vector<PortableType>& types, std::string& scratch) {
   scratch.clear();
   for (size_t i = 0; i < row.size(); ++i) AppendCanonical(row[i], types[i], scratch);
+  return XXH3_64bits(scratch.data(), scratch.size());
+}
+
+uint64_t HashRow(const Row& row, const std::vector<PortableType>& types,
+                 const std::vector<char>& cast, std::string& scratch) {
+  scratch.clear();
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (cast[i]) {
+      AppendCanonicalCast(row[i], types[i], scratch);
+    } else {
+      AppendCanonical(row[i], types[i], scratch);
+    }
+  }
   return XXH3_64bits(scratch.data(), scratch.size());
 }
 

@@ -583,6 +583,41 @@ Result<Value> ToInt(const Value& v, int bytes) {
   return Value::Int(i);
 }
 
+// A decimal literal exactly as NormalizeDecimal writes it (an optional '-' on a value that is
+// not zero, integer digits without leading zeros or a lone 0, then '.' and at least one digit
+// if there is a fraction), with its counts of integer and fraction digits. The int digits of
+// "0.5" are 0, as the precision check counts them.
+bool IsNormalDecimal(std::string_view s, int& int_digits, int& frac_digits) {
+  size_t i = s.starts_with('-') ? 1 : 0;
+  size_t start = i;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  size_t ints = i - start;
+  if (ints == 0 || (ints > 1 && s[start] == '0')) return false;
+  size_t fracs = 0;
+  if (i < s.size()) {
+    if (s[i] != '.') return false;
+    size_t f = ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i != s.size() || i == f) return false;
+    fracs = i - f;
+  }
+  bool zero = s.find_first_not_of("-0.") == std::string_view::npos;
+  if (start == 1 && zero) return false;  // "-0.00" normalises to "0.00"
+  int_digits = s[start] == '0' ? 0 : static_cast<int>(ints);
+  frac_digits = static_cast<int>(fracs);
+  return true;
+}
+
+// A decimal literal that ToDecimal would return as it is: in normal form, with exactly the
+// type's scale (any number of fraction digits when the scale is unbounded), and within its
+// precision.
+bool DecimalKeepsAsIs(std::string_view s, const PortableType& t) {
+  int int_digits, frac_digits;
+  if (!IsNormalDecimal(s, int_digits, frac_digits)) return false;
+  if (t.scale >= 0 && frac_digits != t.scale) return false;
+  return t.precision < 0 || int_digits <= t.precision - std::max(t.scale, 0);
+}
+
 // A double into a decimal, built straight from its shortest digits: the same string the
 // general path below makes (shortest scientific digits, normalised, padded to the scale),
 // without its four intermediate strings. nullopt when the value does not fit; the general
@@ -636,6 +671,9 @@ std::optional<Value> FloatToDecimal(double x, const PortableType& t) {
 Result<Value> ToDecimal(const Value& v, const PortableType& t) {
   if (v.kind() == Kind::kFloat && std::isfinite(v.as_float())) {
     if (auto fast = FloatToDecimal(v.as_float(), t)) return *std::move(fast);
+  }
+  if ((v.kind() == Kind::kDecimal || v.kind() == Kind::kText) && DecimalKeepsAsIs(v.as_str(), t)) {
+    return Value::Decimal(v.as_str());
   }
   std::optional<std::string> d;
   switch (v.kind()) {
@@ -721,6 +759,24 @@ Result<Value> CheckFraction(Result<Value> r, const Value& v, const PortableType&
 }
 
 }  // namespace
+
+bool CastKeepsAsIs(const Value& v, const PortableType& type) {
+  if (v.kind() != type.kind) return false;
+  switch (type.kind) {
+    case Kind::kInt: return type.int_bytes == 8;
+    // Within a length (CastTo would build a new string).
+    case Kind::kText:
+      return IsValidUtf8(v.as_str()) &&
+             (type.length < 0 || v.as_str().size() <= static_cast<size_t>(type.length) ||
+              Utf8Length(v.as_str()) <= static_cast<size_t>(type.length));
+    case Kind::kDecimal: return DecimalKeepsAsIs(v.as_str(), type);
+    case Kind::kJson: return false;  // CastTo validates documents
+    case Kind::kTime:
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz: return type.precision < 0;  // else CastTo checks the fraction
+    default: return true;
+  }
+}
 
 Result<Value> CastTo(const Value& v, const PortableType& t) {
   if (t.kind == Kind::kTime || t.kind == Kind::kTimestamp || t.kind == Kind::kTimestampTz) {

@@ -319,6 +319,7 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
   for (const auto& f : t.fields_) {
     t.target_columns_.push_back(f.target_name);
     t.target_types_.push_back(f.type);
+    t.cast_outputs_.push_back(!f.passthrough);
   }
   for (const auto& k : t.target_key_) {
     for (size_t i = 0; i < t.target_columns_.size(); ++i) {
@@ -577,28 +578,6 @@ void TableTransform::CompileSteps(const TableMap& map, const ColumnMap& cm, cons
   }
 }
 
-namespace {
-
-// True when CastTo(v, type) would return v unchanged.
-bool AlreadyFits(const Value& v, const PortableType& type) {
-  if (v.kind() != type.kind) return false;
-  switch (type.kind) {
-    case Kind::kInt: return type.int_bytes == 8;
-    // Within a length: copied into the row as it is (CastTo would build a new string each row).
-    case Kind::kText:
-      return IsValidUtf8(v.as_str()) &&
-             (type.length < 0 || v.as_str().size() <= static_cast<size_t>(type.length) ||
-              Utf8Length(v.as_str()) <= static_cast<size_t>(type.length));
-    case Kind::kDecimal: return type.scale < 0 && type.precision < 0;
-    case Kind::kJson: return false;  // CastTo validates documents
-    case Kind::kTime:
-    case Kind::kTimestamp:
-    case Kind::kTimestampTz: return type.precision < 0;  // else CastTo checks the fraction
-    default: return true;
-  }
-}
-
-}  // namespace
 
 bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
   Refusal why;
@@ -803,7 +782,7 @@ bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
                                      "{}.{}",
                                      f.target_name, shown, target_table_, f.target_name));
       }
-      if (AlreadyFits(*r, f.type)) {
+      if (CastKeepsAsIs(*r, f.type)) {
         out[i] = std::move(*r);
         continue;
       }
@@ -870,7 +849,7 @@ bool TableTransform::Apply(const Row& in, Row& out, Refusal& why) const {
                     fmt::format("{}: NULL into NOT NULL column {}.{}", cm.source, target_table_,
                                 f.target_name));
     }
-    if (f.passthrough || AlreadyFits(*v, f.type)) {
+    if (f.passthrough || CastKeepsAsIs(*v, f.type)) {
       out[i] = *v;
       continue;
     }

@@ -53,6 +53,9 @@ class TableTransform {
   // The target columns written, in this order, with the portable type each value is cast to.
   const std::vector<std::string>& target_columns() const { return target_columns_; }
   const std::vector<PortableType>& target_types() const { return target_types_; }
+  // Per target column: whether Apply's value there is always what CastTo(value, its type)
+  // gives (every column but a pass-through one, which is written as read).
+  const std::vector<char>& cast_outputs() const { return cast_outputs_; }
   const std::vector<std::string>& target_key() const { return target_key_; }
   // The target table as tandem would create it, with the mapping's defaults, identities,
   // indexes, checks and foreign keys in target names (built on the target whether tandem
@@ -166,6 +169,7 @@ class TableTransform {
   std::string source_table_, target_table_;
   std::vector<std::string> source_columns_, source_key_, target_columns_, target_key_;
   std::vector<PortableType> target_types_, target_key_types_, source_key_types_;
+  std::vector<char> cast_outputs_;
   std::vector<int> key_source_pos_, target_key_pos_;
   std::vector<Field> fields_;
   TableSchema planned_;

@@ -90,7 +90,7 @@ Result<Report> Verifier::Run() {
   Report report;
   TANDEM_RETURN_IF_ERROR(state_.ClearVerifySpill());
   listed_ = 0;
-  Sides main{&source_, &target_, nullptr, nullptr};
+  Sides main(&source_, &target_);
   // The units of work: every range of every keyed table, every keyless table whole.
   struct Unit {
     size_t table;
@@ -147,7 +147,7 @@ Result<Report> Verifier::Run() {
   size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(options_.jobs, 1)), 1,
                                 std::max<size_t>(units.size(), 1));
   std::vector<std::unique_ptr<Sides>> jobs;
-  jobs.push_back(std::make_unique<Sides>(Sides{&source_, &target_, nullptr, nullptr}));
+  jobs.push_back(std::make_unique<Sides>(&source_, &target_));
   for (size_t j = 1; j < n; ++j) {
     if (!options_.open_source || !options_.open_target) {
       return Fail(Code::kInternal, "verify: {} jobs need a way to open connections", n);
@@ -312,18 +312,29 @@ struct RangeSide {
   std::vector<Value> source_keys;  // source side only: source_key().size() per row
   std::vector<Value> target_keys;  // target_key().size() per row
   size_t rows() const { return hashes.size(); }
+  // Room for about `rows` rows (a range's planned size) at once, not grown by doubling.
+  void Reserve(int64_t rows, size_t source_width, size_t target_width) {
+    size_t n = static_cast<size_t>(std::clamp<int64_t>(rows, 0, kMaxRangeRows));
+    key_end.reserve(n);
+    hashes.reserve(n);
+    source_keys.reserve(n * source_width);
+    target_keys.reserve(n * target_width);
+  }
   std::string_view Key(size_t i) const {
     size_t begin = i == 0 ? 0 : key_end[i - 1];
     return std::string_view(keys).substr(begin, key_end[i] - begin);
   }
-  // Adds a target-shaped row; `scratch` is the caller's buffer for the canonical encoding.
-  void Add(const mapping::TableTransform& t, const Row& row, std::string& scratch) {
+  // Adds a target-shaped row: one read from the target, or (`mapped`) one the mapping made,
+  // whose values are cast already (TableTransform::cast_outputs). `scratch` is the caller's
+  // buffer for the canonical encoding.
+  void Add(const mapping::TableTransform& t, const Row& row, bool mapped, std::string& scratch) {
     for (int p : t.target_key_positions()) {
       AppendCanonical(row[p], t.target_types()[p], keys);
       target_keys.push_back(row[p]);
     }
     key_end.push_back(keys.size());
-    hashes.push_back(HashRow(row, t.target_types(), scratch));
+    hashes.push_back(mapped ? HashRow(row, t.target_types(), t.cast_outputs(), scratch)
+                            : HashRow(row, t.target_types(), scratch));
   }
   Row Keys(const std::vector<Value>& flat, size_t width, size_t i) const {
     return Row(flat.begin() + static_cast<std::ptrdiff_t>(i * width),
@@ -340,6 +351,8 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
   std::vector<Difference> unmappable;
   int64_t source_rows = 0, rejected_rows = 0;
   const size_t ks = t.source_key().size(), kt = t.target_key_positions().size();
+  expected.Reserve(options_.range_rows, ks, kt);
+  actual.Reserve(options_.range_rows, 0, kt);
   TANDEM_ASSIGN_OR_RETURN(KeyRange trange, t.TargetRange(range));
   // The source side on a thread of its own while this one reads the target: each engine is
   // used by one thread, and each reader is read to its end before its connection does
@@ -347,16 +360,18 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
   Status source_status = Ok();
   std::thread source_side([&] {
     source_status = [&]() -> Status {
-      TANDEM_ASSIGN_OR_RETURN(auto reader,
-                              sides.source->Scan({t.source_table(), t.source_columns(),
-                                                  t.source_key(), range, options_.batch_rows,
-                                                  /*exclusive=*/true, BatchBytes()}));
-      std::vector<Row> batch;
-      Row mapped;
+      ScanRequest req{t.source_table(), t.source_columns(), t.source_key(), range,
+                      options_.batch_rows, /*exclusive=*/true, BatchBytes()};
+      req.spare_rows = &sides.source_rows.spare;
+      TANDEM_ASSIGN_OR_RETURN(auto reader, sides.source->Scan(req));
+      std::vector<Row>& batch = sides.source_rows.batch;
+      Row mapped, skey;
       std::string reason, scratch;
+      const auto& key_pos = t.source_key_positions();
       while (reader->Next(batch)) {
         for (const auto& in : batch) {
-          Row skey = t.SourceKey(in);
+          skey.resize(key_pos.size());
+          for (size_t k = 0; k < key_pos.size(); ++k) skey[k] = in[key_pos[k]];
           if (!rejected.empty() && rejected.contains(RowToJson(skey))) {
             ++rejected_rows;
             continue;
@@ -366,29 +381,29 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
             Difference d;
             d.kind = Difference::Kind::kUnmappable;
             d.table = t.source_table();
-            d.source_key = std::move(skey);
+            d.source_key = skey;
             d.reason = reason;
             unmappable.push_back(std::move(d));
             continue;
           }
-          for (auto& v : skey) expected.source_keys.push_back(std::move(v));
-          expected.Add(t, mapped, scratch);
+          expected.source_keys.insert(expected.source_keys.end(), skey.begin(), skey.end());
+          expected.Add(t, mapped, /*mapped=*/true, scratch);
         }
       }
       return reader->status();
     }();
   });
   Status target_status = [&]() -> Status {
-    TANDEM_ASSIGN_OR_RETURN(auto reader,
-                            sides.target->Scan({t.target_table(), t.target_columns(),
-                                                t.target_key(), trange, options_.batch_rows,
-                                                /*exclusive=*/true, BatchBytes()}));
-    std::vector<Row> batch;
+    ScanRequest req{t.target_table(), t.target_columns(), t.target_key(), trange,
+                    options_.batch_rows, /*exclusive=*/true, BatchBytes()};
+    req.spare_rows = &sides.target_rows.spare;
+    TANDEM_ASSIGN_OR_RETURN(auto reader, sides.target->Scan(req));
+    std::vector<Row>& batch = sides.target_rows.batch;
     std::string scratch;
     while (reader->Next(batch)) {
       for (const auto& row : batch) {
         ++out.target_rows;
-        actual.Add(t, row, scratch);
+        actual.Add(t, row, /*mapped=*/false, scratch);
       }
     }
     return reader->status();

@@ -110,9 +110,16 @@ class Verifier {
  private:
   // One job's connections: used by one thread at a time.
   struct Sides {
-    Engine* source;
-    Engine* target;
+    Sides() = default;
+    Sides(Engine* s, Engine* t) : source(s), target(t) {}
+    Engine* source = nullptr;
+    Engine* target = nullptr;
     std::unique_ptr<Engine> own_source, own_target;
+    // Kept from range to range: rows read into them refill their Values' buffers
+    // (ScanRequest::spare_rows), where batches made anew each range built every row again.
+    struct Buffers {
+      std::vector<Row> batch, spare;
+    } source_rows, target_rows;
   };
   // Compares one range of a keyed table. The two sides are read at once (the source on a
   // thread of its own), each row hashed as it arrives; only keys and hashes are kept, so memory

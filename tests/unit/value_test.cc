@@ -168,6 +168,83 @@ TEST(Value, DoubleToDecimalMatchesItsDigitsAsText) {
   EXPECT_GT(refused, 50000);
 }
 
+// A decimal literal already in normal form with the type's scale is kept as it is; every
+// other literal takes the general path. The same number written with a leading zero (which
+// the general path normalises away) must give the same result, accepted or refused.
+TEST(Value, NormalDecimalsKeptAsTheyAreMatchTheGeneralPath) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> digits(0, 14), fraction(0, 5), digit(0, 9), coin(0, 3);
+  std::vector<std::string> literals = {"0", "0.00", "-0.5", "1", "-1.50", "999.99", "1000.00",
+                                       "0.001", "12345678901234567890.12"};
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = coin(rng) == 0 ? "-" : "";
+    int n = digits(rng);
+    if (n == 0) s += '0';
+    for (int k = 0; k < n; ++k) s += static_cast<char>('0' + (k == 0 ? 1 + digit(rng) % 9 : digit(rng)));
+    int f = fraction(rng);
+    if (f > 0) s += '.';
+    for (int k = 0; k < f; ++k) s += static_cast<char>('0' + digit(rng));
+    literals.push_back(s);
+  }
+  std::vector<PortableType> types;
+  for (auto name : {"decimal", "decimal(12,2)", "decimal(5,2)", "decimal(10,0)", "decimal(6,3)",
+                    "decimal(20,5)", "decimal(3,3)", "integer"}) {
+    types.push_back(T(name));
+  }
+  int kept = 0;
+  for (const auto& s : literals) {
+    bool neg = s.starts_with('-');
+    std::string padded = (neg ? "-0" : "0") + s.substr(neg ? 1 : 0);  // not normal: general path
+    for (const auto& t : types) {
+      for (Kind k : {Kind::kDecimal, Kind::kText}) {
+        Value v = k == Kind::kDecimal ? Value::Decimal(s) : Value::Text(s);
+        Value p = k == Kind::kDecimal ? Value::Decimal(padded) : Value::Text(padded);
+        auto direct = CastTo(v, t);
+        auto general = CastTo(p, t);
+        ASSERT_EQ(direct.has_value(), general.has_value()) << s << " into " << t.ToString();
+        if (!direct) continue;
+        ASSERT_EQ(direct->kind(), general->kind()) << s;
+        ASSERT_EQ(direct->ToString(), general->ToString()) << s << " into " << t.ToString();
+        if (CastKeepsAsIs(v, t)) {
+          ASSERT_EQ(*direct, v) << s << " is kept as it is, yet the cast changes it";
+          ++kept;
+        }
+      }
+    }
+  }
+  EXPECT_GT(kept, 5000);
+}
+
+// A cast value encodes the same whether it is cast again or not (AppendCanonicalCast skips the
+// cast for the values a mapping made): casts are idempotent.
+TEST(Value, CastValuesEncodeAlikeWithoutASecondCast) {
+  std::vector<Value> raws = {Value::Null(), Value::Int(15), Value::Int(-3), Value::Float(15.0),
+                             Value::Float(0.1), Value::Float(-0.0), Value::Text("15"),
+                             Value::Text(" 15"), Value::Text("1.50"), Value::Text("+001.500"),
+                             Value::Decimal("12.5"), Value::Decimal("-0.00"), Value::Bool(true),
+                             Value::Text("true"), Value::Text("Zoë"), Value::Text(std::string(70, 'x')),
+                             Value::Text("2024-03-10 02:30:00"), Value::Text("2024-03-10"),
+                             Value::Timestamp(1'500'000), Value::Date(19000),
+                             Value::Text("{\"b\": 1, \"a\": [1, 2]}"), Value::Bytes("\x01\xff"),
+                             Value::Text("00000000-0000-0000-0000-000000000001")};
+  int encoded = 0;
+  for (auto name : {"bigint", "integer", "smallint", "double", "decimal", "decimal(12,2)",
+                    "decimal(5,0)", "text", "varchar(64)", "bool", "bytes", "date", "time",
+                    "timestamp", "timestamp(0)", "timestamptz", "json", "uuid"}) {
+    PortableType t = T(name);
+    for (const auto& raw : raws) {
+      auto cast = CastTo(raw, t);
+      if (!cast) continue;
+      std::string once, again;
+      AppendCanonical(raw, t, once);
+      AppendCanonicalCast(*cast, t, again);
+      ASSERT_EQ(once, again) << raw.ToDisplay() << " as " << name;
+      ++encoded;
+    }
+  }
+  EXPECT_GT(encoded, 100);
+}
+
 TEST(Value, TimestampsParseAndFormat) {
   bool zone = false;
   auto ts = ParseTimestamp("2009-01-01 00:00:00", &zone);
