@@ -447,9 +447,9 @@ class Assessor {
     bool needs_key = false, needs_place = false;
   };
   // A batch read and mapped: `outs[i]` is row i mapped when `ok[i]`, else `whys[i]` says why
-  // not (for i below rows.size(); the three may be longer). Rows are mapped in slices claimed through `claimed`, by the reading side and by the
-  // checking side once it has nothing else to do; `read` turns 1 when `rows` holds the batch
-  // (2 when the range is exhausted).
+  // not (for i below rows.size(); the three may be longer). Rows are mapped in slices claimed
+  // through `claimed`, by the reading side and by the checking side once it has nothing else
+  // to do; `read` turns 1 when `rows` holds the batch (2 when the range is exhausted).
   struct Mapped {
     std::vector<Row> rows, outs;
     std::vector<mapping::Refusal> whys;

@@ -312,14 +312,6 @@ struct RangeSide {
   std::vector<Value> source_keys;  // source side only: source_key().size() per row
   std::vector<Value> target_keys;  // target_key().size() per row
   size_t rows() const { return hashes.size(); }
-  // Room for about `rows` rows (a range's planned size) at once, not grown by doubling.
-  void Reserve(int64_t rows, size_t source_width, size_t target_width) {
-    size_t n = static_cast<size_t>(std::clamp<int64_t>(rows, 0, kMaxRangeRows));
-    key_end.reserve(n);
-    hashes.reserve(n);
-    source_keys.reserve(n * source_width);
-    target_keys.reserve(n * target_width);
-  }
   std::string_view Key(size_t i) const {
     size_t begin = i == 0 ? 0 : key_end[i - 1];
     return std::string_view(keys).substr(begin, key_end[i] - begin);
@@ -351,8 +343,6 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
   std::vector<Difference> unmappable;
   int64_t source_rows = 0, rejected_rows = 0;
   const size_t ks = t.source_key().size(), kt = t.target_key_positions().size();
-  expected.Reserve(options_.range_rows, ks, kt);
-  actual.Reserve(options_.range_rows, 0, kt);
   TANDEM_ASSIGN_OR_RETURN(KeyRange trange, t.TargetRange(range));
   // The source side on a thread of its own while this one reads the target: each engine is
   // used by one thread, and each reader is read to its end before its connection does
