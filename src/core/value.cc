@@ -583,6 +583,12 @@ Result<Value> ToInt(const Value& v, int bytes) {
   return Value::Int(i);
 }
 
+// Whether a decimal with `int_digits` digits before the point fits `t`'s precision (the
+// digits its scale leaves for the integer part). One rule for the three paths of ToDecimal.
+bool IntDigitsFit(int int_digits, const PortableType& t) {
+  return t.precision < 0 || int_digits <= t.precision - std::max(t.scale, 0);
+}
+
 // A decimal literal exactly as NormalizeDecimal writes it (an optional '-' on a value that is
 // not zero, integer digits without leading zeros or a lone 0, then '.' and at least one digit
 // if there is a fraction), with its counts of integer and fraction digits. The int digits of
@@ -615,7 +621,7 @@ bool DecimalKeepsAsIs(std::string_view s, const PortableType& t) {
   int int_digits, frac_digits;
   if (!IsNormalDecimal(s, int_digits, frac_digits)) return false;
   if (t.scale >= 0 && frac_digits != t.scale) return false;
-  return t.precision < 0 || int_digits <= t.precision - std::max(t.scale, 0);
+  return IntDigitsFit(int_digits, t);
 }
 
 // A double into a decimal, built straight from its shortest digits: the same string the
@@ -646,7 +652,7 @@ std::optional<Value> FloatToDecimal(double x, const PortableType& t) {
   int frac_digits = point >= static_cast<int>(n) ? 0 : static_cast<int>(n) - point;
   int int_digits = zero || point <= 0 ? 0 : point;
   if (t.scale >= 0 && frac_digits > t.scale) return std::nullopt;  // refused: the general path says why
-  if (t.precision >= 0 && int_digits > t.precision - std::max(t.scale, 0)) return std::nullopt;
+  if (!IntDigitsFit(int_digits, t)) return std::nullopt;
   if (int_digits > 400 || frac_digits > 400) return std::nullopt;
   std::string out;
   int scale = t.scale >= 0 ? t.scale : frac_digits;
@@ -701,15 +707,11 @@ Result<Value> ToDecimal(const Value& v, const PortableType& t) {
     }
   }
   std::string out = t.scale >= 0 ? RoundDecimal(*d, t.scale) : *d;
-  if (t.precision >= 0) {
-    std::string_view body = out;
-    if (body.starts_with('-')) body.remove_prefix(1);
-    size_t int_digits = body.substr(0, body.find('.')).size();
-    if (body.starts_with("0")) int_digits = 0;
-    int max_int = t.precision - std::max(t.scale, 0);
-    if (static_cast<int>(int_digits) > max_int) {
-      return NoFit(v, fmt::format("is out of range for {}", t.ToString()), Problem::kOutOfRange);
-    }
+  std::string_view body = out;
+  if (body.starts_with('-')) body.remove_prefix(1);
+  size_t int_digits = body.starts_with('0') ? 0 : body.substr(0, body.find('.')).size();
+  if (!IntDigitsFit(static_cast<int>(int_digits), t)) {
+    return NoFit(v, fmt::format("is out of range for {}", t.ToString()), Problem::kOutOfRange);
   }
   return Value::Decimal(out);
 }

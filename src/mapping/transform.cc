@@ -578,7 +578,6 @@ void TableTransform::CompileSteps(const TableMap& map, const ColumnMap& cm, cons
   }
 }
 
-
 bool TableTransform::Apply(const Row& in, Row& out, std::string& reason) const {
   Refusal why;
   if (Apply(in, out, why)) return true;
