@@ -248,6 +248,9 @@ std::optional<KeyHash> HashKey(const Row& out, const std::vector<int>& positions
 class FirstPlaces {
  public:
   explicit FirstPlaces(size_t n) : n_(n) {}
+  void Merge(FirstPlaces&& other) {
+    for (uint64_t place : other.Sorted()) Offer(place);
+  }
   void Offer(uint64_t place) {
     if (heap_.size() < n_) {
       heap_.push(place);
@@ -501,6 +504,7 @@ class Assessor {
   std::vector<KeySet> keys_;
   std::vector<ForeignKeyCheck> fks_;
   Findings findings_;
+  KeptBytes kept_{options_.kept_key_bytes};
 };
 
 Fold Assessor::FoldFor(const mapping::TableTransform& t, const std::string& column) const {
@@ -674,11 +678,11 @@ Status Assessor::PlanKeys() {
   }
   for (size_t i = 0; i < keys_.size(); ++i) {
     TANDEM_ASSIGN_OR_RETURN(keys_[i].spill,
-                            KeySpill::Create(fmt::format("{}/k{}", options_.scratch_path, i)));
+                            KeySpill::Create(fmt::format("{}/k{}", options_.scratch_path, i), &kept_));
   }
   for (size_t i = 0; i < fks_.size(); ++i) {
     TANDEM_ASSIGN_OR_RETURN(fks_[i].spill,
-                            KeySpill::Create(fmt::format("{}/f{}", options_.scratch_path, i)));
+                            KeySpill::Create(fmt::format("{}/f{}", options_.scratch_path, i), &kept_));
   }
   return Ok();
 }
@@ -1019,22 +1023,62 @@ Result<std::vector<Row>> Assessor::SampleKeys(std::vector<uint64_t> places) {
   return keys;
 }
 
+// What the check of some partitions found: rows, distinct values, the first places.
+struct PartitionTally {
+  int64_t rows = 0, values = 0;
+  FirstPlaces first{kSampleKeys};
+};
+
+// Runs `check(p, tally)` for every partition, the partitions shared among up to `threads`
+// threads (each with a tally of its own), and sums the tallies.
+template <typename Check>
+Result<PartitionTally> EachPartition(int threads, Check&& check) {
+  threads = std::clamp(threads, 1, KeySpill::kPartitions);
+  std::vector<PartitionTally> tallies(threads);
+  std::vector<Status> status(threads);
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&](int t) {
+    for (int p; !failed && (p = next.fetch_add(1)) < KeySpill::kPartitions;) {
+      status[t] = check(p, tallies[t]);
+      if (!status[t]) failed = true;
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (int t = 1; t < threads; ++t) helpers.emplace_back(work, t);
+    work(0);
+  }
+  PartitionTally sum;
+  for (int t = 0; t < threads; ++t) {
+    TANDEM_RETURN_IF_ERROR(status[t]);
+    sum.rows += tallies[t].rows;
+    sum.values += tallies[t].values;
+    sum.first.Merge(std::move(tallies[t].first));
+  }
+  return sum;
+}
+
 // Equal hashes within a partition are equal values; the row read first of each group lands,
-// the others are the duplicates.
+// the others are the duplicates. Partitions are checked on the jobs' threads.
 Status Assessor::CheckDuplicates(const KeySet& k) {
   TANDEM_RETURN_IF_ERROR(k.spill->Flush());
-  int64_t rows = 0, values = 0;
-  FirstPlaces first(kSampleKeys);
-  for (int p = 0; p < KeySpill::kPartitions; ++p) {
-    TANDEM_ASSIGN_OR_RETURN(auto entries, k.spill->Load(p));
-    std::sort(entries.begin(), entries.end());
-    for (size_t i = 0; i < entries.size();) {
-      size_t j = i + 1;
-      while (j < entries.size() && entries[j].hash == entries[i].hash) first.Offer(entries[j++].place);
-      if (j - i > 1) rows += static_cast<int64_t>(j - i - 1), ++values;
-      i = j;
-    }
-  }
+  TANDEM_ASSIGN_OR_RETURN(
+      PartitionTally tally, EachPartition(options_.jobs, [&](int p, PartitionTally& t) -> Status {
+        TANDEM_ASSIGN_OR_RETURN(auto entries, k.spill->Load(p));
+        std::sort(entries.begin(), entries.end());
+        for (size_t i = 0; i < entries.size();) {
+          size_t j = i + 1;
+          while (j < entries.size() && entries[j].hash == entries[i].hash) {
+            t.first.Offer(entries[j++].place);
+          }
+          if (j - i > 1) t.rows += static_cast<int64_t>(j - i - 1), ++t.values;
+          i = j;
+        }
+        return Ok();
+      }));
+  int64_t rows = tally.rows, values = tally.values;
+  FirstPlaces& first = tally.first;
   if (rows == 0) return Ok();
   const auto& t = in_.tables[k.table];
   TANDEM_ASSIGN_OR_RETURN(auto samples, SampleKeys(first.Sorted()));
@@ -1067,23 +1111,25 @@ Status Assessor::CheckOrphans(const ForeignKeyCheck& fk) {
   const KeySet& parent = keys_[fk.parent];
   TANDEM_RETURN_IF_ERROR(parent.spill->Flush());
   TANDEM_RETURN_IF_ERROR(fk.spill->Flush());
-  int64_t rows = 0;
-  FirstPlaces first(kSampleKeys);
-  for (int p = 0; p < KeySpill::kPartitions; ++p) {
-    TANDEM_ASSIGN_OR_RETURN(auto parents, parent.spill->Load(p));
-    std::vector<KeyHash> present;
-    present.reserve(parents.size());
-    for (const auto& e : parents) present.push_back(e.hash);
-    parents = {};
-    std::sort(present.begin(), present.end());
-    TANDEM_ASSIGN_OR_RETURN(auto children, fk.spill->Load(p));
-    for (const auto& e : children) {
-      if (!std::binary_search(present.begin(), present.end(), e.hash)) {
-        ++rows;
-        first.Offer(e.place);
-      }
-    }
-  }
+  TANDEM_ASSIGN_OR_RETURN(
+      PartitionTally tally, EachPartition(options_.jobs, [&](int p, PartitionTally& t) -> Status {
+        TANDEM_ASSIGN_OR_RETURN(auto parents, parent.spill->Load(p));
+        std::vector<KeyHash> present;
+        present.reserve(parents.size());
+        for (const auto& e : parents) present.push_back(e.hash);
+        parents = {};
+        std::sort(present.begin(), present.end());
+        TANDEM_ASSIGN_OR_RETURN(auto children, fk.spill->Load(p));
+        for (const auto& e : children) {
+          if (!std::binary_search(present.begin(), present.end(), e.hash)) {
+            ++t.rows;
+            t.first.Offer(e.place);
+          }
+        }
+        return Ok();
+      }));
+  int64_t rows = tally.rows;
+  FirstPlaces& first = tally.first;
   if (rows == 0) return Ok();
   TANDEM_ASSIGN_OR_RETURN(auto samples, SampleKeys(first.Sorted()));
   const auto& t = in_.tables[fk.table];

@@ -73,7 +73,10 @@ class Progress {
 };
 
 struct Options {
-  size_t batch_rows = 10000;
+  // Rows a job reads, maps and checks at a time: few enough that a batch is still in the
+  // CPU's cache when it is mapped and checked (measured on 1,000,000 rows, 2 jobs: 2,000-row
+  // batches took 0.12-0.16 s less than 10,000-row ones, and 50 MB of memory instead of 117).
+  size_t batch_rows = 2000;
   int64_t range_rows = mapping::kDefaultChunkRows;  // rows per key range of the scan (at most)
   // Key ranges scanned at once (--jobs), each job with a source connection of its own from
   // `open_source` (job 0 reads through Input::source). The report is the same at any value.
@@ -83,6 +86,9 @@ struct Options {
   // (created, and removed afterwards; key_spill.h): tables larger than memory are checked on
   // disk.
   std::string scratch_path;
+  // Bytes of hashed key values kept in memory rather than in the scratch files, for all key
+  // sets together (key_spill.h); what is past it goes to disk.
+  size_t kept_key_bytes = 64u << 20;
 };
 
 // What an assessment reads. REQUIRES: everything outlives the call; `tables` compiled from

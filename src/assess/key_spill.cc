@@ -124,11 +124,22 @@ Result<Row> KeyLog::Read(uint64_t place) {
   return key;
 }
 
-Result<std::unique_ptr<KeySpill>> KeySpill::Create(const std::string& path) {
+bool KeptBytes::Take(size_t bytes) {
+  auto want = static_cast<int64_t>(bytes);
+  int64_t left = left_.load(std::memory_order_relaxed);
+  while (left >= want) {
+    if (left_.compare_exchange_weak(left, left - want, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+Result<std::unique_ptr<KeySpill>> KeySpill::Create(const std::string& path, KeptBytes* kept) {
   std::unique_ptr<KeySpill> s(new KeySpill());
   s->path_ = path;
+  s->budget_ = kept;
   s->buffers_.resize(kPartitions);
   s->blocks_.resize(kPartitions);
+  s->kept_.resize(kPartitions);
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return IoError("create", path);
   std::fclose(f);
@@ -143,8 +154,13 @@ Status KeySpill::Add(const KeyHash& hash, uint64_t place) {
   uint64_t e[3] = {hash.hi, hash.lo, place};
   b.append(reinterpret_cast<const char*>(e), sizeof e);
   ++entries_;
-  if (b.size() + sizeof e > kBufferBytes) return Write(p);
-  return Ok();
+  if (b.size() + sizeof e <= kBufferBytes) return Ok();
+  if (budget_ && budget_->Take(b.capacity())) {
+    kept_[p].push_back(std::move(b));
+    b = std::string();
+    return Ok();
+  }
+  return Write(p);
 }
 
 Status KeySpill::Write(int p) {
@@ -163,37 +179,48 @@ Status KeySpill::Write(int p) {
 
 Status KeySpill::Flush() {
   for (int p = 0; p < kPartitions; ++p) {
-    TANDEM_RETURN_IF_ERROR(Write(p));
-    std::string().swap(buffers_[p]);  // a table's sets hold no memory once it is read
+    std::string& b = buffers_[p];
+    if (!b.empty() && budget_ && budget_->Take(b.size())) {
+      kept_[p].emplace_back(b);  // a copy of the entries alone, not of the buffer's capacity
+    } else {
+      TANDEM_RETURN_IF_ERROR(Write(p));
+    }
+    std::string().swap(b);  // a table's sets hold no buffers once it is read
   }
   return Ok();
 }
 
-Result<std::vector<KeySpill::Entry>> KeySpill::Load(int p) {
+Result<std::vector<KeySpill::Entry>> KeySpill::Load(int p) const {
   const auto& blocks = blocks_[p];
-  if (blocks.empty()) return std::vector<Entry>{};  // no entry fell here
   uint64_t total = 0;
   for (const auto& b : blocks) total += b.bytes;
+  for (const auto& k : kept_[p]) total += k.size();
+  if (total % 24 != 0) return Fail(Code::kInternal, "assess scratch: partition {} of {} is not whole entries", p, path_);
+  std::vector<Entry> out;
+  out.reserve(total / 24);
+  auto parse = [&out](std::string_view bytes) {
+    for (size_t i = 0; i + 24 <= bytes.size(); i += 24) {
+      const char* e = bytes.data() + i;
+      out.push_back(Entry{{GetU64(e), GetU64(e + 8)}, GetU64(e + 16)});
+    }
+  };
+  for (const auto& k : kept_[p]) parse(k);
+  if (blocks.empty()) return out;
   std::FILE* f = std::fopen(path_.c_str(), "rb");
   if (!f) return IoError("open", path_);
-  std::string bytes(total, '\0');
-  uint64_t at = 0;
+  std::string bytes;
   bool failed = false;
   for (const auto& b : blocks) {
+    bytes.resize(b.bytes);
     if (std::fseek(f, static_cast<long>(b.offset), SEEK_SET) != 0 ||
-        std::fread(bytes.data() + at, 1, b.bytes, f) != b.bytes) {
+        std::fread(bytes.data(), 1, b.bytes, f) != b.bytes) {
       failed = true;
       break;
     }
-    at += b.bytes;
+    parse(bytes);
   }
   std::fclose(f);
-  if (failed || bytes.size() % 24 != 0) return IoError("read", path_);
-  std::vector<Entry> out(bytes.size() / 24);
-  for (size_t i = 0; i < out.size(); ++i) {
-    const char* e = bytes.data() + i * 24;
-    out[i] = Entry{{GetU64(e), GetU64(e + 8)}, GetU64(e + 16)};
-  }
+  if (failed) return IoError("read", path_);
   return out;
 }
 

@@ -629,6 +629,34 @@ bool DecimalKeepsAsIs(std::string_view s, const PortableType& t) {
 // without its four intermediate strings. nullopt when the value does not fit; the general
 // path then says why.
 std::optional<Value> FloatToDecimal(double x, const PortableType& t) {
+  // First without the shortest digits at all: when x is the double nearest r / 10^scale for
+  // an integer r, and |r| < 2^52 / 10 (so that the doubles next to x are less than a tenth of
+  // 10^-scale away: no other decimal of as few digits rounds to x), r / 10^scale is x's
+  // shortest decimal (tests/unit: DoubleToDecimalMatchesItsDigitsAsText).
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10};
+  if (t.scale >= 0 && t.scale <= 10) {
+    double p = kPow10[t.scale];
+    double y = std::nearbyint(x * p);
+    if (std::fabs(y) < 0x1p52 / 10 && y / p == x) {
+      auto r = static_cast<int64_t>(y);
+      uint64_t mag = r < 0 ? -static_cast<uint64_t>(r) : static_cast<uint64_t>(r);
+      auto unit = static_cast<uint64_t>(p);
+      uint64_t whole = mag / unit, frac = mag % unit;
+      char buf[32];
+      char* w = buf;
+      if (r < 0) *w++ = '-';
+      char* digits_at = w;
+      w = std::to_chars(w, buf + sizeof buf, whole).ptr;
+      int int_digits = whole == 0 ? 0 : static_cast<int>(w - digits_at);
+      if (!IntDigitsFit(int_digits, t)) return std::nullopt;  // the general path says why
+      if (t.scale > 0) {
+        *w++ = '.';
+        for (int k = t.scale - 1; k >= 0; --k, frac /= 10) w[k] = static_cast<char>('0' + frac % 10);
+        w += t.scale;
+      }
+      return Value::Decimal(std::string(buf, w));
+    }
+  }
   char sci[40];
   auto r = std::to_chars(sci, sci + sizeof sci, x, std::chars_format::scientific);
   if (r.ec != std::errc()) return std::nullopt;

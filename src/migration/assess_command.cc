@@ -2,6 +2,7 @@
 // per table and the JSON and HTML reports.
 #include <malloc.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -51,7 +52,9 @@ Result<int> Assess(const AssessOptions& o, FILE* out, FILE* err) {
                         ".assess-scratch";
   AssessProgress progress(err);
   assess::Options options;
-  options.batch_rows = static_cast<size_t>(s.cfg.batch_rows);
+  // The copy's batch size when it is smaller (a mapping's options.batch_rows), else the
+  // assessment's own.
+  options.batch_rows = std::min(options.batch_rows, static_cast<size_t>(s.cfg.batch_rows));
   options.range_rows = s.cfg.chunk_rows;
   s.jobs_flag = o.jobs;
   options.jobs = s.VerifyJobs();  // reads only: a SQLite source runs jobs too

@@ -1,12 +1,13 @@
 // The spill files of assess's duplicate and foreign-key checks (src/assess/key_spill.h): every
 // entry comes back from exactly one partition, the key log returns each key exactly, and
-// nothing stays in memory after a flush.
+// only what a budget allows stays in memory after a flush.
 #include "assess/key_spill.h"
 
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -27,10 +28,15 @@ class KeySpillTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-TEST_F(KeySpillTest, EveryEntryComesBackFromTheOnePartitionItsHashChose) {
-  auto spill = KeySpill::Create((dir_ / "k0").string());
+// With no memory to keep entries in, with some (the rest spilled) and with enough for all.
+class KeySpillKeptTest : public KeySpillTest, public ::testing::WithParamInterface<int64_t> {};
+
+TEST_P(KeySpillKeptTest, EveryEntryComesBackFromTheOnePartitionItsHashChose) {
+  const uint64_t n = 200000;  // 4.8 MB of entries
+  std::optional<KeptBytes> kept;
+  if (GetParam() >= 0) kept.emplace(static_cast<size_t>(GetParam()));
+  auto spill = KeySpill::Create((dir_ / "k0").string(), kept ? &*kept : nullptr);
   ASSERT_TRUE(spill) << spill.error().ToString();
-  const uint64_t n = 200000;
   // Hashes spread over the whole range (a multiplicative sequence), each with its own place.
   std::map<KeyHash, uint64_t> want;
   for (uint64_t i = 0; i < n; ++i) {
@@ -40,6 +46,18 @@ TEST_F(KeySpillTest, EveryEntryComesBackFromTheOnePartitionItsHashChose) {
   }
   ASSERT_TRUE((*spill)->Flush());
   EXPECT_EQ((*spill)->entries(), static_cast<int64_t>(n));
+  uint64_t on_disk = std::filesystem::file_size(dir_ / "k0");
+  EXPECT_EQ((*spill)->spilled_bytes(), on_disk);
+  if (GetParam() < 0 || GetParam() == 0) {
+    EXPECT_EQ(on_disk, n * 24);  // all written
+  } else if (GetParam() < static_cast<int64_t>(n * 24)) {
+    EXPECT_GT(on_disk, 0u);
+    EXPECT_LT(on_disk, n * 24);
+    // What was kept is within the budget: the rest is on disk.
+    EXPECT_GE(on_disk + static_cast<uint64_t>(GetParam()), n * 24);
+  } else {
+    EXPECT_EQ(on_disk, 0u);  // all kept
+  }
   size_t total = 0, largest = 0;
   for (int p = 0; p < KeySpill::kPartitions; ++p) {
     auto got = (*spill)->Load(p);
@@ -59,6 +77,10 @@ TEST_F(KeySpillTest, EveryEntryComesBackFromTheOnePartitionItsHashChose) {
   // A partition is a small share of the whole (what bounds memory at check time).
   EXPECT_LT(largest, 3 * n / KeySpill::kPartitions);
 }
+
+INSTANTIATE_TEST_SUITE_P(Budgets, KeySpillKeptTest,
+                         ::testing::Values(int64_t{-1}, int64_t{0}, int64_t{2} << 20,
+                                           int64_t{64} << 20));
 
 TEST_F(KeySpillTest, AnEmptyPartitionLoadsAsNothing) {
   auto spill = KeySpill::Create((dir_ / "k1").string());

@@ -133,6 +133,14 @@ TEST(Value, DoubleToDecimalMatchesItsDigitsAsText) {
   std::uniform_int_distribution<int> cents(-2'000'000'000, 2'000'000'000);
   std::uniform_int_distribution<int> shift(-30, 30);
   std::uniform_int_distribution<uint64_t> bits;
+  // Around the direct path's bound (|x| * 10^scale below 2^52 / 10) and its neighbours: large
+  // integers of k fraction digits, and the doubles either side of them.
+  std::uniform_int_distribution<int64_t> big(-(int64_t{1} << 53), int64_t{1} << 53);
+  std::uniform_int_distribution<int> k_digits(0, 12);
+  for (int i = 0; i < 5000; ++i) {
+    double v = static_cast<double>(big(rng)) / std::pow(10.0, k_digits(rng));
+    for (double d : {v, std::nextafter(v, 1e300), std::nextafter(v, -1e300)}) xs.push_back(d);
+  }
   for (int i = 0; i < 20000; ++i) {
     xs.push_back(cents(rng) / 100.0);
     xs.push_back(cents(rng) * std::pow(10.0, shift(rng)));
