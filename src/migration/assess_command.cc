@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -22,7 +23,11 @@ class AssessProgress : public assess::Progress {
   void TableStarted(std::string_view table, int64_t rows, int ranges) override {
     bar_->TableStarted(table, rows, ranges);
   }
+  // Told after every batch (hundreds a second); drawn or written at most ten times a second.
   void Advanced(std::string_view table, int64_t done, int64_t rejected) override {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
     bar_->Advanced(table, done, rejected);
   }
   void TableFinished(const assess::TableSummary& s) override {
@@ -32,6 +37,7 @@ class AssessProgress : public assess::Progress {
 
  private:
   std::unique_ptr<copy::Progress> bar_;
+  std::chrono::steady_clock::time_point last_;
 };
 
 Status WriteFile(const std::string& path, const std::string& text) {

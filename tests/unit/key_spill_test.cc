@@ -33,7 +33,7 @@ class KeySpillKeptTest : public KeySpillTest, public ::testing::WithParamInterfa
 
 TEST_P(KeySpillKeptTest, EveryEntryComesBackFromTheOnePartitionItsHashChose) {
   const uint64_t n = 200000;  // 4.8 MB of entries
-  std::optional<KeptBytes> kept;
+  std::optional<KeptMemory> kept;
   if (GetParam() >= 0) kept.emplace(static_cast<size_t>(GetParam()));
   auto spill = KeySpill::Create((dir_ / "k0").string(), kept ? &*kept : nullptr);
   ASSERT_TRUE(spill) << spill.error().ToString();
