@@ -678,11 +678,13 @@ Status Assessor::PlanKeys() {
   }
   for (size_t i = 0; i < keys_.size(); ++i) {
     TANDEM_ASSIGN_OR_RETURN(keys_[i].spill,
-                            KeySpill::Create(fmt::format("{}/k{}", options_.scratch_path, i), &kept_));
+                            KeySpill::Create(fmt::format("{}/k{}", options_.scratch_path, i),
+                                             &kept_));
   }
   for (size_t i = 0; i < fks_.size(); ++i) {
     TANDEM_ASSIGN_OR_RETURN(fks_[i].spill,
-                            KeySpill::Create(fmt::format("{}/f{}", options_.scratch_path, i), &kept_));
+                            KeySpill::Create(fmt::format("{}/f{}", options_.scratch_path, i),
+                                             &kept_));
   }
   return Ok();
 }

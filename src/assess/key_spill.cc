@@ -222,11 +222,14 @@ Result<std::vector<KeySpill::Entry>> KeySpill::Load(int p) const {
   uint64_t total = 0;
   for (const auto& b : blocks) total += b.bytes;
   for (const auto& k : kept_[p]) total += k.size();
-  if (total % 24 != 0) return Fail(Code::kInternal, "assess scratch: partition {} of {} is not whole entries", p, path_);
+  if (total % kEntryBytes != 0) {
+    return Fail(Code::kDataLoss, "assess scratch: partition {} of {} is not whole entries", p,
+                path_);
+  }
   std::vector<Entry> out;
-  out.reserve(total / 24);
+  out.reserve(total / kEntryBytes);
   auto parse = [&out](std::string_view bytes) {
-    for (size_t i = 0; i + 24 <= bytes.size(); i += 24) {
+    for (size_t i = 0; i + kEntryBytes <= bytes.size(); i += kEntryBytes) {
       const char* e = bytes.data() + i;
       out.push_back(Entry{{GetU64(e), GetU64(e + 8)}, GetU64(e + 16)});
     }

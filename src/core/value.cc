@@ -651,7 +651,9 @@ std::optional<Value> FloatToDecimal(double x, const PortableType& t) {
       if (!IntDigitsFit(int_digits, t)) return std::nullopt;  // the general path says why
       if (t.scale > 0) {
         *w++ = '.';
-        for (int k = t.scale - 1; k >= 0; --k, frac /= 10) w[k] = static_cast<char>('0' + frac % 10);
+        for (int k = t.scale - 1; k >= 0; --k, frac /= 10) {
+          w[k] = static_cast<char>('0' + frac % 10);
+        }
         w += t.scale;
       }
       return Value::Decimal(std::string(buf, w));
