@@ -920,6 +920,7 @@ Status Assessor::ScanRange(const TablePlan& plan, int job, int jobs, const KeyRa
         }
         if (v.kind() != Kind::kText) continue;
         const std::string& s = v.as_str();
+        if (IsPlainAscii(s)) continue;  // most text: one pass instead of the two below
         if (auto at = FindControlCharacter(s)) {
           Evidence* e = nullptr;
           int c = static_cast<unsigned char>(s[*at]);

@@ -46,6 +46,22 @@ size_t FirstInvalidUtf8(std::string_view s) {
 
 bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == s.size(); }
 
+bool IsPlainAscii(std::string_view s) {
+  size_t i = 0;
+  // A word has a byte of 0x80 or more when its high bits are set, and one below 0x20 when
+  // (w - 0x20 in each byte) & ~w has a high bit set.
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if ((w | ((w - 0x2020202020202020ull) & ~w)) & 0x8080808080808080ull) return false;
+  }
+  for (; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x80) return false;
+  }
+  return true;
+}
+
 size_t Utf8Length(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;

@@ -1,5 +1,7 @@
-// Encodings, mojibake and control characters (src/core/encoding.h).
+// Encodings, mojibake and control characters (src/core/encoding.h, IsPlainAscii of
+// src/core/text.h).
 #include "core/encoding.h"
+#include "core/text.h"
 
 #include <gtest/gtest.h>
 
@@ -182,6 +184,26 @@ TEST(ControlCharacters, NulAndC0ButNotWhitespace) {
     std::string clean;
     for (size_t i = 0; i < len; ++i) clean += "\x20\xFF\x80\t\n\r~a"[i % 8];
     EXPECT_FALSE(FindControlCharacter(clean)) << "len " << len;
+  }
+}
+
+// assess skips the control and mojibake checks of text that IsPlainAscii passes: it must pass
+// exactly the text whose every byte is 0x20-0x7F, at every position of a word and its tail.
+TEST(ControlCharacters, PlainAsciiIsExactlyBytesFrom0x20To0x7F) {
+  EXPECT_TRUE(IsPlainAscii(""));
+  EXPECT_TRUE(IsPlainAscii("plain text, with ~ and \x7F"));
+  for (size_t len = 1; len <= 40; ++len) {
+    std::string s;
+    for (size_t i = 0; i < len; ++i) s += static_cast<char>(0x20 + (i * 7) % 0x60);
+    ASSERT_TRUE(IsPlainAscii(s)) << "len " << len;
+    for (size_t at = 0; at < len; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string t = s;
+        t[at] = static_cast<char>(b);
+        EXPECT_EQ(IsPlainAscii(t), b >= 0x20 && b < 0x80)
+            << "len " << len << " at " << at << " byte " << b;
+      }
+    }
   }
 }
 
