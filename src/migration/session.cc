@@ -1,5 +1,7 @@
 #include "migration/session.h"
 
+#include <malloc.h>
+
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +46,13 @@ int Session::CopyJobs() const {
 
 copy::Backfill Session::MakeBackfill(copy::Progress& progress, ReconnectObserver on_reconnect,
                                      const std::vector<mapping::TableTransform>* only) {
+  // main() keeps the process to one malloc arena (a job's reader allocates the batches its
+  // writer frees). With several jobs, every reader and writer then queues on that arena's
+  // lock: an arena for each thread of the jobs took 17% off tandem's CPU at `--jobs 2`
+  // (SQLite -> PostgreSQL, 1.91-2.15 s -> 1.57-1.78 s user, five alternating runs each), and
+  // nothing at `--jobs 1`, which keeps the one. Arenas keep their memory as the one arena
+  // does (main's trim threshold).
+  if (int jobs = CopyJobs(); jobs > 1) mallopt(M_ARENA_MAX, 2 * jobs + 1);
   return copy::Backfill(only ? *only : tables, *source, *target, *state, progress,
                         {.chunk_rows = cfg.chunk_rows,
                          .batch_rows = static_cast<size_t>(cfg.batch_rows),
