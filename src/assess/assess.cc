@@ -863,7 +863,7 @@ Status Assessor::ScanRange(const TablePlan& plan, int job, int jobs, const KeyRa
       ++result.rows;
       bool have_key = false;
       auto key_of = [&]() -> const Row& {
-        if (!have_key) key = t.SourceKey(row), have_key = true;
+        if (!have_key) t.SourceKeyInto(row, key), have_key = true;
         return key;
       };
       if (!batch.ok[r]) {

@@ -875,9 +875,13 @@ std::optional<std::vector<std::string>> TableTransform::IdentitySourceColumns() 
 
 Row TableTransform::SourceKey(const Row& in) const {
   Row key;
-  key.reserve(key_source_pos_.size());
-  for (int p : key_source_pos_) key.push_back(in[p]);
+  SourceKeyInto(in, key);
   return key;
+}
+
+void TableTransform::SourceKeyInto(const Row& in, Row& key) const {
+  key.resize(key_source_pos_.size());
+  for (size_t k = 0; k < key_source_pos_.size(); ++k) key[k] = in[key_source_pos_[k]];
 }
 
 Result<Row> TableTransform::TargetKey(const Row& source_key) const {

@@ -109,6 +109,8 @@ class TableTransform {
   bool Apply(const Row& in, Row& out, std::string& reason) const;
   // The key of a source row (values in source_columns() order), in source_key() order.
   Row SourceKey(const Row& in) const;
+  // The same into `key`, whose Values keep their buffers (for a caller keying every row).
+  void SourceKeyInto(const Row& in, Row& key) const;
   // Where SourceKey takes each key value from in a source row.
   const std::vector<int>& source_key_positions() const { return key_source_pos_; }
   // A source key as the target stores it (key columns are only renamed or cast).

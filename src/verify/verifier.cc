@@ -357,11 +357,9 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
       std::vector<Row>& batch = sides.source_rows.batch;
       Row mapped, skey;
       std::string reason, scratch;
-      const auto& key_pos = t.source_key_positions();
       while (reader->Next(batch)) {
         for (const auto& in : batch) {
-          skey.resize(key_pos.size());
-          for (size_t k = 0; k < key_pos.size(); ++k) skey[k] = in[key_pos[k]];
+          t.SourceKeyInto(in, skey);
           if (!rejected.empty() && rejected.contains(RowToJson(skey))) {
             ++rejected_rows;
             continue;

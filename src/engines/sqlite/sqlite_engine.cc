@@ -688,7 +688,8 @@ Result<std::vector<Row>> SqliteEngine::Split(const std::string& table,
   // own: 16 ms of 50 on 1,000,000 rows): every stride-th key is kept, and when 64 keys a chunk
   // are kept the stride doubles and every other kept key goes. kept[j] is then the key at
   // position j * stride, and a chunk's end lands at most a stride (a 32nd of a chunk) before
-  // the row that makes the counts equal; exactly on it while the table has fewer rows than that.
+  // the row that makes the counts equal; exactly on it while every key is kept (a table of
+  // fewer rows than 1,024, or than 64 a chunk).
   TANDEM_ASSIGN_OR_RETURN(Statement st, In(db_.Prepare(SelectKeysSql(table, key)), "split", table));
   const size_t cap = std::max<size_t>(1024, 64 * static_cast<size_t>(n));
   std::vector<Row> kept;
