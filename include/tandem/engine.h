@@ -143,6 +143,9 @@ struct RawShape {
   // cannot travel raw (then `why` names the column and the reason).
   std::string format;
   std::string why;
+  // The rows travel as a stream (Engine::ScanRaw into Engine::WriteRaw). False: the engine's
+  // only raw path is the target reading the source itself (Engine::AttachSource).
+  bool stream = true;
 };
 
 // Streams the rows of a scan in the raw form. After Next() returns false, status() tells
@@ -394,6 +397,32 @@ class Engine {
                                    const std::vector<std::string>& columns, RawReader& from) {
     return Fail(Code::kInternal, "{}: no raw bulk path", kind());
   }
+
+  // In-database pass-through, an optional capability: a target that can read the source's
+  // database over its own connection (SQLite: it attaches the source file, read-only) copies
+  // a chunk in one statement, no row leaving the database.
+  //
+  // Makes `source` readable from this connection. False when it cannot be (another engine,
+  // a database in memory, this very database). Outside any transaction; again when attached
+  // is a no-op.
+  virtual Result<bool> AttachSource(const Engine& source) { return false; }
+  // Undoes AttachSource (a no-op when nothing is attached). Outside any transaction.
+  virtual Status DetachSource() { return Ok(); }
+  // Inserts into `columns` of `table` the rows of the attached source's `req.table` in
+  // `req.range` (`req.columns`, in key order), each value as it is stored, and returns the
+  // rows written. Inside or outside a transaction, with WriteRaw's failure contract.
+  // REQUIRES: AttachSource(source) returned true; both sides' RawShapeOf agree.
+  virtual Result<int64_t> CopyFromAttached(const ScanRequest& req, const std::string& table,
+                                           const std::vector<std::string>& columns) {
+    return Fail(Code::kInternal, "{}: no in-database pass-through", kind());
+  }
+
+  // Bulk load, an optional capability: cheaper writing while a backfill is the only writer of
+  // this database and nothing but tandem reads it (SQLite: the rollback journal instead of
+  // WAL). BeginBulkLoad returns whether anything changed; EndBulkLoad undoes it (a no-op
+  // when nothing did). Both outside any transaction.
+  virtual Result<bool> BeginBulkLoad() { return false; }
+  virtual Status EndBulkLoad() { return Ok(); }
 
   // In-database range digests: an optional capability, verify's fast path for a table whose
   // mapping is the identity between two databases of one engine (docs/decisions.md, "Verify").

@@ -232,8 +232,9 @@ std::string ReportHtml(const Report& r) {
   std::string when = r.at;
   if (when.size() >= 16 && when[10] == 'T') when = when.substr(0, 10) + " " + when.substr(11, 5) + " UTC";
   h += fmt::format("<div class=\"when\">assessed {} &middot; every source row read through the "
-                   "mapping in {:.1f} s</div></header>\n<main>\n",
-                   Escape(when), r.seconds);
+                   "mapping in {} s</div></header>\n<main>\n",
+                   Escape(when), r.seconds < 1 ? fmt::format("{:.2f}", r.seconds)
+                                               : fmt::format("{:.1f}", r.seconds));
   if (rejected > 0 || n_fails > 0) {
     std::string what;
     if (rejected > 0) {

@@ -228,7 +228,7 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
     progress_.TableStarted(t.source_table(), total, static_cast<int>(p.chunks.size()));
     if (left[pi] > 0) {
       TANDEM_ASSIGN_OR_RETURN(p.raw, ChooseRawPath(t));
-      reports[pi].passthrough = p.raw;
+      reports[pi].passthrough = p.raw != RawPath::kNone;
     }
   }
   // A table whose chunks are all in: its report, then its objects (indexes and foreign keys
@@ -262,6 +262,19 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
                                               std::max<size_t>(order_.size(), 1)));
   jobs_ = n;
   TANDEM_ASSIGN_OR_RETURN(auto jobs, OpenJobs(n));
+  // One job writes through the Backfill's own target connection, the only writer of the
+  // target while the run lasts: it may load in bulk (Engine::BeginBulkLoad; SQLite leaves WAL)
+  // until the run ends, whichever way it ends.
+  struct BulkLoad {
+    Engine* target = nullptr;
+    ~BulkLoad() {
+      if (target) (void)target->EndBulkLoad();
+    }
+  } bulk;
+  if (n == 1 && !order_.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(bool began, target_.BeginBulkLoad());
+    if (began) bulk.target = &target_;
+  }
   std::vector<std::thread> threads;
   if (n > 1) {
     for (auto& job : jobs) {
@@ -326,46 +339,61 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
   stop(Ok());
   for (auto& th : threads) th.join();
   if (!failure) return std::unexpected(failure.error());
+  if (bulk.target) {
+    bulk.target = nullptr;
+    TANDEM_RETURN_IF_ERROR(target_.EndBulkLoad());
+  }
   TANDEM_RETURN_IF_ERROR(SaveFailures());
   return reports;
 }
 
-Result<bool> Backfill::ChooseRawPath(const mapping::TableTransform& t) {
-  if (source_.kind() != target_.kind()) return false;  // no raw form in common
-  auto say = [&](bool raw, std::string_view why) {
+Result<Backfill::RawPath> Backfill::ChooseRawPath(const mapping::TableTransform& t) {
+  if (source_.kind() != target_.kind()) return RawPath::kNone;  // no raw form in common
+  auto say = [&](RawPath raw, std::string_view why) {
     std::lock_guard lock(progress_mu_);
-    progress_.CopyPath(t.source_table(), raw, why);
+    progress_.CopyPath(t.source_table(), raw != RawPath::kNone, why);
     return raw;
   };
-  if (!t.identity()) return say(false, t.identity_why());
+  if (!t.identity()) return say(RawPath::kNone, t.identity_why());
   TANDEM_ASSIGN_OR_RETURN(RawShape from, source_.RawShapeOf(t.source_table(), t.source_columns()));
-  if (from.format.empty()) return say(false, "source " + from.why);
+  if (from.format.empty()) return say(RawPath::kNone, "source " + from.why);
   TANDEM_ASSIGN_OR_RETURN(RawShape to, target_.RawShapeOf(t.target_table(), t.target_columns()));
-  if (to.format.empty()) return say(false, "target " + to.why);
+  if (to.format.empty()) return say(RawPath::kNone, "target " + to.why);
   if (from.format != to.format) {
-    return say(false, fmt::format("the columns are declared differently: source {}, target {}",
-                                  from.format, to.format));
+    return say(RawPath::kNone,
+               fmt::format("the columns are declared differently: source {}, target {}",
+                           from.format, to.format));
+  }
+  // Tried on the Backfill's own connection; each chunk attaches again on its job's (a chunk
+  // holds the source attached only while it copies).
+  TANDEM_ASSIGN_OR_RETURN(bool attaches, target_.AttachSource(source_));
+  if (attaches) TANDEM_RETURN_IF_ERROR(target_.DetachSource());
+  if (!attaches && !from.stream) {
+    return say(RawPath::kNone, fmt::format("the target cannot attach the source ({})",
+                                           source_.Describe()));
   }
   // The form's name, without the column list (which the user has in the mapping).
-  return say(true, fmt::format("{} columns declared alike, {}", t.source_columns().size(),
-                               from.format.substr(0, from.format.find(';'))));
+  return say(attaches ? RawPath::kAttached : RawPath::kStream,
+             fmt::format("{} columns declared alike, {}", t.source_columns().size(),
+                         from.format.substr(0, from.format.find(';'))));
 }
 
 Status Backfill::CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& c,
-                                    bool raw) {
+                                    RawPath raw) {
   TANDEM_RETURN_IF_ERROR(state_.MarkCopying(c.table, c.index));
   c.status = state::ChunkStatus::kCopying;
   bool isolate = false;
   auto copy = [&]() -> Status {
     for (int attempt = 0;; ++attempt) {
-      auto st = raw ? CopyChunkRaw(job, t, c) : CopyChunk(job, t, c, isolate);
+      auto st = raw != RawPath::kNone ? CopyChunkRaw(job, t, c, raw) : CopyChunk(job, t, c, isolate);
       if (st) return st;
       // The target refused the raw rows (a duplicate key, a check, a value its type refuses):
       // the decoded path copies the chunk again and keeps the refused rows as rejects. A lost
       // connection (redone by RunReconnecting) and an aborted transaction (retried) are not
       // refusals: the chunk stays on the raw path.
-      if (raw && st.error().code != Code::kUnavailable && st.error().code != Code::kAborted) {
-        raw = false;
+      if (raw != RawPath::kNone && st.error().code != Code::kUnavailable &&
+          st.error().code != Code::kAborted) {
+        raw = RawPath::kNone;
         std::lock_guard lock(progress_mu_);
         progress_.ChunkFellBack(t.source_table(), c.index, st.error().message);
         continue;
@@ -389,7 +417,8 @@ Status Backfill::CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, 
   return RunReconnecting(copy, sides, options_.backoff, options_.on_reconnect);
 }
 
-Status Backfill::CopyChunkRaw(Job& job, const mapping::TableTransform& t, state::Chunk& c) {
+Status Backfill::CopyChunkRaw(Job& job, const mapping::TableTransform& t, state::Chunk& c,
+                              RawPath path) {
   Engine& source = *job.source;
   Engine& target = *job.target;
   TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
@@ -399,22 +428,39 @@ Status Backfill::CopyChunkRaw(Job& job, const mapping::TableTransform& t, state:
                   std::min(options_.batch_bytes,
                            std::max<size_t>(kBatchMemory / (static_cast<size_t>(jobs_) * kPiecesPerJob * 2),
                                             64 << 10))};
-  TANDEM_ASSIGN_OR_RETURN(auto reader, source.ScanRaw(req));
+  std::unique_ptr<RawReader> reader;
+  if (path == RawPath::kStream) {
+    TANDEM_ASSIGN_OR_RETURN(reader, source.ScanRaw(req));
+  } else {
+    // Attached for this chunk only, outside its transaction: nothing else this connection
+    // runs between chunks (objects, changes) ever sees the source's tables.
+    TANDEM_ASSIGN_OR_RETURN(bool attached, target.AttachSource(source));
+    if (!attached) return Fail(Code::kFailedPrecondition, "the target cannot attach the source");
+  }
   // One target transaction makes the chunk's key range equal to what the scan read, as on
   // the decoded path (DESIGN.md, the backfill race).
-  int64_t written = 0;
+  int64_t read = 0, written = 0;
   auto body = [&]() -> Status {
     TANDEM_RETURN_IF_ERROR(target.Begin());
     TANDEM_RETURN_IF_ERROR(target.RemoveRange(t.target_table(), t.target_scan_key(), target_range));
-    TANDEM_ASSIGN_OR_RETURN(written, target.WriteRaw(t.target_table(), t.target_columns(), *reader));
+    if (reader) {
+      TANDEM_ASSIGN_OR_RETURN(written, target.WriteRaw(t.target_table(), t.target_columns(), *reader));
+      read = reader->rows();
+    } else {
+      TANDEM_ASSIGN_OR_RETURN(written,
+                              target.CopyFromAttached(req, t.target_table(), t.target_columns()));
+      read = written;
+    }
     return target.Commit();
   };
   Status st = body();
-  if (!st) {
-    (void)target.Rollback();
-    return st;
+  if (!st) (void)target.Rollback();
+  if (path == RawPath::kAttached) {
+    Status detached = target.DetachSource();
+    if (st && !detached) st = std::move(detached);
   }
-  c.rows_read = reader->rows();
+  if (!st) return st;
+  c.rows_read = read;
   c.rows_written = written;
   c.rows_rejected = 0;
   c.status = state::ChunkStatus::kDone;

@@ -115,12 +115,18 @@ class Backfill {
   bool AllDone() const;
 
  private:
+  // How a table's chunks pass through, if they do (ChooseRawPath).
+  enum class RawPath {
+    kNone,      // decoded and mapped
+    kStream,    // Engine::ScanRaw into Engine::WriteRaw
+    kAttached,  // the target reads the source itself (Engine::CopyFromAttached)
+  };
   struct TablePlan {
     const mapping::TableTransform* transform;
     std::vector<state::Chunk> chunks;
     int64_t rows = -1;  // source rows estimated when planning (-1: plan read back)
     // Chunks go through the engines' raw path (ChooseRawPath); set before the jobs start.
-    bool raw = false;
+    RawPath raw = RawPath::kNone;
   };
   // One batch on its way from the reading thread to the writing one.
   struct Piece {
@@ -153,12 +159,15 @@ class Backfill {
   Status CopyChunk(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
                    bool isolate_rows);
   // The same chunk rule with the rows passed through as the source engine's raw bulk form
-  // (Engine::ScanRaw into Engine::WriteRaw), nothing decoded. On failure the target
-  // transaction is rolled back and nothing of the chunk is recorded.
-  Status CopyChunkRaw(Job& job, const mapping::TableTransform& t, state::Chunk& chunk);
-  // Whether `t`'s chunks can pass through: the mapping is the identity, and both engines
-  // offer a raw form for its columns and describe them alike. Says it through Progress.
-  Result<bool> ChooseRawPath(const mapping::TableTransform& t);
+  // (Engine::ScanRaw into Engine::WriteRaw), or copied by the target from the attached source
+  // (Engine::CopyFromAttached), nothing decoded. On failure the target transaction is rolled
+  // back and nothing of the chunk is recorded.
+  Status CopyChunkRaw(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
+                      RawPath path);
+  // Whether `t`'s chunks can pass through, and how: the mapping is the identity, both
+  // engines offer a raw form for its columns and describe them alike, and the rows can
+  // travel (a stream, or the target attaching the source). Says it through Progress.
+  Result<RawPath> ChooseRawPath(const mapping::TableTransform& t);
   // Takes the next pending chunk (under mu_), copies it and reports it to finished_. False
   // when nothing is left to take or the run stops.
   bool CopyNext(Job& job);
@@ -167,9 +176,9 @@ class Backfill {
   // A failure is recorded, not returned; a lost connection is returned.
   Status BuildObjects(const std::set<std::string>& loaded);
   Status SaveFailures();
-  // `raw`: try the raw path first (a chunk it fails for is copied through the decoded one).
+  // `raw`: try that raw path first (a chunk it fails for is copied through the decoded one).
   Status CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
-                            bool raw);
+                            RawPath raw);
   Result<std::vector<std::unique_ptr<Job>>> OpenJobs(int n);
 
   const std::vector<mapping::TableTransform>& tables_;

@@ -3,11 +3,13 @@
 // Designated initializers leave the other members at their defaults, which is the point.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include "engine_suite.h"
@@ -423,6 +425,148 @@ TEST_F(SqliteEngineTest, ReadersAreNotBlockedByAnotherConnectionsWrite) {
   ASSERT_OK(other->Exec("COMMIT"));
   ASSERT_OK(engine_->Begin());
   ASSERT_OK(engine_->Commit());
+}
+
+// The in-database pass-through: the target attaches the source file read-only and copies a
+// range with INSERT ... SELECT, values as stored.
+TEST_F(SqliteEngineTest, AttachedCopyKeepsValuesAsStoredAndNeverBlocksTheSourcesWriters) {
+  std::string source_path = FreshPath();
+  auto source = OpenSqlite(source_path);
+  ASSERT_OK(source);
+  auto app = sqlite::Database::Open(source_path);  // the application, on the source
+  ASSERT_OK(app);
+  ASSERT_OK(app->Exec(
+      "CREATE TABLE t (id BIGINT PRIMARY KEY, n INTEGER, d DATE, b BLOB, x REAL);"
+      "INSERT INTO t VALUES (1, 10, '2024-02-29', x'00ff', 1.5), (2, 'twelve', NULL, NULL, -2.0),"
+      " (3, 30, '2024-1-5', x'', NULL), (4, 40, NULL, NULL, 1e300), (5, 50, 'x', NULL, 0.1);"
+      "CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT)"));
+  Sql("CREATE TABLE t (id BIGINT PRIMARY KEY, n INT, d DATE, b BLOB, x DOUBLE)");
+  std::vector<std::string> cols = {"id", "n", "d", "b", "x"};
+  // Declared differently, stored alike: INT and BIGINT are both INTEGER affinity.
+  auto from = (*source)->RawShapeOf("t", cols);
+  auto to = engine_->RawShapeOf("t", cols);
+  ASSERT_OK(from);
+  ASSERT_OK(to);
+  EXPECT_FALSE(from->stream);
+  EXPECT_EQ(from->format, to->format);
+  ASSERT_NE(from->format, "");
+  auto widened = engine_->RawShapeOf("t", {"id", "missing"});
+  ASSERT_OK(widened);
+  EXPECT_EQ(widened->format, "");
+  EXPECT_NE(widened->why.find("missing"), std::string::npos) << widened->why;
+
+  auto attached = engine_->AttachSource(**source);
+  ASSERT_OK(attached);
+  ASSERT_TRUE(*attached);
+  // Not the same file, not another engine's: a target cannot attach itself.
+  auto self = engine_->AttachSource(*engine_);
+  ASSERT_OK(self);
+  EXPECT_FALSE(*self);
+
+  ASSERT_OK(engine_->Begin());
+  ScanRequest req{.table = "t", .columns = cols, .key = {"id"},
+                  .range = {.lower = Row{Value::Int(1)}, .upper = Row{Value::Int(4)}}};
+  auto copied = engine_->CopyFromAttached(req, "t", cols);
+  ASSERT_OK(copied);
+  EXPECT_EQ(*copied, 3);  // ids 2, 3 and 4: the range is (1, 4]
+  // The target's transaction is open and holds the source attached: the application still
+  // writes the source at once (no wait: a busy source would fail this).
+  ASSERT_OK(app->Exec("PRAGMA busy_timeout = 0; INSERT INTO other VALUES (1, 'app');"
+                      "UPDATE t SET n = 11 WHERE id = 1"));
+  ASSERT_OK(engine_->Commit());
+  ASSERT_OK(engine_->DetachSource());
+  // Detached: the source's tables are gone from this connection.
+  auto gone = engine_->Count("other", {"id"}, {});
+  ASSERT_FALSE(gone.has_value());
+
+  auto rows = engine_->Scan({.table = "t", .columns = cols, .key = {"id"}});
+  ASSERT_OK(rows);
+  std::vector<Row> got, batch;
+  while ((*rows)->Next(batch)) got.insert(got.end(), batch.begin(), batch.end());
+  ASSERT_OK((*rows)->status());
+  // Each value as stored: text in the INTEGER column, a date as written, an empty blob.
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], (Row{Value::Int(2), Value::Text("twelve"), Value::Null(), Value::Null(),
+                         Value::Float(-2.0)}));
+  EXPECT_EQ(got[1], (Row{Value::Int(3), Value::Int(30), Value::Text("2024-1-5"), Value::Bytes(""),
+                         Value::Null()}));
+  EXPECT_EQ(got[2], (Row{Value::Int(4), Value::Int(40), Value::Null(), Value::Null(),
+                         Value::Float(1e300)}));
+
+  // A row the target refuses fails the whole statement and leaves nothing of it.
+  Sql("CREATE UNIQUE INDEX t_n ON t (n)");
+  ASSERT_OK(app->Exec("UPDATE t SET n = 30 WHERE id = 5"));
+  ASSERT_OK(engine_->AttachSource(**source));
+  auto refused = engine_->CopyFromAttached(
+      {.table = "t", .columns = cols, .key = {"id"}, .range = {.lower = Row{Value::Int(4)}}}, "t",
+      cols);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument) << refused.error().ToString();
+  ASSERT_OK(engine_->DetachSource());
+  auto n = engine_->Count("t", {"id"}, {});
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 3);
+}
+
+// The bulk load: out of WAL only while this connection has the file to itself; tandem's other
+// connections open the file as it is meanwhile; WAL again at the end, or at the next open
+// after a load that was killed.
+TEST_F(SqliteEngineTest, BulkLoadLeavesWalOnlyWhenAloneAndEndsInWalWhateverHappens) {
+  Sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  auto journal = [](sqlite::Database& db) {
+    auto r = db.Query("PRAGMA journal_mode");
+    return r && !r->empty() ? (*r)[0][0].as_str() : std::string("?");
+  };
+  std::string marker = path_ + "-tandem-bulk";
+  {
+    // Another connection has the file open: nothing changes.
+    auto other = sqlite::Database::Open(path_);
+    ASSERT_OK(other);
+    auto began = engine_->BeginBulkLoad();
+    ASSERT_OK(began);
+    EXPECT_FALSE(*began);
+    EXPECT_EQ(journal(*other), "wal");
+    EXPECT_FALSE(std::filesystem::exists(marker));
+    ASSERT_OK(engine_->EndBulkLoad());  // a no-op
+  }
+  auto began = engine_->BeginBulkLoad();
+  ASSERT_OK(began);
+  ASSERT_TRUE(*began);
+  EXPECT_TRUE(std::filesystem::exists(marker));
+  ASSERT_OK(engine_->Begin());
+  ASSERT_OK(engine_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(1), Value::Text("a")}},
+                           WriteMode::kInsert));
+  ASSERT_OK(engine_->Commit());
+  {
+    // tandem status during the load: opens the file as it is, reads what was committed.
+    auto reader = sqlite::Database::Open(path_);
+    ASSERT_OK(reader);
+    EXPECT_EQ(journal(*reader), "delete");
+    auto n = reader->Query("SELECT count(*) FROM t");
+    ASSERT_OK(n);
+    EXPECT_EQ((*n)[0][0], Value::Int(1));
+  }
+  ASSERT_OK(engine_->EndBulkLoad());
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  {
+    auto after = sqlite::Database::Open(path_);
+    ASSERT_OK(after);
+    EXPECT_EQ(journal(*after), "wal");
+  }
+
+  // A load killed before its end: the file stays out of WAL and its marker names a process
+  // that is gone. The next open removes the marker and switches the file to WAL.
+  ASSERT_OK(engine_->BeginBulkLoad());
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  { std::ofstream(marker, std::ios::trunc) << child << "\n"; }
+  engine_.reset();
+  auto reopened = sqlite::Database::Open(path_);
+  ASSERT_OK(reopened);
+  EXPECT_EQ(journal(*reopened), "wal");
+  EXPECT_FALSE(std::filesystem::exists(marker));
 }
 
 TEST_F(SqliteEngineTest, NanAndInfinityRoundTrip) {

@@ -1,8 +1,13 @@
 #include "engines/sqlite/database.h"
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <utility>
 
 namespace tandem::sqlite {
@@ -231,6 +236,29 @@ Result<std::vector<Row>> Statement::ReadAll() {
 
 // ---- Database --------------------------------------------------------------------------
 
+namespace {
+
+constexpr int kBusyTimeoutMs = 10000;
+
+std::string BulkMarker(const std::string& file) { return file + "-tandem-bulk"; }
+
+// True when the bulk-load marker of `file` names a process that is alive; a marker whose
+// process is gone (killed during a load) is removed.
+bool BulkLoadUnderWay(const std::string& file) {
+  if (file.empty()) return false;
+  std::string marker = BulkMarker(file);
+  std::ifstream in(marker);
+  if (!in) return false;
+  long pid = 0;
+  in >> pid;
+  if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) return true;
+  std::error_code ec;
+  std::filesystem::remove(marker, ec);
+  return false;
+}
+
+}  // namespace
+
 Result<Database> Database::Open(const std::string& path) {
   // Memory statistics take a global mutex on every allocation; with a reader and a writer
   // thread copying at once that mutex is contended. Must run before SQLite initialises.
@@ -242,9 +270,12 @@ Result<Database> Database::Open(const std::string& path) {
   sqlite3* raw = nullptr;
   // NOMUTEX: a connection is used by one thread at a time (the Engine contract), so SQLite's
   // per-call connection mutex is pure cost: three lock/unlock pairs per column read, a tenth
-  // of a copy's CPU in perf.
+  // of a copy's CPU in perf. URI: so that ATTACH takes a file: URI (the pass-through attaches
+  // its source with mode=ro); a path is read as before.
   int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                               SQLITE_OPEN_URI,
+                           nullptr);
   // sqlite3_open_v2 hands back a handle even on failure; the Database closes it either way.
   Database db(raw, path);
   if (rc != SQLITE_OK) {
@@ -257,32 +288,81 @@ Result<Database> Database::Open(const std::string& path) {
   // the follower holds the table) instead of returning the column's name as its value.
   sqlite3_db_config(raw, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   // Writers wait for each other instead of failing at once; 10 s covers a long chunk commit.
-  sqlite3_busy_timeout(raw, 10000);
-  // WAL lets the application keep reading while tandem writes, and the reverse.
-  // WAL is a property of the file, so this also switches the application's connections;
-  // switching needs a moment without other writers, hence the busy timeout first.
-  auto mode = db.Query("PRAGMA journal_mode=WAL");
-  if (!mode) {
-    Error e = std::move(mode.error());
-    e.message = fmt::format("sqlite: open {}: enable WAL: {}", path, e.message.substr(8));
-    return std::unexpected(std::move(e));
-  }
-  if (mode->empty() || (*mode)[0].empty() || (*mode)[0][0].kind() != Kind::kText) {
-    return Fail(Code::kInternal, "sqlite: open {}: journal_mode returned nothing", path);
-  }
-  // In-memory databases answer "memory"; anything else that is not WAL means the file could
-  // not switch (e.g. a read-only directory).
-  std::string got = (*mode)[0][0].as_str();
-  if (got != "wal" && got != "memory") {
-    return Fail(Code::kFailedPrecondition, "sqlite: open {}: cannot enable WAL (journal_mode={})",
-                path, got);
-  }
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   // Bulk work: a 32 MiB page cache (the default 2 MiB makes a large copy re-read pages).
   // No mmap: mapped pages count as resident memory, and bought little (measured).
   if (auto st = db.Exec("PRAGMA cache_size=-32768"); !st) {
     return std::unexpected(st.error());
   }
+  // A tandem backfill is loading this file in rollback-journal mode (BeginBulkLoad): read it
+  // as it is; the load switches it back to WAL when it ends.
+  if (BulkLoadUnderWay(db.FileName())) return db;
+  // WAL lets the application keep reading while tandem writes, and the reverse.
+  // WAL is a property of the file, so this also switches the application's connections;
+  // switching needs a moment without other writers, hence the busy timeout first.
+  auto mode = db.JournalMode("WAL");
+  if (!mode) {
+    Error e = std::move(mode.error());
+    e.message = fmt::format("sqlite: open {}: enable WAL: {}", path, e.message.substr(8));
+    return std::unexpected(std::move(e));
+  }
+  // In-memory databases answer "memory"; anything else that is not WAL means the file could
+  // not switch (e.g. a read-only directory).
+  const std::string& got = *mode;
+  if (got != "wal" && got != "memory") {
+    return Fail(Code::kFailedPrecondition, "sqlite: open {}: cannot enable WAL (journal_mode={})",
+                path, got);
+  }
   return db;
+}
+
+Result<bool> Database::BeginBulkLoad() {
+  std::string file = FileName();
+  if (file.empty()) return false;
+  if (InTransaction()) {
+    return Fail(Code::kFailedPrecondition, "sqlite: bulk load {}: a transaction is open", path_);
+  }
+  std::string marker = BulkMarker(file);
+  {
+    std::ofstream out(marker, std::ios::trunc);
+    out << ::getpid() << "\n";
+    if (!out.flush()) return false;  // a directory tandem cannot write: stay in WAL
+  }
+  // No wait: leaving WAL needs the file to itself, and another connection holding it open is
+  // the answer (stay in WAL), not something to wait for.
+  sqlite3_busy_timeout(db_, 0);
+  auto mode = JournalMode("DELETE");
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  if (mode && *mode == "delete") return true;
+  std::error_code ec;
+  std::filesystem::remove(marker, ec);
+  return false;
+}
+
+Status Database::EndBulkLoad() {
+  auto mode = JournalMode("WAL");
+  std::error_code ec;
+  std::filesystem::remove(BulkMarker(FileName()), ec);
+  if (!mode) {
+    Error e = std::move(mode.error());
+    e.message = fmt::format("sqlite: end the bulk load of {}: enable WAL: {}", path_,
+                            e.message.substr(8));
+    return std::unexpected(std::move(e));
+  }
+  if (*mode != "wal") {
+    return Fail(Code::kFailedPrecondition,
+                "sqlite: end the bulk load of {}: cannot enable WAL (journal_mode={})", path_,
+                *mode);
+  }
+  return Ok();
+}
+
+Result<std::string> Database::JournalMode(std::string_view mode) {
+  TANDEM_ASSIGN_OR_RETURN(auto rows, Query("PRAGMA journal_mode=" + std::string(mode)));
+  if (rows.empty() || rows[0].empty() || rows[0][0].kind() != Kind::kText) {
+    return Fail(Code::kInternal, "sqlite: {}: journal_mode returned nothing", path_);
+  }
+  return rows[0][0].as_str();
 }
 
 Database::Database(Database&& other) noexcept
@@ -340,6 +420,11 @@ Result<int64_t> Database::Execute(std::string_view sql, const Row& params) {
     if (!more) break;
   }
   return sqlite3_changes64(db_);
+}
+
+std::string Database::FileName() const {
+  const char* name = db_ ? sqlite3_db_filename(db_, "main") : nullptr;
+  return name ? name : "";
 }
 
 int64_t Database::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }

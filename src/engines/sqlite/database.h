@@ -101,6 +101,9 @@ class Database {
 
   bool valid() const { return db_ != nullptr; }
   const std::string& path() const { return path_; }
+  // The main database's file as SQLite resolved it (an absolute path); "" for a database in
+  // memory or a temporary one.
+  std::string FileName() const;
 
   // Runs one or more statements without parameters or results (DDL, BEGIN, pragmas).
   Status Exec(std::string_view sql);
@@ -110,6 +113,17 @@ class Database {
   Result<std::vector<Row>> Query(std::string_view sql, const Row& params = {});
   // Runs one statement with `params` and returns the number of rows it changed.
   Result<int64_t> Execute(std::string_view sql, const Row& params = {});
+  // Bulk load (docs/decisions.md, "SQLite -> SQLite"): while a backfill alone writes the
+  // file and nothing but tandem reads it, the rollback journal instead of WAL, which writes
+  // every page twice (the log, then the checkpoint). BeginBulkLoad: false, with nothing
+  // changed, when another connection has the file open (leaving WAL needs it alone). While it
+  // lasts a marker beside the file (its name and "-tandem-bulk", holding this process's id)
+  // tells tandem's other connections, which then open the file as it is instead of waiting to
+  // switch it back to WAL; reads wait for the load's commits (the busy timeout). EndBulkLoad:
+  // WAL again, the marker removed. A load killed before its end leaves a marker whose process
+  // is gone: the next Open removes it and switches the file to WAL as always.
+  Result<bool> BeginBulkLoad();
+  Status EndBulkLoad();
   // The rowid of the last successful INSERT on this connection.
   int64_t LastInsertRowid() const;
   // True when a transaction is open (BEGIN without COMMIT/ROLLBACK, or SQLite has not
@@ -119,6 +133,9 @@ class Database {
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Error Failure(int rc, std::string_view step) const;
+  // PRAGMA journal_mode=<mode>: the mode in effect after it (SQLite keeps the old one when it
+  // cannot switch).
+  Result<std::string> JournalMode(std::string_view mode);
 
   sqlite3* db_ = nullptr;
   std::string path_;

@@ -136,6 +136,41 @@ std::string DeleteRangeSql(std::string_view table, const std::vector<std::string
   return "DELETE FROM " + QuoteIdent(table) + Where(key, has_lower, has_upper);
 }
 
+std::string CopyAttachedSql(std::string_view schema, std::string_view source_table,
+                            const std::vector<std::string>& source_columns,
+                            const std::vector<std::string>& key, bool has_lower, bool has_upper,
+                            std::string_view table, const std::vector<std::string>& columns) {
+  std::string sql = "INSERT INTO main." + QuoteIdent(table) + " (" + IdentList(columns) +
+                    ") SELECT " + IdentList(source_columns) + " FROM " + QuoteIdent(schema) + "." +
+                    QuoteIdent(source_table) + Where(key, has_lower, has_upper);
+  if (!key.empty()) sql += " ORDER BY " + IdentList(key);
+  return sql;
+}
+
+std::string_view Affinity(std::string_view declared) {
+  std::string upper = AsciiUpper(declared);
+  auto has = [&](std::string_view part) { return upper.find(part) != std::string::npos; };
+  if (has("INT")) return "INTEGER";
+  if (has("CHAR") || has("CLOB") || has("TEXT")) return "TEXT";
+  if (has("BLOB") || TrimSpace(upper).empty()) return "BLOB";
+  if (has("REAL") || has("FLOA") || has("DOUB")) return "REAL";
+  return "NUMERIC";
+}
+
+std::string FileUri(std::string_view path, std::string_view query) {
+  std::string out = "file:";
+  for (char c : path) {
+    switch (c) {
+      case '%': out += "%25"; break;
+      case '?': out += "%3f"; break;
+      case '#': out += "%23"; break;
+      default: out += c;
+    }
+  }
+  if (!query.empty()) out += "?" + std::string(query);
+  return out;
+}
+
 // ---- types -----------------------------------------------------------------------------
 
 namespace {

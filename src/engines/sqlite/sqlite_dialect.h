@@ -67,9 +67,22 @@ std::string InsertSql(std::string_view table, const std::vector<std::string>& co
                       const std::vector<std::string>& key, WriteMode mode);
 // DELETE FROM table WHERE "a" = ? AND "b" = ?.
 std::string DeleteKeySql(std::string_view table, const std::vector<std::string>& key);
+// The in-database pass-through of a chunk: INSERT INTO main.table (columns) SELECT
+// source_columns FROM schema.source_table [WHERE <range>] [ORDER BY key]. Parameters as
+// RangePredicate's.
+std::string CopyAttachedSql(std::string_view schema, std::string_view source_table,
+                            const std::vector<std::string>& source_columns,
+                            const std::vector<std::string>& key, bool has_lower, bool has_upper,
+                            std::string_view table, const std::vector<std::string>& columns);
 // DELETE FROM table [WHERE <range>].
 std::string DeleteRangeSql(std::string_view table, const std::vector<std::string>& key,
                            bool has_lower, bool has_upper);
+
+// The affinity SQLite gives a column of this declared type (https://www.sqlite.org/
+// datatype3.html, 3.1): INTEGER, TEXT, BLOB, REAL or NUMERIC. It decides how a value is stored.
+std::string_view Affinity(std::string_view declared);
+// A file: URI naming `path` ('%', '?' and '#' escaped) with `query` ("mode=ro").
+std::string FileUri(std::string_view path, std::string_view query);
 
 // The portable meaning of a declared SQLite column type: common names first (BOOLEAN, DATE,
 // DATETIME, VARCHAR(n), NUMERIC(p,s), JSON, UUID...), then SQLite's affinity rules

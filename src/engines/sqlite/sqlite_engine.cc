@@ -843,6 +843,94 @@ Status SqliteEngine::Remove(const std::string& table, const std::vector<std::str
   });
 }
 
+// ---- pass-through ---------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kSourceSchema = "tandem_source";
+
+}  // namespace
+
+Result<RawShape> SqliteEngine::RawShapeOf(const std::string& table,
+                                          const std::vector<std::string>& columns) {
+  TANDEM_ASSIGN_OR_RETURN(
+      auto declared,
+      In(db_.Query("SELECT name, type FROM pragma_table_xinfo(?)", {Value::Text(table)}),
+         "describe the raw form of", table));
+  RawShape shape;
+  shape.stream = false;
+  std::string format = "sqlite INSERT ... SELECT";
+  for (const auto& name : columns) {
+    auto it = std::find_if(declared.begin(), declared.end(),
+                           [&](const Row& r) { return r[0].as_str() == name; });
+    if (it == declared.end()) {
+      shape.why = fmt::format("column {} does not exist in {}", name, table);
+      return shape;
+    }
+    format += fmt::format("; {} {}", QuoteIdent(name),
+                          Affinity((*it)[1].is_null() ? "" : (*it)[1].as_str()));
+  }
+  shape.format = std::move(format);
+  return shape;
+}
+
+Result<bool> SqliteEngine::AttachSource(const Engine& source) {
+  auto* from = dynamic_cast<const SqliteEngine*>(&source);
+  if (!from) return false;
+  std::string file = from->db_.FileName();
+  if (file.empty() || file == db_.FileName()) return false;
+  if (attached_) return true;
+  if (in_txn_ || db_.InTransaction()) {
+    return Fail(Code::kFailedPrecondition, "sqlite: attach {}: a transaction is open", file);
+  }
+  // The file through a URI with mode=ro: the connection can read it and nothing else.
+  TANDEM_RETURN_IF_ERROR(In(db_.Execute(fmt::format("ATTACH DATABASE ? AS {}", kSourceSchema),
+                                        {Value::Text(FileUri(file, "mode=ro"))}),
+                            "attach the source", file));
+  attached_ = true;
+  return true;
+}
+
+Status SqliteEngine::DetachSource() {
+  if (!attached_) return Ok();
+  TANDEM_RETURN_IF_ERROR(
+      In(db_.Exec(fmt::format("DETACH DATABASE {}", kSourceSchema)), "detach the source", ""));
+  attached_ = false;
+  return Ok();
+}
+
+Result<bool> SqliteEngine::BeginBulkLoad() {
+  if (in_txn_) return Fail(Code::kFailedPrecondition, "sqlite: bulk load: a transaction is open");
+  if (bulk_) return true;
+  TANDEM_ASSIGN_OR_RETURN(bulk_, db_.BeginBulkLoad());
+  return bulk_;
+}
+
+Status SqliteEngine::EndBulkLoad() {
+  if (!bulk_) return Ok();
+  bulk_ = false;
+  return db_.EndBulkLoad();
+}
+
+Result<int64_t> SqliteEngine::CopyFromAttached(const ScanRequest& req, const std::string& table,
+                                               const std::vector<std::string>& columns) {
+  if (!attached_) {
+    return Fail(Code::kInternal, "sqlite: copy {} (pass-through): no source is attached", table);
+  }
+  TANDEM_RETURN_IF_ERROR(CheckRange("copy (pass-through)", req.table, req.key, req.range));
+  int64_t written = 0;
+  TANDEM_RETURN_IF_ERROR(Atomically("copy (pass-through)", table, [&]() -> Status {
+    auto n = db_.Execute(CopyAttachedSql(kSourceSchema, req.table, req.columns, req.key,
+                                         req.range.lower.has_value(), req.range.upper.has_value(),
+                                         table, columns),
+                         RangeParams(req.range));
+    if (!n) return std::unexpected(In(n.error(), "copy (pass-through)", table));
+    written = *n;
+    return Ok();
+  }));
+  return written;
+}
+
 Status SqliteEngine::RemoveRange(const std::string& table, const std::vector<std::string>& key,
                                  const KeyRange& range) {
   TANDEM_RETURN_IF_ERROR(CheckRange("remove range", table, key, range));

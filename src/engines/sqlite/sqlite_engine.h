@@ -94,6 +94,24 @@ class SqliteEngine final : public Engine {
                                             const std::string& column) override;
   Result<int64_t> AdvanceSequence(const SequenceColumn& seq, int64_t next) override;
 
+  // Pass-through inside SQLite (docs/decisions.md, "Pass-through"): the target attaches the
+  // source file read-only and copies a chunk with INSERT ... SELECT. A column's raw form is
+  // its affinity (it alone decides how SQLite stores a value), so equal forms store every
+  // value alike; there is no stream (RawShape::stream is false).
+  Result<RawShape> RawShapeOf(const std::string& table,
+                              const std::vector<std::string>& columns) override;
+  // Attached as schema `tandem_source`, opened with mode=ro: a transaction of this
+  // connection, BEGIN IMMEDIATE included, only ever reads the source (never takes its write
+  // lock, so the application's writes to it go on).
+  Result<bool> AttachSource(const Engine& source) override;
+  Status DetachSource() override;
+  Result<int64_t> CopyFromAttached(const ScanRequest& req, const std::string& table,
+                                   const std::vector<std::string>& columns) override;
+
+  // Database::BeginBulkLoad / EndBulkLoad on this connection.
+  Result<bool> BeginBulkLoad() override;
+  Status EndBulkLoad() override;
+
   // BEGIN IMMEDIATE: the write lock is taken at once, so a transaction never fails half-way
   // with SQLITE_BUSY on its first write. Rollback without an open transaction is a no-op.
   Status Begin() override;
@@ -127,6 +145,8 @@ class SqliteEngine final : public Engine {
   bool suppressed_ = false;  // SetCaptureSuppressed(true)
   bool marker_ = false;      // the open transaction holds a _tandem_capture_off row
   int savepoints_ = 0;       // for unique savepoint names
+  bool attached_ = false;    // AttachSource attached a source as tandem_source
+  bool bulk_ = false;        // BeginBulkLoad switched the file out of WAL
 };
 
 }  // namespace tandem::sqlite
