@@ -9,8 +9,14 @@ size_t FirstInvalidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t n = s.size(), i = 0;
   while (i < n) {
-    // ASCII eight bytes at a time: most text is mostly ASCII, and this runs on every text
-    // value a copy reads (it was the largest item of a MariaDB source's client profile).
+    // ASCII 32 then eight bytes at a time: most text is mostly ASCII, and this runs on every
+    // text value a copy reads (it was the largest item of a MariaDB source's client profile).
+    while (i + 32 <= n) {
+      uint64_t w[4];
+      std::memcpy(w, p + i, 32);
+      if ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ull) break;
+      i += 32;
+    }
     while (i + 8 <= n) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
@@ -49,11 +55,17 @@ bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == s.size(); }
 bool IsPlainAscii(std::string_view s) {
   size_t i = 0;
   // A word has a byte of 0x80 or more when its high bits are set, and one below 0x20 when
-  // (w - 0x20 in each byte) & ~w has a high bit set.
+  // (w - 0x20 in each byte) & ~w has a high bit set. Four words a step, then one.
+  auto bad = [](uint64_t w) { return w | ((w - 0x2020202020202020ull) & ~w); };
+  for (; i + 32 <= s.size(); i += 32) {
+    uint64_t w[4];
+    std::memcpy(w, s.data() + i, 32);
+    if ((bad(w[0]) | bad(w[1]) | bad(w[2]) | bad(w[3])) & 0x8080808080808080ull) return false;
+  }
   for (; i + 8 <= s.size(); i += 8) {
     uint64_t w;
     std::memcpy(&w, s.data() + i, 8);
-    if ((w | ((w - 0x2020202020202020ull) & ~w)) & 0x8080808080808080ull) return false;
+    if (bad(w) & 0x8080808080808080ull) return false;
   }
   for (; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);

@@ -569,6 +569,41 @@ TEST_F(SqliteEngineTest, BulkLoadLeavesWalOnlyWhenAloneAndEndsInWalWhateverHappe
   EXPECT_FALSE(std::filesystem::exists(marker));
 }
 
+// A key without gaps splits from its ends and count; a key with a gap, or one that is not all
+// integers, is walked. Both give chunks of equal counts.
+TEST_F(SqliteEngineTest, SplitOfAKeyWithoutGapsIsExactAndOtherKeysAreWalked) {
+  // 100,000 rows from -5: a walk keeps every 128th key here and would land up to 127 rows
+  // early; the ends and the count give the row that makes the counts equal.
+  Sql("CREATE TABLE dense (id BIGINT PRIMARY KEY, v TEXT);"
+      "WITH RECURSIVE s(i) AS (SELECT -5 UNION ALL SELECT i + 1 FROM s WHERE i < 99994)"
+      " INSERT INTO dense SELECT i, 'v' FROM s");
+  auto b = engine_->Split("dense", {"id"}, 7);
+  ASSERT_OK(b);
+  std::vector<Row> want;
+  for (int64_t i = 1; i < 7; ++i) want.push_back({Value::Int(-5 + i * 100000 / 7 - 1)});
+  EXPECT_EQ(*b, want);
+  Sql("CREATE TABLE gaps (id INTEGER PRIMARY KEY);"
+      "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 3000)"
+      " INSERT INTO gaps SELECT i * i FROM s");
+  Sql("CREATE TABLE mixed (id PRIMARY KEY);"
+      "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2999)"
+      " INSERT INTO mixed SELECT i FROM s; INSERT INTO mixed VALUES ('zzz')");
+  for (const auto& [table, rows] : {std::pair{"gaps", 3000}, std::pair{"mixed", 3000}}) {
+    auto walked = engine_->Split(table, {"id"}, 4);
+    ASSERT_OK(walked);
+    ASSERT_EQ(walked->size(), 3u) << table;
+    std::optional<Row> lower;
+    for (size_t i = 0; i <= walked->size(); ++i) {
+      KeyRange r{.lower = lower};
+      if (i < walked->size()) r.upper = (*walked)[i];
+      auto n = engine_->Count(table, {"id"}, r);
+      ASSERT_OK(n);
+      EXPECT_NEAR(*n, rows / 4, 3) << table << " chunk " << i;
+      lower = r.upper;
+    }
+  }
+}
+
 TEST_F(SqliteEngineTest, NanAndInfinityRoundTrip) {
   Sql("CREATE TABLE f (id INTEGER PRIMARY KEY, x REAL)");
   double inf = std::numeric_limits<double>::infinity();

@@ -192,7 +192,7 @@ TEST(ControlCharacters, NulAndC0ButNotWhitespace) {
 TEST(ControlCharacters, PlainAsciiIsExactlyBytesFrom0x20To0x7F) {
   EXPECT_TRUE(IsPlainAscii(""));
   EXPECT_TRUE(IsPlainAscii("plain text, with ~ and \x7F"));
-  for (size_t len = 1; len <= 40; ++len) {
+  for (size_t len = 1; len <= 72; ++len) {
     std::string s;
     for (size_t i = 0; i < len; ++i) s += static_cast<char>(0x20 + (i * 7) % 0x60);
     ASSERT_TRUE(IsPlainAscii(s)) << "len " << len;
@@ -203,6 +203,26 @@ TEST(ControlCharacters, PlainAsciiIsExactlyBytesFrom0x20To0x7F) {
         EXPECT_EQ(IsPlainAscii(t), b >= 0x20 && b < 0x80)
             << "len " << len << " at " << at << " byte " << b;
       }
+    }
+  }
+}
+
+// The first byte that is not UTF-8, found past the ASCII fast paths (32 and 8 bytes a step):
+// a lone continuation byte or a cut sequence at every position, after ASCII and after a
+// valid multi-byte character.
+TEST(Utf8, FirstInvalidByteAtEveryPosition) {
+  for (size_t len = 1; len <= 72; ++len) {
+    std::string s(len, 'a');
+    ASSERT_EQ(FirstInvalidUtf8(s), len);
+    for (size_t at = 0; at < len; ++at) {
+      for (std::string_view bad : {"\x80", "\xC3", "\xE2\x82", "\xFF", "\xC0\xAF"}) {
+        std::string t = s.substr(0, at) + std::string(bad) + s.substr(at);
+        EXPECT_EQ(FirstInvalidUtf8(t), at) << "len " << len << " at " << at;
+        std::string u = s.substr(0, at) + "\xC3\xA9" + std::string(bad) + s.substr(at);
+        EXPECT_EQ(FirstInvalidUtf8(u), at + 2) << "after é, len " << len << " at " << at;
+      }
+      std::string ok = s.substr(0, at) + "\xE2\x82\xAC" + s.substr(at);  // €
+      EXPECT_EQ(FirstInvalidUtf8(ok), ok.size()) << "len " << len << " at " << at;
     }
   }
 }

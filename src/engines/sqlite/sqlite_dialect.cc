@@ -73,6 +73,13 @@ std::string CountSql(std::string_view table, const std::vector<std::string>& key
   return "SELECT count(*) FROM " + QuoteIdent(table) + Where(key, has_lower, has_upper);
 }
 
+std::string KeyEndsSql(std::string_view table, std::string_view key) {
+  // Separate subqueries: SQLite answers min() and max() from the index only one at a time.
+  std::string t = QuoteIdent(table), k = QuoteIdent(key);
+  return "SELECT (SELECT min(" + k + ") FROM " + t + "), (SELECT max(" + k + ") FROM " + t +
+         "), (SELECT count(*) FROM " + t + ")";
+}
+
 std::string SelectKeysSql(std::string_view table, const std::vector<std::string>& key) {
   return "SELECT " + IdentList(key) + " FROM " + QuoteIdent(table) + " ORDER BY " + IdentList(key);
 }

@@ -52,6 +52,9 @@ std::string SelectPageSql(std::string_view table, const std::vector<std::string>
 // SELECT count(*) FROM table [WHERE <range>].
 std::string CountSql(std::string_view table, const std::vector<std::string>& key, bool has_lower,
                      bool has_upper);
+// SELECT min(key), max(key), count(*) of the table, each its own lookup (a split's check for
+// a key without gaps).
+std::string KeyEndsSql(std::string_view table, std::string_view key);
 // Every key of the table, ascending (planning a split).
 std::string SelectKeysSql(std::string_view table, const std::vector<std::string>& key);
 // The current rows for `nkeys` keys. One key column: WHERE "k" IN (?, ...). Several: a join

@@ -684,6 +684,26 @@ Result<std::vector<Row>> SqliteEngine::Split(const std::string& table,
   TANDEM_RETURN_IF_ERROR(CheckKey("split", table, key));
   std::vector<Row> out;
   if (n <= 1) return out;
+  // A single integer key without gaps (max - min + 1 = the rows: an autoincrement key never
+  // deleted from, the common case) splits at equal steps from two lookups in the key's index
+  // and a count of the smallest b-tree, instead of a walk of every key (about 30 ms a million
+  // rows): the boundaries a walk that kept every key would find, exactly.
+  if (key.size() == 1) {
+    TANDEM_ASSIGN_OR_RETURN(auto ends, In(db_.Query(KeyEndsSql(table, key[0])), "split", table));
+    const Row& e = ends.at(0);
+    if (e[0].kind() == Kind::kInt && e[1].kind() == Kind::kInt && e[2].kind() == Kind::kInt) {
+      int64_t lo = e[0].as_int(), count = e[2].as_int();
+      if (static_cast<__int128>(e[1].as_int()) - lo + 1 == count) {
+        for (int i = 1; i < n; ++i) {
+          auto end = static_cast<int64_t>(static_cast<__int128>(i) * count / n) - 1;
+          if (end < 0) continue;  // more chunks than rows
+          Row k{Value::Int(lo + end)};
+          if (out.empty() || out.back() != k) out.push_back(std::move(k));
+        }
+        return out;
+      }
+    }
+  }
   // One pass over the key index, without counting the rows first (a count is a pass of its
   // own: 16 ms of 50 on 1,000,000 rows): every stride-th key is kept, and when 64 keys a chunk
   // are kept the stride doubles and every other kept key goes. kept[j] is then the key at
