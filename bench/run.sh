@@ -166,6 +166,8 @@ pg_fresh() {
 # on collation id 1070 ("1070 fell through ECASE expression") and then hangs in its debugger.
 # The key is a bigint, so the PAD SPACE difference cannot matter here.
 my_fresh() { mysqlc -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1 ${2:-}"; }
+# InnoDB's own setting, restored after each settle.
+my_dirty_pct=$(mysqlc -N -e 'SELECT @@GLOBAL.innodb_max_dirty_pages_pct')
 # What an earlier run left in the binary log (see cleanup).
 mysqlc -e 'PURGE BINARY LOGS BEFORE NOW()' || die "MariaDB refused PURGE BINARY LOGS"
 
@@ -237,6 +239,22 @@ say "sources agree: $fp_lite (rows, non-null maybe, sum n, sum amount*100, text 
 declare -A res_role res_s res_kb
 order=()
 round=1
+# settle: before each timed run, what earlier runs left to write is written (PostgreSQL's
+# checkpoint, InnoDB's dirty pages, the OS's dirty file pages), so that a run does not pay for
+# the background writes of the one before it (seen: assess from SQLite right after 1M rows were
+# loaded into MariaDB ran 20-40% slower than on a quiet server). The same for every case.
+settle() {
+  psqlc postgres -c CHECKPOINT >/dev/null 2>&1 || true
+  local dirty i
+  mysqlc -e 'SET GLOBAL innodb_max_dirty_pages_pct = 0' 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    dirty=$(mysqlc -N -e "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'" 2>/dev/null | awk '{print $2}')
+    [[ -z $dirty || $dirty == 0 ]] && break
+    sleep 0.1
+  done
+  mysqlc -e "SET GLOBAL innodb_max_dirty_pages_pct = $my_dirty_pct" 2>/dev/null || true
+  sync
+}
 # measure PAIR TOOL ROLE PREP COUNT CMD...: PREP (untimed) empties the target, CMD is timed with
 # /usr/bin/time -v (wall seconds and the peak RSS of the command's processes; servers are not
 # counted), COUNT prints the target's row count afterwards, which must be ROWS.
@@ -246,6 +264,7 @@ measure() {
   log="$work/log.$(echo "$pair.$tool" | tr -c 'A-Za-z0-9.\n' '_')"
   {
     "$prep"
+    settle
     if ! /usr/bin/time -v -o "$work/time.txt" timeout -s KILL "$tool_timeout" "$@" \
         </dev/null >"$log" 2>&1; then
       tail -n 30 "$log" >&2
