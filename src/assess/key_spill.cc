@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <sys/mman.h>
 
 namespace tandem::assess {
 
@@ -132,13 +131,12 @@ KeptMemory::~KeptMemory() {
 }
 
 char* KeptMemory::Take(size_t bytes) {
-  constexpr size_t kBlock = size_t{2} << 20;  // a huge page
+  constexpr size_t kBlock = size_t{2} << 20;
   std::lock_guard lock(mu_);
   if (bytes > left_) {
     if (bytes > kBlock || (blocks_.size() + 1) * kBlock > budget_) return nullptr;
     void* block = std::aligned_alloc(kBlock, kBlock);
     if (!block) return nullptr;
-    ::madvise(block, kBlock, MADV_HUGEPAGE);  // a hint: without huge pages, 4 KB pages
     blocks_.push_back(block);
     next_ = static_cast<char*>(block);
     left_ = kBlock;

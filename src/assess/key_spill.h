@@ -69,9 +69,9 @@ class KeyLog {
 };
 
 // The memory the key sets of one assessment keep entries in instead of their spill files, up
-// to a budget, for any thread: 2 MB blocks asked for as transparent huge pages (one page fault
-// a block instead of 512: the faults of 48 MB of entries in 4 KB pages were 6% of an
-// assessment's CPU, measured), handed out in pieces.
+// to a budget, for any thread: 2 MB blocks handed out in pieces. Not asked for as transparent
+// huge pages: with the kernel's usual `defrag=madvise`, a fault in such a block may compact
+// memory first, and runs stalled for 50-100 ms (docs/decisions.md, "Assess").
 class KeptMemory {
  public:
   explicit KeptMemory(size_t budget) : budget_(budget) {}
