@@ -9,6 +9,7 @@
 . "$TANDEM_REPO/tests/lib/oracle.sh"
 MATRIX_PREFIX=pt
 . "$TANDEM_REPO/tests/lib/matrix.sh"
+. "$TANDEM_REPO/tests/lib/passthrough.sh"
 
 create_db postgres src > /dev/null
 create_db postgres dst > /dev/null
@@ -72,9 +73,7 @@ SQL
 
 # The draft, with the passwords, small chunks, and one column renamed.
 expect_exit 0 init --source "$(tandem_uri postgres src)" --target "$(tandem_uri postgres dst)" -o draft.yaml
-{ echo "options: {chunk_rows: 250, batch_rows: 100}"
-  grep -v '^options:' draft.yaml
-} > pt.yaml
+with_small_chunks draft.yaml pt.yaml
 "$PYTHON" - pt.yaml <<'PY'
 import sys, yaml
 p = sys.argv[1]
@@ -82,18 +81,11 @@ d = yaml.safe_load(open(p))
 for t in d["tables"]:
     if t["source"] == "every":
         t["columns"]["twice"] = {"drop": "generated on the target too"}
-    if t["source"] == "renamed":
-        c = t["columns"]["note"]
-        if isinstance(c, dict):
-            c["to"] = "remark"
-        else:
-            t["columns"]["note"] = "remark"
 open(p, "w").write(yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
 PY
-grep -q "remark" pt.yaml || { grep -n -A12 "renamed:" pt.yaml; fail "could not rename renamed.note in the draft"; }
+rename_column pt.yaml renamed note remark
 
 expect_exit 1 copy -c pt.yaml --jobs 2
-path_of() { grep '"event":"copy_path"' err | grep "\"table\":\"$1\""; }
 path_of every | grep -q '"path":"pass-through"' || fail "every: $(path_of every)"
 path_of guarded | grep -q '"path":"pass-through"' || fail "guarded: $(path_of guarded)"
 path_of plain | grep -q '"path":"pass-through"' || fail "plain: $(path_of plain)"
@@ -152,26 +144,8 @@ create_db postgres dst2 > /dev/null
 dst2=$(db_uri postgres dst2)
 expect_exit 0 init --source "$(tandem_uri postgres src)" --target "$(tandem_uri postgres dst2)" -o draft2.yaml
 # Only big, in chunks of 4000 rows: every other table is left behind on purpose.
-"$PYTHON" - draft2.yaml > big.yaml <<'PY'
-import sys, yaml
-d = yaml.safe_load(open(sys.argv[1]))
-d["options"] = dict(d.get("options") or {}, chunk_rows=4000)
-d["tables"] = [t if t["source"] == "big" else {"source": t["source"], "drop": "not this test"}
-               for t in d["tables"]]
-print(yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
-PY
-set +e
-"$TANDEM" copy -c big.yaml --jobs 2 > kill.out 2> kill.err &
-pid=$!
-for _ in $(seq 1 400); do
-  (($(grep -c '"event":"progress"' kill.err || true) >= 5)) && break
-  sleep 0.05
-done
-kill -9 "$pid"
-wait "$pid"
-rc=$?
-set -e
-((rc == 137)) || fail "the copy was not killed (exit $rc; it finished first?): $(tail -2 kill.err)"
+only_table draft2.yaml big 4000 > big.yaml
+kill_copy_after 5 big.yaml --jobs 2
 grep -q '"path":"pass-through","table":"big"' kill.err || fail "big: $(grep copy_path kill.err)"
 done_before=$(pg_cli "$dst2" -At -c "SELECT count(*) FROM big")
 ((done_before > 0 && done_before < 400000)) || fail "killed copy left $done_before rows"

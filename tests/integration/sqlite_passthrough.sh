@@ -8,6 +8,7 @@
 # rejects; the application's writes to the source are never blocked by a chunk; a kill -9
 # during the copy resumes. The oracle: sqlite3's own typed exports (.mode quote), sorted.
 . "$TANDEM_REPO/tests/lib/common.sh"
+. "$TANDEM_REPO/tests/lib/passthrough.sh"
 
 src=$WORK/src.db
 dst=$WORK/dst.db
@@ -47,26 +48,10 @@ CREATE UNIQUE INDEX guarded_email ON guarded (email);
 SQL
 
 expect_exit 0 init --source "sqlite:$src" --target "sqlite:$dst" -o draft.yaml
-{ echo "options: {chunk_rows: 250, batch_rows: 100}"
-  grep -v '^options:' draft.yaml
-} > pt.yaml
-"$PYTHON" - pt.yaml <<'PY'
-import sys, yaml
-p = sys.argv[1]
-d = yaml.safe_load(open(p))
-for t in d["tables"]:
-    if t["source"] == "renamed":
-        c = t["columns"]["note"]
-        if isinstance(c, dict):
-            c["to"] = "remark"
-        else:
-            t["columns"]["note"] = "remark"
-open(p, "w").write(yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
-PY
-grep -q "remark" pt.yaml || fail "could not rename renamed.note in the draft"
+with_small_chunks draft.yaml pt.yaml
+rename_column pt.yaml renamed note remark
 
 expect_exit 1 copy -c pt.yaml
-path_of() { grep '"event":"copy_path"' err | grep "\"table\":\"$1\""; }
 for t in every guarded history; do
   path_of "$t" | grep -q '"path":"pass-through".*INSERT ... SELECT' || fail "$t: $(path_of "$t")"
 done
@@ -121,14 +106,7 @@ CREATE TABLE app_log (id INTEGER PRIMARY KEY, at TEXT);
 SQL
 expect_exit 0 init --source "sqlite:$src" --target "sqlite:$WORK/dst2.db" -o draft2.yaml
 # Only big, in chunks of 50,000 rows: every other table is left behind on purpose.
-"$PYTHON" - draft2.yaml > big.yaml <<'PY'
-import sys, yaml
-d = yaml.safe_load(open(sys.argv[1]))
-d["options"] = dict(d.get("options") or {}, chunk_rows=50000)
-d["tables"] = [t if t["source"] == "big" else {"source": t["source"], "drop": "not this test"}
-               for t in d["tables"]]
-print(yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
-PY
+only_table draft2.yaml big 50000 > big.yaml
 # The application: one autocommit insert after another with a busy timeout of 20 ms, which
 # rides out SQLite's momentary locks (another connection opening the file, a checkpoint) but
 # not a lock held for a chunk (50,000 rows: a tenth of a second or more), so a write that
@@ -144,18 +122,7 @@ app_writer() {
 }
 app_writer &
 app=$!
-set +e
-"$TANDEM" copy -c big.yaml > kill.out 2> kill.err &
-pid=$!
-for _ in $(seq 1 400); do
-  (($(grep -c '"event":"progress"' kill.err || true) >= 3)) && break
-  sleep 0.05
-done
-kill -9 "$pid"
-wait "$pid"
-rc=$?
-set -e
-((rc == 137)) || fail "the copy was not killed (exit $rc; it finished first?): $(tail -2 kill.err)"
+kill_copy_after 3 big.yaml
 grep -q '"path":"pass-through","table":"big"' kill.err || fail "big: $(grep copy_path kill.err)"
 done_before=$(sqlite3 "$WORK/dst2.db" "SELECT count(*) FROM big")
 ((done_before > 0 && done_before < 400000)) || fail "killed copy left $done_before rows"
