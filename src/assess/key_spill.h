@@ -26,7 +26,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <memory>

@@ -11,7 +11,7 @@ bool IsValidUtf8(std::string_view s);
 // Offset of the first byte that breaks UTF-8, or s.size() when valid.
 size_t FirstInvalidUtf8(std::string_view s);
 // Every byte is 0x20-0x7F: ASCII without control characters (so also valid UTF-8, and neither
-// a control character nor mojibake is in it). Eight bytes at a time.
+// a control character nor mojibake is in it). 32 bytes at a time.
 bool IsPlainAscii(std::string_view s);
 // Number of code points; REQUIRES: IsValidUtf8(s).
 size_t Utf8Length(std::string_view s);

@@ -155,6 +155,7 @@ std::string CopyAttachedSql(std::string_view schema, std::string_view source_tab
 }
 
 std::string_view Affinity(std::string_view declared) {
+  // SQLite's rules (https://www.sqlite.org/datatype3.html, 3.1), in their order.
   std::string upper = AsciiUpper(declared);
   auto has = [&](std::string_view part) { return upper.find(part) != std::string::npos; };
   if (has("INT")) return "INTEGER";
@@ -277,20 +278,21 @@ PortableType PortableTypeFor(std::string_view declared) {
     t.kind = Kind::kJson;
   } else if (base == "UUID") {
     t.kind = Kind::kUuid;
-  } else if (base.find("INT") != std::string::npos) {
-    // SQLite's affinity rules (https://www.sqlite.org/datatype3.html, 3.1), in their order.
-    t.kind = Kind::kInt;
-  } else if (base.find("CHAR") != std::string::npos || base.find("CLOB") != std::string::npos ||
-             base.find("TEXT") != std::string::npos) {
-    t.kind = Kind::kText;
-    if (!args.empty() && args[0] > 0) t.length = args[0];
-  } else if (base.find("BLOB") != std::string::npos) {
-    t.kind = Kind::kBytes;
-  } else if (base.find("REAL") != std::string::npos || base.find("FLOA") != std::string::npos ||
-             base.find("DOUB") != std::string::npos) {
-    t.kind = Kind::kFloat;
   } else {
-    t.kind = Kind::kDecimal;  // NUMERIC affinity
+    // Any other name: by SQLite's affinity rules.
+    std::string_view affinity = Affinity(base);
+    if (affinity == "INTEGER") {
+      t.kind = Kind::kInt;
+    } else if (affinity == "TEXT") {
+      t.kind = Kind::kText;
+      if (!args.empty() && args[0] > 0) t.length = args[0];
+    } else if (affinity == "BLOB") {
+      t.kind = Kind::kBytes;
+    } else if (affinity == "REAL") {
+      t.kind = Kind::kFloat;
+    } else {
+      t.kind = Kind::kDecimal;  // NUMERIC affinity
+    }
   }
   return t;
 }
