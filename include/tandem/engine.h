@@ -281,6 +281,14 @@ class Engine {
   virtual Result<std::vector<UnmigratedObject>> ListUnmigrated() {
     return std::vector<UnmigratedObject>{};
   }
+  // How many values of each storage class each column holds, for an engine whose declared
+  // types do not bind them (SQLite outside STRICT tables: a column declared DATETIME may hold
+  // integers, a column with no declared type anything). One entry per column of `table`, in
+  // its order; empty when the declared types bind the values. Reads every row: `tandem init`
+  // drafts the target type from what is stored.
+  virtual Result<std::vector<StoredClassCounts>> StoredClasses(const TableSchema& table) {
+    return std::vector<StoredClassCounts>{};
+  }
   // Why this engine would refuse `v` (already cast to `type`) when written into a column of
   // that portable type, for the limits of its types that CastTo does not know (PostgreSQL: NUL
   // in text, dates before 4713 BC; MariaDB: NaN and Infinity, years past 9999; SQLite: the

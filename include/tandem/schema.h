@@ -55,6 +55,9 @@ struct Column {
   // engine_type names a type every database of this engine has: not a PostgreSQL enum, domain
   // or extension type, which a same-engine copy cannot declare before the type exists.
   bool builtin_type = true;
+  // The declared type does not bind the values (SQLite outside STRICT tables, and its ANY):
+  // a value of any storage class may be stored, so no cast from `type` is impossible.
+  bool loose_type = false;
 };
 
 // One part of an index key: a column, or (when `expression` is set) engine text.
@@ -88,6 +91,16 @@ std::optional<FkAction> ParseFkAction(std::string_view s);
 struct Check {
   std::string name;
   std::string expression;  // engine text, without the CHECK keyword
+};
+
+// How many of a column's values each storage class holds, for an engine whose declared types
+// do not bind its values (SQLite's typeof(): integer, real, text, blob).
+struct StoredClassCounts {
+  int64_t integer = 0, real = 0, text = 0, blob = 0;
+  // Of `text`, the values that do not read as a number: characters other than digits, signs,
+  // '.' and 'e', and not NaN or Infinity ('abc' in a column declared STRING, whose NUMERIC
+  // affinity turned every number-like text into a number).
+  int64_t text_not_number = 0;
 };
 
 // Something of the database that tandem does not move (DESIGN.md: listed by name, never

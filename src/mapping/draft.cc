@@ -82,6 +82,104 @@ std::optional<std::string> TranslateSql(std::string_view expr, std::string_view 
   return e;
 }
 
+namespace {
+
+enum : unsigned { kInteger = 1, kReal = 2, kTextClass = 4, kBlob = 8 };
+
+std::string StoredClassNames(unsigned classes) {
+  std::vector<std::string> names;
+  if (classes & kInteger) names.push_back("integer");
+  if (classes & kReal) names.push_back("real");
+  if (classes & kTextClass) names.push_back("text");
+  if (classes & kBlob) names.push_back("blob");
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  }
+  return out;
+}
+
+// The storage classes no value of which CastTo turns into `kind` (a blob never becomes a
+// number; text may, and a blob may be UTF-8 text).
+unsigned NeverBecome(Kind kind) {
+  switch (kind) {
+    case Kind::kInt:
+    case Kind::kBool:
+    case Kind::kFloat:
+    case Kind::kDecimal:
+    case Kind::kJson: return kBlob;
+    case Kind::kBytes:
+    case Kind::kUuid: return kInteger | kReal;
+    case Kind::kDate:
+    case Kind::kTime:
+    case Kind::kTimestamp:
+    case Kind::kTimestampTz: return kInteger | kReal | kBlob;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+std::optional<StoredTypeChoice> TypeFromStoredClasses(const Column& column,
+                                                      const StoredClassCounts& n) {
+  unsigned classes = (n.integer ? kInteger : 0) | (n.real ? kReal : 0) |
+                     (n.text ? kTextClass : 0) | (n.blob ? kBlob : 0);
+  int64_t values = n.integer + n.real + n.text + n.blob;
+  auto count_of = [&](unsigned bits) {
+    return ((bits & kInteger) ? n.integer : 0) + ((bits & kReal) ? n.real : 0) +
+           ((bits & kTextClass) ? n.text : 0) + ((bits & kBlob) ? n.blob : 0);
+  };
+  // SQLite's two spellings of "any value": no declared type, and ANY in a STRICT table.
+  std::string declared_as = AsciiUpper(TrimSpace(column.engine_type));
+  bool declared = !declared_as.empty() && declared_as != "ANY";
+  std::string held = classes == 0 ? "no values yet" : "values stored as " + StoredClassNames(classes);
+  int64_t bad_values = 0;
+  if (declared) {
+    // The values the declared type's reading will refuse: classes it never takes, and for a
+    // number, text that does not read as one.
+    Kind kind = column.type.kind;
+    unsigned never = NeverBecome(kind);
+    bool number = kind == Kind::kInt || kind == Kind::kFloat || kind == Kind::kDecimal;
+    int64_t bad = count_of(classes & never) + (number ? n.text_not_number : 0);
+    if (bad == 0) return std::nullopt;
+    bad_values = bad;
+    if (2 * bad <= values) {
+      // Most values fit: the declared type stays, the rest are rejects to fix.
+      return StoredTypeChoice{
+          column.type,
+          fmt::format("declared {}, {}: {} of {} value(s) cannot become {} and their rows are "
+                      "rejected (`tandem assess` lists them)",
+                      column.engine_type, held, bad, values, column.type.ToString())};
+    }
+  }
+  PortableType t;
+  if (classes == 0) {
+    t.kind = Kind::kText;
+  } else if (classes & kBlob) {
+    t.kind = Kind::kBytes;
+  } else if (classes & kTextClass) {
+    t.kind = Kind::kText;
+  } else if (classes == kInteger) {
+    t.kind = Kind::kInt;
+  } else if (classes == kReal) {
+    t.kind = Kind::kFloat;
+  } else {
+    t.kind = Kind::kDecimal;  // integers and reals: exact for both
+  }
+  unsigned numbers_in_bytes = t.kind == Kind::kBytes ? classes & (kInteger | kReal) : 0;
+  if (t == column.type && !numbers_in_bytes) return std::nullopt;
+  std::string verb = t == column.type ? "kept as" : "drafted as";
+  std::string why = declared ? fmt::format("declared {}, {}: {} of {} value(s) cannot become {}; "
+                                           "{} {}", column.engine_type, held, bad_values, values,
+                                           column.type.ToString(), verb, t.ToString())
+                             : fmt::format("no declared type, {}: {} {}", held, verb, t.ToString());
+  if (numbers_in_bytes) {
+    why += fmt::format(" ({} {} value(s) cannot become bytes and their rows are rejected)",
+                       count_of(numbers_in_bytes), StoredClassNames(numbers_in_bytes));
+  }
+  return StoredTypeChoice{t, why};
+}
+
 std::string DraftYaml(const std::string& source_uri, const std::string& target_uri,
                       const std::vector<TableSchema>& tables,
                       const std::function<std::string(const PortableType&)>& target_type) {
@@ -159,6 +257,9 @@ std::string DraftYaml(const std::string& source_uri, const std::string& target_u
       } else if (engines.target_type) {
         std::string engine_type = engines.target_type(c.type);
         if (!engine_type.empty()) note = "  # target: " + engine_type;
+      }
+      if (auto it = engines.type_notes.find({t.name, c.name}); it != engines.type_notes.end()) {
+        note += (note.empty() ? "  # " : "; ") + it->second;
       }
       if (c.generated) note += note.empty() ? "  # generated in the source" : "; generated in the source";
       std::string extra;

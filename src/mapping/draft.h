@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +24,23 @@ struct DraftEngines {
   std::string source_kind, target_kind;  // "sqlite", "postgres", "mysql"; "" when unknown
   std::function<std::string(const PortableType&)> target_type;
   std::vector<UnmigratedObject> unmigrated;  // listed as comments at the top
+  // Why a column's type was drafted from its stored values, by table and column (see
+  // TypeFromStoredClasses); written as a comment next to the column.
+  std::map<std::pair<std::string, std::string>, std::string> type_notes;
 };
+
+// A column's type drafted from what its values are stored as (Engine::StoredClasses), and why.
+struct StoredTypeChoice {
+  PortableType type;
+  std::string why;
+};
+// For a column with no declared type, the type that takes its values: integers alone bigint,
+// reals alone double, both decimal, any text (and numbers) text, any blob bytes, no values
+// text. For a declared type, the same when none of its values can ever become that type (a
+// DATETIME holding only integers); when only some cannot, the declared type is kept and `why`
+// says how many values will be rejected. nullopt when there is nothing to say.
+std::optional<StoredTypeChoice> TypeFromStoredClasses(const Column& column,
+                                                      const StoredClassCounts& counts);
 // The draft with each table's defaults, identities, indexes, foreign keys and checks,
 // translated to the target engine. What cannot be translated is written as a comment that
 // says why, and is left out of the mapping.

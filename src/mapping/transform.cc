@@ -143,7 +143,7 @@ std::optional<TableTransform> TableTransform::Compile(const TableMap& map,
       problem(cm.where, fmt::format("target column {}.{} is generated and cannot be written",
                                     map.target, cm.target));
     }
-    if (!CastPossible(sc->type.kind, f.type.kind)) {
+    if (!sc->loose_type && !CastPossible(sc->type.kind, f.type.kind)) {
       problem(cm.where, fmt::format("column {}.{}: {} can never become {} (add a transform "
                                     "or pick another type)",
                                     map.source, cm.source, sc->type.ToString(),

@@ -46,6 +46,28 @@ Result<int> Init(const InitOptions& o, FILE* out) {
       .target_kind = target_kind,
       .target_type = [&](const PortableType& t) { return EngineTypeName(target_kind, t); },
       .unmigrated = *unmigrated};
+  // SQLite's declared types do not bind its values (an untyped column holds anything, one
+  // declared DATETIME may hold integers): into another engine, each column's type is drafted
+  // from what it stores, so that no row is rejected for a type the source never had. The
+  // same engine keeps the declared types and the values as they are.
+  if (engines.source_kind != target_kind) {
+    size_t drafted = 0;
+    for (auto& t : *tables) {
+      auto classes = (*source)->StoredClasses(t);
+      if (!classes) return std::unexpected(classes.error().Context("init"));
+      for (size_t i = 0; i < classes->size() && i < t.columns.size(); ++i) {
+        auto choice = mapping::TypeFromStoredClasses(t.columns[i], (*classes)[i]);
+        if (!choice) continue;
+        t.columns[i].type = choice->type;
+        engines.type_notes[{t.name, t.columns[i].name}] = choice->why;
+        ++drafted;
+      }
+    }
+    if (drafted) {
+      std::fprintf(out, "%zu column(s) hold values of other types than declared: drafted from "
+                   "what they store (see the comment next to each)\n", drafted);
+    }
+  }
   std::string yaml = mapping::DraftYaml(StripPassword(o.source, &source_pw),
                                         StripPassword(o.target, &target_pw), *tables, engines);
   std::ofstream f(o.output);

@@ -295,6 +295,45 @@ TEST_F(SqliteEngineTest, TextInAnIntegerColumnReadsBackAsText) {
   EXPECT_NE(cast.error().message.find("not an integer"), std::string::npos);
 }
 
+TEST_F(SqliteEngineTest, CountsTheStorageClassesEachColumnHolds) {
+  Sql("CREATE TABLE loose (id INTEGER PRIMARY KEY, a, d DATETIME, s STRING, e);"
+      "INSERT INTO loose VALUES (1, 5, 1700000000, 'abc', NULL), (2, 2.5, '2024-01-01 10:00', '12', NULL),"
+      " (3, 'x', 17, ' NaN ', NULL), (4, x'00', NULL, '1e5x', NULL);"
+      "CREATE TABLE strict_one (id INTEGER PRIMARY KEY, t TEXT, v ANY) STRICT;"
+      "INSERT INTO strict_one VALUES (1, 'a', 1), (2, 'b', 'two')");
+  auto tables = engine_->Introspect();
+  ASSERT_OK(tables);
+  const TableSchema* loose = Find(*tables, "loose");
+  ASSERT_NE(loose, nullptr);
+  for (const auto& c : loose->columns) EXPECT_TRUE(c.loose_type) << c.name;
+  auto n = engine_->StoredClasses(*loose);
+  ASSERT_OK(n);
+  ASSERT_EQ(n->size(), 5u);
+  auto expect = [](const StoredClassCounts& c, int64_t i, int64_t r, int64_t t, int64_t b,
+                   int64_t words) {
+    EXPECT_EQ(c.integer, i);
+    EXPECT_EQ(c.real, r);
+    EXPECT_EQ(c.text, t);
+    EXPECT_EQ(c.blob, b);
+    EXPECT_EQ(c.text_not_number, words);
+  };
+  expect((*n)[0], 4, 0, 0, 0, 0);
+  expect((*n)[1], 1, 1, 1, 1, 1);
+  expect((*n)[2], 2, 0, 1, 0, 1);
+  // STRING has NUMERIC affinity: '12' became 12; 'abc' and '1e5x' stay words, ' NaN ' reads
+  // as a number.
+  expect((*n)[3], 1, 0, 3, 0, 2);
+  expect((*n)[4], 0, 0, 0, 0, 0);
+  const TableSchema* strict = Find(*tables, "strict_one");
+  ASSERT_NE(strict, nullptr);
+  EXPECT_FALSE(strict->columns[1].loose_type);
+  EXPECT_TRUE(strict->columns[2].loose_type);  // ANY
+  auto m = engine_->StoredClasses(*strict);
+  ASSERT_OK(m);
+  ASSERT_EQ(m->size(), 3u);
+  expect((*m)[2], 1, 0, 1, 0, 1);
+}
+
 TEST_F(SqliteEngineTest, ANullKeyStopsTheScanInsteadOfSkippingRows) {
   // Legal in a rowid table whose primary key is not INTEGER.
   Sql("CREATE TABLE legacy (k TEXT PRIMARY KEY, v); "

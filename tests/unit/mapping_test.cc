@@ -178,6 +178,56 @@ tables:
             std::string::npos);
 }
 
+TEST(Mapping, LooseColumnsAreDraftedFromWhatTheyStore) {
+  auto col = [](std::string_view declared, std::string_view portable) {
+    Column c;
+    c.name = "c";
+    c.engine_type = std::string(declared);
+    c.type = *ParsePortableType(portable);
+    c.loose_type = true;
+    return c;
+  };
+  auto kind_of = [](const std::optional<StoredTypeChoice>& c) {
+    return c ? c->type.ToString() : std::string("(declared)");
+  };
+  Column untyped = col("", "bytes");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(untyped, {.integer = 3})), "bigint");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(untyped, {.real = 3})), "double");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(untyped, {.integer = 1, .real = 3})), "decimal");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(untyped, {.integer = 1, .text = 1})), "text");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(untyped, {})), "text");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(untyped, {.blob = 2})), "(declared)");
+  auto mixed = TypeFromStoredClasses(untyped, {.integer = 2, .text = 1, .blob = 1});
+  ASSERT_TRUE(mixed);
+  EXPECT_EQ(mixed->type.ToString(), "bytes");
+  EXPECT_NE(mixed->why.find("2 integer value(s) cannot become bytes"), std::string::npos)
+      << mixed->why;
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(col("ANY", "decimal"), {.integer = 1, .text = 1,
+                                                                   .text_not_number = 1})),
+            "text");
+
+  // A declared type stays while most values fit it; the rest are counted in `why`.
+  Column datetime = col("DATETIME", "timestamp");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(datetime, {.text = 10})), "(declared)");
+  auto some = TypeFromStoredClasses(datetime, {.integer = 1, .text = 9});
+  ASSERT_TRUE(some);
+  EXPECT_EQ(some->type.ToString(), "timestamp");
+  EXPECT_NE(some->why.find("1 of 10 value(s) cannot become timestamp"), std::string::npos)
+      << some->why;
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(datetime, {.integer = 10})), "bigint");
+  // Number-like text in a number column may be NaN or Infinity: it stays a number.
+  Column real = col("DOUBLE", "double");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(real, {.real = 5, .text = 1})), "(declared)");
+  Column string = col("STRING", "decimal");
+  EXPECT_EQ(kind_of(TypeFromStoredClasses(string, {.integer = 1, .text = 4, .text_not_number = 4})),
+            "text");
+  auto few_words = TypeFromStoredClasses(string, {.integer = 4, .text = 1, .text_not_number = 1});
+  ASSERT_TRUE(few_words);
+  EXPECT_EQ(few_words->type.ToString(), "decimal");
+  EXPECT_NE(few_words->why.find("1 of 5 value(s) cannot become decimal"), std::string::npos)
+      << few_words->why;
+}
+
 TEST(Mapping, DraftListsEveryColumnAndRoundTrips) {
   TableSchema odd = Customers();
   odd.name = "order details";

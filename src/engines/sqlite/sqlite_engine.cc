@@ -384,12 +384,18 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
                           where(db_.Query("SELECT name, type, \"notnull\", dflt_value, pk, hidden "
                                           "FROM pragma_table_xinfo(?) ORDER BY cid",
                                           p)));
+  TANDEM_ASSIGN_OR_RETURN(auto strict,
+                          where(db_.Query("SELECT strict FROM pragma_table_list "
+                                          "WHERE schema = 'main' AND name = ?",
+                                          p)));
+  bool is_strict = !strict.empty() && strict[0][0].as_int() != 0;
   std::vector<std::pair<int64_t, std::string>> pk;
   for (const auto& r : cols) {
     Column c;
     c.name = r[0].as_str();
     c.engine_type = r[1].is_null() ? "" : r[1].as_str();
     c.type = PortableTypeFor(c.engine_type);
+    c.loose_type = !is_strict || AsciiUpper(TrimSpace(c.engine_type)) == "ANY";
     c.nullable = r[2].as_int() == 0;
     if (!r[3].is_null()) c.default_expr = r[3].as_str();
     // hidden: 2 = VIRTUAL generated, 3 = STORED generated (1 is a virtual table's hidden column).
@@ -549,6 +555,36 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
     t.check_constraints.push_back({check_name, t.checks[i]});
   }
   return t;
+}
+
+Result<std::vector<StoredClassCounts>> SqliteEngine::StoredClasses(const TableSchema& table) {
+  auto where = [&](auto r) { return In(std::move(r), "read the storage classes", table.name); };
+  if (table.columns.empty()) return std::vector<StoredClassCounts>{};
+  // A STRICT table binds its typed columns, not its ANY ones: every column is counted (the
+  // typed ones hold their own class only).
+  // One pass over the table, five counts a column.
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    std::string c = QuoteIdent(table.columns[i].name), t = "typeof(" + c + ")";
+    for (const char* cls : {"integer", "real", "text", "blob"}) {
+      sql += fmt::format("{}total({} = '{}')", i == 0 && cls[0] == 'i' ? "" : ", ", t, cls);
+    }
+    sql += fmt::format(
+        ", total({t} = 'text' AND NOT (trim({c}) <> '' AND trim({c}) NOT GLOB '*[^0-9.eE+-]*') "
+        "AND lower(trim({c})) NOT IN ('nan', 'inf', '+inf', '-inf', 'infinity', '+infinity', "
+        "'-infinity'))",
+        fmt::arg("t", t), fmt::arg("c", c));
+  }
+  sql += " FROM " + QuoteIdent(table.name);
+  TANDEM_ASSIGN_OR_RETURN(auto rows, where(db_.Query(sql)));
+  std::vector<StoredClassCounts> out;
+  const Row& r = rows.at(0);
+  auto n = [&](size_t i) { return static_cast<int64_t>(r[i].as_float()); };
+  for (size_t i = 0; i + 4 < r.size(); i += 5) {
+    out.push_back({.integer = n(i), .real = n(i + 1), .text = n(i + 2), .blob = n(i + 3),
+                   .text_not_number = n(i + 4)});
+  }
+  return out;
 }
 
 Result<std::vector<UnmigratedObject>> SqliteEngine::ListUnmigrated() {

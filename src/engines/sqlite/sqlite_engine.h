@@ -79,6 +79,7 @@ class SqliteEngine final : public Engine {
   Result<std::vector<Column>> DescribeColumns(const std::string& table) override;
   Status AddColumn(const std::string& table, const Column& column) override;
   Result<std::vector<UnmigratedObject>> ListUnmigrated() override;
+  Result<std::vector<StoredClassCounts>> StoredClasses(const TableSchema& table) override;
   std::string CreateTableDdl(const TableSchema& table) const override;
   std::optional<Error> ValueRefusal(const Value& v, const PortableType& type) const override {
     return sqlite::ValueRefusal(v, type);
