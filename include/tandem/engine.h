@@ -225,6 +225,11 @@ class Engine {
   virtual Result<int64_t> Count(const std::string& table, const std::vector<std::string>& key,
                                 const KeyRange& range) = 0;
 
+  // Whether an exact count of a large table is faster in key ranges on several connections
+  // than as one statement (InnoDB's COUNT(*) walks the whole clustered index on one thread;
+  // PostgreSQL parallelises its own count, SQLite counts the smallest index).
+  virtual bool CountsFasterInRanges() const { return false; }
+
   // About how many rows `table` holds, for planning and progress: exact for a small table,
   // the server's statistics for a large one (counting a large table can take longer than a
   // chunk of the copy). Never used where exactness matters.

@@ -71,3 +71,20 @@ for src in sqlite mysql; do
   pass "$src -> postgres: --jobs 2 and 4 give the same target as --jobs 1 ($(wc -l < "source.$src.dump") rows)"
   rm -f source.db
 done
+
+# The invariant's source count of a large InnoDB table runs in one key range per job, each on
+# its own connection (InnoDB counts on one thread). 300,000 rows with negative keys and a gap
+# of 30,000 keys, so that ranges planned from the key's ends are uneven: the count tandem prints
+# must be MariaDB's own COUNT(*), or the copy fails with a broken invariant.
+create_db mysql countsrc
+run_sql mysql countsrc "CREATE TABLE wide (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)"
+run_sql mysql countsrc "INSERT INTO wide SELECT CAST(seq AS SIGNED) * 3 - 450000, CONCAT('v', seq) FROM seq_1_to_330000 WHERE seq NOT BETWEEN 100000 AND 129999"
+run_sql mysql countsrc "ANALYZE TABLE wide" >/dev/null
+want=$(run_sql mysql countsrc "SELECT COUNT(*) FROM wide")
+[[ $want == 300000 ]] || fail "fixture: $want rows"
+"$TANDEM" init --source "$(uri_of mysql countsrc)" --target "sqlite:$PWD/counted.db" -o count.draft.yaml >/dev/null
+{ printf 'source: "%s"\n' "$(uri_of mysql countsrc)"; grep -v '^source:' count.draft.yaml; } > count.yaml
+expect_exit 0 copy -c count.yaml --jobs 2
+grep -Eq "^wide +300000 +300000 +0 +ok" out || fail "ranged count: $(cat out)"
+[[ $(sqlite3 counted.db "SELECT COUNT(*) FROM wide") == 300000 ]] || fail "target count"
+pass "mysql: the invariant counts a 300,000-row InnoDB table in ranges, exactly"
