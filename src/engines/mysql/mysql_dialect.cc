@@ -255,6 +255,15 @@ std::string CreateTableSql(const TableSchema& table, const CreateOptions& opt) {
   for (const auto& u : table.unique_keys) {
     lines.push_back(fmt::format("  UNIQUE KEY ({})", JoinIdents(u)));
   }
+  // MariaDB wants an AUTO_INCREMENT column first in some key (error 1075). A key that holds it
+  // second, like PostgreSQL's (payment_date, payment_id) of a table partitioned by date, gets
+  // a plain index on the column.
+  for (const Column& c : table.columns) {
+    if (!c.identity || c.type.kind != Kind::kInt) continue;
+    bool leads = !table.primary_key.empty() && table.primary_key[0] == c.name;
+    for (const auto& u : table.unique_keys) leads = leads || (!u.empty() && u[0] == c.name);
+    if (!leads) lines.push_back(fmt::format("  KEY ({})", QuoteIdent(c.name)));
+  }
   for (const auto& fk : table.foreign_keys) {
     if (!fk.name.empty()) continue;  // a named foreign key is built after the copy
     lines.push_back(fmt::format("  FOREIGN KEY ({}) REFERENCES {} ({})", JoinIdents(fk.columns),

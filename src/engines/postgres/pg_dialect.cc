@@ -487,7 +487,11 @@ SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELS
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND (c.relkind IN ('v', 'm') OR (c.relkind = 'S' AND NOT EXISTS (
         SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                                    AND d.deptype IN ('a', 'i'))))
+                                    AND d.deptype IN ('a', 'i'))
+    -- a sequence a column's nextval() default uses moves with that column (an identity)
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_attrdef'::regclass
+                                                AND d.refclassid = 'pg_class'::regclass
+                                                AND d.refobjid = c.oid)))
 UNION ALL
 SELECT 'trigger', t.tgname::text, c.relname::text
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
