@@ -289,8 +289,9 @@ class Engine {
   // How many values of each storage class each column holds, for an engine whose declared
   // types do not bind them (SQLite outside STRICT tables: a column declared DATETIME may hold
   // integers, a column with no declared type anything). One entry per column of `table`, in
-  // its order; empty when the declared types bind the values. Reads every row: `tandem init`
-  // drafts the target type from what is stored.
+  // its order, counted only where some value is of another class than the declared type
+  // stores (all zero otherwise: nothing to say); empty when the declared types bind the
+  // values. Reads every row: `tandem init` drafts the target type from what is stored.
   virtual Result<std::vector<StoredClassCounts>> StoredClasses(const TableSchema& table) {
     return std::vector<StoredClassCounts>{};
   }

@@ -559,15 +559,50 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
 
 Result<std::vector<StoredClassCounts>> SqliteEngine::StoredClasses(const TableSchema& table) {
   auto where = [&](auto r) { return In(std::move(r), "read the storage classes", table.name); };
-  if (table.columns.empty()) return std::vector<StoredClassCounts>{};
-  // A STRICT table binds its typed columns, not its ANY ones: every column is counted (the
-  // typed ones hold their own class only).
-  // One pass over the table, five counts a column.
-  std::string sql = "SELECT ";
+  std::vector<StoredClassCounts> out(table.columns.size());
+  if (table.columns.empty()) return out;
+  // First pass, cheap (one typeof() a value): which columns hold a value of another class than
+  // their declared type stores. A column with no declared type or ANY is always counted.
+  auto own_classes = [](const Column& c) -> std::string {
+    std::string declared = AsciiUpper(TrimSpace(c.engine_type));
+    if (declared.empty() || declared == "ANY") return "";
+    switch (c.type.kind) {
+      case Kind::kInt:
+      case Kind::kBool: return "'integer', 'null'";
+      case Kind::kFloat:
+      case Kind::kDecimal: return "'integer', 'real', 'null'";
+      case Kind::kBytes: return "'blob', 'null'";
+      default: return "'text', 'null'";
+    }
+  };
+  std::vector<size_t> count;  // the columns to count
+  std::string check;
+  std::vector<size_t> checked;
   for (size_t i = 0; i < table.columns.size(); ++i) {
+    std::string own = own_classes(table.columns[i]);
+    if (own.empty()) {
+      count.push_back(i);
+      continue;
+    }
+    check += fmt::format("{}max(typeof({}) NOT IN ({}))", check.empty() ? "" : ", ",
+                         QuoteIdent(table.columns[i].name), own);
+    checked.push_back(i);
+  }
+  if (!checked.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(auto rows,
+                            where(db_.Query("SELECT " + check + " FROM " + QuoteIdent(table.name))));
+    for (size_t j = 0; j < checked.size(); ++j) {
+      const Value& v = rows.at(0)[j];
+      if (!v.is_null() && v.as_int() != 0) count.push_back(checked[j]);
+    }
+  }
+  if (count.empty()) return out;
+  // Second pass, only over the columns that need it: five counts a column.
+  std::string sql;
+  for (size_t i : count) {
     std::string c = QuoteIdent(table.columns[i].name), t = "typeof(" + c + ")";
     for (const char* cls : {"integer", "real", "text", "blob"}) {
-      sql += fmt::format("{}total({} = '{}')", i == 0 && cls[0] == 'i' ? "" : ", ", t, cls);
+      sql += fmt::format("{}total({} = '{}')", sql.empty() ? "" : ", ", t, cls);
     }
     sql += fmt::format(
         ", total({t} = 'text' AND NOT (trim({c}) <> '' AND trim({c}) NOT GLOB '*[^0-9.eE+-]*') "
@@ -575,14 +610,14 @@ Result<std::vector<StoredClassCounts>> SqliteEngine::StoredClasses(const TableSc
         "'-infinity'))",
         fmt::arg("t", t), fmt::arg("c", c));
   }
-  sql += " FROM " + QuoteIdent(table.name);
-  TANDEM_ASSIGN_OR_RETURN(auto rows, where(db_.Query(sql)));
-  std::vector<StoredClassCounts> out;
+  TANDEM_ASSIGN_OR_RETURN(auto rows,
+                          where(db_.Query("SELECT " + sql + " FROM " + QuoteIdent(table.name))));
   const Row& r = rows.at(0);
-  auto n = [&](size_t i) { return static_cast<int64_t>(r[i].as_float()); };
-  for (size_t i = 0; i + 4 < r.size(); i += 5) {
-    out.push_back({.integer = n(i), .real = n(i + 1), .text = n(i + 2), .blob = n(i + 3),
-                   .text_not_number = n(i + 4)});
+  auto n = [&](size_t k) { return static_cast<int64_t>(r[k].as_float()); };
+  for (size_t j = 0; j < count.size(); ++j) {
+    size_t k = 5 * j;
+    out[count[j]] = {.integer = n(k), .real = n(k + 1), .text = n(k + 2), .blob = n(k + 3),
+                     .text_not_number = n(k + 4)};
   }
   return out;
 }
