@@ -94,11 +94,12 @@ class Faults : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  void Compile(bool reject_nulls) {
+  // `v_extra`: more of v's mapping (", on_null: reject", ", transform: [trim]").
+  void Compile(bool reject_nulls, std::string_view v_extra = "") {
     auto cfg = mapping::ParseConfig(
         fmt::format("source: sqlite:src.db\ntarget: sqlite:dst.db\ntables:\n  - source: t\n"
-                    "    columns:\n      id: {{to: id}}\n      v: {{to: v{}}}\n",
-                    reject_nulls ? ", on_null: reject" : ""),
+                    "    columns:\n      id: {{to: id}}\n      v: {{to: v{}{}}}\n",
+                    reject_nulls ? ", on_null: reject" : "", v_extra),
         (dir_ / "tandem.yaml").string());
     ASSERT_TRUE(cfg) << cfg.error().message;
     auto tables = mapping::CompileAll(*cfg, {schema_}, {schema_});
@@ -254,6 +255,40 @@ TEST_F(Faults, VerifyScanLostMidRangeIsComparedAgainWithTheSameReport) {
   a.erase("seconds");
   b.erase("seconds");
   EXPECT_EQ(a.dump(), b.dump()) << "a range compared again must count once";
+}
+
+TEST_F(Faults, VerifyScanDigestLostMidScanIsDoneAgainWithTheSameReport) {
+  // A transform makes the mapping no identity: the ranges are digested from one scan of each
+  // side (Verifier::ScanDigestTable), and a scan cut short does the table's digests again.
+  Compile(false, ", transform: [trim]");
+  ASSERT_TRUE(Backfill());
+  ASSERT_OK(target_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(42), Value::Text("planted")}},
+                           WriteMode::kUpsert));
+  auto verify = [&](Engine& source, Engine& target) {
+    verify::Verifier v(tables_, source, target, *state_,
+                       {.range_rows = 30,
+                        .batch_rows = 10,
+                        .backoff = Quick(),
+                        .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
+    return v.Run();
+  };
+  auto clean = verify(*source_, *target_);
+  ASSERT_TRUE(clean) << clean.error().ToString();
+  ASSERT_EQ(clean->differences, 1);
+  ASSERT_EQ(clean->tables.size(), 1u);
+  EXPECT_GT(clean->tables[0].scan_digested, 0) << "the clean ranges were not digested";
+  EXPECT_LT(clean->tables[0].scan_digested, clean->tables[0].ranges);
+  attempts_.clear();
+  ftarget_->FailOn(Method::kNext, 5, Code::kUnavailable, /*dies=*/true);
+  fsource_->FailOn(Method::kNext, 3, Code::kUnavailable, /*dies=*/true);
+  auto faulty = verify(*fsource_, *ftarget_);
+  ASSERT_TRUE(faulty) << faulty.error().ToString();
+  EXPECT_EQ(ftarget_->reconnects(), 1);
+  EXPECT_EQ(fsource_->reconnects(), 1);
+  auto a = clean->ToJson(), b = faulty->ToJson();
+  a.erase("seconds");
+  b.erase("seconds");
+  EXPECT_EQ(a.dump(), b.dump()) << "a table digested again must count once";
 }
 
 TEST_F(Faults, ChangeStreamApplyLostOnTheTargetIsRedoneAfterReconnect) {
