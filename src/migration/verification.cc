@@ -4,6 +4,8 @@
 #include <chrono>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "engines/reconnect.h"
@@ -35,6 +37,19 @@ Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
     return RunReconnecting([&]() { return m->CatchUp(300); }, sides, Backoff{}, on_reconnect);
   };
   TANDEM_RETURN_IF_ERROR(catch_up());
+  // Progress on stderr: a line rewritten in place on a terminal, JSON events otherwise.
+  bool tty = ::isatty(::fileno(err)) != 0;
+  bool told = false;
+  auto progress = [&](const std::string& table, int64_t rows) {
+    if (tty) {
+      std::fprintf(err, "\rverify: %s, %lld rows read\033[K", table.c_str(),
+                   static_cast<long long>(rows));
+      told = true;
+    } else {
+      EmitEvent(err, "verify_progress", json{{"table", table}, {"rows_read", rows}}.dump());
+    }
+    std::fflush(err);
+  };
   verify::Verifier v(m->s().tables, *m->s().source, *m->s().target, m->store(),
                      {.range_rows = std::min<int64_t>(m->s().cfg.chunk_rows, verify::kMaxRangeRows),
                       .batch_rows = static_cast<size_t>(m->s().cfg.batch_rows),
@@ -44,8 +59,12 @@ Result<int> Verify(const VerifyOptions& o, FILE* out, FILE* err) {
                       .open_target = [&] { return m->s().OpenTarget(); },
                       .digests = o.digests,
                       .catch_up = catch_up,
+                      .progress = progress,
                       .on_reconnect = on_reconnect});
-  TANDEM_ASSIGN_OR_RETURN(auto report, v.Run());
+  auto run = v.Run();
+  if (told) std::fputc('\n', err);
+  if (!run) return std::unexpected(run.error());
+  const verify::Report& report = *run;
   for (const auto& t : report.tables) {
     std::string name = t.source_table == t.target_table ? t.source_table
                                                         : t.source_table + " -> " + t.target_table;

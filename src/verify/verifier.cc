@@ -203,6 +203,7 @@ Result<Report> Verifier::Run() {
         }
         return CompareRange(sides, t, units[u].range, rejected[units[u].table], part);
       });
+      if (st && !units[u].scan_digest) Read(t, part.source_rows + part.rejected);
       std::lock_guard lock(mu_);
       if (st) st = Merge(report.tables[units[u].table], part);
       if (!st && failure) {
@@ -253,6 +254,19 @@ Result<Report> Verifier::Run() {
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
+}
+
+void Verifier::Read(const mapping::TableTransform& t, int64_t rows) {
+  if (!options_.progress) return;
+  std::lock_guard lock(progress_mu_);
+  int64_t& total = read_[t.source_table()];
+  total += rows;
+  auto now = std::chrono::steady_clock::now();
+  if (told_ != std::chrono::steady_clock::time_point{} && now - told_ < std::chrono::milliseconds(250)) {
+    return;
+  }
+  told_ = now;
+  options_.progress(t.source_table(), total);
 }
 
 Status Verifier::Merge(TableResult& into, TableResult& part) {
@@ -538,6 +552,7 @@ Status Verifier::ScanDigestTable(Sides& sides, const mapping::TableTransform& t,
       std::string reason, scratch;
       size_t at = 0;
       while (reader->Next(batch)) {
+        Read(t, static_cast<int64_t>(batch.size()));
         for (const auto& in : batch) {
           t.SourceKeyInto(in, skey);
           at = LocateRange(ranges, skey, at);

@@ -2,7 +2,9 @@
 // the differing field, and re-checks differences on keys that were changing meanwhile.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -96,6 +98,10 @@ struct Options {
   bool digests = true;
   // Brings the change stream up to the writes made so far; called before each re-check.
   std::function<Status()> catch_up;
+  // Progress: the source table and the rows of it read so far in the first pass (a range
+  // compared, or the rows of a table's one scan as they come), at most about four times a
+  // second over all jobs, the first at once. Called from the jobs' threads, one at a time.
+  std::function<void(const std::string& table, int64_t rows_read)> progress;
   // A range (or a re-check) cut short by a lost connection is compared again after the lost
   // side reconnects; each attempt is told to `on_reconnect`.
   Backoff backoff{};
@@ -186,6 +192,8 @@ class Verifier {
   }
   // Runs a unit of reads again after reconnecting, while it fails with kUnavailable.
   Status Reconnecting(Sides& sides, const std::function<Status()>& unit);
+  // Counts `rows` more read of table `t` and tells options_.progress when it is due.
+  void Read(const mapping::TableTransform& t, int64_t rows);
   // Adds a compared range to its table's result: counts, and differences kept in memory while
   // fewer than max_listed are, spilled to the state store after. REQUIRES: mu_ held.
   Status Merge(TableResult& into, TableResult& part);
@@ -197,6 +205,9 @@ class Verifier {
   Options options_;
   size_t listed_ = 0;  // GUARDED_BY(mu_): differences kept in memory so far
   std::mutex mu_;      // guards the results while jobs compare ranges
+  std::mutex progress_mu_;
+  std::map<std::string, int64_t> read_;  // GUARDED_BY(progress_mu_): rows read a table
+  std::chrono::steady_clock::time_point told_{};  // GUARDED_BY(progress_mu_)
 };
 
 }  // namespace tandem::verify

@@ -134,6 +134,12 @@ cross() {
   expect_exit 0 copy -c tandem.yaml
   expect_exit 0 verify -c tandem.yaml --json clean.json
   grep -q "^0 differences" "$WORK/out" || fail "cross: a clean copy should verify: $(cat "$WORK/out")"
+  # Progress on stderr (not a terminal: JSON events), the first at once.
+  python3 -c 'import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+rows = [e["rows_read"] for e in ev if e.get("event") == "verify_progress" and e.get("table") == "accounts"]
+assert rows and all(0 < r <= 3000 for r in rows) and rows == sorted(rows), rows' "$WORK/err" ||
+    fail "cross: verify progress events: $(grep verify_progress "$WORK/err" | head -3)"
   read -r ranges digested < <(json_counts clean.json accounts scan)
   ((ranges > 5)) && [[ $digested == "$ranges" ]] || fail "cross: $digested of $ranges clean ranges equal by digest"
   plant postgres xdst
