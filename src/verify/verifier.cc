@@ -259,12 +259,12 @@ Result<Report> Verifier::Run() {
 void Verifier::Read(const mapping::TableTransform& t, int64_t rows) {
   if (!options_.progress) return;
   std::lock_guard lock(progress_mu_);
-  int64_t& total = read_[t.source_table()];
-  total += rows;
+  auto [it, first] = read_.try_emplace(t.source_table(), 0);
+  it->second += rows;
+  int64_t total = it->second;
   auto now = std::chrono::steady_clock::now();
-  if (told_ != std::chrono::steady_clock::time_point{} && now - told_ < std::chrono::milliseconds(250)) {
-    return;
-  }
+  // A table's first rows are told at once, the rest at most every 250 ms over all tables.
+  if (!first && now - told_ < std::chrono::milliseconds(250)) return;
   told_ = now;
   options_.progress(t.source_table(), total);
 }
@@ -363,6 +363,26 @@ struct RangeSide {
 
 }  // namespace
 
+Result<std::unique_ptr<RowReader>> Verifier::ScanSource(Sides& sides,
+                                                        const mapping::TableTransform& t,
+                                                        const std::vector<std::string>& key,
+                                                        const KeyRange& range) const {
+  ScanRequest req{t.source_table(), t.source_columns(), key, range,
+                  options_.batch_rows, /*exclusive=*/true, BatchBytes()};
+  req.spare_rows = &sides.source_rows.spare;
+  return sides.source->Scan(req);
+}
+
+Result<std::unique_ptr<RowReader>> Verifier::ScanTarget(Sides& sides,
+                                                        const mapping::TableTransform& t,
+                                                        const std::vector<std::string>& key,
+                                                        const KeyRange& range) const {
+  ScanRequest req{t.target_table(), t.target_columns(), key, range,
+                  options_.batch_rows, /*exclusive=*/true, BatchBytes()};
+  req.spare_rows = &sides.target_rows.spare;
+  return sides.target->Scan(req);
+}
+
 Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
                               const KeyRange& range, const std::set<std::string>& rejected,
                               TableResult& out) {
@@ -377,10 +397,7 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
   Status source_status = Ok();
   std::thread source_side([&] {
     source_status = [&]() -> Status {
-      ScanRequest req{t.source_table(), t.source_columns(), t.source_key(), range,
-                      options_.batch_rows, /*exclusive=*/true, BatchBytes()};
-      req.spare_rows = &sides.source_rows.spare;
-      TANDEM_ASSIGN_OR_RETURN(auto reader, sides.source->Scan(req));
+      TANDEM_ASSIGN_OR_RETURN(auto reader, ScanSource(sides, t, t.source_key(), range));
       std::vector<Row>& batch = sides.source_rows.batch;
       Row mapped, skey;
       std::string reason, scratch;
@@ -409,10 +426,7 @@ Status Verifier::CompareRange(Sides& sides, const mapping::TableTransform& t,
     }();
   });
   Status target_status = [&]() -> Status {
-    ScanRequest req{t.target_table(), t.target_columns(), t.target_key(), trange,
-                    options_.batch_rows, /*exclusive=*/true, BatchBytes()};
-    req.spare_rows = &sides.target_rows.spare;
-    TANDEM_ASSIGN_OR_RETURN(auto reader, sides.target->Scan(req));
+    TANDEM_ASSIGN_OR_RETURN(auto reader, ScanTarget(sides, t, t.target_key(), trange));
     std::vector<Row>& batch = sides.target_rows.batch;
     std::string scratch;
     while (reader->Next(batch)) {
@@ -543,10 +557,7 @@ Status Verifier::ScanDigestTable(Sides& sides, const mapping::TableTransform& t,
   Status source_status = Ok();
   std::thread source_side([&] {
     source_status = [&]() -> Status {
-      ScanRequest req{t.source_table(), t.source_columns(), {}, {},
-                      options_.batch_rows, /*exclusive=*/true, BatchBytes()};
-      req.spare_rows = &sides.source_rows.spare;
-      TANDEM_ASSIGN_OR_RETURN(auto reader, sides.source->Scan(req));
+      TANDEM_ASSIGN_OR_RETURN(auto reader, ScanSource(sides, t, {}, {}));
       std::vector<Row>& batch = sides.source_rows.batch;
       Row mapped, skey;
       std::string reason, scratch;
@@ -572,10 +583,7 @@ Status Verifier::ScanDigestTable(Sides& sides, const mapping::TableTransform& t,
     }();
   });
   Status target_status = [&]() -> Status {
-    ScanRequest req{t.target_table(), t.target_columns(), {}, {},
-                    options_.batch_rows, /*exclusive=*/true, BatchBytes()};
-    req.spare_rows = &sides.target_rows.spare;
-    TANDEM_ASSIGN_OR_RETURN(auto reader, sides.target->Scan(req));
+    TANDEM_ASSIGN_OR_RETURN(auto reader, ScanTarget(sides, t, {}, {}));
     std::vector<Row>& batch = sides.target_rows.batch;
     Row tkey;
     std::string scratch;

@@ -99,8 +99,9 @@ struct Options {
   // Brings the change stream up to the writes made so far; called before each re-check.
   std::function<Status()> catch_up;
   // Progress: the source table and the rows of it read so far in the first pass (a range
-  // compared, or the rows of a table's one scan as they come), at most about four times a
-  // second over all jobs, the first at once. Called from the jobs' threads, one at a time.
+  // compared, or the rows of a table's one scan as they come): a table's first rows at once,
+  // then at most about four times a second over all tables. Called from the jobs' threads,
+  // one at a time.
   std::function<void(const std::string& table, int64_t rows_read)> progress;
   // A range (or a re-check) cut short by a lost connection is compared again after the lost
   // side reconnects; each attempt is told to `on_reconnect`.
@@ -132,6 +133,14 @@ class Verifier {
       std::vector<Row> batch, spare;
     } source_rows, target_rows;
   };
+  // A job's streamed scan of `t`'s mapped columns on the source (target) side, refilling the
+  // job's spare rows: in `key` order within `range`, or with no key the table whole, unordered.
+  Result<std::unique_ptr<RowReader>> ScanSource(Sides& sides, const mapping::TableTransform& t,
+                                                const std::vector<std::string>& key,
+                                                const KeyRange& range) const;
+  Result<std::unique_ptr<RowReader>> ScanTarget(Sides& sides, const mapping::TableTransform& t,
+                                                const std::vector<std::string>& key,
+                                                const KeyRange& range) const;
   // Compares one range of a keyed table. The two sides are read at once (the source on a
   // thread of its own), each row hashed as it arrives; only keys and hashes are kept, so memory
   // is bounded by the range's row count whatever the row size. Rows whose hashes differ are

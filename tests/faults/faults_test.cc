@@ -117,6 +117,23 @@ class Faults : public ::testing::Test {
     return b.Run();
   }
 
+  // The two reports say the same, their durations aside.
+  static void ExpectSameReport(const verify::Report& x, const verify::Report& y, const char* why) {
+    auto a = x.ToJson(), b = y.ToJson();
+    a.erase("seconds");
+    b.erase("seconds");
+    EXPECT_EQ(a.dump(), b.dump()) << why;
+  }
+  // Verifies in ranges of 30 rows, batches of 10, reconnect attempts kept in attempts_.
+  Result<verify::Report> Verify(Engine& source, Engine& target) {
+    verify::Verifier v(tables_, source, target, *state_,
+                       {.range_rows = 30,
+                        .batch_rows = 10,
+                        .backoff = Quick(),
+                        .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
+    return v.Run();
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<Engine> source_, app_, target_;
   TableSchema schema_;
@@ -231,30 +248,19 @@ TEST_F(Faults, VerifyScanLostMidRangeIsComparedAgainWithTheSameReport) {
   // One planted difference, so the report has something to keep.
   ASSERT_OK(target_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(42), Value::Text("planted")}},
                            WriteMode::kUpsert));
-  auto verify = [&](Engine& source, Engine& target) {
-    verify::Verifier v(tables_, source, target, *state_,
-                       {.range_rows = 30,
-                        .batch_rows = 10,
-                        .backoff = Quick(),
-                        .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
-    return v.Run();
-  };
-  auto clean = verify(*source_, *target_);
+  auto clean = Verify(*source_, *target_);
   ASSERT_TRUE(clean) << clean.error().ToString();
   ASSERT_EQ(clean->differences, 1);
   attempts_.clear();
   // The target's scan dies half way through the second range, the source's in the third.
   ftarget_->FailOn(Method::kNext, 5, Code::kUnavailable, /*dies=*/true);
   fsource_->FailOn(Method::kNext, 10, Code::kUnavailable, /*dies=*/true);
-  auto faulty = verify(*fsource_, *ftarget_);
+  auto faulty = Verify(*fsource_, *ftarget_);
   ASSERT_TRUE(faulty) << faulty.error().ToString();
   EXPECT_EQ(ftarget_->reconnects(), 1);
   EXPECT_EQ(fsource_->reconnects(), 1);
   EXPECT_EQ(attempts_.size(), 2u);
-  auto a = clean->ToJson(), b = faulty->ToJson();
-  a.erase("seconds");
-  b.erase("seconds");
-  EXPECT_EQ(a.dump(), b.dump()) << "a range compared again must count once";
+  ExpectSameReport(*clean, *faulty, "a range compared again must count once");
 }
 
 TEST_F(Faults, VerifyScanDigestLostMidScanIsDoneAgainWithTheSameReport) {
@@ -264,15 +270,7 @@ TEST_F(Faults, VerifyScanDigestLostMidScanIsDoneAgainWithTheSameReport) {
   ASSERT_TRUE(Backfill());
   ASSERT_OK(target_->Write("t", {"id", "v"}, {"id"}, {{Value::Int(42), Value::Text("planted")}},
                            WriteMode::kUpsert));
-  auto verify = [&](Engine& source, Engine& target) {
-    verify::Verifier v(tables_, source, target, *state_,
-                       {.range_rows = 30,
-                        .batch_rows = 10,
-                        .backoff = Quick(),
-                        .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
-    return v.Run();
-  };
-  auto clean = verify(*source_, *target_);
+  auto clean = Verify(*source_, *target_);
   ASSERT_TRUE(clean) << clean.error().ToString();
   ASSERT_EQ(clean->differences, 1);
   ASSERT_EQ(clean->tables.size(), 1u);
@@ -281,14 +279,11 @@ TEST_F(Faults, VerifyScanDigestLostMidScanIsDoneAgainWithTheSameReport) {
   attempts_.clear();
   ftarget_->FailOn(Method::kNext, 5, Code::kUnavailable, /*dies=*/true);
   fsource_->FailOn(Method::kNext, 3, Code::kUnavailable, /*dies=*/true);
-  auto faulty = verify(*fsource_, *ftarget_);
+  auto faulty = Verify(*fsource_, *ftarget_);
   ASSERT_TRUE(faulty) << faulty.error().ToString();
   EXPECT_EQ(ftarget_->reconnects(), 1);
   EXPECT_EQ(fsource_->reconnects(), 1);
-  auto a = clean->ToJson(), b = faulty->ToJson();
-  a.erase("seconds");
-  b.erase("seconds");
-  EXPECT_EQ(a.dump(), b.dump()) << "a table digested again must count once";
+  ExpectSameReport(*clean, *faulty, "a table digested again must count once");
 }
 
 TEST_F(Faults, ChangeStreamApplyLostOnTheTargetIsRedoneAfterReconnect) {
