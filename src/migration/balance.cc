@@ -51,11 +51,11 @@ Result<int64_t> CountSource(Session& s, const mapping::TableTransform& t) {
   }
   auto first = s.source->Count(table, key, ranges[0]);
   int64_t total = 0;
-  std::optional<Error> failed;
+  bool failed = false;
   for (auto& p : parts) {
     auto n = p.get();
     if (n) total += *n;
-    else failed = n.error();
+    else failed = true;
   }
   if (!first) return first;  // the session's connection: the caller reconnects it
   if (failed) return whole();

@@ -165,6 +165,11 @@ std::string_view Affinity(std::string_view declared) {
   return "NUMERIC";
 }
 
+bool TakesAnyValue(std::string_view declared) {
+  std::string upper = AsciiUpper(TrimSpace(declared));
+  return upper.empty() || upper == "ANY";
+}
+
 std::string FileUri(std::string_view path, std::string_view query) {
   std::string out = "file:";
   for (char c : path) {

@@ -84,6 +84,8 @@ std::string DeleteRangeSql(std::string_view table, const std::vector<std::string
 // The affinity SQLite gives a column of this declared type (https://www.sqlite.org/
 // datatype3.html, 3.1): INTEGER, TEXT, BLOB, REAL or NUMERIC. It decides how a value is stored.
 std::string_view Affinity(std::string_view declared);
+// The declared type says nothing of the values: no type at all, or ANY (a STRICT table's).
+bool TakesAnyValue(std::string_view declared);
 // A file: URI naming `path` ('%', '?' and '#' escaped) with `query` ("mode=ro").
 std::string FileUri(std::string_view path, std::string_view query);
 

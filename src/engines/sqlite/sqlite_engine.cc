@@ -361,20 +361,22 @@ Result<std::vector<TableSchema>> SqliteEngine::Introspect() {
   // pragma table_list (SQLite 3.37) tells ordinary tables from views, virtual tables and
   // their shadow tables, and says which are WITHOUT ROWID.
   TANDEM_ASSIGN_OR_RETURN(auto tables,
-                          In(db_.Query("SELECT name, wr FROM pragma_table_list "
+                          In(db_.Query("SELECT name, wr, strict FROM pragma_table_list "
                                        "WHERE schema = 'main' AND type = 'table' ORDER BY name"),
                              "introspect", ""));
   std::vector<TableSchema> out;
   for (const auto& t : tables) {
     const std::string& name = t[0].as_str();
     if (AsciiLower(name).starts_with("sqlite_") || IsOwnTable(name)) continue;
-    TANDEM_ASSIGN_OR_RETURN(auto schema, IntrospectTable(name, t[1].as_int() != 0));
+    TANDEM_ASSIGN_OR_RETURN(auto schema,
+                            IntrospectTable(name, t[1].as_int() != 0, t[2].as_int() != 0));
     out.push_back(std::move(schema));
   }
   return out;
 }
 
-Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool without_rowid) {
+Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool without_rowid,
+                                                  bool strict) {
   auto where = [&](auto r) { return In(std::move(r), "introspect", name); };
   TableSchema t;
   t.name = name;
@@ -384,18 +386,13 @@ Result<TableSchema> SqliteEngine::IntrospectTable(const std::string& name, bool 
                           where(db_.Query("SELECT name, type, \"notnull\", dflt_value, pk, hidden "
                                           "FROM pragma_table_xinfo(?) ORDER BY cid",
                                           p)));
-  TANDEM_ASSIGN_OR_RETURN(auto strict,
-                          where(db_.Query("SELECT strict FROM pragma_table_list "
-                                          "WHERE schema = 'main' AND name = ?",
-                                          p)));
-  bool is_strict = !strict.empty() && strict[0][0].as_int() != 0;
   std::vector<std::pair<int64_t, std::string>> pk;
   for (const auto& r : cols) {
     Column c;
     c.name = r[0].as_str();
     c.engine_type = r[1].is_null() ? "" : r[1].as_str();
     c.type = PortableTypeFor(c.engine_type);
-    c.loose_type = !is_strict || AsciiUpper(TrimSpace(c.engine_type)) == "ANY";
+    c.loose_type = !strict || TakesAnyValue(c.engine_type);
     c.nullable = r[2].as_int() == 0;
     if (!r[3].is_null()) c.default_expr = r[3].as_str();
     // hidden: 2 = VIRTUAL generated, 3 = STORED generated (1 is a virtual table's hidden column).
@@ -564,8 +561,7 @@ Result<std::vector<StoredClassCounts>> SqliteEngine::StoredClasses(const TableSc
   // First pass, cheap (one typeof() a value): which columns hold a value of another class than
   // their declared type stores. A column with no declared type or ANY is always counted.
   auto own_classes = [](const Column& c) -> std::string {
-    std::string declared = AsciiUpper(TrimSpace(c.engine_type));
-    if (declared.empty() || declared == "ANY") return "";
+    if (TakesAnyValue(c.engine_type)) return "";
     switch (c.type.kind) {
       case Kind::kInt:
       case Kind::kBool: return "'integer', 'null'";
@@ -1088,12 +1084,13 @@ Status SqliteEngine::CreateTable(const TableSchema& table) {
 
 Result<std::vector<Column>> SqliteEngine::DescribeColumns(const std::string& table) {
   TANDEM_ASSIGN_OR_RETURN(auto found,
-                          In(db_.Query("SELECT wr FROM pragma_table_list WHERE schema = 'main' "
-                                       "AND type = 'table' AND name = ?1",
+                          In(db_.Query("SELECT wr, strict FROM pragma_table_list WHERE "
+                                       "schema = 'main' AND type = 'table' AND name = ?1",
                                        {Value::Text(table)}),
                              "describe", table));
   if (found.empty()) return Fail(Code::kNotFound, "sqlite: table {} not found", table);
-  TANDEM_ASSIGN_OR_RETURN(auto schema, IntrospectTable(table, found[0][0].as_int() != 0));
+  TANDEM_ASSIGN_OR_RETURN(auto schema, IntrospectTable(table, found[0][0].as_int() != 0,
+                                                       found[0][1].as_int() != 0));
   return std::move(schema.columns);
 }
 

@@ -139,7 +139,8 @@ class SqliteEngine final : public Engine {
   // table exists. REQUIRES: a transaction is open.
   Status SetCaptureMarker(bool on);
   Result<bool> TableExists(std::string_view name);
-  Result<TableSchema> IntrospectTable(const std::string& name, bool without_rowid);
+  // `without_rowid` and `strict` as pragma_table_list says (its `wr` and `strict`).
+  Result<TableSchema> IntrospectTable(const std::string& name, bool without_rowid, bool strict);
 
   Database db_;
   bool in_txn_ = false;      // Begin() succeeded and neither Commit() nor Rollback() ran
