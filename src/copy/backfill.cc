@@ -316,6 +316,9 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
         continue;
       }
       const auto& c = plans_[f.plan].chunks[f.chunk];
+      if (chunk_in_) {
+        chunk_in_(*plans_[f.plan].transform, c, static_cast<int>(plans_[f.plan].chunks.size()));
+      }
       done_rows[f.plan] += c.rows_read;
       rejected[f.plan] += c.rows_rejected;
       {

@@ -101,6 +101,12 @@ class Backfill {
   // error is returned.
   Result<std::vector<TableReport>> Run(const std::function<Status()>& between_chunks = {});
 
+  // Called on Run's thread as each chunk is in the target (committed), with the number of
+  // chunks of its table; it must return quickly (the next chunks wait for it).
+  using ChunkIn = std::function<void(const mapping::TableTransform& t, const state::Chunk& chunk,
+                                     int chunks)>;
+  void OnChunkIn(ChunkIn f) { chunk_in_ = std::move(f); }
+
   // Builds every mapped object of every table that is not on the target yet (a re-run after
   // the backfill: what failed before is tried again), then records the failures.
   Status BuildAllObjects();
@@ -190,6 +196,7 @@ class Backfill {
   std::vector<TablePlan> plans_;
   std::set<std::pair<std::string, std::string>> tried_;  // (target table, object name)
   std::vector<ObjectFailure> failures_;
+  ChunkIn chunk_in_;
 
   // The run's schedule, shared by the jobs and the coordinator (Run's thread).
   std::mutex mu_;

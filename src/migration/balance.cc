@@ -66,12 +66,15 @@ Result<int64_t> CountSource(Session& s, const mapping::TableTransform& t) {
 
 Result<std::vector<Balance>> CountBalances(
     Session& s, const std::vector<const mapping::TableTransform*>& tables,
-    const std::function<Result<std::optional<std::string>>()>& activity) {
+    const std::function<Result<std::optional<std::string>>()>& activity,
+    const std::map<std::string, Counted>& counted) {
   std::vector<Balance> out;
   for (const auto* t : tables) {
     Balance b;
     b.table = t->source_table();
     b.target = t->target_table();
+    auto pre = counted.find(t->source_table());
+    Counted use = pre == counted.end() ? Counted{} : pre->second;
     for (int attempt = 0;; ++attempt) {
       std::optional<std::string> before, after;
       if (activity) {
@@ -82,11 +85,13 @@ Result<std::vector<Balance>> CountBalances(
       const Side sides[] = {{"source", s.source.get()}, {"target", s.target.get()}};
       TANDEM_RETURN_IF_ERROR(RunReconnecting(
           [&]() -> Status {
-            auto src_count = std::async(std::launch::async, [&] {
-              return CountSource(s, *t);
-            });
-            auto tgt_count = s.target->Count(t->target_table(), t->target_scan_key(), {});
-            auto src_result = src_count.get();
+            std::future<Result<int64_t>> src_count;
+            if (!use.source) {
+              src_count = std::async(std::launch::async, [&] { return CountSource(s, *t); });
+            }
+            auto tgt_count = use.target ? Result<int64_t>(*use.target)
+                                        : s.target->Count(t->target_table(), t->target_scan_key(), {});
+            auto src_result = use.source ? Result<int64_t>(*use.source) : src_count.get();
             TANDEM_ASSIGN_OR_RETURN(b.source, std::move(src_result));
             TANDEM_ASSIGN_OR_RETURN(b.target_rows, std::move(tgt_count));
             return Ok();
@@ -97,9 +102,18 @@ Result<std::vector<Balance>> CountBalances(
         TANDEM_ASSIGN_OR_RETURN(after, activity());
       }
       bool quiet = !activity || (before && after && *before == *after);
+      b.source_counted_early = use.source.has_value();
+      b.target_counted_early = use.target.has_value();
       if (b.source == b.target_rows + b.rejected) {
         b.state = Balance::State::kHolds;
         break;
+      }
+      if (use.source || use.target) {
+        // Counted while copying and not adding up: count both sides whole now, and judge that.
+        use = {};
+        b.recounted = true;
+        --attempt;
+        continue;
       }
       if (quiet) {
         b.state = Balance::State::kBroken;
@@ -112,6 +126,122 @@ Result<std::vector<Balance>> CountBalances(
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     out.push_back(std::move(b));
+  }
+  return out;
+}
+
+ChunkCounter::ChunkCounter(Session& s, int threads) : s_(s) {
+  source_slow_ = s.source->CountsFasterInRanges();
+  target_slow_ = s.target->CountsFasterInRanges();
+  if (!source_slow_ && !target_slow_) return;
+  for (int i = 0; i < std::max(threads, 1); ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+ChunkCounter::~ChunkCounter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    queue_.clear();
+  }
+  changed_.notify_all();
+  for (auto& th : threads_) th.join();
+}
+
+bool ChunkCounter::Eligible(const mapping::TableTransform& t, bool source_side) const {
+  if (t.keyless() || !t.key_ranges_portable()) return false;
+  // Every key column NOT NULL on that side: a row with a NULL key is in no range.
+  const std::vector<TableSchema>& schema = source_side ? s_.source_schema : s_.target_schema;
+  const std::string& table = source_side ? t.source_table() : t.target_table();
+  const std::vector<std::string>& key = source_side ? t.source_key() : t.target_key();
+  auto it = std::find_if(schema.begin(), schema.end(),
+                         [&](const TableSchema& x) { return x.name == table; });
+  // A target table not there when the session opened is created from the mapping.
+  const TableSchema* found = it != schema.end() ? &*it
+                             : source_side     ? nullptr
+                                               : &t.planned_target();
+  if (!found) return false;
+  return std::all_of(key.begin(), key.end(), [&](const std::string& k) {
+    const Column* c = found->Find(k);
+    return c && !c->nullable;
+  });
+}
+
+void ChunkCounter::Add(const mapping::TableTransform& t, const state::Chunk& chunk, int chunks) {
+  if (threads_.empty()) return;
+  bool src = source_slow_ && Eligible(t, true), tgt = target_slow_ && Eligible(t, false);
+  if (!src && !tgt) return;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back({&t, chunk.range, chunk.index, chunks});
+  }
+  changed_.notify_one();
+}
+
+void ChunkCounter::Loop() {
+  std::unique_ptr<Engine> source, target;
+  bool broken = false;  // a connection would not open or was lost: count nothing more
+  for (;;) {
+    Work w;
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      w = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+    }
+    const mapping::TableTransform& t = *w.table;
+    std::optional<int64_t> src, tgt;
+    bool ok = !broken;
+    if (ok && source_slow_ && Eligible(t, true)) {
+      if (!source) {
+        if (auto e = s_.OpenSource()) source = std::move(*e);
+      }
+      auto n = source ? source->Count(t.source_table(), t.source_scan_key(), w.range)
+                      : Result<int64_t>(std::unexpected(Error{Code::kUnavailable, ""}));
+      if (n) src = *n;
+      else ok = false;
+    }
+    if (ok && target_slow_ && Eligible(t, false)) {
+      if (!target) {
+        if (auto e = s_.OpenTarget()) target = std::move(*e);
+      }
+      auto range = t.TargetRange(w.range);
+      auto n = target && range
+                   ? target->Count(t.target_table(), t.target_scan_key(), *range)
+                   : Result<int64_t>(std::unexpected(Error{Code::kUnavailable, ""}));
+      if (n) tgt = *n;
+      else ok = false;
+    }
+    broken |= !ok;
+    {
+      std::lock_guard lock(mu_);
+      Tally& tally = tally_[t.source_table()];
+      tally.of = w.chunks;
+      tally.failed |= !ok;
+      if (ok) {
+        tally.chunks.insert(w.chunk);
+        tally.source += src.value_or(0);
+        tally.target += tgt.value_or(0);
+      }
+      --busy_;
+    }
+    changed_.notify_all();
+  }
+}
+
+std::map<std::string, Counted> ChunkCounter::Finish() {
+  std::map<std::string, Counted> out;
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
+  for (const auto& [table, tally] : tally_) {
+    if (tally.failed || static_cast<int>(tally.chunks.size()) != tally.of) continue;
+    const mapping::TableTransform* t = s_.FindTable(table);
+    if (!t) continue;
+    Counted c;
+    if (source_slow_ && Eligible(*t, true)) c.source = tally.source;
+    if (target_slow_ && Eligible(*t, false)) c.target = tally.target;
+    out[table] = c;
   }
   return out;
 }
