@@ -174,7 +174,7 @@ void ChunkCounter::Add(const mapping::TableTransform& t, const state::Chunk& chu
     std::lock_guard lock(mu_);
     queue_.push_back({&t, chunk.range, chunk.index, chunks});
   }
-  changed_.notify_one();
+  changed_.notify_all();  // Finish waits on the same condition
 }
 
 void ChunkCounter::Loop() {

@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "core/canonical.h"
 #include "core/row_json.h"
@@ -184,13 +185,15 @@ Result<Report> Verifier::Run() {
       const auto& t = tables_[units[u].table];
       // A unit compared again starts from nothing: what a cut-short attempt counted is dropped.
       TableResult part;
+      int64_t told = 0;  // rows a table's one scan told progress of
       Status st = Reconnecting(sides, [&]() -> Status {
         part = TableResult{};
+        if (told) Read(t, -std::exchange(told, 0));  // the table is scanned again
         part.ranges = 1;
         if (t.keyless()) return CompareMultiset(sides, t, rejected[units[u].table], part);
         if (units[u].scan_digest) {
           part.ranges = static_cast<int>(units[u].group.size());
-          return ScanDigestTable(sides, t, units[u].group, rejected[units[u].table], part);
+          return ScanDigestTable(sides, t, units[u].group, rejected[units[u].table], part, told);
         }
         if (!units[u].group.empty()) {
           part.ranges = static_cast<int>(units[u].group.size());
@@ -203,7 +206,11 @@ Result<Report> Verifier::Run() {
         }
         return CompareRange(sides, t, units[u].range, rejected[units[u].table], part);
       });
-      if (st && !units[u].scan_digest) Read(t, part.source_rows + part.rejected);
+      if (st) {
+        // A table read whole tells its last count at once; a range adds its rows.
+        if (units[u].scan_digest) Read(t, 0, true);
+        else Read(t, part.source_rows + part.rejected);
+      }
       std::lock_guard lock(mu_);
       if (st) st = Merge(report.tables[units[u].table], part);
       if (!st && failure) {
@@ -256,16 +263,16 @@ Result<Report> Verifier::Run() {
   return report;
 }
 
-void Verifier::Read(const mapping::TableTransform& t, int64_t rows) {
+void Verifier::Read(const mapping::TableTransform& t, int64_t rows, bool now) {
   if (!options_.progress) return;
   std::lock_guard lock(progress_mu_);
   auto [it, first] = read_.try_emplace(t.source_table(), 0);
   it->second += rows;
   int64_t total = it->second;
-  auto now = std::chrono::steady_clock::now();
+  auto at = std::chrono::steady_clock::now();
   // A table's first rows are told at once, the rest at most every 250 ms over all tables.
-  if (!first && now - told_ < std::chrono::milliseconds(250)) return;
-  told_ = now;
+  if (!now && !first && at - told_ < std::chrono::milliseconds(250)) return;
+  told_ = at;
   options_.progress(t.source_table(), total);
 }
 
@@ -546,7 +553,8 @@ struct RangeSums {
 
 Status Verifier::ScanDigestTable(Sides& sides, const mapping::TableTransform& t,
                                  const std::vector<KeyRange>& ranges,
-                                 const std::set<std::string>& rejected, TableResult& out) {
+                                 const std::set<std::string>& rejected, TableResult& out,
+                                 int64_t& told) {
   std::vector<KeyRange> tranges;
   for (const auto& r : ranges) {
     TANDEM_ASSIGN_OR_RETURN(KeyRange tr, t.TargetRange(r));
@@ -564,6 +572,7 @@ Status Verifier::ScanDigestTable(Sides& sides, const mapping::TableTransform& t,
       size_t at = 0;
       while (reader->Next(batch)) {
         Read(t, static_cast<int64_t>(batch.size()));
+        told += static_cast<int64_t>(batch.size());
         for (const auto& in : batch) {
           t.SourceKeyInto(in, skey);
           at = LocateRange(ranges, skey, at);
@@ -585,13 +594,13 @@ Status Verifier::ScanDigestTable(Sides& sides, const mapping::TableTransform& t,
   Status target_status = [&]() -> Status {
     TANDEM_ASSIGN_OR_RETURN(auto reader, ScanTarget(sides, t, {}, {}));
     std::vector<Row>& batch = sides.target_rows.batch;
-    Row tkey;
+    const std::vector<int>& key_at = t.target_key_positions();
+    Row tkey(key_at.size());  // its Values keep their buffers from row to row
     std::string scratch;
     size_t at = 0;
     while (reader->Next(batch)) {
       for (const auto& row : batch) {
-        tkey.clear();
-        for (int p : t.target_key_positions()) tkey.push_back(row[p]);
+        for (size_t k = 0; k < key_at.size(); ++k) tkey[k] = row[key_at[k]];
         at = LocateRange(tranges, tkey, at);
         actual[at].Add(HashRow(row, t.target_types(), scratch));
       }

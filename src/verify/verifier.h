@@ -163,10 +163,12 @@ class Verifier {
   // fastest, where a query a range made PostgreSQL walk the index): each row is mapped and
   // hashed as the row-by-row compare hashes it, and its hash added to its range's sums. Ranges
   // whose sums or counts differ (a difference, a row that cannot land, a write between the
-  // two scans) are compared row by row (CompareRange).
+  // two scans) are compared row by row (CompareRange). `told`: the source rows it told
+  // progress of (Read), which an attempt done again after a reconnect takes back.
   Status ScanDigestTable(Sides& sides, const mapping::TableTransform& t,
                          const std::vector<KeyRange>& ranges,
-                         const std::set<std::string>& rejected_keys, TableResult& out);
+                         const std::set<std::string>& rejected_keys, TableResult& out,
+                         int64_t& told);
   // Both sides' digests of `range`, computed at once.
   Result<std::pair<Engine::RangeDigest, Engine::RangeDigest>> DigestBoth(
       Sides& sides, const mapping::TableTransform& t, const std::vector<std::string>& columns,
@@ -201,8 +203,9 @@ class Verifier {
   }
   // Runs a unit of reads again after reconnecting, while it fails with kUnavailable.
   Status Reconnecting(Sides& sides, const std::function<Status()>& unit);
-  // Counts `rows` more read of table `t` and tells options_.progress when it is due.
-  void Read(const mapping::TableTransform& t, int64_t rows);
+  // Counts `rows` more read of table `t` (fewer, when negative) and tells options_.progress
+  // when it is due, or at once when `now`.
+  void Read(const mapping::TableTransform& t, int64_t rows, bool now = false);
   // Adds a compared range to its table's result: counts, and differences kept in memory while
   // fewer than max_listed are, spilled to the state store after. REQUIRES: mu_ held.
   Status Merge(TableResult& into, TableResult& part);

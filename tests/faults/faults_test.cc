@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -124,15 +125,20 @@ class Faults : public ::testing::Test {
     b.erase("seconds");
     EXPECT_EQ(a.dump(), b.dump()) << why;
   }
-  // Verifies in ranges of 30 rows, batches of 10, reconnect attempts kept in attempts_.
+  // Verifies in ranges of 30 rows, batches of 10, reconnect attempts kept in attempts_, the
+  // last progress told of each table in told_.
   Result<verify::Report> Verify(Engine& source, Engine& target) {
+    told_.clear();
     verify::Verifier v(tables_, source, target, *state_,
                        {.range_rows = 30,
                         .batch_rows = 10,
+                        .progress = [this](const std::string& table,
+                                           int64_t rows) { told_[table] = rows; },
                         .backoff = Quick(),
                         .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
     return v.Run();
   }
+  std::map<std::string, int64_t> told_;
 
   std::filesystem::path dir_;
   std::unique_ptr<Engine> source_, app_, target_;
@@ -284,6 +290,8 @@ TEST_F(Faults, VerifyScanDigestLostMidScanIsDoneAgainWithTheSameReport) {
   EXPECT_EQ(ftarget_->reconnects(), 1);
   EXPECT_EQ(fsource_->reconnects(), 1);
   ExpectSameReport(*clean, *faulty, "a table digested again must count once");
+  // Its progress too: the rows of the scan cut short are taken back.
+  EXPECT_EQ(told_["t"], faulty->tables[0].source_rows + faulty->tables[0].rejected);
 }
 
 TEST_F(Faults, ChangeStreamApplyLostOnTheTargetIsRedoneAfterReconnect) {
