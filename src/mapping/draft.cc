@@ -84,7 +84,7 @@ std::optional<std::string> TranslateSql(std::string_view expr, std::string_view 
 
 namespace {
 
-enum : unsigned { kInteger = 1, kReal = 2, kTextClass = 4, kBlob = 8 };
+constexpr unsigned kInteger = 1, kReal = 2, kTextClass = 4, kBlob = 8;
 
 std::string StoredClassNames(unsigned classes) {
   std::vector<std::string> names;

@@ -476,7 +476,9 @@ TEST_P(EngineSuite, SplitOfALargerTableGivesChunksOfAboutEqualCounts) {
     for (size_t i = 0; i <= b->size(); ++i) {
       std::optional<int64_t> upper;
       if (i < b->size()) upper = CastTo((*b)[i][0], T("bigint"))->as_int();
-      if (lower && upper) ASSERT_LT(*lower, *upper);
+      if (lower && upper) {
+        ASSERT_LT(*lower, *upper);
+      }
       int64_t c = CountAll(*engine_, "many", Range(lower, upper));
       EXPECT_NEAR(static_cast<double>(c), static_cast<double>(rows) / n, 0.3 * rows / n)
           << "chunk " << i << " of " << n;

@@ -121,7 +121,9 @@ TEST_F(KeySpillTest, TheKeyLogReturnsEveryKeyExactly) {
     for (size_t i = 0; i < r.size(); ++i) all.push_back(static_cast<int>(i));
     auto place = (*log)->Append(r, all);
     ASSERT_TRUE(place) << place.error().ToString();
-    if (!places.empty()) EXPECT_GT(*place, places.back());  // places keep the scan order
+    if (!places.empty()) {
+      EXPECT_GT(*place, places.back());  // places keep the scan order
+    }
     places.push_back(*place);
   }
   // Only the chosen positions are logged.
