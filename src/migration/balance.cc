@@ -25,9 +25,8 @@ Result<int64_t> CountSource(Session& s, const mapping::TableTransform& t) {
   if (jobs < 2 || key.empty() || !t.key_ranges_portable() || !s.source->CountsFasterInRanges()) {
     return whole();
   }
-  auto schema = std::find_if(s.source_schema.begin(), s.source_schema.end(),
-                             [&](const TableSchema& x) { return x.name == table; });
-  if (schema == s.source_schema.end()) return whole();
+  const TableSchema* schema = mapping::FindTable(s.source_schema, table);
+  if (!schema) return whole();
   // One integer key column, never NULL (a NULL key is in no range): its bounds come from the
   // ends of its index, where another key would be split by a pass over the whole key first.
   const Column* c = key.size() == 1 ? schema->Find(key[0]) : nullptr;
@@ -153,12 +152,9 @@ bool ChunkCounter::Eligible(const mapping::TableTransform& t, bool source_side) 
   const std::vector<TableSchema>& schema = source_side ? s_.source_schema : s_.target_schema;
   const std::string& table = source_side ? t.source_table() : t.target_table();
   const std::vector<std::string>& key = source_side ? t.source_key() : t.target_key();
-  auto it = std::find_if(schema.begin(), schema.end(),
-                         [&](const TableSchema& x) { return x.name == table; });
+  const TableSchema* found = mapping::FindTable(schema, table);
   // A target table not there when the session opened is created from the mapping.
-  const TableSchema* found = it != schema.end() ? &*it
-                             : source_side     ? nullptr
-                                               : &t.planned_target();
+  if (!found && !source_side) found = &t.planned_target();
   if (!found) return false;
   return std::all_of(key.begin(), key.end(), [&](const std::string& k) {
     const Column* c = found->Find(k);
