@@ -528,12 +528,17 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
     TANDEM_RETURN_IF_ERROR(target.Begin());
     TANDEM_RETURN_IF_ERROR(target.RemoveRange(t.target_table(), t.target_scan_key(), target_range));
     if (isolate_rows) TANDEM_RETURN_IF_ERROR(target.Commit());
+    // The chunk's batches as one insert (one COPY into PostgreSQL); destroyed, unfinished,
+    // before the rollback of a failed chunk.
+    std::unique_ptr<BulkInsert> insert;
+    if (!isolate_rows) {
+      TANDEM_ASSIGN_OR_RETURN(insert, target.OpenInsert(t.target_table(), t.target_columns()));
+    }
     Piece p;
     while (queue.Pop(p)) {
       for (auto& r : p.rejects) rejects.push_back(std::move(r));
       if (!isolate_rows) {
-        TANDEM_RETURN_IF_ERROR(target.Write(t.target_table(), t.target_columns(), t.target_key(),
-                                             p.out, WriteMode::kInsert));
+        TANDEM_RETURN_IF_ERROR(insert->Add(p.out));
         written += static_cast<int64_t>(p.out.size());
         (void)spare.TryPush(p);
         continue;
@@ -558,7 +563,10 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
       }
     }
     if (!read_status) return read_status;
-    if (!isolate_rows) TANDEM_RETURN_IF_ERROR(target.Commit());
+    if (!isolate_rows) {
+      TANDEM_RETURN_IF_ERROR(insert->Finish());
+      TANDEM_RETURN_IF_ERROR(target.Commit());
+    }
     return Ok();
   };
   Status st = body();

@@ -302,4 +302,29 @@ Result<std::vector<Column>> Engine::DescribeColumns(const std::string& table) {
   return Fail(Code::kNotFound, "{}: table {} not found", kind(), table);
 }
 
+namespace {
+
+// Each batch as its own Write, for engines whose bulk path gains nothing from staying open.
+class WriteEachBatch final : public BulkInsert {
+ public:
+  WriteEachBatch(Engine& engine, std::string table, std::vector<std::string> columns)
+      : engine_(engine), table_(std::move(table)), columns_(std::move(columns)) {}
+  Status Add(const std::vector<Row>& rows) override {
+    return engine_.Write(table_, columns_, {}, rows, WriteMode::kInsert);
+  }
+  Status Finish() override { return Ok(); }
+
+ private:
+  Engine& engine_;
+  std::string table_;
+  std::vector<std::string> columns_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<BulkInsert>> Engine::OpenInsert(const std::string& table,
+                                                      const std::vector<std::string>& columns) {
+  return std::make_unique<WriteEachBatch>(*this, table, columns);
+}
+
 }  // namespace tandem

@@ -327,6 +327,94 @@ TEST_F(PostgresTest, AValueWithoutABinaryFormLateInABatchSendsTheBatchAsText) {
   EXPECT_EQ(got[9999][1], Value::Int(5000));
 }
 
+// The batches of a chunk go into one COPY that stays open between them; a batch holding a
+// value without a binary form ends that COPY before the row, sends the rest of the batch as
+// text, and the next batch opens a new COPY. Every row lands once.
+TEST_F(PostgresTest, AChunkInsertKeepsOneCopyOpenAndSendsUnencodableRowsAsText) {
+  Sql("CREATE TABLE chunk (id int PRIMARY KEY, v int, pad text)");
+  auto batch = [](int from, int n, int text_at) {
+    std::vector<Row> rows;
+    for (int i = from; i < from + n; ++i) {
+      rows.push_back({Value::Int(i), i == text_at ? Value::Text("42") : Value::Int(i),
+                      Value::Text(std::string(50, 'p'))});
+    }
+    return rows;
+  };
+  // The server's view of tandem's connection: inside a COPY between two batches.
+  auto copies_open = [&]() -> std::string {
+    auto r = sql_.Exec("test sql",
+                       "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'COPY %'");
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    return r ? std::string(r->value(0, 0)) : "";
+  };
+  ASSERT_OK(tandem_->Begin());
+  auto insert = tandem_->OpenInsert("chunk", {"id", "v", "pad"});
+  ASSERT_TRUE(insert.has_value()) << insert.error().ToString();
+  ASSERT_OK((*insert)->Add(batch(1, 3000, -1)));
+  EXPECT_EQ(copies_open(), "1");
+  ASSERT_OK((*insert)->Add(batch(3001, 3000, 4500)));  // ends the COPY at 4500
+  ASSERT_OK((*insert)->Add(batch(6001, 3000, 6001)));  // the first row goes as text
+  ASSERT_OK((*insert)->Add(batch(9001, 3000, -1)));    // a new COPY
+  EXPECT_EQ(copies_open(), "1");
+  ASSERT_OK((*insert)->Finish());
+  EXPECT_EQ(copies_open(), "0");
+  ASSERT_OK(tandem_->Commit());
+  auto got = ScanAll("chunk", {"id", "v"}, {"id"}, /*exclusive=*/true);
+  ASSERT_EQ(got.size(), 12000u);
+  for (int i = 1; i <= 12000; ++i) {
+    int want = i == 4500 || i == 6001 ? 42 : i;
+    ASSERT_EQ(got[i - 1], (Row{Value::Int(i), Value::Int(want)})) << i;
+  }
+}
+
+// A batch that fails a chunk's insert (a NUL in text, a key already there) fails the chunk:
+// the error names the table and column or gives the server's words, the abandoned COPY ends
+// with the insert, the rollback leaves nothing of the chunk, and the connection is usable.
+TEST_F(PostgresTest, AFailedChunkInsertLeavesNothingAndTheConnectionUsable) {
+  Sql("CREATE TABLE chunk (id int PRIMARY KEY, body text)");
+  auto rows = [](int from, int n) {
+    std::vector<Row> out;
+    for (int i = from; i < from + n; ++i) out.push_back({Value::Int(i), Value::Text("b")});
+    return out;
+  };
+  {
+    ASSERT_OK(tandem_->Begin());
+    auto insert = tandem_->OpenInsert("chunk", {"id", "body"});
+    ASSERT_TRUE(insert.has_value()) << insert.error().ToString();
+    ASSERT_OK((*insert)->Add(rows(1, 100)));
+    auto bad = rows(101, 100);
+    bad[50][1] = Value::Text(std::string("a\0b", 3));
+    auto st = (*insert)->Add(bad);
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().code, Code::kInvalidArgument);
+    EXPECT_NE(st.error().message.find("chunk"), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("body"), std::string::npos) << st.error().message;
+    insert->reset();
+    ASSERT_OK(tandem_->Rollback());
+  }
+  {
+    ASSERT_OK(tandem_->Begin());
+    auto insert = tandem_->OpenInsert("chunk", {"id", "body"});
+    ASSERT_TRUE(insert.has_value()) << insert.error().ToString();
+    ASSERT_OK((*insert)->Add(rows(1, 100)));
+    ASSERT_OK((*insert)->Add(rows(50, 100)));  // 50..99 are in the first batch
+    auto st = (*insert)->Finish();
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().code, Code::kInvalidArgument) << st.error().ToString();
+    EXPECT_NE(st.error().message.find("duplicate key"), std::string::npos) << st.error().message;
+    insert->reset();
+    ASSERT_OK(tandem_->Rollback());
+  }
+  auto n = tandem_->Count("chunk", {"id"}, {});
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 0);
+  ASSERT_OK(tandem_->Write("chunk", {"id", "body"}, {"id"}, rows(1, 10), WriteMode::kInsert));
+  n = tandem_->Count("chunk", {"id"}, {});
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 10);
+}
+
 // A plain table's size for planning comes from its statistics, not a count (a full scan):
 // pg_partition_tree() lists nothing for a plain table, and the estimate must not be lost.
 TEST_F(PostgresTest, APlainTableIsEstimatedFromItsStatistics) {

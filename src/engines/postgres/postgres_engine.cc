@@ -1075,17 +1075,13 @@ Status PostgresEngine::StreamBinary(std::string_view what, const std::string& co
   return end;
 }
 
-Status PostgresEngine::Write(const std::string& table, const std::vector<std::string>& columns,
-                             const std::vector<std::string>& key, const std::vector<Row>& rows,
-                             WriteMode mode) {
-  std::string what = What("write", table);
-  if (rows.empty()) return Ok();
+Status PostgresEngine::CheckWritable(std::string_view what, const std::vector<std::string>& columns,
+                                     const std::vector<Row>& rows) const {
   for (const auto& row : rows) {
     if (row.size() != columns.size()) {
       return Fail(Code::kInvalidArgument, "{}: a row has {} values for {} columns", what,
                   row.size(), columns.size());
     }
-    // PostgreSQL text cannot hold NUL; say so before anything is sent, naming the row.
     for (size_t c = 0; c < row.size(); ++c) {
       if (HasNulByte(row[c])) {
         return Fail(Code::kInvalidArgument,
@@ -1095,6 +1091,103 @@ Status PostgresEngine::Write(const std::string& table, const std::vector<std::st
       }
     }
   }
+  return Ok();
+}
+
+// The inserts of one chunk as one binary COPY (Engine::OpenInsert): every COPY costs the
+// server a start that a chunk of twenty batches paid twenty times (docs/decisions.md,
+// "Speed"). The column types are asked once: the COPY's lock keeps them until the chunk's
+// transaction ends. A row with a value that has no binary form (an int2 out of range, say)
+// ends the COPY before it; that row and the rest of its batch go through Write, which sends
+// them as text, and the next batch opens a new COPY.
+class PgChunkCopy final : public BulkInsert {
+ public:
+  PgChunkCopy(PostgresEngine& pg, const std::string& table, std::vector<std::string> columns)
+      : pg_(pg),
+        table_(table),
+        columns_(std::move(columns)),
+        what_(pg.What("write", table)),
+        copy_sql_(CopyFromStdinSql(pg.Table(table), columns_) + " (FORMAT binary)") {}
+  ~PgChunkCopy() override {
+    // The server fails the COPY, and with it the caller's transaction, which it rolls back.
+    if (open_) pg_.conn_.AbortCopyIn("tandem: the chunk's insert was abandoned");
+  }
+
+  Status Add(const std::vector<Row>& rows) override {
+    if (rows.empty()) return Ok();
+    TANDEM_RETURN_IF_ERROR(pg_.CheckWritable(what_, columns_, rows));
+    if (types_.empty()) {  // before any COPY is open: the query needs the connection
+      TANDEM_ASSIGN_OR_RETURN(types_, pg_.ColumnTypes(what_, table_, columns_));
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!open_ && !pg_.BinaryEncodable(types_, rows[i])) return WriteRest(rows, i);
+      if (!open_) {
+        TANDEM_RETURN_IF_ERROR(pg_.conn_.BeginCopyIn(what_, copy_sql_));
+        open_ = true;
+        AppendBinaryCopyHeader(buf_);
+      }
+      size_t mark = buf_.size();
+      AppendBinaryTupleStart(buf_, rows[i].size());
+      bool encodable = true;
+      for (size_t c = 0; c < rows[i].size() && encodable; ++c) {
+        encodable = AppendBinaryField(types_[c], rows[i][c], buf_);
+      }
+      if (!encodable) {
+        buf_.resize(mark);
+        TANDEM_RETURN_IF_ERROR(Close());
+        return WriteRest(rows, i);
+      }
+      if (buf_.size() >= kStreamPiece) TANDEM_RETURN_IF_ERROR(Put());
+    }
+    // The batch's tail goes now: the server inserts it while the next batch is mapped.
+    return Put();
+  }
+
+  Status Finish() override { return open_ ? Close() : Ok(); }
+
+ private:
+  Status Put() {
+    if (buf_.empty()) return Ok();
+    TANDEM_RETURN_IF_ERROR(pg_.conn_.PutCopyData(what_, buf_));
+    buf_.clear();
+    return Ok();
+  }
+  Status Close() {
+    AppendBinaryCopyTrailer(buf_);
+    TANDEM_RETURN_IF_ERROR(Put());
+    open_ = false;
+    return pg_.conn_.EndCopyIn(what_);
+  }
+  // Rows `from` on of `rows`, the first of which has no binary form, through Write.
+  Status WriteRest(const std::vector<Row>& rows, size_t from) {
+    std::vector<Row> rest(rows.begin() + static_cast<std::ptrdiff_t>(from), rows.end());
+    return pg_.Write(table_, columns_, {}, rest, WriteMode::kInsert);
+  }
+
+  PostgresEngine& pg_;
+  std::string table_;
+  std::vector<std::string> columns_;
+  std::string what_;
+  std::string copy_sql_;
+  std::vector<TypeOid> types_;
+  std::string buf_;  // rows not yet sent, at most a piece and a row
+  bool open_ = false;
+};
+
+Result<std::unique_ptr<BulkInsert>> PostgresEngine::OpenInsert(
+    const std::string& table, const std::vector<std::string>& columns) {
+  if (!conn_.in_transaction()) {
+    return Fail(Code::kInternal, "{}: OpenInsert needs a transaction", What("write", table));
+  }
+  return std::make_unique<PgChunkCopy>(*this, table, columns);
+}
+
+Status PostgresEngine::Write(const std::string& table, const std::vector<std::string>& columns,
+                             const std::vector<std::string>& key, const std::vector<Row>& rows,
+                             WriteMode mode) {
+  std::string what = What("write", table);
+  if (rows.empty()) return Ok();
+  TANDEM_RETURN_IF_ERROR(CheckWritable(what, columns, rows));
 
   if (mode == WriteMode::kInsert) {
     // The binary form when every value has one (the server then parses no text: a third

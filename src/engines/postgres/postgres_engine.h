@@ -67,6 +67,9 @@ class PostgresEngine final : public Engine {
   Status Write(const std::string& table, const std::vector<std::string>& columns,
                const std::vector<std::string>& key, const std::vector<Row>& rows,
                WriteMode mode) override;
+  // One binary COPY for all the batches of a chunk (see PgChunkCopy).
+  Result<std::unique_ptr<BulkInsert>> OpenInsert(const std::string& table,
+                                                 const std::vector<std::string>& columns) override;
   Status Remove(const std::string& table, const std::vector<std::string>& key,
                 const std::vector<Row>& keys) override;
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
@@ -135,6 +138,8 @@ class PostgresEngine final : public Engine {
  private:
   // The trigger capture shares this connection (pg_capture.h).
   friend class PgTriggerCapture;
+  // A chunk's inserts share this connection's COPY (OpenInsert).
+  friend class PgChunkCopy;
 
   PostgresEngine(PgConnection conn, std::string uri, std::string password)
       : conn_(std::move(conn)), uri_(std::move(uri)), password_(std::move(password)) {}
@@ -150,6 +155,10 @@ class PostgresEngine final : public Engine {
   // Streams rows (only those listed in `order`, or all when empty) through COPY `copy_sql`.
   Status CopyRows(std::string_view what, const std::string& copy_sql, const std::vector<Row>& rows,
                   const std::vector<size_t>& order);
+  // Every row has a value for each of `columns`, and no text holds a NUL byte (PostgreSQL text
+  // cannot store one): kInvalidArgument naming the column and value, before anything is sent.
+  Status CheckWritable(std::string_view what, const std::vector<std::string>& columns,
+                       const std::vector<Row>& rows) const;
   // The type of each of `columns` of `table`.
   Result<std::vector<TypeOid>> ColumnTypes(std::string_view what, const std::string& table,
                                            const std::vector<std::string>& columns);
