@@ -171,9 +171,8 @@ enum class WriteMode {
 
 // The inserts of one chunk, batch after batch (Engine::OpenInsert). Rows given to Add land as
 // Write(kInsert) would put them, but the engine may keep one bulk statement open across the
-// batches: PostgreSQL's COPY costs its server about as much to start as a few thousand rows
-// cost to insert (docs/decisions.md, "Speed"), so a chunk of 200,000 rows sent as twenty
-// COPYs of 10,000 took its backend a third more CPU than one COPY.
+// batches: each PostgreSQL COPY costs its server a start (docs/decisions.md, "Speed"): 1M rows
+// sent as 100 COPYs of 10,000 took its backend a third more CPU than as one COPY.
 class BulkInsert {
  public:
   virtual ~BulkInsert() = default;  // an unfinished insert is abandoned (its statement fails)
@@ -270,7 +269,8 @@ class Engine {
   // Finish fails, rows of earlier Adds may have failed with it: the caller rolls its
   // transaction back. The default writes each batch with Write.
   virtual Result<std::unique_ptr<BulkInsert>> OpenInsert(const std::string& table,
-                                                         const std::vector<std::string>& columns);
+                                                         const std::vector<std::string>& columns,
+                                                         const std::vector<std::string>& key);
   // Deletes the rows with these keys; absent keys are ignored.
   virtual Status Remove(const std::string& table, const std::vector<std::string>& key,
                         const std::vector<Row>& keys) = 0;

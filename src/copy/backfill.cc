@@ -535,7 +535,8 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
     // before the rollback of a failed chunk.
     std::unique_ptr<BulkInsert> insert;
     if (!isolate_rows) {
-      TANDEM_ASSIGN_OR_RETURN(insert, target.OpenInsert(t.target_table(), t.target_columns()));
+      TANDEM_ASSIGN_OR_RETURN(insert, target.OpenInsert(t.target_table(), t.target_columns(),
+                                                        t.target_key()));
     }
     Piece p;
     while (queue.Pop(p)) {

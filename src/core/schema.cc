@@ -307,10 +307,12 @@ namespace {
 // Each batch as its own Write, for engines whose bulk path gains nothing from staying open.
 class WriteEachBatch final : public BulkInsert {
  public:
-  WriteEachBatch(Engine& engine, std::string table, std::vector<std::string> columns)
-      : engine_(engine), table_(std::move(table)), columns_(std::move(columns)) {}
+  WriteEachBatch(Engine& engine, std::string table, std::vector<std::string> columns,
+                 std::vector<std::string> key)
+      : engine_(engine), table_(std::move(table)), columns_(std::move(columns)),
+        key_(std::move(key)) {}
   Status Add(const std::vector<Row>& rows) override {
-    return engine_.Write(table_, columns_, {}, rows, WriteMode::kInsert);
+    return engine_.Write(table_, columns_, key_, rows, WriteMode::kInsert);
   }
   Status Finish() override { return Ok(); }
 
@@ -318,13 +320,15 @@ class WriteEachBatch final : public BulkInsert {
   Engine& engine_;
   std::string table_;
   std::vector<std::string> columns_;
+  std::vector<std::string> key_;  // for the engine's messages
 };
 
 }  // namespace
 
 Result<std::unique_ptr<BulkInsert>> Engine::OpenInsert(const std::string& table,
-                                                      const std::vector<std::string>& columns) {
-  return std::make_unique<WriteEachBatch>(*this, table, columns);
+                                                      const std::vector<std::string>& columns,
+                                                      const std::vector<std::string>& key) {
+  return std::make_unique<WriteEachBatch>(*this, table, columns, key);
 }
 
 }  // namespace tandem

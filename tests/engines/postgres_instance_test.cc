@@ -349,7 +349,7 @@ TEST_F(PostgresTest, AChunkInsertKeepsOneCopyOpenAndSendsUnencodableRowsAsText) 
     return r ? std::string(r->value(0, 0)) : "";
   };
   ASSERT_OK(tandem_->Begin());
-  auto insert = tandem_->OpenInsert("chunk", {"id", "v", "pad"});
+  auto insert = tandem_->OpenInsert("chunk", {"id", "v", "pad"}, {"id"});
   ASSERT_TRUE(insert.has_value()) << insert.error().ToString();
   ASSERT_OK((*insert)->Add(batch(1, 3000, -1)));
   EXPECT_EQ(copies_open(), "1");
@@ -380,7 +380,7 @@ TEST_F(PostgresTest, AFailedChunkInsertLeavesNothingAndTheConnectionUsable) {
   };
   {
     ASSERT_OK(tandem_->Begin());
-    auto insert = tandem_->OpenInsert("chunk", {"id", "body"});
+    auto insert = tandem_->OpenInsert("chunk", {"id", "body"}, {"id"});
     ASSERT_TRUE(insert.has_value()) << insert.error().ToString();
     ASSERT_OK((*insert)->Add(rows(1, 100)));
     auto bad = rows(101, 100);
@@ -395,7 +395,7 @@ TEST_F(PostgresTest, AFailedChunkInsertLeavesNothingAndTheConnectionUsable) {
   }
   {
     ASSERT_OK(tandem_->Begin());
-    auto insert = tandem_->OpenInsert("chunk", {"id", "body"});
+    auto insert = tandem_->OpenInsert("chunk", {"id", "body"}, {"id"});
     ASSERT_TRUE(insert.has_value()) << insert.error().ToString();
     ASSERT_OK((*insert)->Add(rows(1, 100)));
     ASSERT_OK((*insert)->Add(rows(50, 100)));  // 50..99 are in the first batch

@@ -1175,7 +1175,8 @@ class PgChunkCopy final : public BulkInsert {
 };
 
 Result<std::unique_ptr<BulkInsert>> PostgresEngine::OpenInsert(
-    const std::string& table, const std::vector<std::string>& columns) {
+    const std::string& table, const std::vector<std::string>& columns,
+    const std::vector<std::string>& /*key*/) {
   if (!conn_.in_transaction()) {
     return Fail(Code::kInternal, "{}: OpenInsert needs a transaction", What("write", table));
   }

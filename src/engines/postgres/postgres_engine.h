@@ -69,7 +69,8 @@ class PostgresEngine final : public Engine {
                WriteMode mode) override;
   // One binary COPY for all the batches of a chunk (see PgChunkCopy).
   Result<std::unique_ptr<BulkInsert>> OpenInsert(const std::string& table,
-                                                 const std::vector<std::string>& columns) override;
+                                                 const std::vector<std::string>& columns,
+                                                 const std::vector<std::string>& key) override;
   Status Remove(const std::string& table, const std::vector<std::string>& key,
                 const std::vector<Row>& keys) override;
   Status RemoveRange(const std::string& table, const std::vector<std::string>& key,
