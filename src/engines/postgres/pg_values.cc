@@ -599,6 +599,18 @@ void AppendBinaryCopyTrailer(std::string& out) { PutBE(out, 0xFFFF, 2); }
 
 void AppendBinaryTupleStart(std::string& out, size_t fields) { PutBE(out, fields, 2); }
 
+bool AppendBinaryRow(const std::vector<TypeOid>& types, const Row& row, std::string& out) {
+  size_t mark = out.size();
+  AppendBinaryTupleStart(out, row.size());
+  for (size_t c = 0; c < row.size(); ++c) {
+    if (!AppendBinaryField(types[c], row[c], out)) {
+      out.resize(mark);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool AppendBinaryField(TypeOid oid, const Value& v, std::string& out) {
   if (v.is_null()) {
     PutBE(out, 0xFFFFFFFF, 4);

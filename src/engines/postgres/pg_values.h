@@ -84,6 +84,9 @@ bool SplitCopyRow(std::string_view line, std::vector<std::optional<std::string_v
 void AppendBinaryCopyHeader(std::string& out);
 void AppendBinaryTupleStart(std::string& out, size_t fields);
 bool AppendBinaryField(TypeOid oid, const Value& v, std::string& out);
+// One row (a tuple: its field count, then each field for its column's type in `types`). False,
+// `out` left as it was, when a value has no binary form.
+bool AppendBinaryRow(const std::vector<TypeOid>& types, const Row& row, std::string& out);
 void AppendBinaryCopyTrailer(std::string& out);
 
 // COPY ... TO STDOUT (FORMAT binary). BinaryDecodable tells whether a column type has a

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <nlohmann/json.hpp>
 
 #include "engines/factories.h"
@@ -1036,10 +1037,7 @@ Result<std::vector<TypeOid>> PostgresEngine::ColumnTypes(std::string_view what,
 
 bool PostgresEngine::BinaryEncodable(const std::vector<TypeOid>& types, const Row& row) {
   copy_buf_.clear();
-  for (size_t c = 0; c < row.size(); ++c) {
-    if (!AppendBinaryField(types[c], row[c], copy_buf_)) return false;
-  }
-  return true;
+  return AppendBinaryRow(types, row, copy_buf_);
 }
 
 Status PostgresEngine::StreamBinary(std::string_view what, const std::string& copy_sql,
@@ -1051,11 +1049,8 @@ Status PostgresEngine::StreamBinary(std::string_view what, const std::string& co
   AppendBinaryCopyHeader(copy_buf_);
   Status st;
   for (const auto& row : rows) {
-    AppendBinaryTupleStart(copy_buf_, row.size());
-    for (size_t c = 0; c < row.size(); ++c) {
-      if (!AppendBinaryField(types[c], row[c], copy_buf_)) unencodable = true;
-    }
-    if (unencodable) {
+    if (!AppendBinaryRow(types, row, copy_buf_)) {
+      unencodable = true;
       conn_.AbortCopyIn("tandem: a value has no binary COPY form; written as text instead");
       return Fail(Code::kInvalidArgument, "{}: a value has no binary COPY form", what);
     }
@@ -1098,8 +1093,8 @@ Status PostgresEngine::CheckWritable(std::string_view what, const std::vector<st
 // server a start that a chunk of twenty batches paid twenty times (docs/decisions.md,
 // "Speed"). The column types are asked once: the COPY's lock keeps them until the chunk's
 // transaction ends. A row with a value that has no binary form (an int2 out of range, say)
-// ends the COPY before it; that row and the rest of its batch go through Write, which sends
-// them as text, and the next batch opens a new COPY.
+// ends the COPY before it; that row and the rest of its batch go as text, in a COPY of their
+// own, and the next batch opens a new binary COPY.
 class PgChunkCopy final : public BulkInsert {
  public:
   PgChunkCopy(PostgresEngine& pg, const std::string& table, std::vector<std::string> columns)
@@ -1107,7 +1102,8 @@ class PgChunkCopy final : public BulkInsert {
         table_(table),
         columns_(std::move(columns)),
         what_(pg.What("write", table)),
-        copy_sql_(CopyFromStdinSql(pg.Table(table), columns_) + " (FORMAT binary)") {}
+        text_sql_(CopyFromStdinSql(pg.Table(table), columns_)),
+        binary_sql_(text_sql_ + " (FORMAT binary)") {}
   ~PgChunkCopy() override {
     // The server fails the COPY, and with it the caller's transaction, which it rolls back.
     if (open_) pg_.conn_.AbortCopyIn("tandem: the chunk's insert was abandoned");
@@ -1120,22 +1116,15 @@ class PgChunkCopy final : public BulkInsert {
       TANDEM_ASSIGN_OR_RETURN(types_, pg_.ColumnTypes(what_, table_, columns_));
     }
     for (size_t i = 0; i < rows.size(); ++i) {
-      if (!open_ && !pg_.BinaryEncodable(types_, rows[i])) return WriteRest(rows, i);
+      if (!open_ && !pg_.BinaryEncodable(types_, rows[i])) return SendRestAsText(rows, i);
       if (!open_) {
-        TANDEM_RETURN_IF_ERROR(pg_.conn_.BeginCopyIn(what_, copy_sql_));
+        TANDEM_RETURN_IF_ERROR(pg_.conn_.BeginCopyIn(what_, binary_sql_));
         open_ = true;
         AppendBinaryCopyHeader(buf_);
       }
-      size_t mark = buf_.size();
-      AppendBinaryTupleStart(buf_, rows[i].size());
-      bool encodable = true;
-      for (size_t c = 0; c < rows[i].size() && encodable; ++c) {
-        encodable = AppendBinaryField(types_[c], rows[i][c], buf_);
-      }
-      if (!encodable) {
-        buf_.resize(mark);
+      if (!AppendBinaryRow(types_, rows[i], buf_)) {
         TANDEM_RETURN_IF_ERROR(Close());
-        return WriteRest(rows, i);
+        return SendRestAsText(rows, i);
       }
       if (buf_.size() >= kStreamPiece) TANDEM_RETURN_IF_ERROR(Put());
     }
@@ -1158,17 +1147,19 @@ class PgChunkCopy final : public BulkInsert {
     open_ = false;
     return pg_.conn_.EndCopyIn(what_);
   }
-  // Rows `from` on of `rows`, the first of which has no binary form, through Write.
-  Status WriteRest(const std::vector<Row>& rows, size_t from) {
-    std::vector<Row> rest(rows.begin() + static_cast<std::ptrdiff_t>(from), rows.end());
-    return pg_.Write(table_, columns_, {}, rest, WriteMode::kInsert);
+  // Rows `from` on of `rows`, the first of which has no binary form, as one text COPY: the
+  // server parses each value in its own words. (No savepoint: a failure fails the chunk.)
+  Status SendRestAsText(const std::vector<Row>& rows, size_t from) {
+    std::vector<size_t> rest(rows.size() - from);
+    std::iota(rest.begin(), rest.end(), from);
+    return pg_.CopyRows(what_, text_sql_, rows, rest);
   }
 
   PostgresEngine& pg_;
   std::string table_;
   std::vector<std::string> columns_;
   std::string what_;
-  std::string copy_sql_;
+  std::string text_sql_, binary_sql_;  // COPY ... FROM STDIN, text and binary
   std::vector<TypeOid> types_;
   std::string buf_;  // rows not yet sent, at most a piece and a row
   bool open_ = false;
