@@ -11,6 +11,39 @@
 
 namespace tandem::copy {
 
+namespace {
+
+// Source row `in` of chunk `chunk` of `t`, which did not land, for the reject store.
+state::Reject RejectOf(const mapping::TableTransform& t, int chunk, const Row& in,
+                       mapping::Refusal& why) {
+  return state::Reject{t.source_table(), chunk, t.SourceKey(in), std::move(why.message),
+                       RowToReadableJson(in, t.source_columns()).dump(), "", std::move(why.rule),
+                       std::string(ProblemName(why.problem))};
+}
+
+}  // namespace
+
+// A chunk being read: the source scan, and the thread that maps its batches into `queue` for
+// the thread that writes them.
+struct Backfill::ChunkRead {
+  size_t plan = 0, chunk = 0;  // plans_[plan].chunks[chunk] (set for a read ahead)
+  BatchQueue<Piece> queue{1};
+  std::unique_ptr<RowReader> reader;
+  // The scan's status and the source rows read: final once the queue is closed.
+  Status status = Ok();
+  int64_t read = 0;
+  std::thread thread;
+  // Waits for the thread, telling it first that no more batches are wanted.
+  void Stop() {
+    queue.Close();
+    if (thread.joinable()) thread.join();
+  }
+  ~ChunkRead() { Stop(); }
+};
+
+// The read ahead first: its thread uses the job's spare pieces and second connection.
+Backfill::Job::~Job() { ahead.reset(); }
+
 Backfill::Backfill(const std::vector<mapping::TableTransform>& tables, Engine& source,
                    Engine& target, state::StateStore& state, Progress& progress,
                    BackfillOptions options)
@@ -134,11 +167,13 @@ Result<std::vector<std::unique_ptr<Backfill::Job>>> Backfill::OpenJobs(int n) {
   for (int i = 0; i < n; ++i) {
     auto job = std::make_unique<Job>();
     job->id = i;
-    // Pieces alive per job: the one the reader fills, the one queued, the one the writer
-    // writes, and a spare (kPiecesPerJob). The spares hold them all: with room for one, a
-    // piece the writer finished while the spare was taken was freed and the reader's next one
-    // built afresh, rows and values allocated again (about 15 pieces of 10,000 rows in a
-    // 1M-row copy, a seventh of tandem's CPU in malloc and page faults).
+    // Pieces alive per job (kPiecesPerJob): the one the reader fills, the one queued, the one
+    // the writer writes, and a spare; with read-ahead, the next chunk's reader fills one and
+    // queues one while the writer still writes the current chunk's last. The spares hold
+    // them all: with room for one, a piece the writer finished while the spare was taken was
+    // freed and the reader's next one built afresh, rows and values allocated again (about 15
+    // pieces of 10,000 rows in a 1M-row copy, a seventh of tandem's CPU in malloc and page
+    // faults).
     job->spare = std::make_unique<BatchQueue<Piece>>(kPiecesPerJob);
     if (n == 1) {
       job->source = &source_;
@@ -155,6 +190,11 @@ Result<std::vector<std::unique_ptr<Backfill::Job>>> Backfill::OpenJobs(int n) {
       job->source = job->own_source.get();
       job->target = job->own_target.get();
     }
+    if (read_ahead_) {
+      TANDEM_ASSIGN_OR_RETURN(job->own_ahead, options_.open_source());
+      TANDEM_RETURN_IF_ERROR(job->own_ahead->LimitCache(kJobCache / static_cast<size_t>(n)));
+      job->ahead_source = job->own_ahead.get();
+    }
     jobs.push_back(std::move(job));
   }
   return jobs;
@@ -163,12 +203,32 @@ Result<std::vector<std::unique_ptr<Backfill::Job>>> Backfill::OpenJobs(int n) {
 bool Backfill::CopyNext(Job& job) {
   size_t pi, ci;
   state::Chunk chunk;
+  std::unique_ptr<ChunkRead> read;
+  bool drop = false;
   {
+    std::lock_guard ahead_lock(job.ahead_mu);
     std::lock_guard lock(mu_);
-    if (stop_ || next_ == order_.size()) return false;
-    std::tie(pi, ci) = order_[next_++];
-    plans_[pi].chunks[ci].status = state::ChunkStatus::kCopying;
-    chunk = plans_[pi].chunks[ci];
+    if (job.ahead) {
+      if (stop_) {
+        drop = true;
+      } else {
+        // The chunk read ahead, on the second source connection, which becomes the job's.
+        read = std::move(job.ahead);
+        std::swap(job.source, job.ahead_source);
+        pi = read->plan;
+        ci = read->chunk;
+        chunk = plans_[pi].chunks[ci];
+      }
+    } else {
+      if (stop_ || next_ == order_.size()) return false;
+      std::tie(pi, ci) = order_[next_++];
+      plans_[pi].chunks[ci].status = state::ChunkStatus::kCopying;
+      chunk = plans_[pi].chunks[ci];
+    }
+  }
+  if (drop) {
+    DropAhead(job, true);
+    return false;
   }
   changed_.notify_all();
   const auto& t = *plans_[pi].transform;
@@ -177,7 +237,7 @@ bool Backfill::CopyNext(Job& job) {
     progress_.ChunkStarted(job.id, jobs_, t.source_table(), chunk.index,
                            static_cast<int>(plans_[pi].chunks.size()));
   }
-  Status st = CopyChunkWithRetry(job, t, chunk, plans_[pi].raw);
+  Status st = CopyChunkWithRetry(job, t, chunk, plans_[pi].raw, std::move(read));
   if (!st) {
     st = std::unexpected(st.error().Context(fmt::format("copy {} chunk {}", t.source_table(), chunk.index)));
     // Not copied: it stays to do (a later run copies it again). It is marked copying in the
@@ -192,6 +252,96 @@ bool Backfill::CopyNext(Job& job) {
   }
   changed_.notify_all();
   return true;
+}
+
+void Backfill::ReadAhead(Job& job) {
+  std::lock_guard ahead_lock(job.ahead_mu);
+  if (!job.ahead_source || job.ahead) return;
+  size_t pi, ci;
+  state::Chunk chunk;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_ || next_ == order_.size()) return;
+    std::tie(pi, ci) = order_[next_];
+    if (plans_[pi].raw != RawPath::kNone) return;  // passed through: not read here
+    ++next_;
+    plans_[pi].chunks[ci].status = state::ChunkStatus::kCopying;
+    chunk = plans_[pi].chunks[ci];
+  }
+  changed_.notify_all();
+  job.ahead = StartRead(job, *job.ahead_source, *plans_[pi].transform, chunk);
+  job.ahead->plan = pi;
+  job.ahead->chunk = ci;
+}
+
+void Backfill::DropAhead(Job& job, bool report) {
+  std::unique_ptr<ChunkRead> read;
+  {
+    std::lock_guard ahead_lock(job.ahead_mu);
+    read = std::move(job.ahead);
+  }
+  if (!read) return;
+  size_t pi = read->plan, ci = read->chunk;
+  read.reset();  // stops its thread; the scan is given up
+  {
+    std::lock_guard lock(mu_);
+    plans_[pi].chunks[ci].status = state::ChunkStatus::kPending;  // copied by a later run
+    if (report) finished_.push_back({pi, ci, Ok(), /*copied=*/false});
+  }
+  changed_.notify_all();
+}
+
+std::unique_ptr<Backfill::ChunkRead> Backfill::StartRead(Job& job, Engine& source,
+                                                         const mapping::TableTransform& t,
+                                                         const state::Chunk& c) {
+  auto r = std::make_unique<ChunkRead>();
+  // Each piece holds a batch twice (source rows and mapped rows).
+  size_t share = kBatchMemory / (static_cast<size_t>(jobs_) * kPiecesPerJob * 2);
+  ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), c.range,
+                  options_.batch_rows, /*exclusive=*/true,  // nothing else uses this connection
+                  std::min(options_.batch_bytes, std::max<size_t>(share, 64 << 10))};
+  auto reader = source.Scan(req);
+  if (!reader) {
+    r->status = std::unexpected(reader.error());
+    r->queue.Close();
+    return r;
+  }
+  r->reader = std::move(*reader);
+  r->thread = std::thread([this, &job, &t, index = c.index, r = r.get()] {
+    BatchQueue<Piece>& spare = *job.spare;
+    Piece p;
+    (void)spare.TryPop(p);
+    mapping::Refusal why;
+    bool given_up = false;
+    while (r->reader->Next(p.in)) {
+      p.origin.clear();
+      p.rejects.clear();
+      size_t k = 0;
+      for (size_t i = 0; i < p.in.size(); ++i) {
+        if (k == p.out.size()) p.out.emplace_back();
+        if (t.Apply(p.in[i], p.out[k], why)) {
+          p.origin.push_back(i);
+          ++k;
+        } else {
+          p.rejects.push_back(RejectOf(t, index, p.in[i], why));
+        }
+      }
+      p.out.resize(k);
+      r->read += static_cast<int64_t>(p.in.size());
+      if (!r->queue.Push(std::move(p))) {  // the writer gave up
+        given_up = true;
+        break;
+      }
+      if (!spare.TryPop(p)) p = Piece();
+    }
+    r->status = r->reader->status();
+    (void)spare.TryPush(p);  // its mapped rows keep their buffers for the next chunk
+    r->queue.Close();
+    // The scan is over while the writer still has this chunk's last batches to write and
+    // commit: the next chunk's first ones can be read and mapped meanwhile.
+    if (!given_up && r->status && read_ahead_) ReadAhead(job);
+  });
+  return r;
 }
 
 Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& between_chunks) {
@@ -264,6 +414,14 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
   int n = static_cast<int>(std::clamp<size_t>(static_cast<size_t>(std::max(options_.jobs, 1)), 1,
                                               std::max<size_t>(order_.size(), 1)));
   jobs_ = n;
+  // One job reads its next chunk ahead (the gap between chunks is the one time the target
+  // waits for the source; with several jobs another job's chunk fills it). Not when it copies
+  // on the thread that applies changes between chunks: the change stream waits there for
+  // chunks being copied, as a chunk read ahead is.
+  read_ahead_ = n == 1 && !between_chunks && options_.open_source &&
+                std::any_of(plans_.begin(), plans_.end(), [](const TablePlan& p) {
+                  return p.raw == RawPath::kNone;
+                });
   TANDEM_ASSIGN_OR_RETURN(auto jobs, OpenJobs(n));
   // One job writes through the Backfill's own target connection, the only writer of the
   // target while the run lasts: it may load in bulk (Engine::BeginBulkLoad; SQLite leaves WAL)
@@ -314,6 +472,7 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
     }
     for (auto& f : batch) {
       ++seen;
+      if (!f.copied) continue;  // read ahead, then put back
       if (!f.status) {
         stop(std::move(f.status));
         continue;
@@ -344,6 +503,7 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
   }
   stop(Ok());
   for (auto& th : threads) th.join();
+  for (auto& job : jobs) DropAhead(*job, false);  // a chunk read ahead when the run stopped
   if (!failure) return std::unexpected(failure.error());
   if (bulk.target) {
     bulk.target = nullptr;
@@ -385,13 +545,15 @@ Result<Backfill::RawPath> Backfill::ChooseRawPath(const mapping::TableTransform&
 }
 
 Status Backfill::CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& c,
-                                    RawPath raw) {
+                                    RawPath raw, std::unique_ptr<ChunkRead> read) {
   TANDEM_RETURN_IF_ERROR(state_.MarkCopying(c.table, c.index));
   c.status = state::ChunkStatus::kCopying;
   bool isolate = false;
   auto copy = [&]() -> Status {
     for (int attempt = 0;; ++attempt) {
-      auto st = raw != RawPath::kNone ? CopyChunkRaw(job, t, c, raw) : CopyChunk(job, t, c, isolate);
+      // A read started ahead serves the first attempt; another attempt reads again.
+      auto st = raw != RawPath::kNone ? CopyChunkRaw(job, t, c, raw)
+                                      : CopyChunk(job, t, c, isolate, std::move(read));
       if (st) return st;
       // The target refused the raw rows (a duplicate key, a check, a value its type refuses):
       // the decoded path copies the chunk again and keeps the refused rows as rejects. A lost
@@ -474,55 +636,15 @@ Status Backfill::CopyChunkRaw(Job& job, const mapping::TableTransform& t, state:
 }
 
 Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Chunk& c,
-                           bool isolate_rows) {
-  Engine& source = *job.source;  // this job's connections
-  Engine& target = *job.target;
+                           bool isolate_rows, std::unique_ptr<ChunkRead> read) {
+  Engine& target = *job.target;  // this job's connection
   BatchQueue<Piece>& spare = *job.spare;
   TANDEM_ASSIGN_OR_RETURN(KeyRange target_range, t.TargetRange(c.range));
-  // Each piece holds a batch twice (source rows and mapped rows).
-  size_t share = kBatchMemory / (static_cast<size_t>(jobs_) * kPiecesPerJob * 2);
-  ScanRequest req{t.source_table(), t.source_columns(), t.source_scan_key(), c.range,
-                  options_.batch_rows, /*exclusive=*/true,  // nothing else uses this job's source
-                  std::min(options_.batch_bytes, std::max<size_t>(share, 64 << 10))};
-  TANDEM_ASSIGN_OR_RETURN(auto reader, source.Scan(req));
-
   // The reader thread scans and maps; this thread writes. Source and target are separate
   // connections, each used by one thread only.
-  BatchQueue<Piece> queue(1);
-  Status read_status = Ok();
-  int64_t read = 0;
-  auto to_reject = [&](const Row& in, mapping::Refusal& why) {
-    return state::Reject{t.source_table(), c.index, t.SourceKey(in), std::move(why.message),
-                         RowToReadableJson(in, t.source_columns()).dump(), "",
-                         std::move(why.rule), std::string(ProblemName(why.problem))};
-  };
-  std::thread producer([&] {
-    Piece p;
-    (void)spare.TryPop(p);
-    mapping::Refusal why;
-    while (reader->Next(p.in)) {
-      p.origin.clear();
-      p.rejects.clear();
-      size_t k = 0;
-      for (size_t i = 0; i < p.in.size(); ++i) {
-        if (k == p.out.size()) p.out.emplace_back();
-        if (t.Apply(p.in[i], p.out[k], why)) {
-          p.origin.push_back(i);
-          ++k;
-        } else {
-          p.rejects.push_back(to_reject(p.in[i], why));
-        }
-      }
-      p.out.resize(k);
-      read += static_cast<int64_t>(p.in.size());
-      if (!queue.Push(std::move(p))) break;  // the writer gave up
-      if (!spare.TryPop(p)) p = Piece();
-    }
-    read_status = reader->status();
-    (void)spare.TryPush(p);  // its mapped rows keep their buffers for the next chunk
-    queue.Close();
-  });
-
+  if (!read) read = StartRead(job, *job.source, t, c);
+  if (!read->reader) return read->status;  // the scan did not start: the target is untouched
+  BatchQueue<Piece>& queue = read->queue;
   std::vector<state::Reject> rejects;
   int64_t written = 0;
   // One target transaction makes the chunk's key range equal to what the scan read: rows the
@@ -560,13 +682,13 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
           mapping::Refusal why{"", Problem::kRefusedByTarget, "target",
                                fmt::format("target refused the row: {}", st.error().message),
                                {}};
-          rejects.push_back(to_reject(p.in[p.origin[i]], why));
+          rejects.push_back(RejectOf(t, c.index, p.in[p.origin[i]], why));
         } else {
           return st;
         }
       }
     }
-    if (!read_status) return read_status;
+    if (!read->status) return read->status;
     if (!isolate_rows) {
       TANDEM_RETURN_IF_ERROR(insert->Finish());
       TANDEM_RETURN_IF_ERROR(target.Commit());
@@ -574,14 +696,13 @@ Status Backfill::CopyChunk(Job& job, const mapping::TableTransform& t, state::Ch
     return Ok();
   };
   Status st = body();
-  queue.Close();  // on failure, unblocks the reader
-  producer.join();
-  if (st && !read_status) st = read_status;
+  read->Stop();  // on failure, unblocks the reader
+  if (st && !read->status) st = read->status;
   if (!st) {
     if (!isolate_rows) (void)target.Rollback();
     return st;
   }
-  c.rows_read = read;
+  c.rows_read = read->read;
   c.rows_written = written;
   c.rows_rejected = static_cast<int64_t>(rejects.size());
   c.status = state::ChunkStatus::kDone;

@@ -142,28 +142,53 @@ class Backfill {
     std::vector<state::Reject> rejects;
   };
   // Batches alive per job at most (see OpenJobs), for its share of kBatchMemory.
-  static constexpr size_t kPiecesPerJob = 4;
+  static constexpr size_t kPiecesPerJob = 5;
   // The engine caches (SQLite's page cache) of all jobs' connections together, per side.
   static constexpr size_t kJobCache = 32u << 20;
+  struct ChunkRead;
   // One job: a source and a target connection (the Backfill's own with one job), and the
-  // spare pieces of its chunks. Used by one thread at a time.
+  // spare pieces of its chunks. Used by one thread at a time, but for `ahead`, which the
+  // thread reading the job's current chunk sets once that read is over.
   struct Job {
     int id = 0;
     Engine* source = nullptr;
     Engine* target = nullptr;
     std::unique_ptr<Engine> own_source, own_target;
+    // Read-ahead (ReadAhead): the next chunk, already being read on the job's second source
+    // connection while the current chunk's last batches are written. Taking it up swaps the
+    // two source connections. Null when the run does not read ahead.
+    Engine* ahead_source = nullptr;
+    std::unique_ptr<Engine> own_ahead;
+    std::mutex ahead_mu;                  // guards ahead and the two source pointers' swap
+    std::unique_ptr<ChunkRead> ahead;     // GUARDED_BY(ahead_mu)
+    ~Job();
     // Written pieces travel back to the reader, which refills them, from one chunk to the
     // next: their rows and values keep their buffers, and memory is allocated and freed on
     // one thread (malloc and free across threads were a third of a copy's CPU before).
     std::unique_ptr<BatchQueue<Piece>> spare;
   };
-  // A chunk a job finished (or failed), for the coordinator.
+  // A chunk a job finished (or failed), for the coordinator; or, not `copied`, one it read
+  // ahead and put back when the run stopped.
   struct Finished {
     size_t plan = 0, chunk = 0;
     Status status;
+    bool copied = true;
   };
+  // `read`: the chunk's read, already started (read ahead); null to start one.
   Status CopyChunk(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
-                   bool isolate_rows);
+                   bool isolate_rows, std::unique_ptr<ChunkRead> read);
+  // Starts reading chunk `c` of `t` on `source`: a thread scans and maps its batches into the
+  // read's queue, and once the scan is over reads the job's next chunk ahead (ReadAhead). A
+  // scan that cannot start is a read with that status and no batches.
+  std::unique_ptr<ChunkRead> StartRead(Job& job, Engine& source, const mapping::TableTransform& t,
+                                       const state::Chunk& c);
+  // Takes the next chunk, if it is on the decoded path, and starts reading it on the job's
+  // second source connection (Job::ahead), so that its first batches are mapped while the
+  // target still takes the current chunk's last ones and commits (docs/decisions.md).
+  void ReadAhead(Job& job);
+  // Stops the job's read-ahead and puts its chunk back to copy later; `report`: tell the
+  // coordinator (which counts the chunks taken).
+  void DropAhead(Job& job, bool report);
   // The same chunk rule with the rows passed through as the source engine's raw bulk form
   // (Engine::ScanRaw into Engine::WriteRaw), or copied by the target from the attached source
   // (Engine::CopyFromAttached), nothing decoded. On failure the target transaction is rolled
@@ -184,7 +209,7 @@ class Backfill {
   Status SaveFailures();
   // `raw`: try that raw path first (a chunk it fails for is copied through the decoded one).
   Status CopyChunkWithRetry(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
-                            RawPath raw);
+                            RawPath raw, std::unique_ptr<ChunkRead> read);
   Result<std::vector<std::unique_ptr<Job>>> OpenJobs(int n);
 
   const std::vector<mapping::TableTransform>& tables_;
@@ -208,6 +233,10 @@ class Backfill {
   // plans_[].chunks[].status and counts are GUARDED_BY(mu_) while Run runs.
   std::mutex progress_mu_;  // one Progress call at a time
   int jobs_ = 1;            // jobs of the current Run (fewer than asked when fewer chunks)
+  // Whether the jobs read ahead: not when one job copies on the thread that applies changes
+  // between chunks (the change stream waits there for a chunk being copied, and a chunk read
+  // ahead counts as one).
+  bool read_ahead_ = false;
 };
 
 }  // namespace tandem::copy

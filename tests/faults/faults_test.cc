@@ -248,6 +248,101 @@ TEST_F(Faults, BackfillDoesNotRetryOtherErrors) {
   EXPECT_TRUE(attempts_.empty());
 }
 
+// Read-ahead: with a way to open a second source connection, one job reads its next chunk on
+// it while the current chunk's last batches are written, the two connections taking turns.
+class ReadAhead : public Faults {
+ protected:
+  void SetUp() override {
+    Faults::SetUp();
+    second_ = OpenSqlite((dir_ / "src.db").string());
+  }
+  Result<std::vector<copy::TableReport>> Run(int64_t chunk_rows = 25) {
+    opened_ = 0;
+    copy::Backfill b(tables_, *fsource_, *ftarget_, *state_, progress_,
+                     {.chunk_rows = chunk_rows,
+                      .batch_rows = 10,
+                      .open_source = [this]() -> Result<std::unique_ptr<Engine>> {
+                        ++opened_;
+                        auto e = std::make_unique<FaultEngine>(*second_);
+                        fsecond_ = e.get();
+                        return e;
+                      },
+                      .backoff = Quick(),
+                      .on_reconnect = [this](const ReconnectAttempt& a) { attempts_.push_back(a); }});
+    TANDEM_RETURN_IF_ERROR(b.Plan());
+    auto r = b.Run();
+    scans_second_ = fsecond_ ? fsecond_->calls(Method::kScan) : 0;
+    fsecond_ = nullptr;  // the Backfill owned it
+    return r;
+  }
+  std::unique_ptr<Engine> second_;
+  FaultEngine* fsecond_ = nullptr;
+  int opened_ = 0, scans_second_ = 0;
+};
+
+TEST_F(ReadAhead, TheNextChunkIsReadOnASecondConnectionTheTwoTakingTurns) {
+  Compile(false);
+  auto r = Run();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(opened_, 1) << "one more source connection, for the one job";
+  // Four chunks of 25: the first, third on the Backfill's connection, the others read ahead.
+  EXPECT_EQ(fsource_->calls(Method::kScan), 2);
+  EXPECT_EQ(scans_second_, 2);
+  EXPECT_EQ(Dump(*target_, "t"), Dump(*source_, "t"));
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].source_rows, 100);
+  EXPECT_EQ((*r)[0].written, 100);
+}
+
+TEST_F(ReadAhead, AChunkThatFailsPutsTheChunkReadAheadBackAndTheNextRunCopiesIt) {
+  Compile(false);
+  // The second chunk's commit fails (not an error that is retried): by then the third chunk
+  // is read ahead, on the Backfill's connection again.
+  ftarget_->FailOn(Method::kCommit, 2, Code::kInternal);
+  auto r = Run();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInternal);
+  EXPECT_NE(r.error().message.find("chunk 1"), std::string::npos) << r.error().message;
+  // The second chunk was read on the second connection, and the third ahead on the first.
+  EXPECT_EQ(scans_second_, 1);
+  EXPECT_EQ(fsource_->calls(Method::kScan), 2) << "the third chunk was read ahead";
+  auto totals = state_->Totals();
+  ASSERT_OK(totals);
+  ASSERT_EQ(totals->size(), 1u);
+  EXPECT_EQ((*totals)[0].chunks_done, 1) << "only the first chunk is done";
+  auto count = target_->Count("t", {"id"}, {});
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 25);
+  // The next run copies the three chunks left, the one read ahead among them.
+  auto again = Run();
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(Dump(*target_, "t"), Dump(*source_, "t"));
+  EXPECT_EQ((*again)[0].source_rows, 100);
+}
+
+TEST_F(ReadAhead, AChunkRedoneRowByRowAfterARefusalReadsItAgainBesideTheReadAhead) {
+  Compile(/*reject_nulls=*/true);
+  // The second chunk's first batch is refused: the chunk is copied again row by row, reading
+  // it again, while the next chunks are still read ahead.
+  ftarget_->FailOn(Method::kWrite, 4, Code::kInvalidArgument);
+  auto r = Run();
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].source_rows, 100);
+  EXPECT_EQ((*r)[0].written, 90);
+  EXPECT_EQ((*r)[0].rejected, 10);
+  auto rejects = state_->Rejects("t", 1000);
+  ASSERT_OK(rejects);
+  EXPECT_EQ(rejects->size(), 10u);
+  // The second chunk twice on the second connection (read ahead, then again row by row) and
+  // the fourth; the first and the third on the Backfill's.
+  EXPECT_EQ(scans_second_, 3);
+  EXPECT_EQ(fsource_->calls(Method::kScan), 2);
+  auto count = target_->Count("t", {"id"}, {});
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, 90);
+}
+
 TEST_F(Faults, VerifyScanLostMidRangeIsComparedAgainWithTheSameReport) {
   Compile(false);
   ASSERT_TRUE(Backfill());
