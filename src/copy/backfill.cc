@@ -191,9 +191,13 @@ Result<std::vector<std::unique_ptr<Backfill::Job>>> Backfill::OpenJobs(int n) {
       job->target = job->own_target.get();
     }
     if (read_ahead_) {
-      TANDEM_ASSIGN_OR_RETURN(job->own_ahead, options_.open_source());
-      TANDEM_RETURN_IF_ERROR(job->own_ahead->LimitCache(kJobCache / static_cast<size_t>(n)));
-      job->ahead_source = job->own_ahead.get();
+      // A connection the source refuses (a role's connection limit) only leaves the job
+      // without reading ahead.
+      auto ahead = options_.open_source();
+      if (ahead && (*ahead)->LimitCache(kJobCache / static_cast<size_t>(n))) {
+        job->own_ahead = std::move(*ahead);
+        job->ahead_source = job->own_ahead.get();
+      }
     }
     jobs.push_back(std::move(job));
   }

@@ -263,6 +263,9 @@ class ReadAhead : public Faults {
                       .batch_rows = 10,
                       .open_source = [this]() -> Result<std::unique_ptr<Engine>> {
                         ++opened_;
+                        if (refuse_) {
+                          return Fail(Code::kUnavailable, "too many connections for role (injected)");
+                        }
                         auto e = std::make_unique<FaultEngine>(*second_);
                         fsecond_ = e.get();
                         return e;
@@ -278,7 +281,18 @@ class ReadAhead : public Faults {
   std::unique_ptr<Engine> second_;
   FaultEngine* fsecond_ = nullptr;
   int opened_ = 0, scans_second_ = 0;
+  bool refuse_ = false;  // the source refuses a second connection
 };
+
+TEST_F(ReadAhead, ASecondConnectionRefusedOnlyLeavesTheCopyWithoutReadingAhead) {
+  Compile(false);
+  refuse_ = true;
+  auto r = Run();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(opened_, 1);
+  EXPECT_EQ(fsource_->calls(Method::kScan), 4) << "every chunk on the Backfill's connection";
+  EXPECT_EQ(Dump(*target_, "t"), Dump(*source_, "t"));
+}
 
 TEST_F(ReadAhead, TheNextChunkIsReadOnASecondConnectionTheTwoTakingTurns) {
   Compile(false);
