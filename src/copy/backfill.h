@@ -233,9 +233,8 @@ class Backfill {
   // plans_[].chunks[].status and counts are GUARDED_BY(mu_) while Run runs.
   std::mutex progress_mu_;  // one Progress call at a time
   int jobs_ = 1;            // jobs of the current Run (fewer than asked when fewer chunks)
-  // Whether the jobs read ahead: not when one job copies on the thread that applies changes
-  // between chunks (the change stream waits there for a chunk being copied, and a chunk read
-  // ahead counts as one).
+  // Whether the job of this Run reads ahead: one job only, and not when it copies on the
+  // thread that applies changes between chunks (see Run).
   bool read_ahead_ = false;
 };
 
