@@ -208,31 +208,23 @@ bool Backfill::CopyNext(Job& job) {
   size_t pi, ci;
   state::Chunk chunk;
   std::unique_ptr<ChunkRead> read;
-  bool drop = false;
   {
     std::lock_guard ahead_lock(job.ahead_mu);
     std::lock_guard lock(mu_);
     if (job.ahead) {
-      if (stop_) {
-        drop = true;
-      } else {
-        // The chunk read ahead, on the second source connection, which becomes the job's.
-        read = std::move(job.ahead);
-        std::swap(job.source, job.ahead_source);
-        pi = read->plan;
-        ci = read->chunk;
-        chunk = plans_[pi].chunks[ci];
-      }
+      // The chunk read ahead, on the second source connection, which becomes the job's. It
+      // was taken already, so it is copied even when the run stops, as a chunk being copied
+      // is finished.
+      read = std::move(job.ahead);
+      std::swap(job.source, job.ahead_source);
+      pi = read->plan;
+      ci = read->chunk;
     } else {
       if (stop_ || next_ == order_.size()) return false;
       std::tie(pi, ci) = order_[next_++];
       plans_[pi].chunks[ci].status = state::ChunkStatus::kCopying;
-      chunk = plans_[pi].chunks[ci];
     }
-  }
-  if (drop) {
-    DropAhead(job, true);
-    return false;
+    chunk = plans_[pi].chunks[ci];
   }
   changed_.notify_all();
   const auto& t = *plans_[pi].transform;
@@ -278,7 +270,7 @@ void Backfill::ReadAhead(Job& job) {
   job.ahead->chunk = ci;
 }
 
-void Backfill::DropAhead(Job& job, bool report) {
+void Backfill::DropAhead(Job& job) {
   std::unique_ptr<ChunkRead> read;
   {
     std::lock_guard ahead_lock(job.ahead_mu);
@@ -290,7 +282,6 @@ void Backfill::DropAhead(Job& job, bool report) {
   {
     std::lock_guard lock(mu_);
     plans_[pi].chunks[ci].status = state::ChunkStatus::kPending;  // copied by a later run
-    if (report) finished_.push_back({pi, ci, Ok(), /*copied=*/false});
   }
   changed_.notify_all();
 }
@@ -476,7 +467,6 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
     }
     for (auto& f : batch) {
       ++seen;
-      if (!f.copied) continue;  // read ahead, then put back
       if (!f.status) {
         stop(std::move(f.status));
         continue;
@@ -507,7 +497,7 @@ Result<std::vector<TableReport>> Backfill::Run(const std::function<Status()>& be
   }
   stop(Ok());
   for (auto& th : threads) th.join();
-  for (auto& job : jobs) DropAhead(*job, false);  // a chunk read ahead when the run stopped
+  for (auto& job : jobs) DropAhead(*job);  // a chunk read ahead when the run stopped
   if (!failure) return std::unexpected(failure.error());
   if (bulk.target) {
     bulk.target = nullptr;

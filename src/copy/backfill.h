@@ -167,12 +167,10 @@ class Backfill {
     // one thread (malloc and free across threads were a third of a copy's CPU before).
     std::unique_ptr<BatchQueue<Piece>> spare;
   };
-  // A chunk a job finished (or failed), for the coordinator; or, not `copied`, one it read
-  // ahead and put back when the run stopped.
+  // A chunk a job finished (or failed), for the coordinator.
   struct Finished {
     size_t plan = 0, chunk = 0;
     Status status;
-    bool copied = true;
   };
   // `read`: the chunk's read, already started (read ahead); null to start one.
   Status CopyChunk(Job& job, const mapping::TableTransform& t, state::Chunk& chunk,
@@ -186,9 +184,9 @@ class Backfill {
   // second source connection (Job::ahead), so that its first batches are mapped while the
   // target still takes the current chunk's last ones and commits (docs/decisions.md).
   void ReadAhead(Job& job);
-  // Stops the job's read-ahead and puts its chunk back to copy later; `report`: tell the
-  // coordinator (which counts the chunks taken).
-  void DropAhead(Job& job, bool report);
+  // Stops the job's read-ahead, once the run has stopped, and puts its chunk back to copy in
+  // a later run.
+  void DropAhead(Job& job);
   // The same chunk rule with the rows passed through as the source engine's raw bulk form
   // (Engine::ScanRaw into Engine::WriteRaw), or copied by the target from the attached source
   // (Engine::CopyFromAttached), nothing decoded. On failure the target transaction is rolled
