@@ -69,6 +69,17 @@ class Value {
     str_.assign(s.data(), s.size());
   }
 
+  // Text (kText, kJson) whose bytes were found valid UTF-8 holding no NUL byte, by the reader
+  // that decoded it (engines' ColumnInto/DecodeTextInto) or by a cast: what every later stage
+  // would check again (the mapping's cast, PostgreSQL's NUL check) it may take as known.
+  // Any Set* forgets it; a copy keeps it with the bytes. Not part of the value: == and <=>
+  // ignore it.
+  void MarkTextChecked() { checked_.on = true; }
+  bool text_checked() const { return checked_.on; }
+  // SetStr, then MarkTextChecked when `s` is valid UTF-8 without a NUL byte: a reader's one
+  // pass over a text. Returns whether it marked.
+  bool SetStrAndCheck(Kind kind, std::string_view s);
+
   Kind kind() const { return kind_; }
   bool is_null() const { return kind_ == Kind::kNull; }
   bool as_bool() const { return int_ != 0; }
@@ -92,12 +103,20 @@ class Value {
   Value(Kind k, std::string s) : kind_(k), str_(std::move(s)) {}
   void Set(Kind k, int64_t i, double d) {
     kind_ = k;
+    checked_.on = false;
     int_ = i;
     float_ = d;
     str_.clear();
   }
 
+  // A fact about the bytes, not part of the value (see MarkTextChecked).
+  struct Checked {
+    bool on = false;
+    friend bool operator==(Checked, Checked) { return true; }
+  };
+
   Kind kind_ = Kind::kNull;
+  Checked checked_;  // in kind_'s padding: a Value keeps its size
   int64_t int_ = 0;
   double float_ = 0;
   std::string str_;

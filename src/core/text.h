@@ -10,6 +10,9 @@ namespace tandem {
 bool IsValidUtf8(std::string_view s);
 // Offset of the first byte that breaks UTF-8, or s.size() when valid.
 size_t FirstInvalidUtf8(std::string_view s);
+// Valid UTF-8 holding no NUL byte: text that may be marked checked (Value::MarkTextChecked).
+// As fast as IsValidUtf8.
+bool IsCleanUtf8(std::string_view s);
 // Every byte is 0x20-0x7F: ASCII without control characters (so also valid UTF-8, and neither
 // a control character nor mojibake is in it). 32 bytes at a time.
 bool IsPlainAscii(std::string_view s);

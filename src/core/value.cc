@@ -41,6 +41,13 @@ Value Value::Float(double d) {
   return v;
 }
 
+bool Value::SetStrAndCheck(Kind kind, std::string_view s) {
+  SetStr(kind, s);
+  if (!IsCleanUtf8(s)) return false;
+  MarkTextChecked();
+  return true;
+}
+
 std::strong_ordering operator<=>(const Value& a, const Value& b) {
   if (a.kind_ != b.kind_) return a.kind_ <=> b.kind_;
   switch (a.kind_) {
@@ -795,17 +802,29 @@ Result<Value> CheckFraction(Result<Value> r, const Value& v, const PortableType&
 bool CastKeepsAsIs(const Value& v, const PortableType& type) {
   if (v.kind() != type.kind) return false;
   switch (type.kind) {
-    case Kind::kInt: return type.int_bytes == 8;
+    case Kind::kInt: {  // within the type's range (ToInt's bounds)
+      int64_t i = v.as_int();
+      switch (type.int_bytes) {
+        case 2: return i >= INT16_MIN && i <= INT16_MAX;
+        case 4: return i >= INT32_MIN && i <= INT32_MAX;
+        default: return type.int_bytes == 8;
+      }
+    }
     // Within a length (CastTo would build a new string).
     case Kind::kText:
-      return IsValidUtf8(v.as_str()) &&
+      return (v.text_checked() || IsValidUtf8(v.as_str())) &&
              (type.length < 0 || v.as_str().size() <= static_cast<size_t>(type.length) ||
               Utf8Length(v.as_str()) <= static_cast<size_t>(type.length));
     case Kind::kDecimal: return DecimalKeepsAsIs(v.as_str(), type);
     case Kind::kJson: return false;  // CastTo validates documents
     case Kind::kTime:
     case Kind::kTimestamp:
-    case Kind::kTimestampTz: return type.precision < 0;  // else CastTo checks the fraction
+    case Kind::kTimestampTz: {  // no fraction finer than the type holds (CheckFraction)
+      if (type.precision < 0 || type.precision >= 6) return true;
+      int64_t unit = 1;
+      for (int i = type.precision; i < 6; ++i) unit *= 10;
+      return v.as_int() % unit == 0;
+    }
     default: return true;
   }
 }

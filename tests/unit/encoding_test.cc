@@ -227,5 +227,33 @@ TEST(Utf8, FirstInvalidByteAtEveryPosition) {
   }
 }
 
+// IsCleanUtf8 is IsValidUtf8 that also refuses a NUL byte: a NUL at every position (in the
+// 32- and 8-byte steps and the tail, after ASCII and after a multi-byte character), and the
+// invalid bytes of the test above.
+TEST(Utf8, CleanRefusesNulAndInvalidBytesAtEveryPosition) {
+  for (size_t len = 1; len <= 72; ++len) {
+    std::string s(len, 'a');
+    ASSERT_TRUE(IsCleanUtf8(s));
+    for (size_t at = 0; at < len; ++at) {
+      std::string nul = s;
+      nul[at] = '\0';
+      EXPECT_FALSE(IsCleanUtf8(nul)) << "len " << len << " at " << at;
+      EXPECT_TRUE(IsValidUtf8(nul)) << "len " << len << " at " << at;
+      std::string after = s.substr(0, at) + "\xC3\xA9" + std::string(1, '\0') + s.substr(at);
+      EXPECT_FALSE(IsCleanUtf8(after)) << "after é, len " << len << " at " << at;
+      for (std::string_view bad : {"\x80", "\xC3", "\xE2\x82", "\xFF", "\xC0\xAF"}) {
+        std::string t = s.substr(0, at) + std::string(bad) + s.substr(at);
+        EXPECT_FALSE(IsCleanUtf8(t)) << "len " << len << " at " << at;
+      }
+      // Bytes 0x01 and 0x7F next to where the NUL test's borrow would run: still clean.
+      std::string edge = s;
+      edge[at] = at % 2 ? '\x01' : '\x7f';
+      EXPECT_TRUE(IsCleanUtf8(edge)) << "len " << len << " at " << at;
+      std::string ok = s.substr(0, at) + "\xE2\x82\xAC\xF0\x9F\x98\x80" + s.substr(at);
+      EXPECT_TRUE(IsCleanUtf8(ok)) << "len " << len << " at " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tandem

@@ -238,6 +238,17 @@ TEST(MysqlTypes, DecodingNeverLosesAValue) {
   Value into = Value::Text("buffer");
   DecodeTextInto("\xff", text, into);
   EXPECT_EQ(into.kind(), Kind::kUndecodable);
+  // Clean text is marked checked as it is decoded; text holding a NUL byte is valid but left
+  // unmarked, for a PostgreSQL target's NUL check to refuse.
+  DecodeTextInto("Zoë Müller", text, into);
+  EXPECT_EQ(into, Value::Text("Zoë Müller"));
+  EXPECT_TRUE(into.text_checked());
+  DecodeTextInto(std::string("nul\0inside", 10), text, into);
+  EXPECT_EQ(into, Value::Text(std::string("nul\0inside", 10)));
+  EXPECT_FALSE(into.text_checked());
+  DecodeTextInto("\xff", text, into);
+  EXPECT_EQ(into.kind(), Kind::kUndecodable);
+  EXPECT_FALSE(into.text_checked());
 }
 
 TEST(MysqlTypes, TextInOtherCharsetsIsDecodedByTandem) {

@@ -52,6 +52,34 @@ TEST(Value, InPlaceSettersEqualFreshValues) {
   EXPECT_EQ(v, Value::Date(3));
 }
 
+// A reader's mark that a text is clean UTF-8 (no NUL): kept by a copy with the bytes,
+// forgotten by every setter, never part of the value, and what lets a cast keep an
+// unchecked text only after checking it.
+TEST(Value, TextCheckedMarkFollowsTheBytes) {
+  Value v;
+  EXPECT_TRUE(v.SetStrAndCheck(Kind::kText, "Zoë"));
+  EXPECT_TRUE(v.text_checked());
+  Value copy = v;
+  EXPECT_TRUE(copy.text_checked());
+  EXPECT_EQ(copy, Value::Text("Zoë"));  // the mark is not part of the value
+  EXPECT_EQ(copy <=> Value::Text("Zoë"), std::strong_ordering::equal);
+  EXPECT_FALSE(Value::Text("Zoë").text_checked());
+  v.SetStr(Kind::kText, "other");
+  EXPECT_FALSE(v.text_checked());
+  EXPECT_TRUE(v.SetStrAndCheck(Kind::kText, "x"));
+  v.SetInt(Kind::kInt, 1);
+  EXPECT_FALSE(v.text_checked());
+  EXPECT_FALSE(v.SetStrAndCheck(Kind::kText, std::string("a\0b", 3)));  // valid, but a NUL
+  EXPECT_FALSE(v.text_checked());
+  EXPECT_FALSE(v.SetStrAndCheck(Kind::kText, "ab\xff"));
+  EXPECT_FALSE(v.text_checked());
+  // An unchecked text is checked by the cast; a checked one is taken as it is.
+  PortableType text{.kind = Kind::kText};
+  EXPECT_FALSE(CastKeepsAsIs(v, text));
+  EXPECT_FALSE(CastTo(v, text));
+  EXPECT_TRUE(CastKeepsAsIs(copy, text));
+}
+
 TEST(Value, NullEmptyAndZeroDiffer) {
   for (auto type : {T("text"), T("bigint"), T("decimal(5,2)"), T("json")}) {
     std::vector<Value> vals = {Value::Null(), Value::Text(""), Value::Int(0)};
@@ -221,6 +249,47 @@ TEST(Value, NormalDecimalsKeptAsTheyAreMatchTheGeneralPath) {
     }
   }
   EXPECT_GT(kept, 5000);
+}
+
+// Integers within a narrower type's range and times with no fraction finer than the type's
+// precision are kept as they are; just past a bound, the cast refuses. Whenever a value is
+// said to be kept, the cast returns it unchanged.
+TEST(Value, IntsAndTimesKeptAsTheyAreExactlyWhenTheCastWould) {
+  std::vector<Value> values;
+  for (int64_t i : {int64_t{0}, int64_t{-1}, int64_t{INT16_MIN} - 1, int64_t{INT16_MIN},
+                    int64_t{INT16_MAX}, int64_t{INT16_MAX} + 1, int64_t{INT32_MIN} - 1,
+                    int64_t{INT32_MIN}, int64_t{INT32_MAX}, int64_t{INT32_MAX} + 1, INT64_MIN,
+                    INT64_MAX}) {
+    values.push_back(Value::Int(i));
+  }
+  for (int64_t us : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{1'500'000'000'000'000},
+                     int64_t{1'500'000'000'100'000}, int64_t{1'500'000'000'120'000},
+                     int64_t{1'500'000'000'123'456}, int64_t{-86'400'000'000},
+                     int64_t{-86'400'500'000}, int64_t{43'200'000'000}}) {
+    values.push_back(Value::Timestamp(us));
+    values.push_back(Value::TimestampTz(us));
+    if (us >= 0 && us < 86'400'000'000) values.push_back(Value::Time(us));
+  }
+  int kept = 0, refused = 0;
+  for (const char* name : {"smallint", "integer", "bigint", "timestamp", "timestamp(0)",
+                           "timestamp(1)", "timestamp(3)", "timestamp(5)", "timestamptz(0)",
+                           "timestamptz(2)", "timestamptz", "time(0)", "time(4)", "time"}) {
+    PortableType t = T(name);
+    for (const auto& v : values) {
+      if (v.kind() != t.kind) continue;
+      auto cast = CastTo(v, t);
+      if (CastKeepsAsIs(v, t)) {
+        ASSERT_TRUE(cast) << v.ToString() << " into " << name << ": kept, yet refused";
+        ASSERT_EQ(*cast, v) << v.ToString() << " into " << name;
+        ++kept;
+      } else {
+        ASSERT_FALSE(cast) << v.ToString() << " into " << name << ": cast, yet not kept";
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(kept, 40);
+  EXPECT_GT(refused, 20);
 }
 
 // A cast value encodes the same whether it is cast again or not (AppendCanonicalCast skips the

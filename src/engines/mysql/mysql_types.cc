@@ -224,8 +224,9 @@ void DecodeTextInto(std::string_view raw, const ColumnCodec& codec, Value& out) 
   if (codec.wire != Wire::kBit) {
     switch (codec.type.kind) {
       case Kind::kText:
-        if (codec.charset.empty() && IsValidUtf8(raw)) {
-          out.SetStr(Kind::kText, raw);
+        // One pass: valid and free of NUL marks it checked (the mapping's cast and a
+        // PostgreSQL target then look no further); valid with a NUL is kept unmarked.
+        if (codec.charset.empty() && (out.SetStrAndCheck(Kind::kText, raw) || IsValidUtf8(raw))) {
           return;
         }
         break;

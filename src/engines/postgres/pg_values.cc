@@ -423,6 +423,7 @@ void AppendCopyField(const Value& v, std::string& out) {
 
 bool HasNulByte(const Value& v) {
   if (v.kind() != Kind::kText && v.kind() != Kind::kJson) return false;
+  if (v.text_checked()) return false;
   return std::memchr(v.as_str().data(), '\0', v.as_str().size()) != nullptr;
 }
 
@@ -832,7 +833,9 @@ bool DecodeBinaryInto(TypeOid oid, std::string_view b, Value& out) {
     case kVarcharOid:
     case kBpcharOid:
     case kNameOid:
-      out.SetStr(Kind::kText, b);
+      // Checked here, where the bytes are in cache: the mapping's cast then takes them as
+      // they are (a SQL_ASCII database can hand over any bytes).
+      out.SetStrAndCheck(Kind::kText, b);
       return true;
     case kJsonOid:
       out.SetStr(Kind::kJson, b);

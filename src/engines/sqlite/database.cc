@@ -195,7 +195,9 @@ void Statement::ColumnInto(int i, Value& out) const {
     case SQLITE_TEXT: {
       auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
       int n = sqlite3_column_bytes(stmt_, i);
-      out.SetStr(Kind::kText, p ? std::string_view(p, n) : std::string_view());
+      // Checked here, where the bytes are in cache: SQLite stores any bytes as TEXT, and the
+      // mapping's cast takes a checked text as it is.
+      out.SetStrAndCheck(Kind::kText, p ? std::string_view(p, n) : std::string_view());
       return;
     }
     case SQLITE_BLOB: {
