@@ -357,6 +357,34 @@ TEST_F(ReadAhead, AChunkRedoneRowByRowAfterARefusalReadsItAgainBesideTheReadAhea
   EXPECT_EQ(*count, 90);
 }
 
+// A chunk redone row by row after a refusal, beside the read-ahead: a row the target refuses
+// there is kept with its own key and source values.
+TEST_F(ReadAhead, ARowRefusedRowByRowIsKeptWithItsSourceRow) {
+  Compile(/*reject_nulls=*/true);
+  // The second chunk's first batch is refused, then, row by row, its second row (id 27).
+  ftarget_->FailOn(Method::kWrite, 4, Code::kInvalidArgument);
+  ftarget_->FailOn(Method::kWrite, 6, Code::kInvalidArgument);
+  auto r = Run();
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].source_rows, 100);
+  EXPECT_EQ((*r)[0].written, 89);
+  EXPECT_EQ((*r)[0].rejected, 11);
+  auto rejects = state_->Rejects("t", 1000);
+  ASSERT_OK(rejects);
+  int refused = 0;
+  for (const auto& rj : *rejects) {
+    ASSERT_EQ(rj.key.size(), 1u);
+    auto row = nlohmann::json::parse(rj.row_json);
+    EXPECT_EQ(row["id"], rj.key[0].as_int()) << rj.row_json;
+    if (rj.kind != "refused_by_target") continue;
+    ++refused;
+    EXPECT_EQ(rj.key[0], Value::Int(27));
+    EXPECT_EQ(row["v"], "v27") << rj.row_json;
+  }
+  EXPECT_EQ(refused, 1);
+}
+
 TEST_F(Faults, VerifyScanLostMidRangeIsComparedAgainWithTheSameReport) {
   Compile(false);
   ASSERT_TRUE(Backfill());
