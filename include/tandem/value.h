@@ -69,11 +69,10 @@ class Value {
     str_.assign(s.data(), s.size());
   }
 
-  // Text (kText, kJson) whose bytes were found valid UTF-8 holding no NUL byte, by the reader
-  // that decoded it (engines' ColumnInto/DecodeTextInto) or by a cast: what every later stage
-  // would check again (the mapping's cast, PostgreSQL's NUL check) it may take as known.
-  // Any Set* forgets it; a copy keeps it with the bytes. Not part of the value: == and <=>
-  // ignore it.
+  // Text whose bytes the reader that decoded it found valid UTF-8 holding no NUL byte
+  // (SetStrAndCheck, in the engines' ColumnInto/DecodeTextInto): what a later stage would
+  // check again (the mapping's cast, PostgreSQL's NUL check) it may take as known. Any Set*
+  // forgets it; a copy keeps it with the bytes. Not part of the value: == and <=> ignore it.
   void MarkTextChecked() { checked_.on = true; }
   bool text_checked() const { return checked_.on; }
   // SetStr, then MarkTextChecked when `s` is valid UTF-8 without a NUL byte: a reader's one
