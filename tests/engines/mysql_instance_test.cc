@@ -722,14 +722,21 @@ TEST_F(MysqlCapture, ATailGapOfRolledBackTransactionsIsPassed) {
   EXPECT_EQ(SeqNum(pos), 4) << "transactions with written rows still open: " << [&] {
     std::string open;
     MysqlConnection probe = Connect();
+    // The thread's database, command and state say whose it is and whether it is idle
+    // ("Sleep") in its transaction or waiting; this test's own connection is named too.
     auto res = probe.Query(
         "SELECT CONCAT(t.trx_id, ' thread ', t.trx_mysql_thread_id, ' since ', t.trx_started, "
-        "' rows ', t.trx_rows_modified, ' query ', IFNULL(t.trx_query, '-')) "
-        "FROM information_schema.INNODB_TRX t WHERE t.trx_rows_modified > 0",
+        "' rows ', t.trx_rows_modified, ' query ', IFNULL(t.trx_query, '-'), ' db ', "
+        "IFNULL(p.DB, '-'), ' command ', IFNULL(p.COMMAND, '-'), ' state ', "
+        "IFNULL(p.STATE, '-')) FROM information_schema.INNODB_TRX t LEFT JOIN "
+        "information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
+        "WHERE t.trx_rows_modified > 0",
         "list open transactions");
     if (!res) return res.error().ToString();
     while (MYSQL_ROW row = res->Next()) open += std::string(row[0] ? row[0] : "?") + "; ";
-    return open;
+    auto self = raw_.Query("SELECT CONCAT(CONNECTION_ID(), ' db ', DATABASE())", "whoami");
+    MYSQL_ROW me = self ? self->Next() : nullptr;
+    return open + "(this test's connection: thread " + std::string(me && me[0] ? me[0] : "?") + ")";
   }();
 }
 
