@@ -553,6 +553,22 @@ std::optional<double> ParseDouble(std::string_view s) {
   return d;
 }
 
+// Whether `i` fits a `bytes`-byte integer (2 or 4; any other width holds every int64).
+bool IntFits(int64_t i, int bytes) {
+  int64_t lo = bytes == 2 ? INT16_MIN : bytes == 4 ? INT32_MIN : INT64_MIN;
+  int64_t hi = bytes == 2 ? INT16_MAX : bytes == 4 ? INT32_MAX : INT64_MAX;
+  return i >= lo && i <= hi;
+}
+
+// The finest fraction, in microseconds, a time type with `precision` fraction digits holds:
+// 1 when it holds microseconds (6 digits, or unbounded).
+int64_t FractionUnit(int precision) {
+  if (precision < 0) return 1;
+  int64_t unit = 1;
+  for (int i = precision; i < 6; ++i) unit *= 10;
+  return unit;
+}
+
 Result<Value> ToInt(const Value& v, int bytes) {
   int64_t i;
   switch (v.kind()) {
@@ -584,9 +600,7 @@ Result<Value> ToInt(const Value& v, int bytes) {
     }
     default: return NoFit(v, "cannot become an integer");
   }
-  int64_t lo = bytes == 2 ? -32768 : bytes == 4 ? INT32_MIN : INT64_MIN;
-  int64_t hi = bytes == 2 ? 32767 : bytes == 4 ? INT32_MAX : INT64_MAX;
-  if (i < lo || i > hi) return NoFit(v, fmt::format("is out of range for a {}-byte integer", bytes), Problem::kOutOfRange);
+  if (!IntFits(i, bytes)) return NoFit(v, fmt::format("is out of range for a {}-byte integer", bytes), Problem::kOutOfRange);
   return Value::Int(i);
 }
 
@@ -785,10 +799,8 @@ Result<Value> CastToExact(const Value& v, const PortableType& t);
 // column would keep a different value than the source has.
 Result<Value> CheckFraction(Result<Value> r, const Value& v, const PortableType& t) {
   if (!r || r->is_null() || t.precision < 0 || t.precision >= 6) return r;
-  int64_t unit = 1;
-  for (int i = t.precision; i < 6; ++i) unit *= 10;
   int64_t us = r->as_int();
-  if (us % unit != 0) {
+  if (us % FractionUnit(t.precision) != 0) {
     return NoFit(v, fmt::format("has fractional seconds (.{:06d}) that {} cannot hold",
                                 static_cast<int>(((us % 1000000) + 1000000) % 1000000),
                                 t.ToString()),
@@ -802,14 +814,7 @@ Result<Value> CheckFraction(Result<Value> r, const Value& v, const PortableType&
 bool CastKeepsAsIs(const Value& v, const PortableType& type) {
   if (v.kind() != type.kind) return false;
   switch (type.kind) {
-    case Kind::kInt: {  // within the type's range (ToInt's bounds)
-      int64_t i = v.as_int();
-      switch (type.int_bytes) {
-        case 2: return i >= INT16_MIN && i <= INT16_MAX;
-        case 4: return i >= INT32_MIN && i <= INT32_MAX;
-        default: return type.int_bytes == 8;
-      }
-    }
+    case Kind::kInt: return IntFits(v.as_int(), type.int_bytes);  // ToInt keeps it
     // Within a length (CastTo would build a new string).
     case Kind::kText:
       return (v.text_checked() || IsValidUtf8(v.as_str())) &&
@@ -819,12 +824,8 @@ bool CastKeepsAsIs(const Value& v, const PortableType& type) {
     case Kind::kJson: return false;  // CastTo validates documents
     case Kind::kTime:
     case Kind::kTimestamp:
-    case Kind::kTimestampTz: {  // no fraction finer than the type holds (CheckFraction)
-      if (type.precision < 0 || type.precision >= 6) return true;
-      int64_t unit = 1;
-      for (int i = type.precision; i < 6; ++i) unit *= 10;
-      return v.as_int() % unit == 0;
-    }
+    case Kind::kTimestampTz:  // no fraction finer than the type holds (CheckFraction)
+      return v.as_int() % FractionUnit(type.precision) == 0;
     default: return true;
   }
 }
