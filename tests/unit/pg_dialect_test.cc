@@ -219,6 +219,39 @@ TEST(PgValues, BinaryCopyFields) {
   EXPECT_EQ(Hex(header), "5047434f50590aff0d0a00" "00000000" "00000000");
 }
 
+// A row is written into room reserved for its largest form: whatever the mix of values, the
+// bytes are the fields' own, one after the other, and a row that cannot be written leaves
+// what was before it.
+TEST(PgValues, BinaryCopyRows) {
+  const std::string long_text(100000, 'x');
+  const std::string widest = std::string(128, '9') + "." + std::string(128, '1');  // 64 groups
+  const std::vector<TypeOid> types = {kInt8Oid, kTextOid,     kNumericOid, kJsonbOid,
+                                      kInt2Oid, kTimestampOid, kNumericOid};
+  const Row row = {Value::Int(7), Value::Text(long_text), Value::Decimal(widest),
+                   Value::Json("[]"), Value::Null(), Value::Timestamp(946684800000000),
+                   Value::Decimal("-0.5")};
+  std::string expected = "0007";
+  for (size_t c = 0; c < row.size(); ++c) expected += Binary(types[c], row[c]);
+  EXPECT_EQ(expected.find("refused"), std::string::npos);
+
+  std::string out = "before";
+  ASSERT_TRUE(AppendBinaryRow(types, row, out));
+  EXPECT_EQ(out.substr(0, 6), "before");
+  EXPECT_EQ(Hex(out.substr(6)), expected);
+  const size_t size = out.size();
+  ASSERT_TRUE(AppendBinaryRow(types, row, out));  // a second row after the first
+  EXPECT_EQ(Hex(out.substr(size)), expected);
+
+  std::string kept = out;
+  Row bad = row;
+  bad[4] = Value::Int(70000);  // past int2: no binary form, after fields already written
+  EXPECT_FALSE(AppendBinaryRow(types, bad, out));
+  EXPECT_EQ(out, kept);
+  EXPECT_FALSE(AppendBinaryRow(types, {Value::Int(1), Value::Text("a"),
+                                       Value::Decimal(std::string(300, '1'))}, out));
+  EXPECT_EQ(out, kept);  // a decimal wider than tandem writes
+}
+
 TEST(PgDialect, CreateTable) {
   TableSchema t;
   t.name = "child";
