@@ -1,5 +1,7 @@
 #include <bit>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -336,6 +338,50 @@ TEST(Value, TimestampsParseAndFormat) {
   ASSERT_TRUE(off);
   EXPECT_TRUE(zone);
   EXPECT_EQ(FormatTimestamp(*off), "2024-03-10 09:30:00");
+}
+
+// A date written YYYY-MM-DD is read at fixed places; std::chrono decides what it should be.
+// Every day of years 1 to 9999 parses to chrono's day, and every month and day number from 0
+// to 99 in a spread of years (leap, not, century) is refused exactly when chrono calls it
+// impossible.
+TEST(Value, DatesReadAtFixedPlacesAgreeWithChrono) {
+  namespace chr = std::chrono;
+  const int32_t first = chr::sys_days{chr::year{1} / 1 / 1}.time_since_epoch().count();
+  const int32_t last = chr::sys_days{chr::year{9999} / 12 / 31}.time_since_epoch().count();
+  char text[16];
+  for (int32_t day = first; day <= last; ++day) {
+    chr::year_month_day ymd{chr::sys_days{chr::days{day}}};
+    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+    auto parsed = ParseDate(text);
+    ASSERT_TRUE(parsed) << text;
+    ASSERT_EQ(*parsed, day) << text;
+  }
+  for (int y : {0, 1, 4, 100, 400, 1900, 1970, 2000, 2023, 2024, 2100, 9999}) {
+    for (unsigned m = 0; m < 100; ++m) {
+      for (unsigned d = 0; d < 100; ++d) {
+        std::snprintf(text, sizeof text, "%04d-%02u-%02u", y, m, d);
+        chr::year_month_day ymd{chr::year{y}, chr::month{m}, chr::day{d}};
+        auto parsed = ParseDate(text);
+        ASSERT_EQ(parsed.has_value(), ymd.ok()) << text;
+        if (parsed) {
+          EXPECT_EQ(*parsed, chr::sys_days{ymd}.time_since_epoch().count()) << text;
+        }
+      }
+    }
+  }
+  // Not the fixed form: the general path still reads them, or refuses them as before.
+  EXPECT_EQ(ParseDate("10000-01-01"), chr::sys_days{chr::year{10000} / 1 / 1}.time_since_epoch().count());
+  EXPECT_EQ(ParseDate("-0044-03-15"), chr::sys_days{chr::year{-44} / 3 / 15}.time_since_epoch().count());
+  for (const char* bad : {"2024-1-01", "2024-01-1", "2024-01-01x", "2024/01/01", "2024-0a-01",
+                          "202４-01-01", "2024-01-", "", "-2024-13-01"}) {
+    EXPECT_FALSE(ParseDate(bad)) << bad;
+  }
+  EXPECT_EQ(ParseTimestamp("2024-02-29T23:59:59.999999"),
+            int64_t{chr::sys_days{chr::year{2024} / 2 / 29}.time_since_epoch().count()} * 86400000000LL +
+                86399999999LL);
+  EXPECT_FALSE(ParseTimestamp("2023-02-29 00:00:00"));
+  EXPECT_FALSE(ParseTimestamp("2024-01-0100:00:00"));
 }
 
 TEST(Value, FloatEdgesKeepIdentity) {
