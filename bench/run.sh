@@ -24,6 +24,7 @@
 # Besides: four tables of 250,000 rows, `tandem copy --jobs 1` against `--jobs 2`; `tandem
 # assess` rows/s against the source's raw read (SQLite and MariaDB sources with a unique key
 # and a foreign key); two MariaDB LOAD DATA streams against one (group `streams`).
+# Each round also measures the machine's two-core capacity (see capacity_round below).
 # `--jobs` and `assess` are measured only when the binary has them (`tandem copy --help`,
 # `tandem --help`); otherwise the report says they were skipped.
 #
@@ -320,8 +321,25 @@ prep_pg_empty() { pg_fresh bench_dst; }
 prep_pg_table() { pg_fresh bench_dst; psqlc bench_dst -c "$pg_ddl" >/dev/null; }
 prep_my_table() { my_fresh bench_dst; mysqlc bench_dst -e "$my_ddl"; }
 
+# The machine's two cores, measured each round: one CPU-bound loop alone, then two copies of
+# it at once; capacity = 2 x (one's time) / (two's time), in cores (2.00: two whole cores).
+# Where the cores are shared with other guests, or are two threads of one core, two busy
+# processes get less than two cores' worth, and a copy that keeps both cores busy (a reader, a
+# writer and two servers) loses against limits measured with one busy process: read the
+# ratios with it.
+spin() { awk 'BEGIN { for (i = 0; i < 5e6; i++) s += i % 7; print s }' >/dev/null; }
+capacity_runs=""
+capacity_round() {
+  local TIMEFORMAT=%R one two
+  one=$( { time spin; } 2>&1 )
+  two=$( { time { spin & spin & wait; }; } 2>&1 )
+  capacity_runs+=" $(printf '%.2f' "$(echo "2 * $one / $two" | bc -l)")"
+  say "[$round/$repeat] two-core capacity: one loop ${one}s, two at once ${two}s"
+}
+
 for ((round = 1; round <= repeat; round++)); do
 first=$((round == 1)) last=$((round == repeat))
+capacity_round
 
 # Raw reads: the fastest way each source gives every value of every row to a client.
 if want reads; then
@@ -611,6 +629,10 @@ report() {
   echo "tandem binary built $tandem_built; source tree at start $tree; --jobs ${has_jobs:+yes}${has_jobs:-no}; assess ${has_assess:+yes}${has_assess:-no}"
   echo "peers: $(pgloader --version 2>/dev/null | head -n 1); $(pgcopydb --version 2>&1 | grep -m1 -o 'pgcopydb version.*'); $(psql --version); $(mariadb --version | sed 's/,.*//')"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  local cap
+  read -r -a cap < <(stats "${capacity_runs# }")
+  echo "two-core capacity: ${cap[0]} cores (${cap[1]}..${cap[2]}): two copies of a CPU-bound loop at once"
+  echo "against one alone (2.00 = two whole cores); a copy keeps both cores busy, its limits one"
   echo "seconds = wall time of the whole command (start-up, schema work, copy, index build), median"
   echo "of the runs with min..max; peak MB = max RSS of the command's processes (servers excluded)"
   echo
