@@ -626,7 +626,7 @@ goal() {  # goal TEXT MEASURED SPREAD WANTED: pass when MEASURED >= WANTED
 
 report() {
   echo "tandem benchmark: $rows rows, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, REPEAT=$repeat, $("$tandem" --version 2>/dev/null | head -n 1)"
-  echo "tandem binary built $tandem_built; source tree at start $tree; --jobs ${has_jobs:+yes}${has_jobs:-no}; assess ${has_assess:+yes}${has_assess:-no}"
+  echo "tandem binary built $tandem_built; source tree at start $tree; --jobs $([[ -n $has_jobs ]] && echo yes || echo no); assess $([[ -n $has_assess ]] && echo yes || echo no)"
   echo "peers: $(pgloader --version 2>/dev/null | head -n 1); $(pgcopydb --version 2>&1 | grep -m1 -o 'pgcopydb version.*'); $(psql --version); $(mariadb --version | sed 's/,.*//')"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   local cap
