@@ -117,53 +117,41 @@ bool Digits(std::string_view s, size_t& pos, int n, int& out) {
   return true;
 }
 
-// Days since 1970-01-01 of a valid proleptic Gregorian date (Hinnant's days_from_civil).
-constexpr int32_t DaysFromCivil(int y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int32_t>(doe) - 719468;
-}
-static_assert(DaysFromCivil(1970, 1, 1) == 0 && DaysFromCivil(2000, 3, 1) == 11017 &&
-              DaysFromCivil(-1, 12, 31) == -719529);
-
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The common form, YYYY-MM-DD, read at fixed places into y, m, d: a bulk read parses one or
+// two dates a row, and the general path's loops cost about 100 instructions more a date.
+bool FixedDate(std::string_view s, size_t& pos, int& y, int& m, int& d) {
+  if (pos + 10 > s.size()) return false;
+  const char* c = s.data() + pos;
+  if (c[4] != '-' || c[7] != '-' || !IsDigit(c[0]) || !IsDigit(c[1]) || !IsDigit(c[2]) ||
+      !IsDigit(c[3]) || !IsDigit(c[5]) || !IsDigit(c[6]) || !IsDigit(c[8]) || !IsDigit(c[9])) {
+    return false;
+  }
+  y = (c[0] - '0') * 1000 + (c[1] - '0') * 100 + (c[2] - '0') * 10 + (c[3] - '0');
+  m = (c[5] - '0') * 10 + (c[6] - '0');
+  d = (c[8] - '0') * 10 + (c[9] - '0');
+  pos += 10;
+  return true;
+}
+
 std::optional<int32_t> ParseDateAt(std::string_view s, size_t& pos) {
-  // The common form, YYYY-MM-DD, read at fixed places: a bulk read parses one or two dates a
-  // row, and the general path below (with std::chrono's checks) cost about 240 instructions
-  // a date.
-  if (pos + 10 <= s.size() && s[pos + 4] == '-' && s[pos + 7] == '-') {
-    const char* c = s.data() + pos;
-    if (IsDigit(c[0]) && IsDigit(c[1]) && IsDigit(c[2]) && IsDigit(c[3]) && IsDigit(c[5]) &&
-        IsDigit(c[6]) && IsDigit(c[8]) && IsDigit(c[9])) {
-      const int y = (c[0] - '0') * 1000 + (c[1] - '0') * 100 + (c[2] - '0') * 10 + (c[3] - '0');
-      const unsigned m = static_cast<unsigned>((c[5] - '0') * 10 + (c[6] - '0'));
-      const unsigned d = static_cast<unsigned>((c[8] - '0') * 10 + (c[9] - '0'));
-      static constexpr unsigned kMonthDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-      const bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-      // 0000-00-00, 2023-02-30: impossible dates
-      if (m < 1 || m > 12 || d < 1 || d > kMonthDays[m - 1] + (m == 2 && leap)) return std::nullopt;
-      pos += 10;
-      return DaysFromCivil(y, m, d);
-    }
-  }
   int y, m, d;
-  bool neg = false;
-  if (pos < s.size() && s[pos] == '-') {
-    neg = true;
-    ++pos;
+  if (!FixedDate(s, pos, y, m, d)) {
+    bool neg = false;
+    if (pos < s.size() && s[pos] == '-') {
+      neg = true;
+      ++pos;
+    }
+    size_t start = pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    if (pos - start < 4 || pos - start > 6) return std::nullopt;
+    y = 0;
+    for (size_t i = start; i < pos; ++i) y = y * 10 + (s[i] - '0');
+    if (neg) y = -y;
+    if (pos >= s.size() || s[pos++] != '-' || !Digits(s, pos, 2, m)) return std::nullopt;
+    if (pos >= s.size() || s[pos++] != '-' || !Digits(s, pos, 2, d)) return std::nullopt;
   }
-  size_t start = pos;
-  while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-  if (pos - start < 4 || pos - start > 6) return std::nullopt;
-  y = 0;
-  for (size_t i = start; i < pos; ++i) y = y * 10 + (s[i] - '0');
-  if (neg) y = -y;
-  if (pos >= s.size() || s[pos++] != '-' || !Digits(s, pos, 2, m)) return std::nullopt;
-  if (pos >= s.size() || s[pos++] != '-' || !Digits(s, pos, 2, d)) return std::nullopt;
   chr::year_month_day ymd{chr::year{y}, chr::month{static_cast<unsigned>(m)},
                           chr::day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return std::nullopt;  // 0000-00-00, 2023-02-30: impossible dates
